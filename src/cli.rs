@@ -1,0 +1,276 @@
+//! Every flag and subcommand, in one place, as clap derive types. Values are
+//! checked here only as far as their type goes; `Config` building and the
+//! commands do the rest.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::producer::Acks;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kafkademo",
+    version,
+    about = "Apache Kafka's core ideas, hands on: topics, producers, consumers, groups, against a real broker",
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 65 bad data, 69 broker unavailable, 74 output error, 130 interrupted (docs/exit-codes.md)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Brokers to bootstrap from, comma-separated host:port list
+    #[arg(
+        long,
+        short = 'b',
+        global = true,
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092",
+        value_name = "HOST:PORT,..."
+    )]
+    pub brokers: String,
+
+    /// How long to wait for a broker to accept and answer (e.g. 500ms, 10s)
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKADEMO_TIMEOUT",
+        default_value = "10s",
+        value_parser = humantime::parse_duration,
+        value_name = "DURATION"
+    )]
+    pub timeout: Duration,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG also works
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, list, describe and delete topics
+    #[command(subcommand)]
+    Topic(TopicCommand),
+    /// Write numbers of one parity on a schedule (`produce even`), or stdin lines
+    Produce(Produce),
+    /// Print records as they arrive, labelled with their origin
+    Consume(Consume),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Parity {
+    Even,
+    Odd,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "With a parity, writes records keyed by origin (A for even, B for odd) whose value is the number. \
+Without one, every stdin line becomes a record; empty lines are skipped."
+)]
+pub struct Produce {
+    /// even or odd; leave out to send stdin lines instead
+    #[arg(value_enum, value_name = "PARITY")]
+    pub parity_arg: Option<Parity>,
+    /// Same as the positional PARITY
+    #[arg(long, value_enum, conflicts_with = "parity_arg")]
+    pub parity: Option<Parity>,
+    /// Topic to write to
+    #[arg(long, short = 't', default_value = "sample")]
+    pub topic: String,
+    /// Replicas that must have a record before it counts as sent: 0, 1 or all
+    #[arg(long, default_value = "1", value_parser = parse_acks)]
+    pub acks: Acks,
+    /// Time between two numbers [default: 1s for even, 2s for odd]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub interval: Option<Duration>,
+    /// Label carried in each record's key [default: A for even, B for odd]
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Stop after this many numbers [default: run until Ctrl-C]
+    #[arg(long, conflicts_with = "duration")]
+    pub count: Option<u64>,
+    /// Stop after this long, e.g. 20s [default: run until Ctrl-C]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// First number [default: 0 for even, 1 for odd]
+    #[arg(long, allow_negative_numbers = true)]
+    pub start: Option<i64>,
+    /// Stdin lines: split each line at the first SEP into key and value
+    #[arg(long, value_name = "SEP")]
+    pub key_separator: Option<String>,
+    /// Stdin lines: write every record to this partition
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
+    pub partition: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct Consume {
+    /// Topic to read
+    #[arg(long, short = 't', default_value = "sample")]
+    pub topic: String,
+    /// Start at the oldest record (without it: only new records)
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Consumer group to commit offsets for; a restart resumes after the last commit
+    #[arg(long, short = 'g')]
+    pub group: Option<String>,
+    /// Exit after this many records
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Exit once every partition is read to its end
+    #[arg(long, short = 'e')]
+    pub exit_at_end: bool,
+    /// Read only this partition (repeatable) [default: all]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
+    pub partition: Vec<i32>,
+    /// text: `A 42`, `key<TAB>value` or the value; json: one object a line
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn parse_acks(s: &str) -> Result<Acks, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// Create a topic
+    Create(TopicCreate),
+    /// List topics
+    List(TopicList),
+    /// Show a topic's partitions with leader, replicas and in-sync replicas
+    Describe(TopicDescribe),
+    /// Delete a topic
+    Delete(TopicDelete),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicCreate {
+    /// Topic name: letters, digits, '.', '_', '-', at most 249 characters
+    pub name: String,
+    /// Number of partitions
+    #[arg(long, short = 'p', default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100_000))]
+    pub partitions: i32,
+    /// Copies of each partition, on distinct brokers
+    #[arg(long, short = 'r', default_value_t = 1, value_parser = clap::value_parser!(i16).range(1..))]
+    pub replication_factor: i16,
+    /// A topic setting, e.g. retention.ms=60000 (repeatable)
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub configs: Vec<(String, String)>,
+    /// Succeed quietly when the topic already exists
+    #[arg(long)]
+    pub if_not_exists: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicList {
+    /// Include internal topics such as __consumer_offsets
+    #[arg(long)]
+    pub internal: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicDescribe {
+    /// Topic name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicDelete {
+    /// Topic name
+    pub name: String,
+    /// Succeed quietly when the topic does not exist
+    #[arg(long)]
+    pub if_exists: bool,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{s}'")),
+    }
+}
+
+/// Output format for records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("kafkademo").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn topic_create_takes_partitions_and_configs() {
+        let cli = parse(&[
+            "topic",
+            "create",
+            "t",
+            "--partitions",
+            "3",
+            "--config",
+            "retention.ms=1000",
+            "-c",
+            "cleanup.policy=compact",
+        ])
+        .unwrap();
+        let Command::Topic(TopicCommand::Create(c)) = cli.command else {
+            panic!("not topic create")
+        };
+        assert_eq!(c.partitions, 3);
+        assert_eq!(
+            c.configs,
+            vec![
+                ("retention.ms".into(), "1000".into()),
+                ("cleanup.policy".into(), "compact".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        assert!(parse(&["topic", "create", "t", "--partitions", "0"]).is_err());
+        assert!(parse(&["topic", "create", "t", "--config", "novalue"]).is_err());
+        assert!(parse(&["--timeout", "soon", "topic", "list"]).is_err());
+        assert!(parse(&["-q", "-v", "topic", "list"]).is_err());
+    }
+
+    #[test]
+    fn parity_is_positional_or_a_flag() {
+        for args in [&["produce", "even"][..], &["produce", "--parity", "even"]] {
+            let Command::Produce(p) = parse(args).unwrap().command else {
+                panic!("not produce")
+            };
+            assert_eq!(p.parity_arg.or(p.parity), Some(Parity::Even));
+        }
+        assert!(parse(&["produce", "even", "--parity", "odd"]).is_err());
+        assert!(parse(&["produce", "seven"]).is_err());
+        assert!(parse(&["produce", "even", "--interval", "fast"]).is_err());
+        assert!(parse(&["produce", "even", "--acks", "2"]).is_err());
+        assert!(parse(&["produce", "even", "--count", "3", "--duration", "1s"]).is_err());
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = parse(&["topic", "list", "--brokers", "h:1", "--timeout", "250ms"]).unwrap();
+        assert_eq!(cli.global.brokers, "h:1");
+        assert_eq!(cli.global.timeout, Duration::from_millis(250));
+    }
+}

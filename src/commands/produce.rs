@@ -1,0 +1,316 @@
+//! `kafkademo produce`: the exercise's producers A and B (numbers of one
+//! parity on a drift-free schedule) and the console producer (stdin lines,
+//! batched for throughput, sent promptly when typed by hand).
+
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
+
+use crate::broker::{BrokerConfig, Cluster};
+use crate::cli::{Parity, Produce};
+use crate::error::{Error, Result};
+use crate::producer::{OutRecord, Producer, MAX_BATCH_BYTES};
+use crate::record::{encode_parity, valid_origin, MAX_ORIGIN_LEN};
+use crate::signal::interrupted;
+
+/// Longest a Ctrl-C waits to be noticed while idle.
+const TICK: Duration = Duration::from_millis(50);
+const MAX_BATCH_RECORDS: usize = 10_000;
+
+pub fn execute(brokers: &BrokerConfig, args: Produce) -> Result<()> {
+    match args.parity_arg.or(args.parity) {
+        Some(parity) => {
+            let plan = ParityPlan::from_args(parity, &args)?;
+            let mut cluster = Cluster::connect(brokers)?;
+            let mut producer = Producer::new(&mut cluster, &args.topic, args.acks)?;
+            run_parity(&mut producer, &plan)
+        }
+        None => {
+            let (separator, partition) = console_args(&args)?;
+            let mut cluster = Cluster::connect(brokers)?;
+            let mut producer = Producer::new(&mut cluster, &args.topic, args.acks)?;
+            run_console(&mut producer, separator.as_deref(), partition)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ParityPlan {
+    origin: String,
+    interval: Duration,
+    start: i64,
+    count: Option<u64>,
+    duration: Option<Duration>,
+}
+
+impl ParityPlan {
+    fn from_args(parity: Parity, args: &Produce) -> Result<ParityPlan> {
+        if args.key_separator.is_some() || args.partition.is_some() {
+            return Err(Error::Usage(
+                "--key-separator and --partition are for stdin lines; leave out the parity to use them"
+                    .into(),
+            ));
+        }
+        let (origin, interval, start) = match parity {
+            Parity::Even => ("A", Duration::from_secs(1), 0),
+            Parity::Odd => ("B", Duration::from_secs(2), 1),
+        };
+        let origin = args.origin.clone().unwrap_or_else(|| origin.to_string());
+        if !valid_origin(&origin) {
+            return Err(Error::Usage(format!(
+                "invalid --origin '{}': use 1 to {MAX_ORIGIN_LEN} letters, digits, '-', '_' or '.'",
+                origin.escape_debug()
+            )));
+        }
+        let interval = args.interval.unwrap_or(interval);
+        if interval.is_zero() {
+            return Err(Error::Usage("--interval must be more than 0".into()));
+        }
+        let start = args.start.unwrap_or(start);
+        let wanted = if parity == Parity::Even { 0 } else { 1 };
+        if start.rem_euclid(2) != wanted {
+            return Err(Error::Usage(format!(
+                "--start {start} is {}, but this producer writes {} numbers",
+                if wanted == 0 { "odd" } else { "even" },
+                if wanted == 0 { "even" } else { "odd" }
+            )));
+        }
+        Ok(ParityPlan {
+            origin,
+            interval,
+            start,
+            count: args.count,
+            duration: args.duration,
+        })
+    }
+}
+
+/// Record i is due at start + i × interval, however long sends take, so
+/// the rate never drifts; each is acknowledged before the next is counted.
+fn run_parity(producer: &mut Producer, plan: &ParityPlan) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let t0 = Instant::now();
+    let mut number = plan.start;
+    for i in 0u64.. {
+        if plan.count.is_some_and(|c| i >= c) {
+            break;
+        }
+        let offset_in_run = plan.interval.saturating_mul(i.min(u32::MAX as u64) as u32);
+        if plan.duration.is_some_and(|d| offset_in_run >= d) {
+            break;
+        }
+        sleep_until(t0 + offset_in_run)?;
+        let (key, value) = encode_parity(&plan.origin, number);
+        let landed = producer.send(&[OutRecord {
+            key,
+            value,
+            partition: None,
+        }])?;
+        let at = landed[0];
+        let line = if at.offset >= 0 {
+            format!(
+                "sent {} {} (partition {}, offset {})",
+                plan.origin, number, at.partition, at.offset
+            )
+        } else {
+            format!(
+                "sent {} {} (partition {})",
+                plan.origin, number, at.partition
+            )
+        };
+        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(Error::Output(e));
+            }
+        }
+        number = number
+            .checked_add(2)
+            .ok_or_else(|| Error::Usage("the numbers ran past i64".into()))?;
+    }
+    Ok(())
+}
+
+/// Sleeps until `due`, waking every TICK to notice Ctrl-C.
+fn sleep_until(due: Instant) -> Result<()> {
+    loop {
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let now = Instant::now();
+        if now >= due {
+            return Ok(());
+        }
+        std::thread::sleep((due - now).min(TICK));
+    }
+}
+
+fn console_args(args: &Produce) -> Result<(Option<Vec<u8>>, Option<i32>)> {
+    let parity_only = [
+        ("--interval", args.interval.is_some()),
+        ("--origin", args.origin.is_some()),
+        ("--count", args.count.is_some()),
+        ("--duration", args.duration.is_some()),
+        ("--start", args.start.is_some()),
+    ];
+    if let Some((flag, _)) = parity_only.iter().find(|(_, given)| *given) {
+        return Err(Error::Usage(format!(
+            "{flag} needs a parity: `kafkademo produce even {flag} …` or `produce odd …`"
+        )));
+    }
+    let separator = match &args.key_separator {
+        Some(s) if s.is_empty() => {
+            return Err(Error::Usage("--key-separator must not be empty".into()))
+        }
+        Some(s) => Some(s.as_bytes().to_vec()),
+        None => None,
+    };
+    Ok((separator, args.partition))
+}
+
+/// One stdin line, numbered from 1.
+struct Line {
+    number: u64,
+    bytes: Vec<u8>,
+}
+
+/// Reads stdin on its own thread so the sender can batch whatever has
+/// arrived and still notice Ctrl-C while a person is typing.
+fn spawn_stdin_reader() -> Receiver<std::io::Result<Line>> {
+    let (tx, rx) = bounded(MAX_BATCH_RECORDS * 2);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut number = 0;
+        loop {
+            let mut bytes = Vec::new();
+            match stdin.read_until(b'\n', &mut bytes) {
+                Ok(0) => return,
+                Ok(_) => {
+                    number += 1;
+                    if bytes.last() == Some(&b'\n') {
+                        bytes.pop();
+                        if bytes.last() == Some(&b'\r') {
+                            bytes.pop();
+                        }
+                    }
+                    if tx.send(Ok(Line { number, bytes })).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn run_console(
+    producer: &mut Producer,
+    separator: Option<&[u8]>,
+    partition: Option<i32>,
+) -> Result<()> {
+    let lines = spawn_stdin_reader();
+    let mut sent_total: u64 = 0;
+    loop {
+        let first = match lines.recv_timeout(TICK * 2) {
+            Ok(line) => line.map_err(stdin_error)?,
+            Err(RecvTimeoutError::Timeout) => {
+                if interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        // Whatever else has already arrived joins the batch.
+        let mut batch = vec![first];
+        let mut bytes = batch[0].bytes.len();
+        let mut eof = false;
+        while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
+            match lines.try_recv() {
+                Ok(line) => {
+                    let line = line.map_err(stdin_error)?;
+                    bytes += line.bytes.len();
+                    batch.push(line);
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        let (records, numbers): (Vec<OutRecord>, Vec<u64>) = batch
+            .into_iter()
+            .filter(|l| !l.bytes.is_empty())
+            .map(|l| (to_record(l.bytes, separator, partition), l.number))
+            .unzip();
+        if let Err(e) = producer.send(&records) {
+            let at = e
+                .record
+                .map(|i| format!("line {}: ", numbers[i]))
+                .unwrap_or_default();
+            return Err(match e.error {
+                Error::Data { message, hint } => Error::Data {
+                    message: format!(
+                        "{at}{message}; the {} records before it were written",
+                        sent_total + e.sent as u64
+                    ),
+                    hint,
+                },
+                other => other,
+            });
+        }
+        sent_total += records.len() as u64;
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+fn to_record(line: Vec<u8>, separator: Option<&[u8]>, partition: Option<i32>) -> OutRecord {
+    let split = separator.and_then(|sep| {
+        line.windows(sep.len())
+            .position(|w| w == sep)
+            .map(|at| (line[..at].to_vec(), line[at + sep.len()..].to_vec()))
+    });
+    let (key, value) = split.unwrap_or((Vec::new(), line));
+    OutRecord {
+        key,
+        value,
+        partition,
+    }
+}
+
+fn stdin_error(e: std::io::Error) -> Error {
+    Error::Data {
+        message: format!("cannot read stdin: {e}"),
+        hint: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_separator_splits_at_the_first_match() {
+        let r = to_record(b"k1::v::x".to_vec(), Some(b"::"), None);
+        assert_eq!(
+            (r.key.as_slice(), r.value.as_slice()),
+            (&b"k1"[..], &b"v::x"[..])
+        );
+        let r = to_record(b"no key here".to_vec(), Some(b"\t"), Some(2));
+        assert_eq!(
+            (r.key.as_slice(), r.value.as_slice(), r.partition),
+            (&b""[..], &b"no key here"[..], Some(2))
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! Reading an assigned set of partitions from chosen offsets with the
+//! `kafka` crate's fetch, one partition's error at a time (the crate's own
+//! `Consumer` drops a whole round on any partition error). A consumer
+//! group, or the plain consumer, decides which partitions and offsets.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use kafka::client::{FetchOffset, FetchPartition, KafkaClient};
+use kafka::error::{Error as KafkaError, KafkaCode};
+
+use crate::broker::Cluster;
+use crate::error::{Error, Result};
+use crate::producer::{kafka_error, partition_error};
+use crate::record::Consumed;
+
+/// Where to start a partition that has no committed offset (or an offset
+/// the broker no longer has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Earliest,
+    Latest,
+}
+
+/// How long the broker may hold a fetch open waiting for data: the bound on
+/// how late Ctrl-C and heartbeats are noticed.
+const FETCH_WAIT: Duration = Duration::from_millis(250);
+const FETCH_BYTES: i32 = 1024 * 1024;
+const FETCH_BYTES_MAX: i32 = 64 * 1024 * 1024;
+
+pub struct Reader {
+    client: KafkaClient,
+    topic: String,
+    brokers: String,
+    reset: StartAt,
+    /// Next offset to fetch, per assigned partition.
+    fetch_at: BTreeMap<i32, i64>,
+    /// Highest offset + 1 the broker has (its high watermark), once known.
+    end: HashMap<i32, i64>,
+    fetch_bytes: HashMap<i32, i32>,
+}
+
+impl Reader {
+    /// A reader of `partitions` of `topic`, starting at `committed` offsets
+    /// where there are some, else at `reset`.
+    pub fn new(
+        cluster: &Cluster,
+        topic: &str,
+        partitions: &[i32],
+        committed: &HashMap<i32, i64>,
+        reset: StartAt,
+    ) -> Result<Reader> {
+        let brokers = cluster.config.display();
+        let mut client = cluster.kafka_client();
+        client
+            .set_fetch_max_wait_time(FETCH_WAIT)
+            .map_err(|e| kafka_error(e, &brokers, topic))?;
+        client.set_fetch_min_bytes(1);
+        client.set_fetch_max_bytes_per_partition(FETCH_BYTES);
+        client
+            .load_metadata(&[topic])
+            .map_err(|e| kafka_error(e, &brokers, topic))?;
+        let mut reader = Reader {
+            client,
+            topic: topic.to_string(),
+            brokers,
+            reset,
+            fetch_at: BTreeMap::new(),
+            end: HashMap::new(),
+            fetch_bytes: HashMap::new(),
+        };
+        reader.assign(partitions, committed)?;
+        Ok(reader)
+    }
+
+    /// Replaces the assignment (a group rebalance hands over a new set).
+    pub fn assign(&mut self, partitions: &[i32], committed: &HashMap<i32, i64>) -> Result<()> {
+        let missing: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|p| !committed.contains_key(p))
+            .collect();
+        let resets = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            self.offsets(self.reset)?
+        };
+        self.fetch_at.clear();
+        self.end.clear();
+        for &p in partitions {
+            let at = committed
+                .get(&p)
+                .or_else(|| resets.get(&p))
+                .copied()
+                .ok_or_else(|| {
+                    Error::broker(format!(
+                        "topic '{}' partition {p} has no leader at {}",
+                        self.topic, self.brokers
+                    ))
+                })?;
+            self.fetch_at.insert(p, at);
+        }
+        Ok(())
+    }
+
+    /// The earliest or latest offset of every partition of the topic.
+    pub fn offsets(&mut self, at: StartAt) -> Result<HashMap<i32, i64>> {
+        let which = match at {
+            StartAt::Earliest => FetchOffset::Earliest,
+            StartAt::Latest => FetchOffset::Latest,
+        };
+        let offsets = self
+            .client
+            .fetch_offsets(&[self.topic.as_str()], which)
+            .map_err(|e| kafka_error(e, &self.brokers, &self.topic))?;
+        Ok(offsets
+            .get(&self.topic)
+            .map(|ps| ps.iter().map(|p| (p.partition, p.offset)).collect())
+            .unwrap_or_default())
+    }
+
+    /// True once every assigned partition has been read to the high
+    /// watermark the broker last reported.
+    pub fn at_end(&self) -> bool {
+        self.fetch_at
+            .iter()
+            .all(|(p, at)| self.end.get(p).is_some_and(|end| at >= end))
+    }
+
+    /// One fetch round over all assigned partitions; returns the records
+    /// in offset order per partition (possibly none, after FETCH_WAIT).
+    pub fn poll(&mut self) -> Result<Vec<Consumed>> {
+        if self.fetch_at.is_empty() {
+            std::thread::sleep(FETCH_WAIT);
+            return Ok(Vec::new());
+        }
+        let requests: Vec<FetchPartition<'_>> = self
+            .fetch_at
+            .iter()
+            .map(|(&p, &at)| {
+                FetchPartition::new(&self.topic, p, at)
+                    .with_max_bytes(*self.fetch_bytes.get(&p).unwrap_or(&FETCH_BYTES))
+            })
+            .collect();
+        let responses = match self.client.fetch_messages(requests) {
+            Ok(r) => r,
+            Err(e) => return Err(kafka_error(e, &self.brokers, &self.topic)),
+        };
+        let mut out = Vec::new();
+        let mut failures: Vec<(i32, KafkaCode)> = Vec::new();
+        for response in &responses {
+            for t in response.topics() {
+                for p in t.partitions() {
+                    let partition = p.partition();
+                    let Some(&at) = self.fetch_at.get(&partition) else {
+                        continue;
+                    };
+                    match p.data() {
+                        Ok(data) => {
+                            self.end.insert(partition, data.highwatermark_offset());
+                            let mut next = at;
+                            for m in data.messages() {
+                                // compressed sets may start before the asked offset
+                                if m.offset < at {
+                                    continue;
+                                }
+                                next = m.offset + 1;
+                                out.push(Consumed {
+                                    topic: self.topic.clone(),
+                                    partition,
+                                    offset: m.offset,
+                                    key: m.key.to_vec(),
+                                    value: m.value.to_vec(),
+                                });
+                            }
+                            self.fetch_at.insert(partition, next);
+                        }
+                        Err(e) => match &*e {
+                            KafkaError::Kafka(code) => failures.push((partition, *code)),
+                            KafkaError::TopicPartitionError { error_code, .. } => {
+                                failures.push((partition, *error_code))
+                            }
+                            other => {
+                                return Err(Error::broker(format!(
+                                    "topic '{}' partition {partition} at {}: {other}",
+                                    self.topic, self.brokers
+                                )))
+                            }
+                        },
+                    }
+                }
+            }
+        }
+        for (partition, code) in failures {
+            self.recover(partition, code)?;
+        }
+        Ok(out)
+    }
+
+    fn recover(&mut self, partition: i32, code: KafkaCode) -> Result<()> {
+        match code {
+            KafkaCode::OffsetOutOfRange => {
+                let to = self.offsets(self.reset)?;
+                let at = to.get(&partition).copied().unwrap_or(0);
+                log::warn!(
+                    "topic '{}' partition {partition}: offset {} is gone; continuing at {at}",
+                    self.topic,
+                    self.fetch_at.get(&partition).copied().unwrap_or(-1)
+                );
+                self.fetch_at.insert(partition, at);
+                Ok(())
+            }
+            KafkaCode::MessageSizeTooLarge => {
+                let bytes = self.fetch_bytes.entry(partition).or_insert(FETCH_BYTES);
+                if *bytes >= FETCH_BYTES_MAX {
+                    return Err(Error::Data {
+                        message: format!(
+                            "topic '{}' partition {partition} holds a record over {} MiB",
+                            self.topic,
+                            FETCH_BYTES_MAX / (1024 * 1024)
+                        ),
+                        hint: None,
+                    });
+                }
+                *bytes *= 2;
+                Ok(())
+            }
+            KafkaCode::NotLeaderForPartition | KafkaCode::LeaderNotAvailable => {
+                log::info!(
+                    "topic '{}' partition {partition}: leader moved; reloading metadata",
+                    self.topic
+                );
+                std::thread::sleep(Duration::from_millis(200));
+                self.client
+                    .load_metadata(&[self.topic.as_str()])
+                    .map_err(|e| kafka_error(e, &self.brokers, &self.topic))
+            }
+            code => Err(partition_error(code, &self.topic, partition, &self.brokers)),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! One error type for the whole tool, so every failure a user can meet ends as
+//! one line on stderr, an optional hint, and a documented exit code
+//! (docs/exit-codes.md is the table; `ExitCode` below is its source).
+
+use std::time::Duration;
+
+/// The exit codes kafkademo promises. Keep docs/exit-codes.md in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Success = 0,
+    /// A runtime failure the broker reported or the tool met (topic exists, …).
+    Failure = 1,
+    /// Bad arguments: unknown flag, bad duration, invalid topic name, ….
+    Usage = 2,
+    /// Bad data: a record the broker cannot take (too large, …).
+    DataError = 65,
+    /// No broker answered within the timeout.
+    Unavailable = 69,
+    /// Writing our own output failed (not a closed pipe, which exits 0).
+    IoError = 74,
+    /// Stopped by Ctrl-C (SIGINT) after a clean shutdown.
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot reach Kafka at {addr}: {reason}")]
+    Unreachable { addr: String, reason: String },
+
+    #[error("Kafka at {addr} did not answer within {}", humantime::format_duration(*.timeout))]
+    Timeout { addr: String, timeout: Duration },
+
+    #[error("Kafka at {addr} broke the connection: {reason}")]
+    Protocol { addr: String, reason: String },
+
+    #[error("Kafka at {addr} does not support {what}")]
+    Unsupported { addr: String, what: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("topic '{topic}' does not exist (brokers {brokers})")]
+    UnknownTopic { topic: String, brokers: String },
+
+    #[error("{message}")]
+    Broker {
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("{message}")]
+    Data {
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn broker(message: impl Into<String>) -> Self {
+        Error::Broker {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn broker_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Broker {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Unreachable { .. } | Error::Timeout { .. } => ExitCode::Unavailable,
+            Error::Protocol { .. } | Error::Unsupported { .. } | Error::Broker { .. } => {
+                ExitCode::Failure
+            }
+            Error::UnknownTopic { .. } => ExitCode::Failure,
+            Error::Usage(_) => ExitCode::Usage,
+            Error::Data { .. } => ExitCode::DataError,
+            Error::Output(_) => ExitCode::IoError,
+            Error::Interrupted => ExitCode::Interrupted,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Unreachable { .. } | Error::Timeout { .. } => Some(
+                "is Kafka running? start it with `make kafka-up`, or point --brokers / KAFKA_BROKERS at it"
+                    .into(),
+            ),
+            Error::Unsupported { .. } => {
+                Some("kafkademo needs Apache Kafka 0.11 to 3.9; 4.x dropped the protocol versions it speaks".into())
+            }
+            Error::UnknownTopic { topic, .. } => {
+                Some(format!("create it with `kafkademo topic create {topic}`"))
+            }
+            Error::Broker { hint, .. } | Error::Data { hint, .. } => hint.clone(),
+            _ => None,
+        }
+    }
+
+    /// A closed pipe on our own output is how `| head` says "enough": not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_the_documented_table() {
+        assert_eq!(ExitCode::Success.code(), 0);
+        assert_eq!(ExitCode::Failure.code(), 1);
+        assert_eq!(ExitCode::Usage.code(), 2);
+        assert_eq!(ExitCode::DataError.code(), 65);
+        assert_eq!(ExitCode::Unavailable.code(), 69);
+        assert_eq!(ExitCode::IoError.code(), 74);
+        assert_eq!(ExitCode::Interrupted.code(), 130);
+        let unreachable = Error::Unreachable {
+            addr: "127.0.0.1:1".into(),
+            reason: "connection refused".into(),
+        };
+        assert_eq!(unreachable.exit_code(), ExitCode::Unavailable);
+        assert!(unreachable.hint().unwrap().contains("make kafka-up"));
+    }
+
+    #[test]
+    fn unknown_topic_hints_at_topic_create() {
+        let e = Error::UnknownTopic {
+            topic: "nope".into(),
+            brokers: "127.0.0.1:9092".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "topic 'nope' does not exist (brokers 127.0.0.1:9092)"
+        );
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("create it with `kafkademo topic create nope`")
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! Sending records, shared by every command that writes: the `kafka` crate's
+//! producer behind a bounded connect, keys placed with the Java client's
+//! murmur2 partitioner, every partition result checked, and a too-large
+//! batch split so one oversize record never takes the ones before it down.
+
+use std::time::Duration;
+
+use std::collections::HashMap;
+
+use kafka::client::{KafkaClient, RequiredAcks};
+use kafka::error::{Error as KafkaError, KafkaCode};
+use kafka::producer::Record;
+
+use crate::broker::Cluster;
+use crate::error::{Error, Result};
+
+/// How many replicas must have a record before the broker answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    None,
+    Leader,
+    All,
+}
+
+impl std::str::FromStr for Acks {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "0" => Ok(Acks::None),
+            "1" => Ok(Acks::Leader),
+            "all" | "-1" => Ok(Acks::All),
+            _ => Err(format!("'{s}' is not one of 0, 1, all")),
+        }
+    }
+}
+
+impl Acks {
+    fn required(self) -> RequiredAcks {
+        match self {
+            Acks::None => RequiredAcks::None,
+            Acks::Leader => RequiredAcks::One,
+            Acks::All => RequiredAcks::All,
+        }
+    }
+}
+
+/// A record to send. An empty key is sent as no key (null).
+#[derive(Debug, Clone)]
+pub struct OutRecord {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    /// None: murmur2 of the key, or round-robin when there is no key.
+    pub partition: Option<i32>,
+}
+
+/// Where an acknowledged record landed (offset -1 with acks=0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Landed {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Keeps a batch under the broker's per-batch limit: the broker turns each
+/// partition's share of a request into one batch and checks its size
+/// against max.message.bytes (1 MiB by default).
+pub const MAX_BATCH_BYTES: usize = 512 * 1024;
+
+pub struct Producer {
+    inner: kafka::producer::Producer,
+    topic: String,
+    brokers: String,
+    acks: Acks,
+    partitions: i32,
+    round_robin: i32,
+}
+
+impl Producer {
+    /// A producer for `topic` on a cluster that already answered us.
+    pub fn new(cluster: &mut Cluster, topic: &str, acks: Acks) -> Result<Producer> {
+        crate::admin::validate_topic_name(topic)?;
+        let partitions = crate::admin::describe_topic(cluster, topic)?
+            .partitions
+            .len() as i32;
+        let brokers = cluster.config.display();
+        let mut client: KafkaClient = cluster.kafka_client();
+        client
+            .load_metadata(&[topic])
+            .map_err(|e| kafka_error(e, &brokers, topic))?;
+        // Every record carries its partition (see `send`), so the crate's own
+        // partitioner, which would hash keys with XxHash32, never picks one.
+        let inner = kafka::producer::Producer::from_client(client)
+            .with_client_id(crate::broker::CLIENT_ID.into())
+            .with_required_acks(acks.required())
+            .with_ack_timeout(cluster.config.timeout.max(Duration::from_secs(1)))
+            .create()
+            .map_err(|e| kafka_error(e, &brokers, topic))?;
+        Ok(Producer {
+            inner,
+            topic: topic.to_string(),
+            brokers,
+            acks,
+            partitions,
+            round_robin: -1,
+        })
+    }
+
+    /// Sends `records` and returns where each landed, in input order. On
+    /// error, the records before the failing one (in its partition) are
+    /// acknowledged and `SendError::sent` says how many of the batch were.
+    pub fn send(&mut self, records: &[OutRecord]) -> Result<Vec<Landed>, SendError> {
+        let mut placed = Vec::with_capacity(records.len());
+        for r in records {
+            placed.push(match (r.partition, r.key.is_empty()) {
+                (Some(p), _) if p < 0 || p >= self.partitions => {
+                    return Err(SendError {
+                        sent: 0,
+                        record: None,
+                        error: Error::Usage(format!(
+                            "partition {p} does not exist: topic '{}' has partitions 0 to {}",
+                            self.topic,
+                            self.partitions - 1
+                        )),
+                    })
+                }
+                (Some(p), _) => p,
+                (None, false) => murmur2_partition(&r.key, self.partitions),
+                (None, true) => {
+                    self.round_robin = (self.round_robin + 1) % self.partitions;
+                    self.round_robin
+                }
+            });
+        }
+        let mut landed = vec![
+            Landed {
+                partition: -1,
+                offset: -1
+            };
+            records.len()
+        ];
+        let all: Vec<usize> = (0..records.len()).collect();
+        self.send_indices(records, &placed, &all, &mut landed)?;
+        Ok(landed)
+    }
+
+    fn send_indices(
+        &mut self,
+        records: &[OutRecord],
+        placed: &[i32],
+        indices: &[usize],
+        landed: &mut [Landed],
+    ) -> Result<(), SendError> {
+        let batch: Vec<Record<'_, &[u8], &[u8]>> = indices
+            .iter()
+            .map(|&i| {
+                let r = &records[i];
+                Record::from_key_value(self.topic.as_str(), r.key.as_slice(), r.value.as_slice())
+                    .with_partition(placed[i])
+            })
+            .collect();
+        let confirms = self.inner.send_all(&batch).map_err(|e| SendError {
+            sent: 0,
+            record: None,
+            error: kafka_error(e, &self.brokers, &self.topic),
+        })?;
+        if self.acks == Acks::None {
+            for &i in indices {
+                landed[i] = Landed {
+                    partition: placed[i],
+                    offset: -1,
+                };
+            }
+            return Ok(());
+        }
+        let mut results: HashMap<i32, std::result::Result<i64, KafkaCode>> = confirms
+            .into_iter()
+            .flat_map(|c| c.partition_confirms)
+            .map(|pc| (pc.partition, pc.offset))
+            .collect();
+        let mut sent = 0;
+        let mut failed: Vec<(i32, KafkaCode)> = Vec::new();
+        for &i in indices {
+            let p = placed[i];
+            match results.get_mut(&p) {
+                Some(Ok(offset)) => {
+                    landed[i] = Landed {
+                        partition: p,
+                        offset: *offset,
+                    };
+                    *offset += 1;
+                    sent += 1;
+                }
+                Some(Err(code)) if !failed.iter().any(|(q, _)| *q == p) => failed.push((p, *code)),
+                Some(Err(_)) => {}
+                None => failed.push((p, KafkaCode::Unknown)),
+            }
+        }
+        for (partition, code) in failed {
+            let mine: Vec<usize> = indices
+                .iter()
+                .copied()
+                .filter(|&i| placed[i] == partition)
+                .collect();
+            if code == KafkaCode::MessageSizeTooLarge && mine.len() > 1 {
+                // Halves in order: the first is acknowledged before the second goes.
+                let (a, b) = mine.split_at(mine.len() / 2);
+                for half in [a, b] {
+                    let before = landed.iter().filter(|l| l.partition >= 0).count();
+                    let result = self.send_indices(records, placed, half, landed);
+                    sent += landed.iter().filter(|l| l.partition >= 0).count() - before;
+                    result.map_err(|e| SendError {
+                        sent,
+                        record: e.record,
+                        error: e.error,
+                    })?;
+                }
+                continue;
+            }
+            let record = (code == KafkaCode::MessageSizeTooLarge).then_some(mine[0]);
+            let error = match code {
+                KafkaCode::MessageSizeTooLarge => {
+                    let r = &records[mine[0]];
+                    Error::Data {
+                        message: format!(
+                            "a record of {} bytes is over the size limit of topic '{}' (max.message.bytes)",
+                            r.key.len() + r.value.len(),
+                            self.topic
+                        ),
+                        hint: Some(
+                            "raise the limit with `kafkademo topic create … --config max.message.bytes=N`"
+                                .into(),
+                        ),
+                    }
+                }
+                code => partition_error(code, &self.topic, partition, &self.brokers),
+            };
+            return Err(SendError {
+                sent,
+                record,
+                error,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A failed send: the error, and how many records of the batch were
+/// acknowledged before it.
+#[derive(Debug)]
+pub struct SendError {
+    pub sent: usize,
+    /// Index of the record that failed, when one record is to blame.
+    pub record: Option<usize>,
+    pub error: Error,
+}
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Error {
+        e.error
+    }
+}
+
+/// The partition the Java client picks for a key: murmur2, made positive,
+/// modulo the partition count.
+pub fn murmur2_partition(key: &[u8], partitions: i32) -> i32 {
+    ((murmur2(key) & 0x7fff_ffff) as i32) % partitions.max(1)
+}
+
+/// Kafka's `Utils.murmur2` (seed 0x9747b28c), bit for bit.
+pub fn murmur2(data: &[u8]) -> u32 {
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= (rest[2] as u32) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= (rest[1] as u32) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= rest[0] as u32;
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
+/// A `kafka` crate error as one of ours, naming where it happened.
+pub fn kafka_error(e: KafkaError, brokers: &str, topic: &str) -> Error {
+    match e {
+        KafkaError::Io(io) => Error::Unreachable {
+            addr: brokers.to_string(),
+            reason: io.to_string(),
+        },
+        KafkaError::NoHostReachable => Error::Unreachable {
+            addr: brokers.to_string(),
+            reason: "no broker reachable".into(),
+        },
+        KafkaError::Kafka(code) => partition_error(code, topic, -1, brokers),
+        KafkaError::TopicPartitionError {
+            topic_name,
+            partition_id,
+            error_code,
+        } => partition_error(error_code, &topic_name, partition_id, brokers),
+        other => Error::broker(format!("topic '{topic}' at {brokers}: {other}")),
+    }
+}
+
+pub fn partition_error(code: KafkaCode, topic: &str, partition: i32, brokers: &str) -> Error {
+    let at = if partition >= 0 {
+        format!("topic '{topic}' partition {partition}")
+    } else {
+        format!("topic '{topic}'")
+    };
+    match code {
+        KafkaCode::UnknownTopicOrPartition => Error::UnknownTopic {
+            topic: topic.to_string(),
+            brokers: brokers.to_string(),
+        },
+        KafkaCode::MessageSizeTooLarge => Error::Data {
+            message: format!("a record is over the size limit of {at}"),
+            hint: Some("raise the topic's max.message.bytes".into()),
+        },
+        KafkaCode::NotLeaderForPartition | KafkaCode::LeaderNotAvailable => {
+            Error::broker_with_hint(
+                format!("{at} has no leader at {brokers} right now"),
+                "a broker may be down or an election under way; try again",
+            )
+        }
+        KafkaCode::NotEnoughReplicas | KafkaCode::NotEnoughReplicasAfterAppend => {
+            Error::broker_with_hint(
+                format!("{at}: not enough in-sync replicas for acks=all"),
+                "start the missing brokers or lower min.insync.replicas",
+            )
+        }
+        KafkaCode::RequestTimedOut => Error::broker(format!(
+            "{at}: the broker at {brokers} timed out the request"
+        )),
+        code => Error::broker(format!("{at} at {brokers}: broker error {code:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_kafkas_test_vectors() {
+        // From Apache Kafka's UtilsTest.testMurmur2.
+        let cases: [(&[u8], i32); 6] = [
+            (b"21", -973932308),
+            (b"foobar", -790332482),
+            (b"a-little-bit-long-string", -985981536),
+            (b"a-little-bit-longer-string", -1486304829),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
+            (b"abc", 479470107),
+        ];
+        for (data, want) in cases {
+            assert_eq!(
+                murmur2(data) as i32,
+                want,
+                "{}",
+                String::from_utf8_lossy(data)
+            );
+        }
+    }
+
+    #[test]
+    fn acks_parse() {
+        assert_eq!("0".parse::<Acks>(), Ok(Acks::None));
+        assert_eq!("1".parse::<Acks>(), Ok(Acks::Leader));
+        assert_eq!("all".parse::<Acks>(), Ok(Acks::All));
+        assert!("2".parse::<Acks>().is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! What `main` runs: parse the command line, set up logging and Ctrl-C, run
+//! the subcommand, and map its outcome to an exit code and one stderr line.
+
+use std::io::Write;
+
+use clap::Parser;
+
+use crate::broker::BrokerConfig;
+use crate::cli::{Cli, Command, Global};
+use crate::commands;
+use crate::error::{Error, ExitCode, Result};
+
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; clap knows which is which.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Usage.code()
+            } else {
+                ExitCode::Success.code()
+            };
+        }
+    };
+    init_logging(&cli.global);
+    crate::signal::install();
+    match execute(cli) {
+        Ok(()) => ExitCode::Success.code(),
+        Err(e) if e.is_broken_pipe() => ExitCode::Success.code(),
+        Err(Error::Interrupted) => ExitCode::Interrupted.code(),
+        Err(e) => {
+            report(&e);
+            e.exit_code().code()
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<()> {
+    let brokers = BrokerConfig::new(&cli.global.brokers, cli.global.timeout)?;
+    match cli.command {
+        Command::Topic(cmd) => commands::topic::execute(&brokers, cmd),
+        Command::Produce(args) => commands::produce::execute(&brokers, args),
+        Command::Consume(args) => commands::consume::execute(&brokers, args),
+    }
+}
+
+fn report(e: &Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "kafkademo: error: {e}");
+    if let Some(hint) = e.hint() {
+        let _ = writeln!(stderr, "  hint: {hint}");
+    }
+}
+
+fn init_logging(global: &Global) {
+    let default = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    // The `kafka` crate logs its own retries at error level; our errors say it better.
+    let default = if global.verbose >= 2 {
+        default.to_string()
+    } else {
+        format!("{default},kafka=off")
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_timestamp_millis()
+        .init();
+}

@@ -1,0 +1,81 @@
+//! What users see when arguments are wrong or no broker answers.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::fixture::*;
+
+#[test]
+fn version_and_usage_errors() {
+    let r = run(&["--version"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.stdout,
+        format!("kafkademo {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let r = run(&["topic", "create"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let r = run(&["--timeout", "soon", "topic", "list"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("invalid value 'soon' for '--timeout"),
+        "{r:?}"
+    );
+    fails(
+        &["--brokers", "host:notaport", "topic", "list"],
+        2,
+        "bad broker address 'host:notaport'",
+    );
+}
+
+#[test]
+fn closed_port_fails_at_once_with_exit_69() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // dropped: nothing listens there now
+    let addr = format!("127.0.0.1:{port}");
+    let start = Instant::now();
+    let r = fails(
+        &["--brokers", &addr, "topic", "list"],
+        69,
+        &format!("cannot reach Kafka at {addr}: connection refused"),
+    );
+    let took = start.elapsed();
+    assert!(
+        r.stderr
+            .contains("hint: is Kafka running? start it with `make kafka-up`"),
+        "{r:?}"
+    );
+    assert!(took < Duration::from_secs(1), "a closed port took {took:?}");
+}
+
+#[test]
+fn silent_listener_fails_within_the_timeout() {
+    // Accepts connections (the kernel completes the handshake) and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let start = Instant::now();
+    let r = fails(
+        &["--brokers", &addr, "--timeout", "1s", "topic", "list"],
+        69,
+        &format!("Kafka at {addr} did not answer within 1s"),
+    );
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "took {took:?}\n{r:?}"
+    );
+    drop(listener);
+}
+
+#[test]
+fn second_broker_on_the_list_is_used_when_the_first_is_down() {
+    let good = require_broker();
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let list = format!("{dead},{good}");
+    ok(&["--brokers", &list, "topic", "list"]);
+}

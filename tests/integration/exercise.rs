@@ -1,0 +1,465 @@
+//! The tutorial exercise and the console producer/consumer, end to end
+//! against the real broker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::fixture::*;
+
+/// Parses `ORIGIN NUMBER` lines into numbers per origin, in arrival order.
+fn by_origin(text: &str) -> BTreeMap<String, Vec<i64>> {
+    let mut m: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for line in text.lines() {
+        let (origin, n) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("not a parity line: {line:?}"));
+        m.entry(origin.to_string())
+            .or_default()
+            .push(n.parse().unwrap());
+    }
+    m
+}
+
+#[test]
+fn producers_a_and_b_with_consumer_c() {
+    let t = Topic::new("abc", 2);
+    // C first, from the beginning, so it sees every record live and stops after all 60.
+    let c = kafkademo(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--count",
+        "60",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let a = kafkademo(&[
+        "produce",
+        "even",
+        "--topic",
+        &t.name,
+        "--interval",
+        "50ms",
+        "--count",
+        "40",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let b = kafkademo(&[
+        "produce",
+        "--parity",
+        "odd",
+        "--topic",
+        &t.name,
+        "--interval",
+        "100ms",
+        "--count",
+        "20",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let a = wait_bounded(a, Duration::from_secs(60));
+    let b = wait_bounded(b, Duration::from_secs(60));
+    assert_eq!((a.code, b.code), (0, 0), "A:\n{a:?}\nB:\n{b:?}");
+    assert_eq!(a.stdout.lines().count(), 40, "{a:?}");
+    assert!(a.stdout.starts_with("sent A 0 (partition "), "{a:?}");
+    assert!(b.stdout.starts_with("sent B 1 (partition "), "{b:?}");
+    let c = wait_bounded(c, Duration::from_secs(60));
+    assert_eq!(c.code, 0, "{c:?}");
+    let seen = by_origin(&c.stdout);
+    let evens: Vec<i64> = (0..40).map(|i| 2 * i).collect();
+    let odds: Vec<i64> = (0..20).map(|i| 2 * i + 1).collect();
+    assert_eq!(
+        seen.get("A"),
+        Some(&evens),
+        "A's numbers, in order, no gaps or duplicates"
+    );
+    assert_eq!(
+        seen.get("B"),
+        Some(&odds),
+        "B's numbers, in order, no gaps or duplicates"
+    );
+    assert_eq!(seen.len(), 2);
+}
+
+#[test]
+fn ten_thousand_stdin_lines_round_trip_exactly() {
+    let t = Topic::new("stdin", 1);
+    let lines: Vec<String> = (0..10_000)
+        .map(|i| format!("line {i:05} ünïcødé ✓ {}", "x".repeat(i % 50)))
+        .collect();
+    let input = lines.join("\n") + "\n";
+    let mut p = kafkademo(&["produce", "--topic", &t.name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let p = wait_bounded(p, Duration::from_secs(60));
+    assert_eq!(p.code, 0, "{p:?}");
+    assert_eq!(p.stderr, "");
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    let got: Vec<&str> = c.stdout.lines().collect();
+    assert_eq!(got.len(), lines.len());
+    assert!(got.iter().zip(&lines).all(|(a, b)| a == b), "lines differ");
+}
+
+#[test]
+fn keyed_lines_and_json_output() {
+    let t = Topic::new("json", 3);
+    let mut p = kafkademo(&["produce", "--topic", &t.name, "--key-separator", ":"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin
+        .take()
+        .unwrap()
+        .write_all(b"A:2\nuser-1:hello: world\n\nno separator\nB:3\n")
+        .unwrap();
+    let p = wait_bounded(p, Duration::from_secs(30));
+    assert_eq!(p.code, 0, "{p:?}");
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let objs: Vec<serde_json::Value> = c
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(objs.len(), 4, "the empty line is skipped:\n{c:?}");
+    let find = |v: &str| {
+        objs.iter()
+            .find(|o| o["value"] == v)
+            .unwrap_or_else(|| panic!("no {v}: {c:?}"))
+    };
+    let a = find("2");
+    assert_eq!(
+        (
+            a["key"].as_str(),
+            a["origin"].as_str(),
+            a["number"].as_i64()
+        ),
+        (Some("A"), Some("A"), Some(2))
+    );
+    let h = find("hello: world");
+    assert_eq!(h["key"], "user-1");
+    assert!(h.get("origin").is_none());
+    assert_eq!(find("no separator")["key"], serde_json::Value::Null);
+    for o in &objs {
+        assert_eq!(o["topic"], t.name.as_str());
+        assert!(o["partition"].as_i64().unwrap() < 3 && o["offset"].as_i64().unwrap() >= 0);
+    }
+    // text shows parity records as origin and number, others as key<TAB>value
+    let text = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    let lines: BTreeSet<&str> = text.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        BTreeSet::from(["A 2", "B 3", "user-1\thello: world", "no separator"])
+    );
+}
+
+#[test]
+fn a_killed_group_consumer_resumes_without_loss() {
+    let t = Topic::new("group", 3);
+    let group = unique_topic("g");
+    let mut p = kafkademo(&["produce", "--topic", &t.name, "--key-separator", ","])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let produced: BTreeSet<String> = (0..3000).map(|i| format!("k{}\tv{i}", i % 17)).collect();
+    let text: String = (0..3000).map(|i| format!("k{},v{i}\n", i % 17)).collect();
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert_eq!(wait_bounded(p, Duration::from_secs(60)).code, 0);
+
+    // First consumer: read some, commit (every second), then SIGKILL: no chance to commit at exit.
+    let mut first = kafkademo(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--from-beginning",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut reader = BufReader::new(first.stdout.take().unwrap());
+    let mut seen_first = Vec::new();
+    let mut line = String::new();
+    while seen_first.len() < 3000 {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen_first.push(line.trim_end_matches('\n').to_string());
+    }
+    std::thread::sleep(Duration::from_millis(1500)); // let a periodic commit happen
+    first.kill().unwrap();
+    let _ = first.wait();
+
+    let second = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--exit-at-end",
+    ]);
+    let union: BTreeSet<String> = seen_first
+        .iter()
+        .cloned()
+        .chain(second.stdout.lines().map(String::from))
+        .collect();
+    assert_eq!(union, produced, "records lost across the restart");
+    assert!(
+        second.stdout.lines().count() < 3000,
+        "the restart re-read everything: nothing was committed"
+    );
+
+    // And a third run finds nothing new: the second one committed at exit.
+    let third = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--exit-at-end",
+    ]);
+    assert_eq!(third.stdout, "");
+}
+
+#[test]
+fn ctrl_c_stops_producer_and_consumer_with_130() {
+    let t = Topic::new("sigint", 1);
+    let group = unique_topic("g");
+    let mut producer = kafkademo(&["produce", "even", "--topic", &t.name, "--interval", "100ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(producer.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("sent A 0 "), "{first:?}");
+    let mut consumer = kafkademo(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--from-beginning",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut cout = BufReader::new(consumer.stdout.take().unwrap());
+    let mut c_lines = Vec::new();
+    for _ in 0..5 {
+        let mut l = String::new();
+        cout.read_line(&mut l).unwrap();
+        c_lines.push(l);
+    }
+    sigint(&producer);
+    let p = wait_bounded(producer, Duration::from_secs(10));
+    assert_eq!(p.code, 130, "{p:?}");
+    assert_eq!(p.stderr, "", "{p:?}");
+    let mut rest = String::new();
+    sigint(&consumer);
+    let c = wait_bounded(consumer, Duration::from_secs(10));
+    cout.read_to_string(&mut rest).unwrap();
+    assert_eq!(c.code, 130, "{c:?}");
+    assert_eq!(c.stderr, "", "{c:?}");
+    // The producer's records all arrived, and the consumer committed all it printed.
+    let printed = c_lines.len() + rest.lines().count();
+    let total = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+    ])
+    .stdout
+    .lines()
+    .count();
+    let after = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--exit-at-end",
+    ])
+    .stdout
+    .lines()
+    .count();
+    assert_eq!(
+        printed + after,
+        total,
+        "printed {printed}, left {after}, total {total}"
+    );
+}
+
+fn sigint(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_closed_pipe_ends_the_consumer_quietly() {
+    let t = Topic::new("pipe", 1);
+    let mut p = kafkademo(&["produce", "--topic", &t.name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let text: String = (0..1000).map(|i| format!("{i}\n")).collect();
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert_eq!(wait_bounded(p, Duration::from_secs(30)).code, 0);
+    // like `kafkademo consume --from-beginning | head -3`
+    let mut c = kafkademo(&["consume", "--topic", &t.name, "--from-beginning"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(c.stdout.take().unwrap());
+    for want in ["0", "1", "2"] {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        assert_eq!(l.trim_end(), want);
+    }
+    drop(out);
+    // With nothing more arriving the consumer would idle; more records make it write to the closed pipe.
+    let mut p = kafkademo(&["produce", "--topic", &t.name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(b"more\n").unwrap();
+    wait_bounded(p, Duration::from_secs(30));
+    let r = wait_bounded(c, Duration::from_secs(20));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stderr, "", "{r:?}");
+}
+
+#[test]
+fn missing_topic_and_bad_arguments() {
+    require_broker();
+    let name = unique_topic("missing");
+    let r = fails(
+        &["produce", "even", "--topic", &name, "--count", "1"],
+        1,
+        &format!("topic '{name}' does not exist"),
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "hint: create it with `kafkademo topic create {name}`"
+        )),
+        "{r:?}"
+    );
+    fails(
+        &["consume", "--topic", &name],
+        1,
+        &format!("topic '{name}' does not exist"),
+    );
+    let r = run(&["produce", "even", "--interval", "often"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let r = run(&["produce", "seven"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    fails(&["produce", "even", "--start", "3"], 2, "--start 3 is odd");
+    fails(
+        &["produce", "--interval", "1s"],
+        2,
+        "--interval needs a parity",
+    );
+    fails(
+        &["produce", "even", "--interval", "0s"],
+        2,
+        "--interval must be more than 0",
+    );
+}
+
+#[test]
+fn an_oversize_record_fails_and_keeps_what_came_before() {
+    require_broker();
+    let name = unique_topic("big");
+    ok(&[
+        "topic",
+        "create",
+        &name,
+        "--config",
+        "max.message.bytes=10000",
+    ]);
+    let _t = Topic { name: name.clone() };
+    let mut input = String::new();
+    for i in 0..100 {
+        input.push_str(&format!("small {i}\n"));
+    }
+    input.push_str(&"x".repeat(20_000));
+    input.push('\n');
+    input.push_str("after\n");
+    let mut p = kafkademo(&["produce", "--topic", &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let r = wait_bounded(p, Duration::from_secs(30));
+    assert_eq!(r.code, 65, "{r:?}");
+    assert!(
+        r.stderr.starts_with(
+            "kafkademo: error: line 101: a record of 20000 bytes is over the size limit of topic"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("the 100 records before it were written"),
+        "{r:?}"
+    );
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    let want: Vec<String> = (0..100).map(|i| format!("small {i}")).collect();
+    assert_eq!(c.stdout.lines().collect::<Vec<_>>(), want);
+}

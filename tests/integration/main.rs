@@ -1,0 +1,9 @@
+//! Integration tests: the built `kafkademo` binary against the real Kafka
+//! broker that `make test` starts. Without a broker every broker test fails
+//! loudly; none is skipped.
+
+mod fixture;
+
+mod cli;
+mod exercise;
+mod topic;
