@@ -463,3 +463,83 @@ fn an_oversize_record_fails_and_keeps_what_came_before() {
     let want: Vec<String> = (0..100).map(|i| format!("small {i}")).collect();
     assert_eq!(c.stdout.lines().collect::<Vec<_>>(), want);
 }
+
+/// key -> partition, from `consume --format json` output.
+fn partitions_by_key(topic: &str) -> BTreeMap<String, i64> {
+    let c = ok(&[
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    c.stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["key"].as_str().unwrap().to_string(),
+                v["partition"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn keys_land_where_kafkas_own_console_producer_puts_them() {
+    let ours = Topic::new("m2-ours", 7);
+    let theirs = Topic::new("m2-java", 7);
+    let input: String = (0..300)
+        .map(|i| format!("key-{i}-ü{},value {i}\n", "z".repeat(i % 9)))
+        .collect();
+
+    let mut p = kafkademo(&["produce", "--topic", &ours.name, "--key-separator", ","])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    assert_eq!(wait_bounded(p, Duration::from_secs(30)).code, 0);
+
+    let mut java = std::process::Command::new(repo_root().join("scripts/kafka-class.sh"))
+        .args([
+            "kafka.tools.ConsoleProducer",
+            "--bootstrap-server",
+            &brokers(),
+            "--topic",
+            &theirs.name,
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=,",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run Kafka's console producer");
+    java.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = java.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "Kafka's console producer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let ours = partitions_by_key(&ours.name);
+    let theirs = partitions_by_key(&theirs.name);
+    assert_eq!(ours.len(), 300);
+    assert_eq!(
+        ours, theirs,
+        "kafkademo and the Java client put keys on different partitions"
+    );
+    let used: BTreeSet<i64> = ours.values().copied().collect();
+    assert_eq!(used.len(), 7, "300 keys should touch all 7 partitions");
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Stop the Kafka broker, whichever mode it was started in: SIGTERM, then SIGKILL
+# after KAFKA_STOP_TIMEOUT seconds (default 30). Not running: says so, exits 0.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+name=Kafka
+if pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null; then
+  name="Kafka in $(running_mode) mode"
+fi
+stop_process "$name" "$KD_KAFKA_PID" "$KD_KAFKA_MAIN"
+rm -f "$KD_KAFKA_MODE_FILE"

@@ -1,0 +1,340 @@
+# shellcheck shell=bash disable=SC2034 # globals for the scripts that source this
+# Shared helpers for the Kafka/ZooKeeper scripts. Sourced, never run.
+#
+# Everything lives under the repo root: configs in config/, the assembled Kafka
+# in .kafka/lib, data in .kafka/data, pid files in .kafka/run, logs in
+# .kafka/logs. The configs use paths relative to the repo root, so every Java
+# process is started with the repo root as its working directory.
+#
+# If KAFKA_HOME points at an unpacked Kafka download, its bin/kafka-run-class.sh
+# runs every class and nothing is installed into .kafka/lib.
+
+KD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KD_DIR=$KD_ROOT/.kafka
+KD_LIB=$KD_DIR/lib
+KD_RUN=$KD_DIR/run
+KD_LOGS=$KD_DIR/logs
+KD_DATA=$KD_DIR/data
+KD_POM=$KD_ROOT/scripts/kafka-pom.xml
+KD_STAMP=$KD_DIR/VERSION
+
+KD_HOST=127.0.0.1
+KD_KAFKA_PORT=9092
+KD_ZK_PORT=2181
+
+KD_KAFKA_PID=$KD_RUN/kafka.pid
+KD_KAFKA_MODE_FILE=$KD_RUN/kafka.mode
+KD_ZK_PID=$KD_RUN/zookeeper.pid
+
+KD_KAFKA_MAIN=kafka.Kafka
+KD_ZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain
+
+KD_START_TIMEOUT=${KAFKA_START_TIMEOUT:-60}
+KD_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+
+say() { printf '%s\n' "$*"; }
+warn() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() {
+  warn "$*"
+  exit 1
+}
+
+# Seconds since the epoch with milliseconds, for timings and deadlines.
+now_ms() {
+  local s=${EPOCHREALTIME/[.,]/}
+  printf '%s\n' "${s:0:${#s}-3}"
+}
+elapsed() { # START_MS -> "4.2 s"
+  local ms=$(($(now_ms) - $1))
+  printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+# The Kafka version declared in the pom: the single source of truth.
+pom_kafka_version() {
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KD_POM" | head -n 1
+}
+
+# The version that will run: KAFKA_HOME's, or the one installed in .kafka.
+installed_kafka_version() {
+  if [[ -n ${KAFKA_HOME:-} ]]; then
+    local jar
+    for jar in "$KAFKA_HOME"/libs/kafka-clients-*.jar; do
+      [[ -e $jar ]] || return 1
+      jar=${jar##*/kafka-clients-}
+      printf '%s\n' "${jar%.jar}"
+      return 0
+    done
+  fi
+  [[ -s $KD_STAMP && -d $KD_LIB ]] || return 1
+  cat "$KD_STAMP"
+}
+
+require_kafka() {
+  if [[ -n ${KAFKA_HOME:-} ]]; then
+    [[ -x $KAFKA_HOME/bin/kafka-run-class.sh ]] ||
+      die "KAFKA_HOME=$KAFKA_HOME has no bin/kafka-run-class.sh (expected an unpacked Kafka download)"
+    return 0
+  fi
+  installed_kafka_version >/dev/null ||
+    die "Kafka is not installed in .kafka: run scripts/kafka-install.sh (or make kafka-install)"
+}
+
+# kafka_command [--heap OPTS] [--log4j FILE] CLASS ARGS...
+# Sets the array KAFKA_CMD to the command that runs a Kafka main class, with a
+# small heap, Kafka's own JVM tuning (as its kafka-run-class.sh) and log4j
+# configured from config/ (default: the tools' config, warnings on stderr).
+kafka_command() {
+  local heap=${KAFKA_TOOLS_HEAP_OPTS:--Xmx512m} log4j=$KD_ROOT/config/tools-log4j.properties
+  local jvm="-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true"
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+    --heap) heap=$2 && shift 2 ;;
+    --log4j) log4j=$2 && shift 2 ;;
+    *) break ;;
+    esac
+  done
+  local log4j_opts="-Dlog4j.configuration=file:$log4j"
+  if [[ -n ${KAFKA_HOME:-} ]]; then
+    KAFKA_CMD=(env "KAFKA_HEAP_OPTS=$heap" "KAFKA_JVM_PERFORMANCE_OPTS=$jvm"
+      "KAFKA_LOG4J_OPTS=$log4j_opts" "LOG_DIR=$KD_LOGS"
+      "$KAFKA_HOME/bin/kafka-run-class.sh" "$@")
+  else
+    local java=java heap_args jvm_args
+    if [[ -n ${JAVA_HOME:-} ]]; then java=$JAVA_HOME/bin/java; fi
+    read -r -a heap_args <<<"$heap"
+    read -r -a jvm_args <<<"$jvm"
+    # shellcheck disable=SC2206 # KAFKA_OPTS is a list of JVM options, as in Kafka's scripts
+    KAFKA_CMD=("$java" "${heap_args[@]}" "${jvm_args[@]}" ${KAFKA_OPTS:-}
+      "$log4j_opts" "-Dkafka.logs.dir=$KD_LOGS" -cp "$KD_LIB/*" "$@")
+  fi
+}
+
+# kafka_class CLASS ARGS...: run a Kafka main class in the foreground (a tool).
+kafka_class() {
+  require_kafka
+  kafka_command "$@"
+  (cd "$KD_ROOT" && "${KAFKA_CMD[@]}")
+}
+
+# ---- processes --------------------------------------------------------------
+
+# pid_alive PIDFILE MAINCLASS: prints the pid if the file names a live process
+# running MAINCLASS. Removes a stale pid file.
+pid_alive() {
+  local file=$1 main=$2 pid cmdline
+  [[ -s $file ]] || return 1
+  pid=$(<"$file")
+  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+    if [[ -r /proc/$pid/cmdline ]]; then
+      cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+    else
+      cmdline=$(ps -o args= -p "$pid" 2>/dev/null || true)
+    fi
+    if [[ $cmdline == *"$main"* ]]; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  fi
+  warn "removing stale pid file ${file#"$KD_ROOT"/} (pid $pid is not running $main)"
+  rm -f "$file"
+  return 1
+}
+
+# start_background PIDFILE OUTFILE CMD...: start CMD detached (own session, so
+# Ctrl-C in the terminal that started it does not reach it). Sets KD_STARTED_PID.
+start_background() {
+  local pidfile=$1 out=$2
+  shift 2
+  mkdir -p "$KD_RUN" "$KD_LOGS"
+  # setsid does not fork here (a background job of a script is not a process
+  # group leader), and env and kafka-run-class.sh exec, so $! is the JVM's pid.
+  (cd "$KD_ROOT" && exec setsid "$@" >"$out" 2>&1 </dev/null) &
+  printf '%s\n' "$!" >"$pidfile"
+  KD_STARTED_PID=$!
+}
+
+# stop_process NAME PIDFILE MAINCLASS: SIGTERM, wait KAFKA_STOP_TIMEOUT, SIGKILL.
+stop_process() {
+  local name=$1 file=$2 main=$3 pid start
+  if ! pid=$(pid_alive "$file" "$main"); then
+    say "$name is not running"
+    return 0
+  fi
+  start=$(now_ms)
+  say "Stopping $name (pid $pid)..."
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((start + KD_STOP_TIMEOUT * 1000))
+  while kill -0 "$pid" 2>/dev/null && (($(now_ms) < deadline)); do
+    sleep 0.2
+  done
+  local how=stopped
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "$name did not stop within ${KD_STOP_TIMEOUT}s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    how=killed
+  fi
+  rm -f "$file"
+  say "$name $how ($(elapsed "$start"))"
+}
+
+# kill_quietly PID: SIGTERM, up to 5 s, then SIGKILL; for a failed start.
+kill_quietly() {
+  local pid=$1 n
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((n = 0; n < 25; n++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
+# log_mark FILE...: remember where each log ends, so that a failure report
+# shows only what this start wrote.
+declare -A KD_LOG_MARK=()
+log_mark() {
+  local f
+  for f in "$@"; do
+    KD_LOG_MARK[$f]=0
+    if [[ -f $f ]]; then KD_LOG_MARK[$f]=$(wc -c <"$f"); fi
+  done
+}
+
+# log_tail FILE...: for a failure, the errors and the last 30 lines each log
+# got since log_mark.
+log_tail() {
+  local f from text errors
+  for f in "$@"; do
+    [[ -s $f ]] || continue
+    from=${KD_LOG_MARK[$f]:-0}
+    (($(wc -c <"$f") >= from)) || from=0
+    text=$(tail -c +$((from + 1)) "$f")
+    [[ -n $text ]] || continue
+    errors=$(grep -E '^\[[^]]*\] (ERROR|FATAL) |^Caused by: |^[[:alnum:]_.$]+(Exception|Error)(: |$)' <<<"$text" | head -n 10) || true
+    if [[ -n $errors ]]; then
+      printf -- '--- errors in %s ---\n%s\n' "${f#"$KD_ROOT"/}" "$errors" >&2
+    fi
+    printf -- '--- last 30 lines of %s ---\n' "${f#"$KD_ROOT"/}" >&2
+    tail -n 30 <<<"$text" >&2
+  done
+}
+
+# ---- probes (pure bash: no JVM, no python per poll) -------------------------
+
+# zk_probe [SECS]: ZooKeeper answers the `srvr` four-letter word and serves.
+zk_probe() {
+  local reply
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  reply=$(timeout "${1:-2}" bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf srvr >&3 && cat <&3' \
+    "$KD_HOST" "$KD_ZK_PORT" 2>/dev/null) || true
+  [[ $reply == *"Mode: "* ]] || return 1
+  KD_ZK_INFO=$(sed -n 's/^Zookeeper version: \([^-,]*\).*/ZooKeeper \1/p; s/^Mode: //p' <<<"$reply" | paste -sd ',' | sed 's/,/, /g')
+}
+
+# zk_ephemerals: the ephemeral znodes ZooKeeper holds (its `dump` command), one
+# a line. A broker's registration outlives a killed broker by its session timeout.
+zk_ephemerals() {
+  local reply
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  reply=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf dump >&3 && cat <&3' \
+    "$KD_HOST" "$KD_ZK_PORT" 2>/dev/null) || return 1
+  sed -n '/^ephemeral nodes dump:/,/^Connections dump:/s/^[[:space:]]\{1,\}\(\/.*\)/\1/p' <<<"$reply"
+}
+
+# kafka_probe [SECS]: send a Metadata v0 request (all topics) and check that a
+# well-formed response with our correlation id and at least one broker comes
+# back. Sets KD_BROKERS ("0@127.0.0.1:9092 ...") and KD_TOPICS (count).
+kafka_probe() {
+  local secs=${1:-3} out
+  # size=19 | api_key=3 (Metadata) | api_version=0 | correlation_id="KDMP"
+  # | client_id="probe" | topics: empty array (= all topics in v0)
+  local frame='\x00\x00\x00\x13\x00\x03\x00\x00\x4b\x44\x4d\x50\x00\x05probe\x00\x00\x00\x00'
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  out=$(timeout "$secs" bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "$2" >&3
+    set -- $(head -c 4 <&3 | od -An -tu1 -v)
+    [ $# -eq 4 ] || exit 1
+    n=$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))
+    [ "$n" -ge 12 ] && [ "$n" -le 16777216 ] || exit 1
+    head -c "$n" <&3 | od -An -tu1 -v
+  ' "$KD_HOST" "$KD_KAFKA_PORT" "$frame" 2>/dev/null) || return 1
+  local -a b
+  read -r -d '' -a b <<<"$out" || true
+  local len=${#b[@]} i=0
+  _i32() { KD_I32=$(((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3])) && i=$((i + 4)); }
+  _i16() { KD_I16=$(((b[i] << 8) | b[i + 1])) && i=$((i + 2)); }
+  ((len >= 12)) || return 1
+  _i32
+  ((KD_I32 == 0x4b444d50)) || return 1 # correlation id
+  _i32
+  local count=$KD_I32 node host port k
+  ((count >= 1 && count < 10000)) || return 1
+  KD_BROKERS=
+  for ((k = 0; k < count; k++)); do
+    ((i + 6 <= len)) || return 1
+    _i32 && node=$KD_I32
+    _i16
+    ((i + KD_I16 + 4 <= len)) || return 1
+    host=
+    if ((KD_I16 > 0)); then
+      printf -v host '\\x%02x' "${b[@]:i:KD_I16}"
+      printf -v host '%b' "$host"
+    fi
+    i=$((i + KD_I16))
+    _i32 && port=$KD_I32
+    KD_BROKERS+="${KD_BROKERS:+ }$node@$host:$port"
+  done
+  ((i + 4 <= len)) || return 1
+  _i32
+  KD_TOPICS=$KD_I32
+  return 0
+}
+
+# wait_until NAME PID TIMEOUT PROBE LOGS...: poll PROBE until it succeeds while
+# PID lives. On death or timeout, print the log tails, kill PID, return 1.
+wait_until() {
+  local name=$1 pid=$2 timeout=$3 probe=$4
+  shift 4
+  local start deadline
+  start=$(now_ms)
+  deadline=$((start + timeout * 1000))
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      warn "$name exited during startup"
+      log_tail "$@"
+      return 1
+    fi
+    if "$probe" 2; then
+      # A probe can succeed against someone else's listener: make sure ours lives.
+      sleep 0.2
+      if kill -0 "$pid" 2>/dev/null; then
+        KD_WAITED=$(elapsed "$start")
+        return 0
+      fi
+      continue
+    fi
+    if (($(now_ms) >= deadline)); then
+      warn "$name did not become ready within ${timeout}s"
+      log_tail "$@"
+      kill_quietly "$pid"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# The mode asked for: zookeeper (default) or kraft.
+requested_mode() {
+  case ${KAFKA_MODE:-zookeeper} in
+  zookeeper | zk) say zookeeper ;;
+  kraft) say kraft ;;
+  *) die "KAFKA_MODE must be zookeeper or kraft, not '$KAFKA_MODE'" ;;
+  esac
+}
+
+# The mode of the broker that runs (from the mode file written at start).
+running_mode() {
+  if [[ -s $KD_KAFKA_MODE_FILE ]]; then cat "$KD_KAFKA_MODE_FILE"; else say zookeeper; fi
+}
