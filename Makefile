@@ -6,7 +6,12 @@
 
 export KAFKA_MODE
 
-.PHONY: build lint test kafka-install kafka-up kafka-down kafka-status kafka-clean
+.PHONY: demo build lint test kafka-install kafka-up kafka-down kafka-status kafka-clean
+
+# The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
+# DEMO_SECONDS (default 20), a summary; stops the Kafka it started.
+demo:
+	@scripts/demo.sh
 
 build:
 	cargo build

@@ -61,11 +61,12 @@ fn init_logging(global: &Global) {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
-    // The `kafka` crate logs its own retries at error level; our errors say it better.
+    // The `kafka` crate logs its own retries at error level; our errors say it
+    // better. (A plain `kafka=` would also match `kafkademo`: filters are prefixes.)
     let default = if global.verbose >= 2 {
         default.to_string()
     } else {
-        format!("{default},kafka=off")
+        format!("{default},kafka::=off")
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
         .format_timestamp_millis()

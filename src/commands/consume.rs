@@ -58,6 +58,12 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         &offsets.committed,
         reset,
     )?;
+    // `make demo` waits for this line before it starts the producers.
+    log::info!(
+        "ready: reading topic '{}' partitions {partitions:?} at {}",
+        args.topic,
+        brokers.display()
+    );
 
     let result = consume_loop(&mut reader, &mut offsets, &args);
     // Whatever ended the loop, commit what was printed.

@@ -543,3 +543,35 @@ fn keys_land_where_kafkas_own_console_producer_puts_them() {
     let used: BTreeSet<i64> = ours.values().copied().collect();
     assert_eq!(used.len(), 7, "300 keys should touch all 7 partitions");
 }
+
+#[test]
+fn make_demo_shows_both_origins_and_loses_nothing() {
+    require_broker();
+    let topic = unique_topic("demo");
+    let out = std::process::Command::new("make")
+        .args(["-s", "demo"])
+        .current_dir(repo_root())
+        .env("DEMO_SECONDS", "5")
+        .env("DEMO_TOPIC", &topic)
+        .env("KAFKADEMO", env!("CARGO_BIN_EXE_kafkademo"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run make demo");
+    let _t = Topic { name: topic };
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "make demo failed:\n{text}");
+    assert!(text.contains("    C | A 0\n"), "{text}");
+    assert!(text.contains("    C | B 1\n"), "{text}");
+    let summary: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("consumer C printed"))
+        .collect();
+    assert_eq!(summary.len(), 2, "{text}");
+    for line in summary {
+        assert!(line.ends_with("missing: 0"), "{line}");
+    }
+    // 5 s at 1 s and 2 s intervals, on a fixed schedule: t = 0..4 and t = 0, 2, 4
+    assert!(text.contains("producer A sent   5 numbers (0..8)"), "{text}");
+    assert!(text.contains("producer B sent   3 numbers (1..5)"), "{text}");
+}
