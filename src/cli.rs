@@ -65,6 +65,47 @@ pub enum Command {
     Produce(Produce),
     /// Print records as they arrive, labelled with their origin
     Consume(Consume),
+    /// Consumer groups: list, describe with lag, reset offsets
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// List the consumer groups of the cluster, with their state
+    List,
+    /// Show a group's state, members, and each partition's committed offset, end offset and lag
+    Describe(GroupDescribe),
+    /// Move a group's committed offsets (prints the plan; --execute applies it)
+    ResetOffsets(GroupReset),
+}
+
+#[derive(Debug, Args)]
+pub struct GroupDescribe {
+    /// Group name
+    pub group: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset"])))]
+pub struct GroupReset {
+    /// Group name
+    pub group: String,
+    /// Topic whose offsets to move
+    #[arg(long, short = 't')]
+    pub topic: String,
+    /// To the oldest record still kept
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// To the end: skip everything not yet read
+    #[arg(long)]
+    pub to_latest: bool,
+    /// To this offset (clamped to what the partition holds)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    pub to_offset: Option<i64>,
+    /// Apply the plan (the group must have no members)
+    #[arg(long)]
+    pub execute: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,9 +163,19 @@ pub struct Consume {
     /// Start at the oldest record (without it: only new records)
     #[arg(long)]
     pub from_beginning: bool,
-    /// Consumer group to commit offsets for; a restart resumes after the last commit
+    /// Join this consumer group: members share the partitions, offsets are
+    /// committed, a restart resumes after the last commit
     #[arg(long, short = 'g')]
     pub group: Option<String>,
+    /// Group: the coordinator drops a member silent for this long
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION", requires = "group")]
+    pub session_timeout: Duration,
+    /// Group: how often a member sends a heartbeat
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION", requires = "group")]
+    pub heartbeat_interval: Duration,
+    /// Group: how long the coordinator waits for members to rejoin a rebalance
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION", requires = "group")]
+    pub rebalance_timeout: Duration,
     /// Exit after this many records
     #[arg(long)]
     pub count: Option<u64>,
@@ -132,7 +183,7 @@ pub struct Consume {
     #[arg(long, short = 'e')]
     pub exit_at_end: bool,
     /// Read only this partition (repeatable) [default: all]
-    #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..), conflicts_with = "group")]
     pub partition: Vec<i32>,
     /// text: `A 42`, `key<TAB>value` or the value; json: one object a line
     #[arg(long, value_enum, default_value_t = Format::Text)]

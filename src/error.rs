@@ -57,6 +57,13 @@ pub enum Error {
     },
 
     #[error("{message}")]
+    Group {
+        code: i16,
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("{message}")]
     Data {
         message: String,
         hint: Option<String>,
@@ -87,9 +94,10 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Unreachable { .. } | Error::Timeout { .. } => ExitCode::Unavailable,
-            Error::Protocol { .. } | Error::Unsupported { .. } | Error::Broker { .. } => {
-                ExitCode::Failure
-            }
+            Error::Protocol { .. }
+            | Error::Unsupported { .. }
+            | Error::Broker { .. }
+            | Error::Group { .. } => ExitCode::Failure,
             Error::UnknownTopic { .. } => ExitCode::Failure,
             Error::Usage(_) => ExitCode::Usage,
             Error::Data { .. } => ExitCode::DataError,
@@ -110,7 +118,9 @@ impl Error {
             Error::UnknownTopic { topic, .. } => {
                 Some(format!("create it with `kafkademo topic create {topic}`"))
             }
-            Error::Broker { hint, .. } | Error::Data { hint, .. } => hint.clone(),
+            Error::Broker { hint, .. } | Error::Data { hint, .. } | Error::Group { hint, .. } => {
+                hint.clone()
+            }
             _ => None,
         }
     }

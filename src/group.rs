@@ -3,7 +3,7 @@
 //! `kafka-protocol` requests: the `kafka` crate's own commit path can spin
 //! or panic (../shared/NOTES-kafka-crate.md).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::offset_commit_request::{
@@ -11,7 +11,8 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest,
+    DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListGroupsRequest, OffsetCommitRequest,
+    OffsetFetchRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -31,7 +32,7 @@ pub struct Coordinator {
 
 /// Generation and member id a commit is made under; `standalone()` for a
 /// consumer that is not a member (the group must then have no members).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     pub generation: i32,
     pub member_id: String,
@@ -47,6 +48,14 @@ impl Membership {
 }
 
 impl Coordinator {
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn addr(&self) -> &str {
+        self.conn.addr()
+    }
+
     /// Finds the group's coordinator, waiting (within the timeout) while
     /// the cluster creates __consumer_offsets on first use.
     pub fn find(cluster: &mut Cluster, group: &str) -> Result<Coordinator> {
@@ -113,6 +122,73 @@ impl Coordinator {
         Ok(out)
     }
 
+    /// Every committed offset of the group: (topic, partition) -> offset.
+    pub fn fetch_all_offsets(&mut self) -> Result<BTreeMap<(String, i32), i64>> {
+        let version = self.conn.version::<OffsetFetchRequest>()?.min(7);
+        if version < 2 {
+            return Err(Error::Unsupported {
+                addr: self.conn.addr().to_string(),
+                what: "OffsetFetch v2 (all topics of a group)".into(),
+            });
+        }
+        let request = OffsetFetchRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
+            .with_topics(None);
+        let timeout = self.conn.timeout();
+        let response = self.conn.call_at(&request, version, timeout)?;
+        if response.error_code != 0 {
+            return Err(group_error(
+                response.error_code,
+                &self.group,
+                "fetch the offsets of",
+            ));
+        }
+        let mut out = BTreeMap::new();
+        for t in response.topics {
+            for p in t.partitions {
+                if p.error_code == 0 && p.committed_offset >= 0 {
+                    out.insert(
+                        (t.name.0.to_string(), p.partition_index),
+                        p.committed_offset,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The group's state and members, as its coordinator knows them.
+    pub fn describe(&mut self) -> Result<GroupDescription> {
+        let request = DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(StrBytes::from_string(self.group.clone()))]);
+        let response = self.conn.call(&request)?;
+        let g =
+            response.groups.into_iter().next().ok_or_else(|| {
+                Error::broker(format!("no description of group '{}'", self.group))
+            })?;
+        if g.error_code != 0 {
+            return Err(group_error(g.error_code, &self.group, "describe"));
+        }
+        Ok(GroupDescription {
+            state: g.group_state.to_string(),
+            protocol: g.protocol_data.to_string(),
+            members: g
+                .members
+                .into_iter()
+                .map(|m| GroupMember {
+                    member_id: m.member_id.to_string(),
+                    client_id: m.client_id.to_string(),
+                    host: m.client_host.to_string(),
+                    assignment: if g.protocol_type.as_str() == "consumer" {
+                        crate::membership::decode_assignment(&m.member_assignment)
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect(),
+        })
+    }
+
     /// Commits `offsets` (partition, next offset to read) of `topic`.
     pub fn commit(&mut self, topic: &str, offsets: &[(i32, i64)], who: &Membership) -> Result<()> {
         if offsets.is_empty() {
@@ -153,21 +229,66 @@ impl Coordinator {
     }
 }
 
-fn group_error(code: i16, group: &str, action: &str) -> Error {
-    match code {
-        // UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION: someone else's group.
-        25 | 22 => Error::broker_with_hint(
-            format!("cannot {action} group '{group}': the group has active members"),
-            "use another --group name, or stop the group's other consumers",
+pub struct GroupDescription {
+    pub state: String,
+    pub protocol: String,
+    pub members: Vec<GroupMember>,
+}
+
+pub struct GroupMember {
+    pub member_id: String,
+    pub client_id: String,
+    pub host: String,
+    pub assignment: Vec<(String, Vec<i32>)>,
+}
+
+/// Every group on every broker (each broker lists the groups it coordinates):
+/// (name, state), sorted.
+pub fn list_groups(cluster: &mut Cluster) -> Result<Vec<(String, String)>> {
+    let metadata = cluster.bootstrap().metadata(Some(&[]))?;
+    let mut out = Vec::new();
+    for b in &metadata.brokers {
+        let mut conn = cluster.connection_to(&metadata, b.node_id.0)?;
+        let response = conn.call(&ListGroupsRequest::default())?;
+        if response.error_code != 0 {
+            return Err(group_error(response.error_code, "*", "list"));
+        }
+        out.extend(
+            response
+                .groups
+                .into_iter()
+                .map(|g| (g.group_id.0.to_string(), g.group_state.to_string())),
+        );
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A broker error code on a group request as one sentence, keeping the code
+/// so membership can tell a rebalance from a failure.
+pub fn group_error(code: i16, group: &str, action: &str) -> Error {
+    let (message, hint) = match code {
+        30 => (format!("not authorized to {action} group '{group}'"), None),
+        24 => (format!("invalid group id '{group}'"), None),
+        26 => (
+            format!("cannot {action} group '{group}': the session timeout is outside the broker's limits"),
+            Some("the broker allows group.min.session.timeout.ms (6s) to group.max.session.timeout.ms (30m)".to_string()),
         ),
-        30 => Error::broker(format!("not authorized to {action} group '{group}'")),
+        // UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION for a commit made outside the group
+        22 | 25 => (
+            format!("cannot {action} group '{group}': not a member of its current generation"),
+            Some("the group has active members; stop them or use another --group".to_string()),
+        ),
         _ => {
             let name = ResponseError::try_from_code(code)
                 .map(|e| format!("{e:?}"))
                 .unwrap_or_else(|| "unknown error".into());
-            Error::broker(format!(
-                "cannot {action} group '{group}': broker error {code} ({name})"
-            ))
+            (format!("cannot {action} group '{group}': broker error {code} ({name})"), None)
         }
+    };
+    Error::Group {
+        code,
+        message,
+        hint,
     }
 }

@@ -8,6 +8,7 @@ mod commands;
 mod consumer;
 mod error;
 mod group;
+mod membership;
 mod producer;
 mod record;
 mod run;

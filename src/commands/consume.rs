@@ -1,6 +1,8 @@
 //! `kafkademo consume`: consumer C of the exercise and a console consumer.
-//! Prints each record as a text or JSON line; with `--group`, commits what
-//! it printed every second and on exit, so a restart resumes after it.
+//! Prints each record as a text or JSON line. With `--group` it is a member
+//! of a real consumer group: it reads only the partitions the group assigns
+//! it, commits what it printed every second, on rebalance and on exit, and
+//! leaves the group on exit so the others take over at once.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -11,7 +13,7 @@ use crate::broker::{BrokerConfig, Cluster};
 use crate::cli::{Consume, Format};
 use crate::consumer::{Reader, StartAt};
 use crate::error::{Error, Result};
-use crate::group::{Coordinator, Membership};
+use crate::membership::{GroupTimeouts, Member};
 use crate::record::{json_line, text_line};
 use crate::signal::interrupted;
 
@@ -25,63 +27,79 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
     let mut cluster = Cluster::connect(brokers)?;
     let topic = admin::describe_topic(&mut cluster, &args.topic)?;
     let all: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
-    let partitions = if args.partition.is_empty() {
-        all
-    } else {
-        if let Some(p) = args.partition.iter().find(|p| !all.contains(p)) {
-            return Err(Error::Usage(format!(
-                "partition {p} does not exist: topic '{}' has partitions 0 to {}",
-                args.topic,
-                all.len() as i32 - 1
-            )));
-        }
-        args.partition.clone()
-    };
-
-    let mut offsets = match &args.group {
-        Some(group) => {
-            let mut coordinator = Coordinator::find(&mut cluster, group)?;
-            let committed = coordinator.fetch_offsets(&args.topic, &partitions)?;
-            Committer::new(coordinator, &args.topic, committed)
-        }
-        None => Committer::none(),
-    };
     let reset = if args.from_beginning {
         StartAt::Earliest
     } else {
         StartAt::Latest
     };
+
+    let Some(group) = &args.group else {
+        let partitions = if args.partition.is_empty() {
+            all
+        } else {
+            if let Some(p) = args.partition.iter().find(|p| !all.contains(p)) {
+                return Err(Error::Usage(format!(
+                    "partition {p} does not exist: topic '{}' has partitions 0 to {}",
+                    args.topic,
+                    all.len() as i32 - 1
+                )));
+            }
+            args.partition.clone()
+        };
+        let mut reader = Reader::new(&cluster, &args.topic, &partitions, &HashMap::new(), reset)?;
+        ready(&args.topic, &partitions, brokers);
+        return consume_loop(&mut reader, None, &mut cluster, &args);
+    };
+
+    let timeouts = GroupTimeouts {
+        session: args.session_timeout,
+        heartbeat: args.heartbeat_interval,
+        rebalance: args.rebalance_timeout,
+    };
+    if timeouts.heartbeat >= timeouts.session {
+        return Err(Error::Usage(
+            "--heartbeat-interval must be shorter than --session-timeout".into(),
+        ));
+    }
+    let member = Member::join(&mut cluster, group, &args.topic, timeouts)?;
+    let mut session = GroupSession::new(member, &args.topic)?;
     let mut reader = Reader::new(
         &cluster,
         &args.topic,
-        &partitions,
-        &offsets.committed,
+        session.member.assignment(),
+        &session.committed,
         reset,
     )?;
-    // `make demo` waits for this line before it starts the producers.
-    log::info!(
-        "ready: reading topic '{}' partitions {partitions:?} at {}",
-        args.topic,
-        brokers.display()
-    );
-
-    let result = consume_loop(&mut reader, &mut offsets, &args);
-    // Whatever ended the loop, commit what was printed.
-    let committed = offsets.commit();
-    match (result, committed) {
-        (Err(e), _) => Err(e),
-        (Ok(()), Err(e)) => Err(e),
-        (Ok(()), Ok(())) => Ok(()),
-    }
+    ready(&args.topic, session.member.assignment(), brokers);
+    let result = consume_loop(&mut reader, Some(&mut session), &mut cluster, &args);
+    // Whatever ended the loop, commit what was printed, then leave.
+    let finished = session.finish();
+    result.and(finished)
 }
 
-fn consume_loop(reader: &mut Reader, offsets: &mut Committer, args: &Consume) -> Result<()> {
+/// `make demo` waits for this line before it starts the producers.
+fn ready(topic: &str, partitions: &[i32], brokers: &BrokerConfig) {
+    log::info!(
+        "ready: reading topic '{topic}' partitions {partitions:?} at {}",
+        brokers.display()
+    );
+}
+
+fn consume_loop(
+    reader: &mut Reader,
+    mut group: Option<&mut GroupSession>,
+    cluster: &mut Cluster,
+    args: &Consume,
+) -> Result<()> {
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let mut line = String::new();
     let mut seen: u64 = 0;
     loop {
         if interrupted() {
             return Err(Error::Interrupted);
+        }
+        if let Some(g) = group.as_deref_mut() {
+            g.tick(cluster, reader)?;
         }
         if args.exit_at_end && reader.at_end() {
             return Ok(());
@@ -95,65 +113,67 @@ fn consume_loop(reader: &mut Reader, offsets: &mut Committer, args: &Consume) ->
             }
             line.push('\n');
             out.write_all(line.as_bytes()).map_err(Error::Output)?;
-            offsets.processed(r.partition, r.offset);
+            if let Some(g) = group.as_deref_mut() {
+                g.processed(r.partition, r.offset);
+            }
             seen += 1;
             if args.count.is_some_and(|c| seen >= c) {
                 return out.flush().map_err(Error::Output);
             }
         }
         out.flush().map_err(Error::Output)?;
-        offsets.maybe_commit()?;
     }
 }
 
-/// Offsets a group consumer has printed and not yet committed.
-struct Committer {
-    coordinator: Option<Coordinator>,
+/// A group member's offsets: what it printed and what it committed.
+struct GroupSession {
+    member: Member,
     topic: String,
     committed: HashMap<i32, i64>,
     pending: HashMap<i32, i64>,
     last: Instant,
 }
 
-impl Committer {
-    fn none() -> Committer {
-        Committer {
-            coordinator: None,
-            topic: String::new(),
-            committed: HashMap::new(),
-            pending: HashMap::new(),
-            last: Instant::now(),
-        }
-    }
-
-    fn new(coordinator: Coordinator, topic: &str, committed: HashMap<i32, i64>) -> Committer {
-        Committer {
-            coordinator: Some(coordinator),
+impl GroupSession {
+    fn new(mut member: Member, topic: &str) -> Result<GroupSession> {
+        let assignment = member.assignment().to_vec();
+        let committed = member.coordinator().fetch_offsets(topic, &assignment)?;
+        Ok(GroupSession {
+            member,
             topic: topic.to_string(),
             committed,
             pending: HashMap::new(),
             last: Instant::now(),
-        }
+        })
     }
 
     fn processed(&mut self, partition: i32, offset: i64) {
-        if self.coordinator.is_some() {
-            self.pending.insert(partition, offset + 1);
-        }
+        self.pending.insert(partition, offset + 1);
     }
 
-    fn maybe_commit(&mut self) -> Result<()> {
+    /// Commits every second; on a rebalance, commits, rejoins and hands the
+    /// reader the new assignment at its committed offsets.
+    fn tick(&mut self, cluster: &mut Cluster, reader: &mut Reader) -> Result<()> {
         if self.last.elapsed() >= COMMIT_EVERY {
             self.commit()?;
         }
-        Ok(())
+        if !self.member.needs_rejoin() {
+            return Ok(());
+        }
+        self.commit()?;
+        let before = self.member.assignment().to_vec();
+        self.member.rejoin(cluster)?;
+        let now = self.member.assignment().to_vec();
+        self.pending.clear();
+        self.committed = self.member.coordinator().fetch_offsets(&self.topic, &now)?;
+        if before != now {
+            log::info!("partitions {before:?} -> {now:?}");
+        }
+        reader.assign(&now, &self.committed)
     }
 
     fn commit(&mut self) -> Result<()> {
         self.last = Instant::now();
-        let Some(coordinator) = self.coordinator.as_mut() else {
-            return Ok(());
-        };
         let offsets: Vec<(i32, i64)> = self
             .pending
             .iter()
@@ -163,9 +183,16 @@ impl Committer {
         if offsets.is_empty() {
             return Ok(());
         }
-        coordinator.commit(&self.topic, &offsets, &Membership::standalone())?;
-        log::debug!("committed {offsets:?} for group {}", coordinator.group);
-        self.committed.extend(offsets);
+        if self.member.commit(&offsets)? {
+            log::debug!("committed {offsets:?}");
+            self.committed.extend(offsets);
+        }
         Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        let committed = self.commit();
+        let left = self.member.leave();
+        committed.and(left)
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod consume;
+pub mod group;
 pub mod produce;
 pub mod topic;

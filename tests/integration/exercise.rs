@@ -572,6 +572,12 @@ fn make_demo_shows_both_origins_and_loses_nothing() {
         assert!(line.ends_with("missing: 0"), "{line}");
     }
     // 5 s at 1 s and 2 s intervals, on a fixed schedule: t = 0..4 and t = 0, 2, 4
-    assert!(text.contains("producer A sent   5 numbers (0..8)"), "{text}");
-    assert!(text.contains("producer B sent   3 numbers (1..5)"), "{text}");
+    assert!(
+        text.contains("producer A sent   5 numbers (0..8)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("producer B sent   3 numbers (1..5)"),
+        "{text}"
+    );
 }
