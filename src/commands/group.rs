@@ -49,17 +49,23 @@ fn describe(cluster: &mut Cluster, group: &str, out: &mut impl Write) -> Result<
             }
         }
     }
-    let shown: BTreeSet<(String, i32)> = owner
+    let topics: BTreeSet<&str> = owner
         .keys()
-        .cloned()
-        .chain(committed.keys().cloned())
+        .chain(committed.keys())
+        .map(|(t, _)| t.as_str())
         .collect();
-    let topics: BTreeSet<&str> = shown.iter().map(|(t, _)| t.as_str()).collect();
     let ends = offsets(
         cluster,
         &topics.into_iter().collect::<Vec<_>>(),
         FetchOffset::Latest,
     )?;
+    // Every partition of those topics: one without a commit shows "-".
+    let shown: BTreeSet<(String, i32)> = owner
+        .keys()
+        .chain(committed.keys())
+        .chain(ends.keys())
+        .cloned()
+        .collect();
 
     writeln!(
         out,

@@ -6,4 +6,5 @@ mod fixture;
 
 mod cli;
 mod exercise;
+mod groups;
 mod topic;

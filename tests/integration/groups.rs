@@ -1,0 +1,474 @@
+//! Real consumer groups against the real broker: members share partitions,
+//! rebalance on join, leave and crash, and `group describe` shows their lag.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::fixture::*;
+
+/// A `consume --group` process whose JSON lines are collected as they come.
+struct GroupMember {
+    child: Child,
+    lines: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl GroupMember {
+    fn start(topic: &str, group: &str) -> GroupMember {
+        Self::spawn(kafkademo(&[
+            "consume",
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--from-beginning",
+            "--format",
+            "json",
+        ]))
+    }
+
+    fn spawn(mut cmd: Command) -> GroupMember {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    sink.lock().unwrap().push(v);
+                }
+            }
+        });
+        GroupMember { child, lines }
+    }
+
+    fn seen(&self) -> Vec<serde_json::Value> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} failed");
+    }
+
+    fn wait(mut self) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "member did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for GroupMember {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Partitions per consumer id, from `kafkademo group describe`.
+fn assignment(group: &str) -> BTreeMap<String, BTreeSet<i64>> {
+    let r = run(&["group", "describe", group]);
+    let mut m: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    if r.code != 0 {
+        return m;
+    }
+    for line in r.stdout.lines().skip(2) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() >= 6 && cols[5] != "-" {
+            let set = m.entry(cols[5].to_string()).or_default();
+            if let Ok(p) = cols[1].parse() {
+                set.insert(p);
+            }
+        }
+    }
+    m
+}
+
+fn wait_for<T>(what: &str, bound: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "timed out after {bound:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until the members own all `partitions` between them, `sizes` each (sorted).
+fn wait_for_spread(
+    group: &str,
+    members: usize,
+    partitions: i64,
+    bound: Duration,
+) -> BTreeMap<String, BTreeSet<i64>> {
+    wait_for(
+        &format!("{members} members owning {partitions} partitions"),
+        bound,
+        || {
+            let a = assignment(group);
+            let all: Vec<i64> = a.values().flatten().copied().collect();
+            let distinct: BTreeSet<i64> = all.iter().copied().collect();
+            let fair = a.values().all(|ps| !ps.is_empty());
+            (a.len() == members
+                && fair
+                && all.len() == distinct.len()
+                && distinct == (0..partitions).collect())
+            .then_some(a)
+        },
+    )
+}
+
+fn produce_lines(topic: &str, from: usize, to: usize) -> BTreeSet<String> {
+    let mut p = kafkademo(&["produce", "--topic", topic, "--key-separator", ","])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let text: String = (from..to).map(|i| format!("k{i},v{i}\n")).collect();
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert_eq!(wait_bounded(p, Duration::from_secs(30)).code, 0);
+    (from..to).map(|i| format!("v{i}")).collect()
+}
+
+fn values(members: &[&GroupMember]) -> BTreeSet<String> {
+    members
+        .iter()
+        .flat_map(|m| m.seen())
+        .map(|v| v["value"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn positions(m: &GroupMember) -> BTreeSet<(i64, i64)> {
+    m.seen()
+        .iter()
+        .map(|v| {
+            (
+                v["partition"].as_i64().unwrap(),
+                v["offset"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn members_share_partitions_and_rebalance_on_join_and_crash() {
+    let t = Topic::new("grp", 4);
+    let group = unique_topic("g");
+    let m1 = GroupMember::start(&t.name, &group);
+    let m2 = GroupMember::start(&t.name, &group);
+    let a = wait_for_spread(&group, 2, 4, Duration::from_secs(30));
+    assert!(
+        a.values().all(|ps| ps.len() == 2),
+        "two members, two partitions each: {a:?}"
+    );
+
+    let mut produced = produce_lines(&t.name, 0, 400);
+    wait_for("400 records", Duration::from_secs(30), || {
+        (values(&[&m1, &m2]).len() == 400).then_some(())
+    });
+    let (p1, p2) = (positions(&m1), positions(&m2));
+    assert!(
+        p1.is_disjoint(&p2),
+        "a record went to both members while membership was stable"
+    );
+    assert_eq!(p1.len() + p2.len(), 400);
+
+    let m3 = GroupMember::start(&t.name, &group);
+    let a = wait_for_spread(&group, 3, 4, Duration::from_secs(30));
+    let mut sizes: Vec<usize> = a.values().map(BTreeSet::len).collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![1, 1, 2], "{a:?}");
+    produced.extend(produce_lines(&t.name, 400, 800));
+    wait_for("800 records", Duration::from_secs(30), || {
+        (values(&[&m1, &m2, &m3]).len() == 800).then_some(())
+    });
+
+    // A crash: no LeaveGroup; the others own all four within the session timeout (10s).
+    m3.signal("-KILL");
+    let crashed = Instant::now();
+    let a = wait_for_spread(&group, 2, 4, Duration::from_secs(25));
+    assert!(a.values().all(|ps| ps.len() == 2), "{a:?}");
+    eprintln!(
+        "after SIGKILL the two left owned all partitions in {:?}",
+        crashed.elapsed()
+    );
+    produced.extend(produce_lines(&t.name, 800, 1200));
+    wait_for("1200 records", Duration::from_secs(30), || {
+        (values(&[&m1, &m2, &m3]).len() == 1200).then_some(())
+    });
+    assert_eq!(
+        values(&[&m1, &m2, &m3]),
+        produced,
+        "the union of what members consumed is what was produced"
+    );
+
+    // Ctrl-C: commit, LeaveGroup, exit 130; the last member takes over at once.
+    m2.signal("-INT");
+    assert_eq!(m2.wait(), 130);
+    let a = wait_for_spread(&group, 1, 4, Duration::from_secs(15));
+    assert_eq!(a.values().next().unwrap().len(), 4);
+    m1.signal("-INT");
+    assert_eq!(m1.wait(), 130);
+}
+
+#[test]
+fn describe_shows_lag_as_produced_minus_consumed() {
+    let t = Topic::new("lag", 2);
+    let group = unique_topic("g");
+    produce_lines(&t.name, 0, 100);
+    let r = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    assert_eq!(r.stdout.lines().count(), 100);
+    produce_lines(&t.name, 100, 140);
+    let d = ok(&["group", "describe", &group]);
+    let first = d.stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("Group {group}: state Empty, 0 members")),
+        "{d:?}"
+    );
+    let rows: Vec<Vec<&str>> = d
+        .stdout
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{d:?}");
+    let sum = |col: usize| {
+        rows.iter()
+            .map(|r| r[col].parse::<i64>().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(
+        (sum(2), sum(3), sum(4)),
+        (100, 140, 40),
+        "current, log-end, lag:\n{d:?}"
+    );
+    let listed = ok(&["group", "list"]);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l == format!("{group}\tEmpty")),
+        "{listed:?}"
+    );
+
+    // A single partition read part way: lag is what is left.
+    let one = Topic::new("lag1", 1);
+    let group = unique_topic("g");
+    produce_lines(&one.name, 0, 100);
+    ok(&[
+        "consume",
+        "--topic",
+        &one.name,
+        "--group",
+        &group,
+        "--from-beginning",
+        "--count",
+        "30",
+    ]);
+    let d = ok(&["group", "describe", &group]);
+    let row: Vec<&str> = d
+        .stdout
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[2..5], &["30", "100", "70"], "{d:?}");
+}
+
+#[test]
+fn reset_offsets_plans_refuses_while_active_and_executes() {
+    let t = Topic::new("reset", 2);
+    let group = unique_topic("g");
+    produce_lines(&t.name, 0, 50);
+    let r = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    assert_eq!(r.stdout.lines().count(), 50);
+
+    let member = GroupMember::start(&t.name, &group);
+    wait_for_spread(&group, 1, 2, Duration::from_secs(30));
+    fails(
+        &[
+            "group",
+            "reset-offsets",
+            &group,
+            "--topic",
+            &t.name,
+            "--to-earliest",
+            "--execute",
+        ],
+        1,
+        "it has 1 active member",
+    );
+    member.signal("-INT");
+    assert_eq!(member.wait(), 130);
+
+    let plan = ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &t.name,
+        "--to-earliest",
+    ]);
+    assert!(
+        plan.stdout
+            .ends_with("Dry run: nothing changed. Add --execute to apply.\n"),
+        "{plan:?}"
+    );
+    let again = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--exit-at-end",
+    ]);
+    assert_eq!(again.stdout, "", "a dry run must not move offsets");
+
+    ok(&[
+        "group",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &t.name,
+        "--to-earliest",
+        "--execute",
+    ]);
+    let all = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--exit-at-end",
+    ]);
+    assert_eq!(
+        all.stdout.lines().count(),
+        50,
+        "after --to-earliest everything is read again"
+    );
+    let r = run(&["group", "reset-offsets", &group, "--topic", &t.name]);
+    assert_eq!(
+        r.code, 2,
+        "one of --to-earliest/--to-latest/--to-offset is required:\n{r:?}"
+    );
+}
+
+#[test]
+fn a_java_console_consumer_shares_the_group() {
+    let t = Topic::new("mixed", 4);
+    let group = unique_topic("g");
+    let ours = GroupMember::start(&t.name, &group);
+    let java = Command::new(repo_root().join("scripts/kafka-class.sh"))
+        .args([
+            "org.apache.kafka.tools.consumer.ConsoleConsumer",
+            "--bootstrap-server",
+            &brokers(),
+            "--topic",
+            &t.name,
+            "--group",
+            &group,
+            "--from-beginning",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot run Kafka's console consumer");
+    let mut java = JavaConsumer::new(java);
+    let a = wait_for_spread(&group, 2, 4, Duration::from_secs(60));
+    assert!(a.values().all(|ps| ps.len() == 2), "{a:?}");
+    let produced = produce_lines(&t.name, 0, 200);
+    wait_for(
+        "200 records between the two",
+        Duration::from_secs(30),
+        || {
+            let mut all = values(&[&ours]);
+            all.extend(java.values());
+            (all.len() == 200).then_some(())
+        },
+    );
+    let mut all = values(&[&ours]);
+    all.extend(java.values());
+    assert_eq!(all, produced);
+    assert!(
+        !ours.seen().is_empty() && !java.values().is_empty(),
+        "both members consumed"
+    );
+    java.stop();
+}
+
+struct JavaConsumer {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl JavaConsumer {
+    fn new(mut child: Child) -> JavaConsumer {
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        JavaConsumer { child, lines }
+    }
+
+    fn values(&self) -> BTreeSet<String> {
+        self.lines.lock().unwrap().iter().cloned().collect()
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for JavaConsumer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
