@@ -60,8 +60,10 @@ say "==> consumer C: kafkademo consume --topic $topic"
 "$kd" -v consume --topic "$topic" >"$work/c.out" 2>"$work/c.err" &
 c_pid=$!
 pids+=("$c_pid")
-tail -n +1 -f --pid="$c_pid" "$work/c.out" 2>/dev/null | sed -u 's/^/    C | /' &
-pids+=("$!")
+# C's output, live; tail ends by itself within a second of C's exit.
+tail -n +1 -s 0.2 -f --pid="$c_pid" "$work/c.out" 2>/dev/null | sed -u 's/^/    C | /' &
+show_pid=$!
+pids+=("$show_pid")
 for _ in $(seq 1 300); do
   grep -q 'ready: reading topic' "$work/c.err" && break
   kill -0 "$c_pid" 2>/dev/null || { cat "$work/c.err" >&2; die "consumer C did not start"; }
@@ -90,7 +92,7 @@ done
 kill -INT "$c_pid" 2>/dev/null || true
 c_rc=0
 wait "$c_pid" || c_rc=$?
-sleep 0.2
+wait "$show_pid" || true
 ((c_rc == 130 || c_rc == 0)) || { cat "$work/c.err" >&2; die "consumer C failed (exit $c_rc)"; }
 
 # sent lines look like "sent A 4 (partition 0, offset 17)"; C's like "A 4"

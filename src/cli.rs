@@ -147,6 +147,9 @@ pub struct Produce {
     /// First number [default: 0 for even, 1 for odd]
     #[arg(long, allow_negative_numbers = true)]
     pub start: Option<i64>,
+    /// Keep retrying a send through leader changes and broker restarts for this long (0s: fail at once)
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub retry_for: Duration,
     /// Stdin lines: split each line at the first SEP into key and value
     #[arg(long, value_name = "SEP")]
     pub key_separator: Option<String>,

@@ -4,14 +4,14 @@
 //! group, or the plain consumer, decides which partitions and offsets.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kafka::client::{FetchOffset, FetchPartition, KafkaClient};
 use kafka::error::{Error as KafkaError, KafkaCode};
 
-use crate::broker::Cluster;
+use crate::broker::{BrokerConfig, Cluster};
 use crate::error::{Error, Result};
-use crate::producer::{kafka_error, partition_error};
+use crate::producer::{kafka_error, partition_error, retriable_code, DEFAULT_RETRY_FOR};
 use crate::record::Consumed;
 
 /// Where to start a partition that has no committed offset (or an offset
@@ -30,6 +30,9 @@ const FETCH_BYTES_MAX: i32 = 64 * 1024 * 1024;
 
 pub struct Reader {
     client: KafkaClient,
+    config: BrokerConfig,
+    /// Since when fetching has failed for reasons a broker coming back cures.
+    trouble_since: Option<Instant>,
     topic: String,
     brokers: String,
     reset: StartAt,
@@ -51,17 +54,11 @@ impl Reader {
         reset: StartAt,
     ) -> Result<Reader> {
         let brokers = cluster.config.display();
-        let mut client = cluster.kafka_client();
-        client
-            .set_fetch_max_wait_time(FETCH_WAIT)
-            .map_err(|e| kafka_error(e, &brokers, topic))?;
-        client.set_fetch_min_bytes(1);
-        client.set_fetch_max_bytes_per_partition(FETCH_BYTES);
-        client
-            .load_metadata(&[topic])
-            .map_err(|e| kafka_error(e, &brokers, topic))?;
+        let client = fetch_client(cluster, topic)?;
         let mut reader = Reader {
             client,
+            config: cluster.config.clone(),
+            trouble_since: None,
             topic: topic.to_string(),
             brokers,
             reset,
@@ -144,10 +141,16 @@ impl Reader {
             .collect();
         let responses = match self.client.fetch_messages(requests) {
             Ok(r) => r,
+            Err(e @ (KafkaError::Io(_) | KafkaError::NoHostReachable)) => {
+                let why = kafka_error(e, &self.brokers, &self.topic);
+                self.reconnect(why)?;
+                return Ok(Vec::new());
+            }
             Err(e) => return Err(kafka_error(e, &self.brokers, &self.topic)),
         };
         let mut out = Vec::new();
         let mut failures: Vec<(i32, KafkaCode)> = Vec::new();
+        let mut fetched = false;
         for response in &responses {
             for t in response.topics() {
                 for p in t.partitions() {
@@ -157,6 +160,7 @@ impl Reader {
                     };
                     match p.data() {
                         Ok(data) => {
+                            fetched = true;
                             self.end.insert(partition, data.highwatermark_offset());
                             let mut next = at;
                             for m in data.messages() {
@@ -191,10 +195,46 @@ impl Reader {
                 }
             }
         }
+        // The crate silently skips partitions it knows no leader for.
+        let answered: Vec<i32> = responses
+            .iter()
+            .flat_map(|r| {
+                r.topics()
+                    .iter()
+                    .flat_map(|t| t.partitions().iter().map(|p| p.partition()))
+            })
+            .collect();
+        for &p in self.fetch_at.keys() {
+            if !answered.contains(&p) && !failures.iter().any(|(q, _)| *q == p) {
+                failures.push((p, KafkaCode::LeaderNotAvailable));
+            }
+        }
+        if fetched && failures.is_empty() && self.trouble_since.take().is_some() {
+            log::warn!("reading topic '{}' again", self.topic);
+        }
         for (partition, code) in failures {
             self.recover(partition, code)?;
         }
         Ok(out)
+    }
+
+    /// Rides out a leader change or a broker restart: a fresh client on
+    /// fresh metadata, retried every half second for up to DEFAULT_RETRY_FOR,
+    /// after which `why` is the error.
+    fn reconnect(&mut self, why: Error) -> Result<()> {
+        let since = *self.trouble_since.get_or_insert_with(|| {
+            log::warn!("{why}; reconnecting");
+            Instant::now()
+        });
+        if since.elapsed() > DEFAULT_RETRY_FOR {
+            return Err(why);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        match Cluster::connect(&self.config).and_then(|c| fetch_client(&c, &self.topic)) {
+            Ok(client) => self.client = client,
+            Err(e) => log::info!("{e}; still reconnecting"),
+        }
+        Ok(())
     }
 
     fn recover(&mut self, partition: i32, code: KafkaCode) -> Result<()> {
@@ -225,17 +265,26 @@ impl Reader {
                 *bytes *= 2;
                 Ok(())
             }
-            KafkaCode::NotLeaderForPartition | KafkaCode::LeaderNotAvailable => {
-                log::info!(
-                    "topic '{}' partition {partition}: leader moved; reloading metadata",
-                    self.topic
-                );
-                std::thread::sleep(Duration::from_millis(200));
-                self.client
-                    .load_metadata(&[self.topic.as_str()])
-                    .map_err(|e| kafka_error(e, &self.brokers, &self.topic))
+            code if retriable_code(code) => {
+                let why = partition_error(code, &self.topic, partition, &self.brokers);
+                self.reconnect(why)
             }
             code => Err(partition_error(code, &self.topic, partition, &self.brokers)),
         }
     }
+}
+
+/// A `kafka` crate client set up for fetching `topic`.
+fn fetch_client(cluster: &Cluster, topic: &str) -> Result<KafkaClient> {
+    let brokers = cluster.config.display();
+    let mut client = cluster.kafka_client();
+    client
+        .set_fetch_max_wait_time(FETCH_WAIT)
+        .map_err(|e| kafka_error(e, &brokers, topic))?;
+    client.set_fetch_min_bytes(1);
+    client.set_fetch_max_bytes_per_partition(FETCH_BYTES);
+    client
+        .load_metadata(&[topic])
+        .map_err(|e| kafka_error(e, &brokers, topic))?;
+    Ok(client)
 }

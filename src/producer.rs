@@ -3,7 +3,7 @@
 //! murmur2 partitioner, every partition result checked, and a too-large
 //! batch split so one oversize record never takes the ones before it down.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
@@ -11,8 +11,9 @@ use kafka::client::{KafkaClient, RequiredAcks};
 use kafka::error::{Error as KafkaError, KafkaCode};
 use kafka::producer::Record;
 
-use crate::broker::Cluster;
+use crate::broker::{BrokerConfig, Cluster};
 use crate::error::{Error, Result};
+use crate::signal::interrupted;
 
 /// How many replicas must have a record before the broker answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,46 +68,58 @@ pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 
 pub struct Producer {
     inner: kafka::producer::Producer,
+    config: BrokerConfig,
     topic: String,
     brokers: String,
     acks: Acks,
     partitions: i32,
     round_robin: i32,
+    retry_for: Duration,
 }
+
+/// How long a send keeps retrying through leader changes and broker
+/// restarts unless told otherwise (`--retry-for`): longer than a ZooKeeper
+/// session (6 s in the cluster scripts, 18 s by default) plus an election.
+pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(30);
 
 impl Producer {
     /// A producer for `topic` on a cluster that already answered us.
     pub fn new(cluster: &mut Cluster, topic: &str, acks: Acks) -> Result<Producer> {
         crate::admin::validate_topic_name(topic)?;
-        let partitions = crate::admin::describe_topic(cluster, topic)?
-            .partitions
-            .len() as i32;
-        let brokers = cluster.config.display();
-        let mut client: KafkaClient = cluster.kafka_client();
-        client
-            .load_metadata(&[topic])
-            .map_err(|e| kafka_error(e, &brokers, topic))?;
-        // Every record carries its partition (see `send`), so the crate's own
-        // partitioner, which would hash keys with XxHash32, never picks one.
-        let inner = kafka::producer::Producer::from_client(client)
-            .with_client_id(crate::broker::CLIENT_ID.into())
-            .with_required_acks(acks.required())
-            .with_ack_timeout(cluster.config.timeout.max(Duration::from_secs(1)))
-            .create()
-            .map_err(|e| kafka_error(e, &brokers, topic))?;
+        let (inner, partitions) = build(cluster, topic, acks)?;
         Ok(Producer {
             inner,
+            config: cluster.config.clone(),
             topic: topic.to_string(),
-            brokers,
+            brokers: cluster.config.display(),
             acks,
             partitions,
             round_robin: -1,
+            retry_for: DEFAULT_RETRY_FOR,
         })
     }
 
-    /// Sends `records` and returns where each landed, in input order. On
-    /// error, the records before the failing one (in its partition) are
-    /// acknowledged and `SendError::sent` says how many of the batch were.
+    /// How long `send` retries retriable failures (zero: never).
+    pub fn with_retry_for(mut self, retry_for: Duration) -> Producer {
+        self.retry_for = retry_for;
+        self
+    }
+
+    /// A fresh client with fresh metadata: the `kafka` crate neither
+    /// refreshes metadata nor drops a dead connection by itself.
+    fn rebuild(&mut self) -> Result<()> {
+        let mut cluster = Cluster::connect(&self.config)?;
+        let (inner, _) = build(&mut cluster, &self.topic, self.acks)?;
+        self.inner = inner;
+        Ok(())
+    }
+
+    /// Sends `records` and returns where each landed, in input order.
+    /// Failures a leader change or a broker restart explains (not leader,
+    /// not enough replicas, timeouts, lost connections) are retried on fresh
+    /// metadata for up to `retry_for`, resending only what was not
+    /// acknowledged, in order. On error, `SendError::sent` says how many
+    /// records of the batch were acknowledged.
     pub fn send(&mut self, records: &[OutRecord]) -> Result<Vec<Landed>, SendError> {
         let mut placed = Vec::with_capacity(records.len());
         for r in records {
@@ -115,6 +128,7 @@ impl Producer {
                     return Err(SendError {
                         sent: 0,
                         record: None,
+                        retriable: false,
                         error: Error::Usage(format!(
                             "partition {p} does not exist: topic '{}' has partitions 0 to {}",
                             self.topic,
@@ -130,16 +144,48 @@ impl Producer {
                 }
             });
         }
-        let mut landed = vec![
-            Landed {
-                partition: -1,
-                offset: -1
+        let unsent = Landed {
+            partition: -1,
+            offset: -1,
+        };
+        let mut landed = vec![unsent; records.len()];
+        let deadline = Instant::now() + self.retry_for;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let pending: Vec<usize> = (0..records.len())
+                .filter(|&i| landed[i].partition < 0)
+                .collect();
+            let Err(mut e) = self.send_indices(records, &placed, &pending, &mut landed) else {
+                return Ok(landed);
             };
-            records.len()
-        ];
-        let all: Vec<usize> = (0..records.len()).collect();
-        self.send_indices(records, &placed, &all, &mut landed)?;
-        Ok(landed)
+            e.sent = landed.iter().filter(|l| l.partition >= 0).count();
+            if !e.retriable || Instant::now() + backoff >= deadline || interrupted() {
+                return Err(e);
+            }
+            log::warn!(
+                "{}; retrying for up to {}",
+                e.error,
+                humantime::format_duration(self.retry_for)
+            );
+            loop {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                match self.rebuild() {
+                    Ok(()) => break,
+                    Err(error) if retriable(&error) && Instant::now() + backoff < deadline => {
+                        log::info!("{error}; still retrying");
+                    }
+                    Err(error) => {
+                        return Err(SendError {
+                            sent: e.sent,
+                            record: None,
+                            retriable: false,
+                            error,
+                        })
+                    }
+                }
+            }
+        }
     }
 
     fn send_indices(
@@ -160,6 +206,10 @@ impl Producer {
         let confirms = self.inner.send_all(&batch).map_err(|e| SendError {
             sent: 0,
             record: None,
+            // A lost connection may have cost some partitions' acks: resending
+            // them can duplicate, never lose (at least once).
+            retriable: matches!(e, KafkaError::Io(_) | KafkaError::NoHostReachable)
+                || matches!(&e, KafkaError::Kafka(c) if retriable_code(*c)),
             error: kafka_error(e, &self.brokers, &self.topic),
         })?;
         if self.acks == Acks::None {
@@ -176,7 +226,6 @@ impl Producer {
             .flat_map(|c| c.partition_confirms)
             .map(|pc| (pc.partition, pc.offset))
             .collect();
-        let mut sent = 0;
         let mut failed: Vec<(i32, KafkaCode)> = Vec::new();
         for &i in indices {
             let p = placed[i];
@@ -187,13 +236,17 @@ impl Producer {
                         offset: *offset,
                     };
                     *offset += 1;
-                    sent += 1;
                 }
                 Some(Err(code)) if !failed.iter().any(|(q, _)| *q == p) => failed.push((p, *code)),
                 Some(Err(_)) => {}
-                None => failed.push((p, KafkaCode::Unknown)),
+                // no answer for the partition: the crate knew no leader for it
+                None if !failed.iter().any(|(q, _)| *q == p) => {
+                    failed.push((p, KafkaCode::LeaderNotAvailable))
+                }
+                None => {}
             }
         }
+        let sent = |landed: &[Landed]| landed.iter().filter(|l| l.partition >= 0).count();
         for (partition, code) in failed {
             let mine: Vec<usize> = indices
                 .iter()
@@ -203,16 +256,8 @@ impl Producer {
             if code == KafkaCode::MessageSizeTooLarge && mine.len() > 1 {
                 // Halves in order: the first is acknowledged before the second goes.
                 let (a, b) = mine.split_at(mine.len() / 2);
-                for half in [a, b] {
-                    let before = landed.iter().filter(|l| l.partition >= 0).count();
-                    let result = self.send_indices(records, placed, half, landed);
-                    sent += landed.iter().filter(|l| l.partition >= 0).count() - before;
-                    result.map_err(|e| SendError {
-                        sent,
-                        record: e.record,
-                        error: e.error,
-                    })?;
-                }
+                self.send_indices(records, placed, a, landed)?;
+                self.send_indices(records, placed, b, landed)?;
                 continue;
             }
             let record = (code == KafkaCode::MessageSizeTooLarge).then_some(mine[0]);
@@ -234,8 +279,9 @@ impl Producer {
                 code => partition_error(code, &self.topic, partition, &self.brokers),
             };
             return Err(SendError {
-                sent,
+                sent: sent(landed),
                 record,
+                retriable: retriable_code(code),
                 error,
             });
         }
@@ -243,11 +289,60 @@ impl Producer {
     }
 }
 
+/// A producer and the partition count of its topic, on fresh metadata.
+fn build(
+    cluster: &mut Cluster,
+    topic: &str,
+    acks: Acks,
+) -> Result<(kafka::producer::Producer, i32)> {
+    let partitions = crate::admin::describe_topic(cluster, topic)?
+        .partitions
+        .len() as i32;
+    let brokers = cluster.config.display();
+    let mut client: KafkaClient = cluster.kafka_client();
+    client
+        .load_metadata(&[topic])
+        .map_err(|e| kafka_error(e, &brokers, topic))?;
+    // Every record carries its partition (see `send`), so the crate's own
+    // partitioner, which would hash keys with XxHash32, never picks one.
+    let inner = kafka::producer::Producer::from_client(client)
+        .with_client_id(crate::broker::CLIENT_ID.into())
+        .with_required_acks(acks.required())
+        .with_ack_timeout(cluster.config.timeout.max(Duration::from_secs(1)))
+        .create()
+        .map_err(|e| kafka_error(e, &brokers, topic))?;
+    Ok((inner, partitions))
+}
+
+/// Broker answers that a leader change or a restart explains.
+pub fn retriable_code(code: KafkaCode) -> bool {
+    matches!(
+        code,
+        KafkaCode::NotLeaderForPartition
+            | KafkaCode::LeaderNotAvailable
+            | KafkaCode::NotEnoughReplicas
+            | KafkaCode::NotEnoughReplicasAfterAppend
+            | KafkaCode::RequestTimedOut
+            | KafkaCode::NetworkException
+            | KafkaCode::UnknownTopicOrPartition
+    )
+}
+
+/// Our errors that a broker coming back would cure.
+pub fn retriable(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Unreachable { .. } | Error::Timeout { .. } | Error::Protocol { .. }
+    )
+}
+
 /// A failed send: the error, and how many records of the batch were
 /// acknowledged before it.
 #[derive(Debug)]
 pub struct SendError {
     pub sent: usize,
+    /// Worth trying again on fresh metadata (leader moved, broker down).
+    pub retriable: bool,
     /// Index of the record that failed, when one record is to blame.
     pub record: Option<usize>,
     pub error: Error,
