@@ -6,12 +6,21 @@
 
 export KAFKA_MODE
 
-.PHONY: demo build lint test kafka-install kafka-up kafka-down kafka-status kafka-clean
+.PHONY: demo failover-demo soak build lint test kafka-install kafka-up kafka-down kafka-status kafka-clean
 
 # The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
 # DEMO_SECONDS (default 20), a summary; stops the Kafka it started.
 demo:
 	@scripts/demo.sh
+
+# Replication you can watch: a 3-broker cluster, the leader SIGKILLed
+# mid-stream, a summary of sent/acknowledged/consumed/lost/duplicates.
+failover-demo:
+	@scripts/failover-demo.sh
+
+# The replication test with 10 leader kills instead of 3.
+soak:
+	FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh
 
 build:
 	cargo build

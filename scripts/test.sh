@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # make test: run `cargo test` against a real broker in each mode, ZooKeeper then
-# KRaft. For each mode: start a fresh broker, run the tests with KAFKA_BROKERS
-# and KAFKA_MODE set, stop the broker. Fails if any mode failed. The broker is
+# KRaft, then the replication tests (cluster::) against a 3-broker cluster. For
+# each mode: start fresh brokers, run the tests with KAFKA_BROKERS and
+# KAFKA_MODE set, stop the brokers. Fails if any mode failed. Brokers are
 # stopped on every exit path (test failure, error, Ctrl-C); no JVM is left behind.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]     e.g. scripts/test.sh -- --test-threads=1
-#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only
+#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, cluster)
+#   FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh   (make soak)
 #
 # A broker already running is stopped first, and the test brokers start from
 # empty data (.kafka/data is wiped): results never depend on earlier runs.
@@ -14,19 +16,30 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KD_ROOT"
 
-read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft}"
+read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft cluster}"
 for mode in "${modes[@]}"; do
-  KAFKA_MODE=$mode requested_mode >/dev/null
+  [[ $mode == cluster ]] || KAFKA_MODE=$mode requested_mode >/dev/null
 done
 
 running() {
   pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null || pid_alive "$KD_ZK_PID" "$KD_ZK_MAIN" >/dev/null
+}
+cluster_running() {
+  local id
+  for id in 0 1 2; do
+    pid_alive "$KD_RUN/cluster-$id.pid" "$KD_KAFKA_MAIN" >/dev/null 2>&1 && return 0
+  done
+  return 1
 }
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if cluster_running; then
+    say "==> stopping the test cluster"
+    scripts/cluster-down.sh || rc=1
+  fi
   if running; then
     say "==> stopping the test broker"
     scripts/kafka-down.sh || rc=1
@@ -39,15 +52,25 @@ trap 'exit 143' TERM
 
 # Build the tests before any broker runs: compiling takes both cores, and a
 # compile error needs no broker to be reported.
-build_args=()
+# cargo's own arguments, and the test binaries' (after --).
+build_args=() test_args=() seen_dashes=0
 for arg in "$@"; do
-  [[ $arg == -- ]] && break
-  build_args+=("$arg")
+  if ((seen_dashes)); then
+    test_args+=("$arg")
+  elif [[ $arg == -- ]]; then
+    seen_dashes=1
+  else
+    build_args+=("$arg")
+  fi
 done
 say "==> cargo test --no-run"
 cargo test --no-run "${build_args[@]}"
 
 scripts/kafka-install.sh
+if cluster_running; then
+  say "==> stopping the running cluster: the tests start their own"
+  scripts/cluster-down.sh
+fi
 if running; then
   say "==> stopping the running broker: the tests start their own"
   scripts/kafka-down.sh
@@ -56,6 +79,26 @@ rm -rf "$KD_DATA"
 
 results=() failed=0
 for mode in "${modes[@]}"; do
+  if [[ $mode == cluster ]]; then
+    say "==> cluster mode: starting 3 brokers"
+    if ! scripts/cluster-up.sh; then
+      results+=("cluster: CLUSTER DID NOT START")
+      failed=1
+      scripts/cluster-down.sh
+      continue
+    fi
+    say "==> cluster mode: cargo test ${build_args[*]} -- cluster:: ${test_args[*]}"
+    if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_CLUSTER_BROKERS=$KD_HOST:9092,$KD_HOST:9093,$KD_HOST:9094 \
+      cargo test "${build_args[@]}" --test integration -- cluster:: "${test_args[@]}"; then
+      results+=("cluster: ok")
+    else
+      results+=("cluster: FAILED")
+      failed=1
+    fi
+    say "==> cluster mode: stopping the cluster"
+    scripts/cluster-down.sh
+    continue
+  fi
   say "==> $mode mode: starting Kafka"
   if ! KAFKA_MODE=$mode scripts/kafka-up.sh; then
     results+=("$mode mode: BROKER DID NOT START")
@@ -63,8 +106,10 @@ for mode in "${modes[@]}"; do
     scripts/kafka-down.sh
     continue
   fi
-  say "==> $mode mode: cargo test $*"
-  if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode cargo test "$@"; then
+  # The replication tests need three brokers: they run in the cluster phase.
+  say "==> $mode mode: cargo test ${build_args[*]} -- --skip cluster:: ${test_args[*]}"
+  if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
+    cargo test "${build_args[@]}" -- --skip cluster:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")

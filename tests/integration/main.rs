@@ -5,6 +5,7 @@
 mod fixture;
 
 mod cli;
+mod cluster;
 mod exercise;
 mod groups;
 mod topic;
