@@ -3,11 +3,13 @@
 
 mod admin;
 mod broker;
+mod chat;
 mod cli;
 mod commands;
 mod consumer;
 mod error;
 mod group;
+mod offsets;
 mod producer;
 mod record;
 mod run;
