@@ -468,6 +468,10 @@ impl Session {
                 }
                 Ok(())
             }
+            Event::ReadFailed(Error::Unreachable { addr, reason }) => Err(Error::Unreachable {
+                addr,
+                reason: format!("lost the connection during the chat ({reason})"),
+            }),
             Event::ReadFailed(e) => Err(e),
             Event::Sent { id, result } => {
                 let kind = self.pending.remove(&id).map(|(_, kind)| kind);
