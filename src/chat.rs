@@ -43,13 +43,22 @@ pub fn validate_user(name: &str) -> Result<()> {
             "it is {chars} characters long; the limit is {MAX_USER_CHARS}"
         ));
     }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
+    if let Some(c) = name
+        .chars()
+        .find(|&c| c.is_control() || is_invisible_format(c))
+    {
         return bad(&format!(
             "it contains the control character {}",
             c.escape_unicode()
         ));
     }
     Ok(())
+}
+
+/// Zero-width and text-direction characters: invisible, and able to make
+/// one name look like another (or reverse the rest of a line).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 /// A room name becomes part of topic names, so it keeps to letters, digits,
@@ -411,6 +420,8 @@ mod tests {
         assert!(msg(&"x".repeat(33)).contains("33 characters long; the limit is 32"));
         assert!(msg("a\u{1b}[31m").contains("control character \\u{1b}"));
         assert!(msg("a\tb").contains("control character"));
+        assert!(msg("bob\u{202e}").contains("control character \\u{202e}"));
+        assert!(msg("b\u{200b}ob").contains("control character"));
         assert_eq!(
             validate_user("").unwrap_err().exit_code(),
             crate::error::ExitCode::Usage
