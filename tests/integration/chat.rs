@@ -425,6 +425,38 @@ fn ctrl_c_sends_the_leave_notice_and_exits_130() {
     alice.expect("* here (1): alice");
 }
 
+fn tmux_version() -> Option<String> {
+    let out = std::process::Command::new("tmux").arg("-V").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// tmux, installed from Debian's packages when missing (CI machines start
+/// without it); a test that needs it fails, never skips, when it cannot be had.
+fn require_tmux() {
+    if tmux_version().is_some() {
+        return;
+    }
+    eprintln!("tmux is missing: installing it with apt-get");
+    let apt = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !apt(&["install", "-y", "-q", "tmux"]) {
+        apt(&["update", "-q"]);
+        apt(&["install", "-y", "-q", "tmux"]);
+    }
+    assert!(
+        tmux_version().is_some(),
+        "this test drives a real terminal with tmux, which is missing and could not be \
+         installed: install it (apt-get install -y tmux)"
+    );
+}
+
 /// tmux on its own socket, so a test never touches anyone's sessions.
 struct Tmux {
     socket: String,
@@ -432,12 +464,7 @@ struct Tmux {
 
 impl Tmux {
     fn start(width: u16, command: &str) -> Tmux {
-        let found = std::process::Command::new("tmux").arg("-V").output();
-        assert!(
-            found.as_ref().is_ok_and(|o| o.status.success()),
-            "this test drives a real terminal with tmux, which is missing ({found:?}): \
-             install it (apt-get install -y tmux)"
-        );
+        require_tmux();
         let tmux = Tmux {
             socket: unique_topic("tmux"),
         };
