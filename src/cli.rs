@@ -65,6 +65,8 @@ pub enum Command {
     Produce(Produce),
     /// Print records as they arrive, labelled with their origin
     Consume(Consume),
+    /// Chat in a room (topic chat.ROOM) with everyone else in it
+    Chat(Chat),
     /// Consumer groups: list, describe with lag, reset offsets
     #[command(subcommand)]
     Group(GroupCommand),
@@ -193,6 +195,26 @@ pub struct Consume {
     pub format: Format,
 }
 
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Type a line to send it. /who lists who is here, /quit (or Ctrl-D, or Ctrl-C) leaves; \
+//text sends /text. Stdin may be a pipe. Record format, presence and timings: docs/chat.md."
+)]
+pub struct Chat {
+    /// Your name in the room: 1 to 32 characters, no control characters
+    #[arg(long, short = 'u')]
+    pub user: String,
+    /// Room to join: ASCII letters, digits, '_' and '-'; created on first use
+    #[arg(long, short = 'r', default_value = "general")]
+    pub room: String,
+    /// How many earlier messages (and join/leave notices) to show on joining
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub history: u32,
+    /// Time between two presence heartbeats (100ms to 20s); a member is gone after 3 missed
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub heartbeat: Duration,
+}
+
 fn parse_acks(s: &str) -> Result<Acks, String> {
     s.parse()
 }
@@ -319,6 +341,21 @@ mod tests {
         assert!(parse(&["produce", "even", "--interval", "fast"]).is_err());
         assert!(parse(&["produce", "even", "--acks", "2"]).is_err());
         assert!(parse(&["produce", "even", "--count", "3", "--duration", "1s"]).is_err());
+    }
+
+    #[test]
+    fn chat_needs_a_user_and_defaults_the_room() {
+        let Command::Chat(c) = parse(&["chat", "--user", "bob"]).unwrap().command else {
+            panic!("not chat")
+        };
+        assert_eq!(
+            (c.user.as_str(), c.room.as_str(), c.history),
+            ("bob", "general", 20)
+        );
+        assert_eq!(c.heartbeat, Duration::from_secs(2));
+        assert!(parse(&["chat"]).is_err());
+        assert!(parse(&["chat", "-u", "a", "--history", "-1"]).is_err());
+        assert!(parse(&["chat", "-u", "a", "--heartbeat", "often"]).is_err());
     }
 
     #[test]

@@ -3,12 +3,14 @@
 
 mod admin;
 mod broker;
+mod chat;
 mod cli;
 mod commands;
 mod consumer;
 mod error;
 mod group;
 mod membership;
+mod offsets;
 mod producer;
 mod record;
 mod run;

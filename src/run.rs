@@ -43,10 +43,13 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Produce(args) => commands::produce::execute(&brokers, args),
         Command::Consume(args) => commands::consume::execute(&brokers, args),
         Command::Group(cmd) => commands::group::execute(&brokers, cmd),
+        Command::Chat(args) => commands::chat::execute(&brokers, args),
     }
 }
 
-fn report(e: &Error) {
+/// Prints `e` as every command's failures look; also for failures a
+/// command survives (a chat message the broker refused).
+pub fn report(e: &Error) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "kafkademo: error: {e}");
     if let Some(hint) = e.hint() {

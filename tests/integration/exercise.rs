@@ -333,14 +333,6 @@ fn ctrl_c_stops_producer_and_consumer_with_130() {
     );
 }
 
-fn sigint(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn a_closed_pipe_ends_the_consumer_quietly() {
     let t = Topic::new("pipe", 1);

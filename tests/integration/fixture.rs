@@ -146,6 +146,15 @@ pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Ctrl-C, as a terminal sends it.
+pub fn sigint(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// Waits for a child with a bound, killing it if the bound passes.
 pub fn wait_bounded(mut child: Child, bound: Duration) -> Run {
     let start = std::time::Instant::now();

@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod chat;
 mod cli;
 mod cluster;
 mod exercise;
