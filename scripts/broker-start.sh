@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # scripts/broker-start.sh ID: start cluster broker ID (0, 1 or 2) alone, e.g.
 # after scripts/broker-kill.sh ID, and wait (KAFKA_START_TIMEOUT, default 60 s)
-# until it answers a Metadata request that lists itself. In ZooKeeper mode it
-# first waits for ZooKeeper to expire the registration a killed broker ID left
-# (~6 s after the kill). Uses the running cluster's mode and ports (else
-# KAFKA_MODE and CLUSTER_PORT, as make cluster-up). Already running: says so.
+# until it answers a Metadata request, and it and the other running brokers
+# list every running broker (including it). In ZooKeeper mode it first waits
+# for ZooKeeper to expire the registration a killed broker ID left (~6 s after
+# the kill). Uses the running cluster's mode and ports (else KAFKA_MODE and
+# CLUSTER_PORT, as make cluster-up). Already running: says so and exits 0.
 set -euo pipefail
 # shellcheck source=cluster-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cluster-lib.sh"
@@ -35,7 +36,10 @@ cluster_save_settings
 cluster_start "$id"
 pid=$KD_STARTED_PID
 say "Starting broker $id on $KD_HOST:$port in $KD_CLUSTER_MODE mode (pid $pid, logs in .kafka/logs/cluster-$id)..."
-if ! cluster_wait "$id" "$id" "$id"; then
+# Ready when it answers, and it and every other running broker list all the
+# running brokers: a client bootstrapping from any of them then sees it.
+mapfile -t running < <(cluster_running)
+if ! cluster_wait "$id" "${running[*]}" "${running[*]}"; then
   if [[ -z $(cluster_running) ]]; then rm -f "$KD_CLUSTER_ENV"; fi
   exit 1
 fi

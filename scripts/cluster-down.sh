@@ -26,11 +26,15 @@ else
   for pid in "${orphans[@]}"; do
     say "Stopping a cluster broker without a pid file (pid $pid)..."
     (
+      t=$(now_ms) how=stopped
       kill -TERM "$pid" 2>/dev/null || exit 0
-      deadline=$(($(now_ms) + KD_STOP_TIMEOUT * 1000))
-      while kill -0 "$pid" 2>/dev/null && (($(now_ms) < deadline)); do sleep 0.2; done
-      kill -KILL "$pid" 2>/dev/null || exit 0
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      while kill -0 "$pid" 2>/dev/null && (($(now_ms) < t + KD_STOP_TIMEOUT * 1000)); do sleep 0.2; done
+      if kill -KILL "$pid" 2>/dev/null; then
+        warn "pid $pid did not stop within ${KD_STOP_TIMEOUT}s, sent SIGKILL"
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        how=killed
+      fi
+      say "cluster broker pid $pid $how ($(elapsed "$t"))"
     ) &
     pids+=($!)
   done
