@@ -8,7 +8,7 @@ export KAFKA_MODE
 export CLUSTER_PORT
 
 .PHONY: demo build lint test kafka-install kafka-up kafka-down kafka-status kafka-clean
-.PHONY: cluster-up cluster-down cluster-status
+.PHONY: cluster-up cluster-down cluster-status cluster-clean
 
 # The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
 # DEMO_SECONDS (default 20), a summary; stops the Kafka it started.
@@ -62,3 +62,8 @@ cluster-down:
 
 cluster-status:
 	@scripts/cluster-status.sh
+
+# Delete the cluster's data, logs and ZooKeeper chroot (both modes); refuses
+# while it runs. The single broker's data is untouched.
+cluster-clean:
+	@scripts/cluster-clean.sh
