@@ -5,8 +5,10 @@
 # in .kafka/; see scripts/ for the details.
 
 export KAFKA_MODE
+export CLUSTER_PORT
 
 .PHONY: demo failover-demo soak build lint test kafka-install kafka-up kafka-down kafka-status kafka-clean
+.PHONY: cluster-up cluster-down cluster-status cluster-clean
 
 # The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
 # DEMO_SECONDS (default 20), a summary; stops the Kafka it started.
@@ -51,3 +53,26 @@ kafka-status:
 # Delete topics, offsets and logs (.kafka/data, .kafka/logs); keeps the install.
 kafka-clean:
 	@scripts/kafka-clean.sh
+
+# A three-broker cluster (ids 0, 1, 2) for replication and failover, on
+# 127.0.0.1:9092-9094 by default. CLUSTER_PORT moves it (`make cluster-up
+# CLUSTER_PORT=19092`: 19092-19094), e.g. to run beside the single broker of
+# kafka-up, which otherwise has to be stopped first. ZooKeeper mode (shared
+# ZooKeeper, chroot /kafkademo-cluster) unless KAFKA_MODE=kraft (three combined
+# broker+controller nodes, controllers on CLUSTER_PORT+100..+102). Harmless when
+# it already runs. scripts/broker-kill.sh ID and scripts/broker-start.sh ID kill
+# and restart one broker.
+cluster-up:
+	@scripts/cluster-up.sh
+
+# The three brokers, in parallel; then ZooKeeper, unless the single broker uses it.
+cluster-down:
+	@scripts/cluster-down.sh
+
+cluster-status:
+	@scripts/cluster-status.sh
+
+# Delete the cluster's data, logs and ZooKeeper chroot (both modes); refuses
+# while it runs. The single broker's data is untouched.
+cluster-clean:
+	@scripts/cluster-clean.sh

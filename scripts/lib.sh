@@ -79,24 +79,27 @@ require_kafka() {
     die "Kafka is not installed in .kafka: run scripts/kafka-install.sh (or make kafka-install)"
 }
 
-# kafka_command [--heap OPTS] [--log4j FILE] CLASS ARGS...
+# kafka_command [--heap OPTS] [--log4j FILE] [--logs-dir DIR] CLASS ARGS...
 # Sets the array KAFKA_CMD to the command that runs a Kafka main class, with a
 # small heap, Kafka's own JVM tuning (as its kafka-run-class.sh) and log4j
 # configured from config/ (default: the tools' config, warnings on stderr).
+# --logs-dir: where log4j's files go (kafka.logs.dir; default .kafka/logs).
 kafka_command() {
   local heap=${KAFKA_TOOLS_HEAP_OPTS:--Xmx512m} log4j=$KD_ROOT/config/tools-log4j.properties
+  local logs=$KD_LOGS
   local jvm="-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true"
   while [[ $# -gt 0 ]]; do
     case $1 in
     --heap) heap=$2 && shift 2 ;;
     --log4j) log4j=$2 && shift 2 ;;
+    --logs-dir) logs=$2 && shift 2 ;;
     *) break ;;
     esac
   done
   local log4j_opts="-Dlog4j.configuration=file:$log4j"
   if [[ -n ${KAFKA_HOME:-} ]]; then
     KAFKA_CMD=(env "KAFKA_HEAP_OPTS=$heap" "KAFKA_JVM_PERFORMANCE_OPTS=$jvm"
-      "KAFKA_LOG4J_OPTS=$log4j_opts" "LOG_DIR=$KD_LOGS"
+      "KAFKA_LOG4J_OPTS=$log4j_opts" "LOG_DIR=$logs"
       "$KAFKA_HOME/bin/kafka-run-class.sh" "$@")
   else
     local java=java heap_args jvm_args
@@ -105,7 +108,7 @@ kafka_command() {
     read -r -a jvm_args <<<"$jvm"
     # shellcheck disable=SC2206 # KAFKA_OPTS is a list of JVM options, as in Kafka's scripts
     KAFKA_CMD=("$java" "${heap_args[@]}" "${jvm_args[@]}" ${KAFKA_OPTS:-}
-      "$log4j_opts" "-Dkafka.logs.dir=$KD_LOGS" -cp "$KD_LIB/*" "$@")
+      "$log4j_opts" "-Dkafka.logs.dir=$logs" -cp "$KD_LIB/*" "$@")
   fi
 }
 
@@ -242,11 +245,12 @@ zk_ephemerals() {
   sed -n '/^ephemeral nodes dump:/,/^Connections dump:/s/^[[:space:]]\{1,\}\(\/.*\)/\1/p' <<<"$reply"
 }
 
-# kafka_probe [SECS]: send a Metadata v0 request (all topics) and check that a
-# well-formed response with our correlation id and at least one broker comes
-# back. Sets KD_BROKERS ("0@127.0.0.1:9092 ...") and KD_TOPICS (count).
+# kafka_probe [SECS [HOST [PORT]]]: send a Metadata v0 request (all topics) and
+# check that a well-formed response with our correlation id and at least one
+# broker comes back. Sets KD_BROKERS ("0@127.0.0.1:9092 ...") and KD_TOPICS
+# (count). HOST and PORT default to the single broker's, 127.0.0.1:9092.
 kafka_probe() {
-  local secs=${1:-3} out
+  local secs=${1:-3} to_host=${2:-$KD_HOST} to_port=${3:-$KD_KAFKA_PORT} out
   # size=19 | api_key=3 (Metadata) | api_version=0 | correlation_id="KDMP"
   # | client_id="probe" | topics: empty array (= all topics in v0)
   local frame='\x00\x00\x00\x13\x00\x03\x00\x00\x4b\x44\x4d\x50\x00\x05probe\x00\x00\x00\x00'
@@ -259,7 +263,7 @@ kafka_probe() {
     n=$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))
     [ "$n" -ge 12 ] && [ "$n" -le 16777216 ] || exit 1
     head -c "$n" <&3 | od -An -tu1 -v
-  ' "$KD_HOST" "$KD_KAFKA_PORT" "$frame" 2>/dev/null) || return 1
+  ' "$to_host" "$to_port" "$frame" 2>/dev/null) || return 1
   local -a b
   read -r -d '' -a b <<<"$out" || true
   local len=${#b[@]} i=0

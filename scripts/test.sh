@@ -78,6 +78,7 @@ fi
 rm -rf "$KD_DATA"
 
 results=() failed=0
+cport=${CLUSTER_PORT:-9092}
 for mode in "${modes[@]}"; do
   if [[ $mode == cluster ]]; then
     say "==> cluster mode: starting 3 brokers"
@@ -88,7 +89,7 @@ for mode in "${modes[@]}"; do
       continue
     fi
     say "==> cluster mode: cargo test ${build_args[*]} -- cluster:: ${test_args[*]}"
-    if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_CLUSTER_BROKERS=$KD_HOST:9092,$KD_HOST:9093,$KD_HOST:9094 \
+    if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_CLUSTER_BROKERS=$KD_HOST:$cport,$KD_HOST:$((cport + 1)),$KD_HOST:$((cport + 2)) \
       cargo test "${build_args[@]}" --test integration -- cluster:: "${test_args[@]}"; then
       results+=("cluster: ok")
     else
