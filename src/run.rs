@@ -62,10 +62,11 @@ fn init_logging(global: &Global) {
         (false, _) => "trace",
     };
     // The `kafka` crate logs its own retries at error level; our errors say it better.
+    // Filters match by prefix, so `kafka=off` alone would silence `kafkademo` too.
     let default = if global.verbose >= 2 {
         default.to_string()
     } else {
-        format!("{default},kafka=off")
+        format!("{default},kafka=off,kafkademo={default}")
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
         .format_timestamp_millis()
