@@ -62,6 +62,13 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// The web server could not start (port in use, no permission, …).
+    #[error("{message}")]
+    Serve {
+        message: String,
+        hint: Option<String>,
+    },
+
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
 
@@ -90,7 +97,7 @@ impl Error {
             Error::Protocol { .. } | Error::Unsupported { .. } | Error::Broker { .. } => {
                 ExitCode::Failure
             }
-            Error::UnknownTopic { .. } => ExitCode::Failure,
+            Error::UnknownTopic { .. } | Error::Serve { .. } => ExitCode::Failure,
             Error::Usage(_) => ExitCode::Usage,
             Error::Data { .. } => ExitCode::DataError,
             Error::Output(_) => ExitCode::IoError,
@@ -110,7 +117,9 @@ impl Error {
             Error::UnknownTopic { topic, .. } => {
                 Some(format!("create it with `kafkademo topic create {topic}`"))
             }
-            Error::Broker { hint, .. } | Error::Data { hint, .. } => hint.clone(),
+            Error::Broker { hint, .. } | Error::Data { hint, .. } | Error::Serve { hint, .. } => {
+                hint.clone()
+            }
             _ => None,
         }
     }

@@ -3,3 +3,4 @@
 pub mod consume;
 pub mod produce;
 pub mod topic;
+pub mod web;
