@@ -7,3 +7,4 @@ mod fixture;
 mod cli;
 mod exercise;
 mod topic;
+mod web;
