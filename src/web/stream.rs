@@ -46,7 +46,15 @@ impl Stream {
         let mut backoff = MIN_BACKOFF;
         let mut last_error = String::new();
         while !stop.load(Ordering::SeqCst) {
-            match self.session(hub, stop, &mut positions, &mut backoff) {
+            // While retrying, the page keeps showing the last error rather
+            // than flickering between it and "connecting".
+            if last_error.is_empty() {
+                hub.set_status(
+                    State::Connecting,
+                    &format!("connecting to {}", self.brokers.display()),
+                );
+            }
+            match self.session(hub, stop, &mut positions, &mut backoff, &mut last_error) {
                 Ok(()) => return,
                 Err(e) => {
                     let state = if e.exit_code() == ExitCode::Unavailable {
@@ -81,11 +89,8 @@ impl Stream {
         stop: &AtomicBool,
         positions: &mut Option<HashMap<i32, i64>>,
         backoff: &mut Duration,
+        last_error: &mut String,
     ) -> Result<()> {
-        hub.set_status(
-            State::Connecting,
-            &format!("connecting to {}", self.brokers.display()),
-        );
         let mut cluster = Cluster::connect(&self.brokers)?;
         let topic = admin::describe_topic(&mut cluster, &self.topic)?;
         let partitions: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
@@ -125,6 +130,7 @@ impl Stream {
             ),
         );
         *backoff = MIN_BACKOFF;
+        last_error.clear();
         let at = positions.get_or_insert_with(HashMap::new);
         while !stop.load(Ordering::SeqCst) {
             for r in reader.poll()? {
