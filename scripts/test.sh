@@ -48,6 +48,7 @@ say "==> cargo test --no-run"
 cargo test --no-run "${build_args[@]}"
 
 scripts/kafka-install.sh
+scripts/browser-setup.sh
 if running; then
   say "==> stopping the running broker: the tests start their own"
   scripts/kafka-down.sh
