@@ -37,3 +37,9 @@ kafka-status:
 # Delete topics, offsets and logs (.kafka/data, .kafka/logs); keeps the install.
 kafka-clean:
 	@scripts/kafka-clean.sh
+
+# The exercise in a browser: Kafka (started if needed), topic sample, producers
+# A and B, and `kafkademo web` on http://127.0.0.1:8080/. Ctrl-C stops it all.
+.PHONY: web-demo
+web-demo:
+	@scripts/web-demo.sh
