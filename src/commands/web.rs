@@ -19,7 +19,7 @@ use crate::cli::Web;
 use crate::error::{Error, ExitCode, Result};
 use crate::producer::{Acks, Landed, OutRecord, Producer};
 use crate::signal::interrupted;
-use crate::web::http::{self, Route, MAX_BODY, MAX_DRAIN};
+use crate::web::http::{self, EventStream, Route, MAX_BODY, MAX_DRAIN};
 use crate::web::hub::{Hub, Subscription};
 use crate::web::stream::{self, Stream};
 
@@ -184,6 +184,7 @@ fn handle(rq: Request, ctx: &Arc<Context>) {
 /// leaves, falls behind, or the server stops.
 fn events(rq: Request, ctx: &Arc<Context>) {
     let last = http::header(&rq, "Last-Event-ID").map(str::to_string);
+    let http11 = *rq.http_version() >= tiny_http::HTTPVersion(1, 1);
     let Some(sub) = ctx.hub.subscribe(last.as_deref()) else {
         return respond(rq, http::error(503, "too many open pages"));
     };
@@ -191,7 +192,7 @@ fn events(rq: Request, ctx: &Arc<Context>) {
         .name("web-events".into())
         .spawn(move || {
             let mut out = rq.into_writer();
-            if let Err(e) = stream_events(&mut *out, sub) {
+            if let Err(e) = stream_events(&mut *out, http11, sub) {
                 log::debug!("event stream ended: {e}");
             }
         });
@@ -200,25 +201,26 @@ fn events(rq: Request, ctx: &Arc<Context>) {
     }
 }
 
-fn stream_events(out: &mut dyn Write, sub: Subscription) -> std::io::Result<()> {
-    http::write_event_stream_head(out)?;
+fn stream_events(out: &mut dyn Write, http11: bool, sub: Subscription) -> std::io::Result<()> {
+    let mut stream = EventStream::start(out, http11)?;
     for frame in &sub.replay {
-        out.write_all(frame.as_bytes())?;
+        stream.push(frame.as_bytes());
     }
-    out.flush()?;
+    stream.flush()?;
     loop {
         match sub.live.recv_timeout(KEEPALIVE) {
             Ok(frame) => {
-                out.write_all(frame.as_bytes())?;
+                stream.push(frame.as_bytes());
                 // whatever else is queued goes in the same write
                 for frame in sub.live.try_iter().take(256) {
-                    out.write_all(frame.as_bytes())?;
+                    stream.push(frame.as_bytes());
                 }
             }
-            Err(RecvTimeoutError::Timeout) => out.write_all(b": keepalive\n\n")?,
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(RecvTimeoutError::Timeout) => stream.push(b": keepalive\n\n"),
+            // dropped by the hub (fell behind) or the server stops
+            Err(RecvTimeoutError::Disconnected) => return stream.finish(),
         }
-        out.flush()?;
+        stream.flush()?;
     }
 }
 

@@ -169,23 +169,73 @@ pub fn with_header<R: std::io::Read>(r: Response<R>, name: &str, value: &str) ->
     }
 }
 
-/// The head of an event stream, written by hand on the raw connection:
-/// tiny_http's own responses buffer a body of unknown length in chunks,
-/// which would hold events back.
-pub fn write_event_stream_head(out: &mut dyn Write) -> std::io::Result<()> {
-    let mut head = String::from(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nConnection: close\r\n",
-    );
-    for (name, value) in SECURITY_HEADERS {
-        head.push_str(name);
-        head.push_str(": ");
-        head.push_str(value);
+/// An event stream, written by hand on the raw connection: tiny_http's own
+/// responses buffer a body of unknown length, which would hold events back.
+/// HTTP/1.1 clients get chunked framing, so that a stream the server ends
+/// (a page that fell behind) ends for the browser too, which then
+/// reconnects, while tiny_http keeps the connection for its next request.
+/// HTTP/1.0 clients get a body that ends when the connection closes.
+pub struct EventStream<W: Write> {
+    out: W,
+    chunked: bool,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> EventStream<W> {
+    /// Writes the head and a `retry:` line (how soon the browser reconnects
+    /// after the stream breaks).
+    pub fn start(mut out: W, http11: bool) -> std::io::Result<Self> {
+        let mut head =
+            String::from("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n");
+        head.push_str(if http11 {
+            "Transfer-Encoding: chunked\r\n"
+        } else {
+            "Connection: close\r\n"
+        });
+        for (name, value) in SECURITY_HEADERS {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
         head.push_str("\r\n");
+        out.write_all(head.as_bytes())?;
+        let mut stream = EventStream {
+            out,
+            chunked: http11,
+            pending: Vec::new(),
+        };
+        stream.push(b"retry: 1000\n\n");
+        stream.flush()?;
+        Ok(stream)
     }
-    // retry: how soon the browser reconnects after the stream breaks
-    head.push_str("\r\nretry: 1000\n\n");
-    out.write_all(head.as_bytes())?;
-    out.flush()
+
+    /// Adds whole SSE frames to what the next `flush` sends.
+    pub fn push(&mut self, frames: &[u8]) {
+        self.pending.extend_from_slice(frames);
+    }
+
+    /// Sends what was pushed, as one chunk.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            if self.chunked {
+                write!(self.out, "{:x}\r\n", self.pending.len())?;
+                self.pending.extend_from_slice(b"\r\n");
+            }
+            self.out.write_all(&self.pending)?;
+            self.pending.clear();
+        }
+        self.out.flush()
+    }
+
+    /// Sends the rest and ends the stream.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.flush()?;
+        if self.chunked {
+            self.out.write_all(b"0\r\n\r\n")?;
+        }
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]
@@ -258,12 +308,30 @@ mod tests {
     }
 
     #[test]
-    fn event_stream_head_ends_with_a_retry() {
+    fn event_streams_are_chunked_for_http11_and_end_cleanly() {
         let mut out = Vec::new();
-        write_event_stream_head(&mut out).unwrap();
+        let mut stream = EventStream::start(&mut out, true).unwrap();
+        stream.push(b"event: a\ndata: 1\n\n");
+        stream.push(b"event: b\ndata: 2\n\n");
+        stream.flush().unwrap();
+        stream.flush().unwrap(); // nothing pending: no empty chunk (it would end the body)
+        stream.finish().unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
-        assert!(text.contains("Content-Type: text/event-stream"));
-        assert!(text.ends_with("\r\n\r\nretry: 1000\n\n"));
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(head.contains("Content-Type: text/event-stream"));
+        assert!(head.contains("Transfer-Encoding: chunked"));
+        assert_eq!(
+            body,
+            "d\r\nretry: 1000\n\n\r\n24\r\nevent: a\ndata: 1\n\nevent: b\ndata: 2\n\n\r\n0\r\n\r\n"
+        );
+
+        let mut out = Vec::new();
+        let mut stream = EventStream::start(&mut out, false).unwrap();
+        stream.push(b"data: x\n\n");
+        stream.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Connection: close\r\n"));
+        assert!(text.ends_with("\r\n\r\nretry: 1000\n\ndata: x\n\n"));
     }
 }

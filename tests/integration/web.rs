@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::fixture::*;
-use browser::{free_port, http, Browser};
+use browser::{dechunk, free_port, http, Browser};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -386,12 +386,15 @@ fn read_events(addr: &str, last_event_id: Option<&str>, records: usize) -> Vec<(
         }
     }
     let _ = s.shutdown(Shutdown::Both);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no stream: {text:?}"));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no stream: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    let body = String::from_utf8(dechunk(&raw[split + 4..])).unwrap();
     body.split("\n\n")
         .filter(|f| f.contains("event: record"))
         .map(|f| {
@@ -535,17 +538,43 @@ fn a_stalled_page_does_not_hold_up_the_others() {
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let addr = server.addr.clone();
-    let reader = std::thread::spawn(move || read_events(&addr, None, 3000));
+    let reader = std::thread::spawn(move || read_events(&addr, None, 5000));
     std::thread::sleep(Duration::from_millis(500));
-    // ~9 MiB of events: more than the stalled page's queue and socket buffers hold
-    let lines: String = (0..3000)
+    // ~15 MiB of events: more than the stalled page's queue and socket buffers hold
+    let lines: String = (0..5000)
         .map(|i| format!("{i:05} {}\n", "y".repeat(3000)))
         .collect();
     produce_lines(&t.name, &lines, &[]);
     let got = reader.join().unwrap();
-    assert_eq!(got.len(), 3000, "the reading page got everything");
-    assert_eq!(got[2999].1["offset"], 2999);
-    drop(stalled);
+    assert_eq!(got.len(), 5000, "the reading page got everything");
+    assert_eq!(got[4999].1["offset"], 4999);
+    // The stalled page was dropped: once it reads again, its stream ends
+    // (the last chunk), so a browser would reconnect and resume.
+    stalled
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let start = Instant::now();
+    while !raw.ends_with(b"\r\n0\r\n\r\n") {
+        assert!(
+            start.elapsed() < WAIT,
+            "the stalled page's stream never ended"
+        );
+        match stalled.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    assert!(raw.ends_with(b"\r\n0\r\n\r\n"));
+    let frames = String::from_utf8_lossy(&raw)
+        .matches("event: record\n")
+        .count();
+    assert!(
+        frames < 5000,
+        "the stalled page was not dropped ({frames} frames)"
+    );
 }
 
 #[test]

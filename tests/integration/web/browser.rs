@@ -139,7 +139,8 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
     }
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
+/// A chunked body's data, up to its last complete chunk.
+pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
