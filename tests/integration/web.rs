@@ -29,7 +29,10 @@ struct WebServer {
 
 impl WebServer {
     fn start(topic: &str, extra: &[&str]) -> WebServer {
-        let mut args = vec!["web", "--topic", topic, "--port", "0"];
+        let mut args = vec!["web", "--topic", topic];
+        if !extra.contains(&"--port") {
+            args.extend(["--port", "0"]);
+        }
         args.extend_from_slice(extra);
         let mut child = kafkademo(&args)
             .stdout(Stdio::piped())
@@ -211,6 +214,27 @@ fn the_page_shows_history_then_live_records_newest_first() {
     drop(b);
     let r = server.interrupt();
     assert_eq!(r.code, 130, "{r:?}");
+}
+
+#[test]
+fn the_page_reconnects_by_itself_after_a_server_restart() {
+    let t = Topic::new("web-restart", 1);
+    produce_lines(&t.name, "one\ntwo\n", &[]);
+    let port = free_port().to_string();
+    let server = WebServer::start(&t.name, &["--port", &port]);
+    let b = Browser::start();
+    b.goto(&server.url);
+    wait_rows(&b, "the history", 2);
+    let r = server.interrupt();
+    assert_eq!(r.code, 130, "{r:?}");
+    let gone = wait_status(&b, "offline");
+    assert!(gone.contains("reconnecting"), "{gone}");
+    produce_lines(&t.name, "three\n", &[]);
+    let _server = WebServer::start(&t.name, &["--port", &port]);
+    wait_status(&b, "connected");
+    let shown = wait_rows(&b, "the record from while the server was down", 3);
+    let values: Vec<&str> = shown.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(values, ["three", "two", "one"], "each once, newest first");
 }
 
 #[test]
