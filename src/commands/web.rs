@@ -266,10 +266,11 @@ fn send(rq: Request, ctx: &Arc<Context>) {
     }
 }
 
-/// 413 for a body over MAX_BODY. tiny_http drains the unread body after
-/// the answer, allocating its announced length at once; a length so large
-/// that no browser form sends it is never drained: the request is left
-/// unanswered and its connection dropped by the client, not the server.
+/// 413 for a body over MAX_BODY. After the answer tiny_http drains the
+/// unread body into a buffer of the announced length, allocated at once; a
+/// failed allocation aborts the process. So a length past MAX_DRAIN, which
+/// no browser form sends, gets no answer: the request is leaked, connection
+/// and all, and the server goes on.
 fn too_large(rq: Request, len: usize) {
     let response = http::error(
         413,
