@@ -76,3 +76,9 @@ cluster-status:
 # while it runs. The single broker's data is untouched.
 cluster-clean:
 	@scripts/cluster-clean.sh
+
+# The exercise in a browser: Kafka (started if needed), topic sample, producers
+# A and B, and `kafkademo web` on http://127.0.0.1:8080/. Ctrl-C stops it all.
+.PHONY: web-demo
+web-demo:
+	@scripts/web-demo.sh

@@ -71,6 +71,7 @@ if cluster_running; then
   say "==> stopping the running cluster: the tests start their own"
   scripts/cluster-down.sh
 fi
+scripts/browser-setup.sh
 if running; then
   say "==> stopping the running broker: the tests start their own"
   scripts/kafka-down.sh

@@ -65,6 +65,8 @@ pub enum Command {
     Produce(Produce),
     /// Print records as they arrive, labelled with their origin
     Consume(Consume),
+    /// Serve a web page that shows a topic's records live and sends messages to it
+    Web(Web),
     /// Chat in a room (topic chat.ROOM) with everyone else in it
     Chat(Chat),
     /// Consumer groups: list, describe with lag, reset offsets
@@ -215,6 +217,26 @@ pub struct Chat {
     pub heartbeat: Duration,
 }
 
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Open the printed URL in a browser. Records appear as they arrive (newest first); \
+the form at the top sends a message to the topic. Ctrl-C stops the server. See docs/web.md."
+)]
+pub struct Web {
+    /// Topic to show and send to
+    #[arg(long, short = 't', default_value = "sample")]
+    pub topic: String,
+    /// Address to listen on; anything but loopback lets other machines in
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind: std::net::IpAddr,
+    /// Port to listen on; 0 picks a free one
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// How many of the latest records a newly opened page shows
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub history: u32,
+}
+
 fn parse_acks(s: &str) -> Result<Acks, String> {
     s.parse()
 }
@@ -356,6 +378,30 @@ mod tests {
         assert!(parse(&["chat"]).is_err());
         assert!(parse(&["chat", "-u", "a", "--history", "-1"]).is_err());
         assert!(parse(&["chat", "-u", "a", "--heartbeat", "often"]).is_err());
+    }
+
+    #[test]
+    fn web_defaults_to_loopback_port_8080() {
+        let Command::Web(w) = parse(&["web"]).unwrap().command else {
+            panic!("not web")
+        };
+        assert_eq!(
+            (w.topic.as_str(), w.bind.to_string(), w.port, w.history),
+            ("sample", "127.0.0.1".to_string(), 8080, 50)
+        );
+        let Command::Web(w) = parse(&["web", "--bind", "::1", "--port", "0", "--history", "0"])
+            .unwrap()
+            .command
+        else {
+            panic!("not web")
+        };
+        assert_eq!(
+            (w.bind.to_string(), w.port, w.history),
+            ("::1".into(), 0, 0)
+        );
+        assert!(parse(&["web", "--bind", "localhost"]).is_err());
+        assert!(parse(&["web", "--port", "70000"]).is_err());
+        assert!(parse(&["web", "--history", "-1"]).is_err());
     }
 
     #[test]

@@ -69,6 +69,13 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// The web server could not start (port in use, no permission, …).
+    #[error("{message}")]
+    Serve {
+        message: String,
+        hint: Option<String>,
+    },
+
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
 
@@ -98,7 +105,7 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::Broker { .. }
             | Error::Group { .. } => ExitCode::Failure,
-            Error::UnknownTopic { .. } => ExitCode::Failure,
+            Error::UnknownTopic { .. } | Error::Serve { .. } => ExitCode::Failure,
             Error::Usage(_) => ExitCode::Usage,
             Error::Data { .. } => ExitCode::DataError,
             Error::Output(_) => ExitCode::IoError,
@@ -118,7 +125,8 @@ impl Error {
             Error::UnknownTopic { topic, .. } => {
                 Some(format!("create it with `kafkademo topic create {topic}`"))
             }
-            Error::Broker { hint, .. } | Error::Data { hint, .. } | Error::Group { hint, .. } => {
+            Error::Broker { hint, .. } | Error::Data { hint, .. } | Error::Group { hint, .. }
+            | Error::Serve { hint, .. } => {
                 hint.clone()
             }
             _ => None,

@@ -15,6 +15,7 @@ mod producer;
 mod record;
 mod run;
 mod signal;
+mod web;
 
 fn main() {
     std::process::exit(run::run());

@@ -44,6 +44,7 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Consume(args) => commands::consume::execute(&brokers, args),
         Command::Group(cmd) => commands::group::execute(&brokers, cmd),
         Command::Chat(args) => commands::chat::execute(&brokers, args),
+        Command::Web(args) => commands::web::execute(&brokers, args),
     }
 }
 

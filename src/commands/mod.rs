@@ -5,3 +5,4 @@ pub mod consume;
 pub mod group;
 pub mod produce;
 pub mod topic;
+pub mod web;

@@ -10,3 +10,4 @@ mod cluster;
 mod exercise;
 mod groups;
 mod topic;
+mod web;

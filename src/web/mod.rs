@@ -1,0 +1,7 @@
+//! What `kafkademo web` is made of: the page (HTML, CSS and JS embedded in
+//! the binary), its HTTP rules, the hub that fans records out to every open
+//! page, and the consumer thread that feeds the hub.
+
+pub mod http;
+pub mod hub;
+pub mod stream;

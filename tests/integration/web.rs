@@ -1,0 +1,655 @@
+//! `kafkademo web` in a real headless Chromium and over raw HTTP: the page
+//! shows history and live records, the form produces, payloads stay text,
+//! HTTP errors are the right ones, reconnects resume without duplicates, a
+//! broker outage is shown and recovered from. Needs the broker and
+//! Chromium + chromedriver (scripts/browser-setup.sh); never skips.
+
+mod browser;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::fixture::*;
+use browser::{dechunk, free_port, http, Browser};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A running `kafkademo web` on a free port, stopped when dropped.
+struct WebServer {
+    child: Option<Child>,
+    url: String,
+    addr: String,
+}
+
+impl WebServer {
+    fn start(topic: &str, extra: &[&str]) -> WebServer {
+        let mut args = vec!["web", "--topic", topic];
+        if !extra.contains(&"--port") {
+            args.extend(["--port", "0"]);
+        }
+        args.extend_from_slice(extra);
+        let mut child = kafkademo(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            // keep draining so the server never blocks on a full pipe
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let line = match rx.recv_timeout(WAIT) {
+            Ok(line) if !line.is_empty() => line,
+            _ => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "kafkademo web printed no URL: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        };
+        let prefix = format!("Serving topic '{topic}' at http://");
+        assert!(line.starts_with(&prefix), "{line:?}");
+        let url = line["Serving topic '' at ".len() + topic.len()..]
+            .trim_end()
+            .to_string();
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        WebServer {
+            child: Some(child),
+            url,
+            addr,
+        }
+    }
+
+    /// Ctrl-C, and what the server said on its way out.
+    fn interrupt(mut self) -> Run {
+        let child = self.child.take().unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        wait_bounded(child, Duration::from_secs(10))
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn produce_lines(topic: &str, lines: &str, extra: &[&str]) {
+    let mut args = vec!["produce", "--topic", topic];
+    args.extend_from_slice(extra);
+    let mut p = kafkademo(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    let r = wait_bounded(p, Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+/// The rows the page shows, top (newest) first: [origin, value, meta, class].
+const ROWS: &str = "return [...document.querySelectorAll('#records li')].map(li => \
+    [li.dataset.origin, li.querySelector('.value').textContent, \
+     li.querySelector('.meta').textContent, li.className])";
+
+fn rows(b: &Browser) -> Vec<Vec<String>> {
+    serde_json::from_value(b.eval(ROWS, json!([]))).unwrap()
+}
+
+fn wait_rows(b: &Browser, what: &str, n: usize) -> Vec<Vec<String>> {
+    b.wait_for(
+        what,
+        "return document.querySelectorAll('#records li').length >= arguments[0]",
+        json!([n]),
+        WAIT,
+    );
+    rows(b)
+}
+
+fn wait_status(b: &Browser, state: &str) -> String {
+    b.wait_for(
+        &format!("status {state}"),
+        "const s = document.getElementById('status'); \
+         return s.dataset.state === arguments[0] && s.textContent.trim()",
+        json!([state]),
+        WAIT,
+    )
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+#[test]
+fn the_page_shows_history_then_live_records_newest_first() {
+    let t = Topic::new("web-live", 2);
+    ok(&[
+        "produce",
+        "even",
+        "--topic",
+        &t.name,
+        "--count",
+        "3",
+        "--interval",
+        "10ms",
+    ]);
+    let server = WebServer::start(&t.name, &["--history", "2"]);
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "loopback by default: {}",
+        server.url
+    );
+    let b = Browser::start();
+    b.goto(&server.url);
+    let status = wait_status(&b, "connected");
+    assert!(status.contains("connected to"), "{status}");
+    let history = wait_rows(&b, "two history records", 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(rows(&b).len(), 2, "--history 2 shows two: {history:?}");
+    assert_eq!(history[0][..2], ["A".to_string(), "4".to_string()]);
+    assert_eq!(history[1][..2], ["A".to_string(), "2".to_string()]);
+    assert_eq!(
+        b.eval(
+            "return document.getElementById('topic').textContent",
+            json!([])
+        ),
+        json!(t.name)
+    );
+
+    ok(&[
+        "produce",
+        "odd",
+        "--topic",
+        &t.name,
+        "--count",
+        "2",
+        "--interval",
+        "10ms",
+    ]);
+    let all = wait_rows(&b, "B's records", 4);
+    assert_eq!(all[0][..2], ["B".to_string(), "3".to_string()], "{all:?}");
+    assert_eq!(all[1][..2], ["B".to_string(), "1".to_string()], "{all:?}");
+    for row in &all {
+        let origin = &row[0];
+        assert!(
+            row[3].contains(&format!("origin-{origin}")),
+            "coloured by origin: {row:?}"
+        );
+        let meta = &row[2];
+        assert!(
+            meta.starts_with("partition ") && meta.contains(" · offset "),
+            "{row:?}"
+        );
+    }
+    // A and B are drawn in different colours
+    let colours = b.eval(
+        "const c = s => getComputedStyle(document.querySelector(s)).borderLeftColor; \
+         return [c('#records li.origin-A'), c('#records li.origin-B')]",
+        json!([]),
+    );
+    assert_ne!(colours[0], colours[1], "{colours}");
+    drop(b);
+    let r = server.interrupt();
+    assert_eq!(r.code, 130, "{r:?}");
+}
+
+#[test]
+fn the_page_reconnects_by_itself_after_a_server_restart() {
+    let t = Topic::new("web-restart", 1);
+    produce_lines(&t.name, "one\ntwo\n", &[]);
+    let port = free_port().to_string();
+    let server = WebServer::start(&t.name, &["--port", &port]);
+    let b = Browser::start();
+    b.goto(&server.url);
+    wait_rows(&b, "the history", 2);
+    let r = server.interrupt();
+    assert_eq!(r.code, 130, "{r:?}");
+    let gone = wait_status(&b, "offline");
+    assert!(gone.contains("reconnecting"), "{gone}");
+    produce_lines(&t.name, "three\n", &[]);
+    let _server = WebServer::start(&t.name, &["--port", &port]);
+    wait_status(&b, "connected");
+    let shown = wait_rows(&b, "the record from while the server was down", 3);
+    let values: Vec<&str> = shown.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(values, ["three", "two", "one"], "each once, newest first");
+}
+
+#[test]
+fn a_message_sent_through_the_form_is_read_by_consume() {
+    let t = Topic::new("web-form", 1);
+    let server = WebServer::start(&t.name, &[]);
+    let b = Browser::start();
+    b.goto(&server.url);
+    wait_status(&b, "connected");
+    b.type_into("#key", "browser");
+    b.type_into("#value", "hello from Chromium ✓");
+    b.click("#send-button");
+    let result = b.wait_for(
+        "the send result",
+        "const t = document.getElementById('send-result').textContent; \
+         return t.startsWith('sent') || t.includes('error') || t.includes('cannot') ? t : ''",
+        json!([]),
+        WAIT,
+    );
+    assert_eq!(result, json!("sent to partition 0, offset 0"));
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    assert_eq!(c.stdout, "browser\thello from Chromium ✓\n");
+    // and the page shows it, read back from the topic
+    let shown = wait_rows(&b, "the sent message", 1);
+    assert_eq!(shown[0][1], "hello from Chromium ✓");
+    assert!(shown[0][3].contains("origin-other"), "{shown:?}");
+}
+
+#[test]
+fn a_script_payload_is_shown_as_text_and_never_run() {
+    let t = Topic::new("web-xss", 1);
+    let payload = r#"<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">"#;
+    produce_lines(&t.name, &format!("{payload}\n"), &[]);
+    produce_lines(
+        &t.name,
+        &format!("<b>key</b>\t{payload}\n"),
+        &["--key-separator", "\t"],
+    );
+    let server = WebServer::start(&t.name, &[]);
+    let b = Browser::start();
+    b.goto(&server.url);
+    let shown = wait_rows(&b, "the payloads", 2);
+    assert_eq!(shown[0][1], payload);
+    assert_eq!(shown[1][1], payload);
+    let badge = b.eval(
+        "return document.querySelector('#records li .badge').textContent",
+        json!([]),
+    );
+    assert_eq!(badge, json!("<b>key</b>"));
+    std::thread::sleep(Duration::from_millis(500)); // time for an onerror to fire, were there an img
+    let found = b.eval(
+        "return [typeof window.__pwned, document.querySelectorAll('#records script, #records img, #records b').length]",
+        json!([]),
+    );
+    assert_eq!(found, json!(["undefined", 0]), "the payload became markup");
+}
+
+#[test]
+fn http_errors_are_the_right_ones() {
+    let t = Topic::new("web-http", 1);
+    let server = WebServer::start(&t.name, &[]);
+    let a = server.addr.as_str();
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+
+    let page = http(a, "GET", "/", &[], b"");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.text().contains("<ol id=\"records\">"));
+    let csp = page.header("Content-Security-Policy").unwrap_or_default();
+    assert!(csp.contains("script-src 'self'"), "{page:?}");
+    assert_eq!(http(a, "GET", "/app.js", &[], b"").status, 200);
+
+    let r = http(a, "GET", "/nope", &[], b"");
+    assert_eq!(r.status, 404, "{r:?}");
+    assert_eq!(http(a, "GET", "/../Cargo.toml", &[], b"").status, 404);
+    let r = http(a, "DELETE", "/events", &[], b"");
+    assert_eq!((r.status, r.header("Allow")), (405, Some("GET")), "{r:?}");
+    let r = http(a, "GET", "/send", &[], b"");
+    assert_eq!((r.status, r.header("Allow")), (405, Some("POST")), "{r:?}");
+
+    let big = format!("value={}", "x".repeat(70 * 1024));
+    let r = http(a, "POST", "/send", &[form], big.as_bytes());
+    assert_eq!(r.status, 413, "{r:?}");
+    assert!(r.text().contains("at most 64 KiB"), "{r:?}");
+    let r = http(a, "POST", "/send", &[form], b"value=");
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = http(
+        a,
+        "POST",
+        "/send",
+        &[("Content-Type", "text/plain")],
+        b"value=x",
+    );
+    assert_eq!(r.status, 415, "{r:?}");
+    let r = http(
+        a,
+        "POST",
+        "/send",
+        &[form, ("Origin", "http://evil.example")],
+        b"value=x",
+    );
+    assert_eq!(r.status, 403, "cross-site POST: {r:?}");
+    let r = http(a, "GET", "/", &[("Host", "evil.example")], b"");
+    assert_eq!(r.status, 403, "DNS rebinding: {r:?}");
+
+    // none of the refused ones was written; the good one is
+    let origin = format!("http://{a}");
+    let r = http(
+        a,
+        "POST",
+        "/send",
+        &[form, ("Origin", origin.as_str())],
+        b"key=k&value=ok+then",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        (v["partition"].as_i64(), v["offset"].as_i64()),
+        (Some(0), Some(0))
+    );
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    assert_eq!(c.stdout, "k\tok then\n");
+}
+
+/// Reads an event stream until `records` record events came (and a little
+/// longer, to catch extra ones) or WAIT passes.
+fn read_events(addr: &str, last_event_id: Option<&str>, records: usize) -> Vec<(String, Value)> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut head = format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+    if let Some(id) = last_event_id {
+        head.push_str(&format!("Last-Event-ID: {id}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let start = Instant::now();
+    let mut enough_at: Option<Instant> = None;
+    let (pattern, mut scanned, mut n) = (&b"event: record\n"[..], 0, 0);
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(got) => raw.extend_from_slice(&buf[..got]),
+            Err(_) => {}
+        }
+        while let Some(at) = raw[scanned..]
+            .windows(pattern.len())
+            .position(|w| w == pattern)
+        {
+            n += 1;
+            scanned += at + pattern.len();
+        }
+        if n >= records && enough_at.is_none() {
+            enough_at = Some(Instant::now());
+        }
+        if enough_at.is_some_and(|t| t.elapsed() > Duration::from_millis(700))
+            || start.elapsed() > WAIT
+        {
+            break;
+        }
+    }
+    let _ = s.shutdown(Shutdown::Both);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no stream: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    let body = String::from_utf8(dechunk(&raw[split + 4..])).unwrap();
+    body.split("\n\n")
+        .filter(|f| f.contains("event: record"))
+        .map(|f| {
+            let field = |name: &str| {
+                f.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            (
+                field("id: "),
+                serde_json::from_str(&field("data: ")).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_reconnect_with_last_event_id_resumes_without_duplicates() {
+    let t = Topic::new("web-resume", 1);
+    produce_lines(&t.name, "one\ntwo\nthree\n", &[]);
+    let server = WebServer::start(&t.name, &[]);
+    let first = read_events(&server.addr, None, 3);
+    let values: Vec<&str> = first
+        .iter()
+        .map(|(_, v)| v["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["one", "two", "three"]);
+    let (seen_id, _) = &first[1];
+    assert!(!seen_id.is_empty());
+    // The page "lost" the connection after "two"; more arrive meanwhile.
+    produce_lines(&t.name, "four\nfive\n", &[]);
+    let resumed = read_events(&server.addr, Some(seen_id), 3);
+    let values: Vec<&str> = resumed
+        .iter()
+        .map(|(_, v)| v["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["three", "four", "five"], "exactly what was missed");
+    let offsets: Vec<i64> = resumed
+        .iter()
+        .map(|(_, v)| v["offset"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offsets, [2, 3, 4]);
+    // An id from another run of the server gets the plain history.
+    let fresh = read_events(&server.addr, Some("0.2"), 5);
+    assert_eq!(fresh.len(), 5);
+}
+
+/// Forwards connections on `port` to the broker while running.
+struct Proxy {
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(port: u16, to: String) -> Proxy {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("the proxy port was taken");
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let running = stop.clone();
+        std::thread::spawn(move || {
+            while !running.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = TcpStream::connect(&to) else {
+                            continue;
+                        };
+                        for (mut from, mut into) in [
+                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                            (server, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut into);
+                                let _ = into.shutdown(Shutdown::Both);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Proxy { stop }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_broker_outage_shows_on_the_page_and_the_page_recovers() {
+    let broker = require_broker();
+    let broker = broker.split(',').next().unwrap().to_string();
+    let t = Topic::new("web-outage", 1);
+    // The server's only broker address leads nowhere yet: an outage from the start.
+    let port = free_port();
+    let via = format!("127.0.0.1:{port}");
+    let server = WebServer::start(&t.name, &["--brokers", &via, "--timeout", "2s"]);
+    let b = Browser::start();
+    b.goto(&server.url);
+    let down = wait_status(&b, "unreachable");
+    assert!(
+        down.contains(&format!("cannot reach Kafka at {via}")),
+        "{down}"
+    );
+    assert!(down.contains("retrying"), "{down}");
+    // The page still works as a page while the broker is away.
+    assert_eq!(
+        http(&server.addr, "GET", "/style.css", &[], b"").status,
+        200
+    );
+
+    let _proxy = Proxy::start(port, broker);
+    let up = wait_status(&b, "connected");
+    assert!(up.contains(&format!("connected to {via}")), "{up}");
+    produce_lines(&t.name, "after the outage\n", &[]);
+    let shown = wait_rows(&b, "the record produced after the outage", 1);
+    assert_eq!(shown[0][1], "after the outage");
+    drop(b);
+    let r = server.interrupt();
+    assert_eq!(r.code, 130, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("cannot reach Kafka at {via}")),
+        "the outage is on stderr too: {r:?}"
+    );
+}
+
+#[test]
+fn a_stalled_page_does_not_hold_up_the_others() {
+    let t = Topic::new("web-stall", 1);
+    let server = WebServer::start(&t.name, &["--history", "0"]);
+    // Subscribes and never reads.
+    let mut stalled = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stalled,
+        "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let addr = server.addr.clone();
+    let reader = std::thread::spawn(move || read_events(&addr, None, 5000));
+    std::thread::sleep(Duration::from_millis(500));
+    // ~15 MiB of events: more than the stalled page's queue and socket buffers hold
+    let lines: String = (0..5000)
+        .map(|i| format!("{i:05} {}\n", "y".repeat(3000)))
+        .collect();
+    produce_lines(&t.name, &lines, &[]);
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), 5000, "the reading page got everything");
+    assert_eq!(got[4999].1["offset"], 4999);
+    // The stalled page was dropped: once it reads again, its stream ends
+    // (the last chunk), so a browser would reconnect and resume.
+    stalled
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let start = Instant::now();
+    while !raw.ends_with(b"\r\n0\r\n\r\n") {
+        assert!(
+            start.elapsed() < WAIT,
+            "the stalled page's stream never ended"
+        );
+        match stalled.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    assert!(raw.ends_with(b"\r\n0\r\n\r\n"));
+    let frames = String::from_utf8_lossy(&raw)
+        .matches("event: record\n")
+        .count();
+    assert!(
+        frames < 5000,
+        "the stalled page was not dropped ({frames} frames)"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let t = Topic::new("web-port", 1);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let r = fails(
+        &["web", "--topic", &t.name, "--port", &port],
+        1,
+        &format!("cannot listen on 127.0.0.1:{port}: the port is in use"),
+    );
+    assert!(r.stderr.contains("hint: "), "{r:?}");
+    assert_eq!(r.stdout, "");
+    fails(
+        &["web", "--topic", "no such topic!"],
+        2,
+        "invalid topic name",
+    );
+    let missing = unique_topic("web-missing");
+    fails(
+        &["web", "--topic", &missing, "--port", "0"],
+        1,
+        &format!("topic '{missing}' does not exist"),
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_server_with_130_while_a_page_is_open() {
+    let t = Topic::new("web-sigint", 1);
+    let server = WebServer::start(&t.name, &[]);
+    let mut page = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        page,
+        "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let r = server.interrupt();
+    assert_eq!(r.code, 130, "{r:?}");
+    assert_eq!(r.stderr, "", "{r:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    // the stream ended with the server
+    page.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    let _ = page.read_to_end(&mut rest);
+    assert!(String::from_utf8_lossy(&rest).contains("text/event-stream"));
+}
