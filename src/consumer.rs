@@ -38,6 +38,16 @@ pub struct Reader {
     /// Highest offset + 1 the broker has (its high watermark), once known.
     end: HashMap<i32, i64>,
     fetch_bytes: HashMap<i32, i32>,
+    /// Per-partition fetch size before any record forced it up.
+    fetch_default: i32,
+}
+
+/// A fetched record, borrowed from the broker's response (see `poll_each`).
+pub struct Fetched<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
 }
 
 impl Reader {
@@ -68,9 +78,18 @@ impl Reader {
             fetch_at: BTreeMap::new(),
             end: HashMap::new(),
             fetch_bytes: HashMap::new(),
+            fetch_default: FETCH_BYTES,
         };
         reader.assign(partitions, committed)?;
         Ok(reader)
+    }
+
+    /// Asks for up to `bytes` per partition in each fetch (1 MiB by default;
+    /// a record larger than that still doubles it as needed).
+    pub fn set_fetch_bytes(&mut self, bytes: i32) {
+        self.fetch_default = bytes.clamp(1024, FETCH_BYTES_MAX);
+        self.client
+            .set_fetch_max_bytes_per_partition(self.fetch_default);
     }
 
     /// Replaces the assignment (a group rebalance hands over a new set).
@@ -130,23 +149,41 @@ impl Reader {
     /// One fetch round over all assigned partitions; returns the records
     /// in offset order per partition (possibly none, after FETCH_WAIT).
     pub fn poll(&mut self) -> Result<Vec<Consumed>> {
+        let mut out = Vec::new();
+        let topic = self.topic.clone();
+        self.poll_each(|r| {
+            out.push(Consumed {
+                topic: topic.clone(),
+                partition: r.partition,
+                offset: r.offset,
+                key: r.key.to_vec(),
+                value: r.value.to_vec(),
+            })
+        })?;
+        Ok(out)
+    }
+
+    /// One fetch round like `poll`, handing each record to `f` as it is
+    /// parsed instead of copying it out; returns how many there were.
+    pub fn poll_each(&mut self, mut f: impl FnMut(Fetched<'_>)) -> Result<usize> {
         if self.fetch_at.is_empty() {
             std::thread::sleep(FETCH_WAIT);
-            return Ok(Vec::new());
+            return Ok(0);
         }
+        let fetch_default = self.fetch_default;
         let requests: Vec<FetchPartition<'_>> = self
             .fetch_at
             .iter()
             .map(|(&p, &at)| {
                 FetchPartition::new(&self.topic, p, at)
-                    .with_max_bytes(*self.fetch_bytes.get(&p).unwrap_or(&FETCH_BYTES))
+                    .with_max_bytes(*self.fetch_bytes.get(&p).unwrap_or(&fetch_default))
             })
             .collect();
         let responses = match self.client.fetch_messages(requests) {
             Ok(r) => r,
             Err(e) => return Err(kafka_error(e, &self.brokers, &self.topic)),
         };
-        let mut out = Vec::new();
+        let mut count = 0;
         let mut failures: Vec<(i32, KafkaCode)> = Vec::new();
         for response in &responses {
             for t in response.topics() {
@@ -165,12 +202,12 @@ impl Reader {
                                     continue;
                                 }
                                 next = m.offset + 1;
-                                out.push(Consumed {
-                                    topic: self.topic.clone(),
+                                count += 1;
+                                f(Fetched {
                                     partition,
                                     offset: m.offset,
-                                    key: m.key.to_vec(),
-                                    value: m.value.to_vec(),
+                                    key: m.key,
+                                    value: m.value,
                                 });
                             }
                             self.fetch_at.insert(partition, next);
@@ -194,7 +231,7 @@ impl Reader {
         for (partition, code) in failures {
             self.recover(partition, code)?;
         }
-        Ok(out)
+        Ok(count)
     }
 
     fn recover(&mut self, partition: i32, code: KafkaCode) -> Result<()> {
@@ -211,7 +248,10 @@ impl Reader {
                 Ok(())
             }
             KafkaCode::MessageSizeTooLarge => {
-                let bytes = self.fetch_bytes.entry(partition).or_insert(FETCH_BYTES);
+                let bytes = self
+                    .fetch_bytes
+                    .entry(partition)
+                    .or_insert(self.fetch_default);
                 if *bytes >= FETCH_BYTES_MAX {
                     return Err(Error::Data {
                         message: format!(
