@@ -42,6 +42,7 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Topic(cmd) => commands::topic::execute(&brokers, cmd),
         Command::Produce(args) => commands::produce::execute(&brokers, args),
         Command::Consume(args) => commands::consume::execute(&brokers, args),
+        Command::Bench(cmd) => commands::bench::execute(&brokers, cmd, cli.global.quiet),
     }
 }
 
