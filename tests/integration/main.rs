@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod bench;
 mod cli;
 mod exercise;
 mod topic;
