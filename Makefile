@@ -6,7 +6,7 @@
 
 export KAFKA_MODE
 
-.PHONY: build lint test kafka-install kafka-up kafka-down kafka-status kafka-clean
+.PHONY: build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
 
 build:
 	cargo build
@@ -18,6 +18,11 @@ lint:
 # cargo test against a real broker, in ZooKeeper mode and then in KRaft mode.
 test:
 	scripts/test.sh
+
+# kafkademo bench vs Kafka's perf tools and kcat on one broker: one table of
+# medians (scripts/bench-compare.sh; ROUNDS=5 make bench for more rounds).
+bench:
+	@scripts/bench-compare.sh
 
 # Kafka 3.9 from Maven artifacts into .kafka/lib (skipped with KAFKA_HOME).
 kafka-install:
