@@ -92,6 +92,12 @@ impl Reader {
             .set_fetch_max_bytes_per_partition(self.fetch_default);
     }
 
+    /// Whether each record's CRC is checked (on by default). The `kafka`
+    /// crate's check costs most of a fetch's client CPU (docs/performance.md).
+    pub fn set_crc_check(&mut self, check: bool) {
+        self.client.set_fetch_crc_validation(check);
+    }
+
     /// Replaces the assignment (a group rebalance hands over a new set).
     pub fn assign(&mut self, partitions: &[i32], committed: &HashMap<i32, i64>) -> Result<()> {
         let missing: Vec<i32> = partitions
@@ -184,6 +190,9 @@ impl Reader {
             Err(e) => return Err(kafka_error(e, &self.brokers, &self.topic)),
         };
         let mut count = 0;
+        // Partitions with records to read that yielded none: a fetch v0 is
+        // cut at the byte limit, so a batch larger than it comes back empty.
+        let mut stalled = Vec::new();
         let mut failures: Vec<(i32, KafkaCode)> = Vec::new();
         for response in &responses {
             for t in response.topics() {
@@ -211,6 +220,9 @@ impl Reader {
                                 });
                             }
                             self.fetch_at.insert(partition, next);
+                            if next == at && at < data.highwatermark_offset() {
+                                stalled.push(partition);
+                            }
                         }
                         Err(e) => match &*e {
                             KafkaError::Kafka(code) => failures.push((partition, *code)),
@@ -230,6 +242,22 @@ impl Reader {
         }
         for (partition, code) in failures {
             self.recover(partition, code)?;
+        }
+        for partition in stalled {
+            let bytes = self
+                .fetch_bytes
+                .entry(partition)
+                .or_insert(self.fetch_default);
+            // No error at the cap: a partition can also stall on records a
+            // v0 fetch cannot show (transaction markers) and must wait then.
+            if *bytes < FETCH_BYTES_MAX {
+                *bytes = (*bytes * 2).min(FETCH_BYTES_MAX);
+                log::debug!(
+                    "topic '{}' partition {partition}: nothing fits in the fetch size; now {} bytes",
+                    self.topic,
+                    *bytes
+                );
+            }
         }
         Ok(count)
     }

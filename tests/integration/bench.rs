@@ -235,3 +235,47 @@ fn bench_errors_are_one_line_with_an_exit_code() {
         "cannot reach Kafka at 127.0.0.1:1",
     );
 }
+
+#[test]
+fn consume_gets_past_batches_larger_than_the_fetch_size() {
+    // One connection writing 500 records of 1000 B a request: ~500 KB batches.
+    // A v0 fetch of 4 KiB returns none of such a batch; the reader must grow
+    // its fetch size instead of asking again forever.
+    let t = Topic::new("bench-bigbatch", 1);
+    json(&[
+        "bench",
+        "produce",
+        "--topic",
+        &t.name,
+        "--records",
+        "2000",
+        "--record-size",
+        "1000",
+        "--batch",
+        "500",
+        "--connections",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let child = kafkademo(&[
+        "bench",
+        "consume",
+        "--topic",
+        &t.name,
+        "--records",
+        "2000",
+        "--fetch-bytes",
+        "4096",
+        "--format",
+        "json",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let r = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["records"], 2000, "{v}");
+}
