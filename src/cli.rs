@@ -224,6 +224,9 @@ pub struct BenchConsume {
     #[arg(long, default_value_t = 1024 * 1024,
           value_parser = clap::value_parser!(i32).range(1024..=64 * 1024 * 1024))]
     pub fetch_bytes: i32,
+    /// Skip the check of each record's CRC (librdkafka skips it by default; Java checks)
+    #[arg(long)]
+    pub no_crc_check: bool,
     /// Reader connections to the broker, each on its own thread with its own partitions
     #[arg(long, short = 'c', default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=64))]

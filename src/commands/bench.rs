@@ -133,9 +133,12 @@ fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<(
     let run = run_readers(
         brokers,
         &topic,
-        args.records,
-        args.fetch_bytes,
-        connections,
+        ReadPlan {
+            target: args.records,
+            fetch_bytes: args.fetch_bytes,
+            crc_check: !args.no_crc_check,
+            connections,
+        },
         &mut progress,
     )?;
     progress.finish();
@@ -148,6 +151,7 @@ fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<(
         "records": run.records,
         "bytes": run.bytes,
         "fetch_bytes": args.fetch_bytes,
+        "crc_check": !args.no_crc_check,
         "connections": connections,
         "seconds": round(secs, 3),
         "records_per_sec": round(per_sec(run.records as f64, secs), 1),
@@ -575,6 +579,13 @@ fn auto_batch(record_size: u64) -> u64 {
 
 // ---- consume ----------------------------------------------------------------
 
+struct ReadPlan {
+    target: u64,
+    fetch_bytes: i32,
+    crc_check: bool,
+    connections: usize,
+}
+
 struct ReadRun {
     records: u64,
     bytes: u64,
@@ -590,22 +601,21 @@ struct Read {
 fn run_readers(
     brokers: &BrokerConfig,
     topic: &BenchTopic,
-    target: u64,
-    fetch_bytes: i32,
-    connections: usize,
+    plan: ReadPlan,
     progress: &mut Progress,
 ) -> Result<ReadRun> {
     let gate = Gate::default();
     let read = AtomicU64::new(0);
-    let shares = shares(&topic.partitions, connections);
+    let target = plan.target;
+    let shares = shares(&topic.partitions, plan.connections);
+    let plan = &plan;
     let (start, done) = std::thread::scope(|s| {
         let handles: Vec<_> = shares
             .iter()
             .map(|share| {
                 let (gate, read) = (&gate, &read);
                 s.spawn(move || {
-                    let worker =
-                        reader_worker(brokers, &topic.name, share, fetch_bytes, target, gate, read);
+                    let worker = reader_worker(brokers, &topic.name, share, plan, gate, read);
                     worker.map_err(|e| gate.fail(e)).ok().flatten()
                 })
             })
@@ -641,14 +651,15 @@ fn reader_worker(
     brokers: &BrokerConfig,
     topic: &str,
     share: &[i32],
-    fetch_bytes: i32,
-    target: u64,
+    plan: &ReadPlan,
     gate: &Gate,
     read: &AtomicU64,
 ) -> Result<Option<Read>> {
     let cluster = Cluster::connect(brokers)?;
     let mut reader = Reader::new(&cluster, topic, share, &HashMap::new(), StartAt::Earliest)?;
-    reader.set_fetch_bytes(fetch_bytes);
+    reader.set_fetch_bytes(plan.fetch_bytes);
+    reader.set_crc_check(plan.crc_check);
+    let target = plan.target;
     if !gate.arrive() {
         return Ok(None);
     }
