@@ -11,15 +11,15 @@
 # if none answers, and stops only a broker it started.
 #
 # Options (or environment): --rounds N (ROUNDS, 3), --records-100 N
-# (RECORDS_100, 2000000), --records-1k N (RECORDS_1K, 500000), --partitions N
+# (RECORDS_100, 3000000), --records-1k N (RECORDS_1K, 600000), --partitions N
 # (PARTITIONS, 4), --out DIR (OUT), --svg FILE (also copy the plot there).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=${ROUNDS:-3}
-RECORDS_100=${RECORDS_100:-2000000}
-RECORDS_1K=${RECORDS_1K:-500000}
+RECORDS_100=${RECORDS_100:-3000000}
+RECORDS_1K=${RECORDS_1K:-600000}
 PARTITIONS=${PARTITIONS:-4}
 OUT=${OUT:-$KD_ROOT/target/bench-compare}
 SVG_COPY=
@@ -354,6 +354,7 @@ plot() {
     }' "$RESULTS"
 }
 
+say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end" | tee -a "$OUT/machine.txt"
 summarize | tee "$OUT/table.md"
 plot >"$OUT/throughput.svg"
 if [[ -n $SVG_COPY ]]; then cp "$OUT/throughput.svg" "$SVG_COPY"; fi
