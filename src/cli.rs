@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::producer::Acks;
+use crate::producer::{Acks, Compression};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,6 +65,9 @@ pub enum Command {
     Produce(Produce),
     /// Print records as they arrive, labelled with their origin
     Consume(Consume),
+    /// Measure throughput and latency against the broker
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Serve a web page that shows a topic's records live and sends messages to it
     Web(Web),
     /// Chat in a room (topic chat.ROOM) with everyone else in it
@@ -241,6 +244,120 @@ fn parse_acks(s: &str) -> Result<Acks, String> {
     s.parse()
 }
 
+fn parse_compression(s: &str) -> Result<Compression, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Write records as fast as the broker takes them: records/s, MB/s, request latency
+    Produce(BenchProduce),
+    /// Read records from the start of a topic: records/s, MB/s
+    Consume(BenchConsume),
+    /// Produce at a steady rate and time each record until it is consumed
+    E2e(BenchE2e),
+}
+
+/// Where a benchmark runs and how it reports; shared by every bench mode.
+#[derive(Debug, Args)]
+pub struct BenchTarget {
+    /// Topic to use [default: a temporary topic, created for the run and deleted after]
+    #[arg(long, short = 't')]
+    pub topic: Option<String>,
+    /// Partitions of the temporary topic
+    #[arg(long, default_value_t = 4, conflicts_with = "topic",
+          value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub partitions: i32,
+    /// text for people, json for machines (one object)
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "MB/s counts key and value bytes in MiB (2^20), as Kafka's own perf tools do. \
+Each connection runs on its own thread and writes its own share of the partitions."
+)]
+pub struct BenchProduce {
+    /// Records to send
+    #[arg(long, short = 'n', default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub records: u64,
+    /// Bytes in each record's value (no key)
+    #[arg(long, short = 's', default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=16 * 1024 * 1024))]
+    pub record_size: u64,
+    /// Replicas that must have a record before the broker answers: 0, 1 or all
+    #[arg(long, default_value = "1", value_parser = parse_acks)]
+    pub acks: Acks,
+    /// Records per produce request [default: about 256 KiB worth, at most 5000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch: Option<u64>,
+    /// Compression of each request: none, gzip or snappy
+    #[arg(long, default_value = "none", value_parser = parse_compression)]
+    pub compression: Compression,
+    /// Producer connections to the broker, each on its own thread
+    #[arg(long, short = 'c', default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub connections: u64,
+    #[command(flatten)]
+    pub target: BenchTarget,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Reads from the earliest offset of every partition until --records are read. \
+Without --topic, a temporary topic is filled with --records records of --record-size bytes first (not timed)."
+)]
+pub struct BenchConsume {
+    /// Records to read
+    #[arg(long, short = 'n', default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub records: u64,
+    /// Bytes in each record's value, when filling the temporary topic
+    #[arg(long, short = 's', default_value_t = 100, conflicts_with = "topic",
+          value_parser = clap::value_parser!(u64).range(1..=16 * 1024 * 1024))]
+    pub record_size: u64,
+    /// Bytes asked for per partition in each fetch
+    #[arg(long, default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(i32).range(1024..=64 * 1024 * 1024))]
+    pub fetch_bytes: i32,
+    /// Skip the check of each record's CRC (librdkafka skips it by default; Java checks)
+    #[arg(long)]
+    pub no_crc_check: bool,
+    /// Reader connections to the broker, each on its own thread with its own partitions
+    #[arg(long, short = 'c', default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub connections: u64,
+    #[command(flatten)]
+    pub target: BenchTarget,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each record carries the time it was due; its latency is from then until a reader \
+on another connection has it, so a producer that falls behind shows up in the figures."
+)]
+pub struct BenchE2e {
+    /// Records per second to produce
+    #[arg(long, short = 'r', default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub rate: u64,
+    /// How long to produce, e.g. 10s
+    #[arg(long, short = 'd', default_value = "10s", value_parser = humantime::parse_duration,
+          value_name = "DURATION")]
+    pub duration: Duration,
+    /// Bytes in each record's value (at least 24: time, sequence and run id)
+    #[arg(long, short = 's', default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(24..=1024 * 1024))]
+    pub record_size: u64,
+    /// Replicas that must have a record before the broker answers: 0, 1 or all
+    #[arg(long, default_value = "1", value_parser = parse_acks)]
+    pub acks: Acks,
+    #[command(flatten)]
+    pub target: BenchTarget,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TopicCommand {
     /// Create a topic
@@ -402,6 +519,45 @@ mod tests {
         assert!(parse(&["web", "--bind", "localhost"]).is_err());
         assert!(parse(&["web", "--port", "70000"]).is_err());
         assert!(parse(&["web", "--history", "-1"]).is_err());
+    }
+
+    #[test]
+    fn bench_options_parse_and_check_ranges() {
+        let cli = parse(&[
+            "bench",
+            "produce",
+            "--records",
+            "10",
+            "--record-size",
+            "1000",
+            "--acks",
+            "all",
+            "--compression",
+            "snappy",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        let Command::Bench(BenchCommand::Produce(p)) = cli.command else {
+            panic!("not bench produce")
+        };
+        assert_eq!((p.records, p.record_size, p.acks), (10, 1000, Acks::All));
+        assert_eq!(p.compression, Compression::Snappy);
+        assert_eq!(p.target.format, Format::Json);
+        assert!(p.target.topic.is_none());
+        assert!(parse(&["bench", "produce", "--records", "0"]).is_err());
+        assert!(parse(&["bench", "produce", "--compression", "zstd"]).is_err());
+        assert!(parse(&["bench", "produce", "--topic", "t", "--partitions", "3"]).is_err());
+        assert!(parse(&["bench", "consume", "--topic", "t", "--record-size", "3"]).is_err());
+        assert!(parse(&["bench", "e2e", "--record-size", "8"]).is_err());
+        let Command::Bench(BenchCommand::E2e(e)) =
+            parse(&["bench", "e2e", "--rate", "500", "--duration", "3s"])
+                .unwrap()
+                .command
+        else {
+            panic!("not bench e2e")
+        };
+        assert_eq!((e.rate, e.duration), (500, Duration::from_secs(3)));
     }
 
     #[test]

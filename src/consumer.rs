@@ -41,6 +41,16 @@ pub struct Reader {
     /// Highest offset + 1 the broker has (its high watermark), once known.
     end: HashMap<i32, i64>,
     fetch_bytes: HashMap<i32, i32>,
+    /// Per-partition fetch size before any record forced it up.
+    fetch_default: i32,
+}
+
+/// A fetched record, borrowed from the broker's response (see `poll_each`).
+pub struct Fetched<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
 }
 
 impl Reader {
@@ -65,9 +75,24 @@ impl Reader {
             fetch_at: BTreeMap::new(),
             end: HashMap::new(),
             fetch_bytes: HashMap::new(),
+            fetch_default: FETCH_BYTES,
         };
         reader.assign(partitions, committed)?;
         Ok(reader)
+    }
+
+    /// Asks for up to `bytes` per partition in each fetch (1 MiB by default;
+    /// a record larger than that still doubles it as needed).
+    pub fn set_fetch_bytes(&mut self, bytes: i32) {
+        self.fetch_default = bytes.clamp(1024, FETCH_BYTES_MAX);
+        self.client
+            .set_fetch_max_bytes_per_partition(self.fetch_default);
+    }
+
+    /// Whether each record's CRC is checked (on by default). The `kafka`
+    /// crate's check costs most of a fetch's client CPU (docs/performance.md).
+    pub fn set_crc_check(&mut self, check: bool) {
+        self.client.set_fetch_crc_validation(check);
     }
 
     /// Replaces the assignment (a group rebalance hands over a new set).
@@ -127,16 +152,34 @@ impl Reader {
     /// One fetch round over all assigned partitions; returns the records
     /// in offset order per partition (possibly none, after FETCH_WAIT).
     pub fn poll(&mut self) -> Result<Vec<Consumed>> {
+        let mut out = Vec::new();
+        let topic = self.topic.clone();
+        self.poll_each(|r| {
+            out.push(Consumed {
+                topic: topic.clone(),
+                partition: r.partition,
+                offset: r.offset,
+                key: r.key.to_vec(),
+                value: r.value.to_vec(),
+            })
+        })?;
+        Ok(out)
+    }
+
+    /// One fetch round like `poll`, handing each record to `f` as it is
+    /// parsed instead of copying it out; returns how many there were.
+    pub fn poll_each(&mut self, mut f: impl FnMut(Fetched<'_>)) -> Result<usize> {
         if self.fetch_at.is_empty() {
             std::thread::sleep(FETCH_WAIT);
-            return Ok(Vec::new());
+            return Ok(0);
         }
+        let fetch_default = self.fetch_default;
         let requests: Vec<FetchPartition<'_>> = self
             .fetch_at
             .iter()
             .map(|(&p, &at)| {
                 FetchPartition::new(&self.topic, p, at)
-                    .with_max_bytes(*self.fetch_bytes.get(&p).unwrap_or(&FETCH_BYTES))
+                    .with_max_bytes(*self.fetch_bytes.get(&p).unwrap_or(&fetch_default))
             })
             .collect();
         let responses = match self.client.fetch_messages(requests) {
@@ -144,11 +187,14 @@ impl Reader {
             Err(e @ (KafkaError::Io(_) | KafkaError::NoHostReachable)) => {
                 let why = kafka_error(e, &self.brokers, &self.topic);
                 self.reconnect(why)?;
-                return Ok(Vec::new());
+                return Ok(0);
             }
             Err(e) => return Err(kafka_error(e, &self.brokers, &self.topic)),
         };
-        let mut out = Vec::new();
+        let mut count = 0;
+        // Partitions with records to read that yielded none: a fetch v0 is
+        // cut at the byte limit, so a batch larger than it comes back empty.
+        let mut stalled = Vec::new();
         let mut failures: Vec<(i32, KafkaCode)> = Vec::new();
         let mut fetched = false;
         for response in &responses {
@@ -169,15 +215,18 @@ impl Reader {
                                     continue;
                                 }
                                 next = m.offset + 1;
-                                out.push(Consumed {
-                                    topic: self.topic.clone(),
+                                count += 1;
+                                f(Fetched {
                                     partition,
                                     offset: m.offset,
-                                    key: m.key.to_vec(),
-                                    value: m.value.to_vec(),
+                                    key: m.key,
+                                    value: m.value,
                                 });
                             }
                             self.fetch_at.insert(partition, next);
+                            if next == at && at < data.highwatermark_offset() {
+                                stalled.push(partition);
+                            }
                         }
                         Err(e) => match &*e {
                             KafkaError::Kafka(code) => failures.push((partition, *code)),
@@ -215,7 +264,23 @@ impl Reader {
         for (partition, code) in failures {
             self.recover(partition, code)?;
         }
-        Ok(out)
+        for partition in stalled {
+            let bytes = self
+                .fetch_bytes
+                .entry(partition)
+                .or_insert(self.fetch_default);
+            // No error at the cap: a partition can also stall on records a
+            // v0 fetch cannot show (transaction markers) and must wait then.
+            if *bytes < FETCH_BYTES_MAX {
+                *bytes = (*bytes * 2).min(FETCH_BYTES_MAX);
+                log::debug!(
+                    "topic '{}' partition {partition}: nothing fits in the fetch size; now {} bytes",
+                    self.topic,
+                    *bytes
+                );
+            }
+        }
+        Ok(count)
     }
 
     /// Rides out a leader change or a broker restart: a fresh client on
@@ -251,7 +316,10 @@ impl Reader {
                 Ok(())
             }
             KafkaCode::MessageSizeTooLarge => {
-                let bytes = self.fetch_bytes.entry(partition).or_insert(FETCH_BYTES);
+                let bytes = self
+                    .fetch_bytes
+                    .entry(partition)
+                    .or_insert(self.fetch_default);
                 if *bytes >= FETCH_BYTES_MAX {
                     return Err(Error::Data {
                         message: format!(

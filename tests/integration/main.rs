@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod bench;
 mod chat;
 mod cli;
 mod cluster;
