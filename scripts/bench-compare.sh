@@ -111,6 +111,20 @@ broker_ticks() {
   fi
 }
 
+# The broker's CPU use over 3 s with none of our clients running: on a shared
+# broker, other clients' load is in every broker CPU figure below.
+broker_background() {
+  local t0 t1
+  t0=$(broker_ticks)
+  sleep 3
+  t1=$(broker_ticks)
+  if ((t0 < 0 || t1 < 0)); then
+    echo "n/a"
+  else
+    awk -v d=$((t1 - t0)) -v t="$CLK_TCK" 'BEGIN {printf "%.0f%% of a core", d / t / 3 * 100}'
+  fi
+}
+
 # ---- the machine -------------------------------------------------------------
 
 machine() {
@@ -124,6 +138,7 @@ machine() {
   say "java:      $(java -version 2>&1 | head -n 1); perf tools with their defaults, heap ${KAFKA_TOOLS_HEAP_OPTS:--Xmx512m}"
   say "kcat:      $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*librdkafka \([^ ]*\).*/\1, librdkafka \2/p')"
   say "rounds:    $ROUNDS, clients alternating; records: $RECORDS_100 of 100 B, $RECORDS_1K of 1 KB"
+  say "broker:    $(broker_background) busy with no bench running, at start"
 }
 machine | tee "$OUT/machine.txt"
 
@@ -354,9 +369,13 @@ plot() {
     }' "$RESULTS"
 }
 
-say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end" | tee -a "$OUT/machine.txt"
+{
+  say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end"
+  say "broker:    $(broker_background) busy with no bench running, at the end"
+} | tee -a "$OUT/machine.txt"
 summarize | tee "$OUT/table.md"
 plot >"$OUT/throughput.svg"
 if [[ -n $SVG_COPY ]]; then cp "$OUT/throughput.svg" "$SVG_COPY"; fi
-say "MB/s is MiB (2^20 bytes) of record values per second; CPU is user + system time per record."
+say "MB/s is MiB (2^20 bytes) of record values per second; CPU is user + system time per record;"
+say "broker CPU includes whatever else the broker did meanwhile (see 'broker:' above)."
 say "Results in ${OUT#"$KD_ROOT"/}/: table.md, results.tsv, throughput.svg, machine.txt"

@@ -420,11 +420,14 @@ fn watch(
     while !handles.iter().all(|h| h.is_finished()) {
         let n = done.load(Ordering::Relaxed);
         let secs = start.elapsed().as_secs_f64();
-        let note = format!(
-            "{prefix}{n}/{total} records, {:.0} records/s, {:.1} MB/s",
-            per_sec(n as f64, secs),
-            per_sec(n as f64 * bytes_per_record / MIB, secs)
+        let mut note = format!(
+            "{prefix}{n}/{total} records, {:.0} records/s",
+            per_sec(n as f64, secs)
         );
+        if bytes_per_record > 0.0 {
+            let mb = per_sec(n as f64 * bytes_per_record / MIB, secs);
+            note.push_str(&format!(", {mb:.1} MB/s"));
+        }
         progress.update(n as f64, total as f64, &note);
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -279,3 +279,40 @@ fn consume_gets_past_batches_larger_than_the_fetch_size() {
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["records"], 2000, "{v}");
 }
+
+#[test]
+fn ctrl_c_stops_a_bench_with_130_and_deletes_its_topic() {
+    require_broker();
+    let child = kafkademo(&["bench", "e2e", "--rate", "100", "--duration", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let prefix = format!("kd-bench-{}-", child.id());
+    let mine = || -> Vec<String> {
+        ok(&["topic", "list"])
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .map(String::from)
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while mine().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no temporary topic appeared"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r = wait_bounded(child, Duration::from_secs(20));
+    assert_eq!(r.code, 130, "{r:?}");
+    assert_eq!(r.stderr, "", "{r:?}");
+    assert_eq!(mine(), Vec::<String>::new(), "temporary topic left behind");
+}
