@@ -33,6 +33,8 @@ pub struct Reader {
     config: BrokerConfig,
     /// Since when fetching has failed for reasons a broker coming back cures.
     trouble_since: Option<Instant>,
+    /// Whether the trouble was reported (it is once it lasts).
+    warned: bool,
     topic: String,
     brokers: String,
     reset: StartAt,
@@ -69,6 +71,7 @@ impl Reader {
             client,
             config: cluster.config.clone(),
             trouble_since: None,
+            warned: false,
             topic: topic.to_string(),
             brokers,
             reset,
@@ -258,7 +261,8 @@ impl Reader {
                 failures.push((p, KafkaCode::LeaderNotAvailable));
             }
         }
-        if fetched && failures.is_empty() && self.trouble_since.take().is_some() {
+        if fetched && failures.is_empty() && self.trouble_since.take().is_some() && self.warned {
+            self.warned = false;
             log::warn!("reading topic '{}' again", self.topic);
         }
         for (partition, code) in failures {
@@ -287,10 +291,14 @@ impl Reader {
     /// fresh metadata, retried every half second for up to DEFAULT_RETRY_FOR,
     /// after which `why` is the error.
     fn reconnect(&mut self, why: Error) -> Result<()> {
-        let since = *self.trouble_since.get_or_insert_with(|| {
+        let since = *self.trouble_since.get_or_insert_with(Instant::now);
+        // Say nothing about a blip (a new topic's leader settling); say it once if it lasts.
+        if !self.warned && since.elapsed() >= Duration::from_millis(1500) {
+            self.warned = true;
             log::warn!("{why}; reconnecting");
-            Instant::now()
-        });
+        } else {
+            log::info!("{why}; reconnecting");
+        }
         if since.elapsed() > DEFAULT_RETRY_FOR {
             return Err(why);
         }

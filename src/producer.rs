@@ -124,6 +124,9 @@ pub struct Producer {
 /// session (6 s in the cluster scripts, 18 s by default) plus an election.
 pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(30);
 
+/// Retries within this long of the first failure are logged at info level only.
+const QUIET_RETRY: Duration = Duration::from_millis(1500);
+
 impl Producer {
     /// A producer for `topic` on a cluster that already answered us.
     pub fn new(cluster: &mut Cluster, topic: &str, acks: Acks) -> Result<Producer> {
@@ -201,6 +204,8 @@ impl Producer {
         let mut landed = vec![unsent; records.len()];
         let deadline = Instant::now() + self.retry_for;
         let mut backoff = Duration::from_millis(100);
+        let mut failing_since: Option<Instant> = None;
+        let mut warned = false;
         loop {
             let pending: Vec<usize> = (0..records.len())
                 .filter(|&i| landed[i].partition < 0)
@@ -212,11 +217,20 @@ impl Producer {
             if !e.retriable || Instant::now() + backoff >= deadline || interrupted() {
                 return Err(e);
             }
-            log::warn!(
-                "{}; retrying for up to {}",
-                e.error,
-                humantime::format_duration(self.retry_for)
-            );
+            // A brand-new topic's leaders can need a moment (KRaft brokers
+            // answer NOT_LEADER until they have loaded the partition): say
+            // nothing unless the trouble lasts.
+            let first = *failing_since.get_or_insert_with(Instant::now);
+            if !warned && first.elapsed() >= QUIET_RETRY {
+                warned = true;
+                log::warn!(
+                    "{}; retrying for up to {}",
+                    e.error,
+                    humantime::format_duration(self.retry_for)
+                );
+            } else {
+                log::info!("{}; retrying", e.error);
+            }
             loop {
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(1));
