@@ -57,6 +57,7 @@ fi
 "$kd" topic create "$topic" --if-not-exists
 
 say "==> consumer C: kafkademo consume --topic $topic"
+: >"$work/c.out" # before tail opens it: the redirect below happens in the child
 "$kd" -v consume --topic "$topic" >"$work/c.out" 2>"$work/c.err" &
 c_pid=$!
 pids+=("$c_pid")

@@ -2,13 +2,16 @@
 //! CreateTopics, DeleteTopics, Metadata and DescribeConfigs through
 //! `kafka-protocol`, with every broker error code turned into a sentence.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, MetadataResponse,
+    BrokerId, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, ListOffsetsRequest,
+    MetadataResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -324,7 +327,64 @@ fn wait_for_leaders(cluster: &mut Cluster, name: &str) -> Result<()> {
                 && !t.partitions.is_empty()
                 && t.partitions.iter().all(|p| p.leader_id.0 >= 0)
         })
-    })
+    })?;
+    // A KRaft broker is named leader in metadata a moment before it has
+    // loaded the partition, and answers NOT_LEADER until then: wait until
+    // every leader answers ListOffsets for its partitions.
+    let deadline = Instant::now() + cluster.config.timeout;
+    while !leaders_serve(cluster, name)? {
+        if Instant::now() >= deadline {
+            log::warn!("the leaders of topic '{name}' are not serving it yet");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Whether every partition's leader answers ListOffsets for it without error.
+fn leaders_serve(cluster: &mut Cluster, name: &str) -> Result<bool> {
+    let metadata = cluster.bootstrap().metadata(Some(&[name]))?;
+    let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for t in &metadata.topics {
+        for p in &t.partitions {
+            by_leader
+                .entry(p.leader_id.0)
+                .or_default()
+                .push(p.partition_index);
+        }
+    }
+    if by_leader.is_empty() || by_leader.contains_key(&-1) {
+        return Ok(false);
+    }
+    for (leader, partitions) in by_leader {
+        let mut conn = cluster.connection_to(&metadata, leader)?;
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(topic_name(name))
+                .with_partitions(
+                    partitions
+                        .iter()
+                        .map(|&p| {
+                            ListOffsetsPartition::default()
+                                .with_partition_index(p)
+                                .with_current_leader_epoch(-1)
+                                .with_timestamp(-1)
+                        })
+                        .collect(),
+                )]);
+        let response = conn.call(&request)?;
+        if response
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .any(|p| p.error_code != 0)
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn wait_until_gone(cluster: &mut Cluster, name: &str) -> Result<()> {
