@@ -12,7 +12,7 @@
 #
 # Options (or environment): --rounds N (ROUNDS, 3), --records-100 N
 # (RECORDS_100, 3000000), --records-1k N (RECORDS_1K, 600000), --partitions N
-# (PARTITIONS, 4), --out DIR (OUT), --svg FILE (also copy the plot there).
+# (PARTITIONS, 4), --out DIR (OUT), --svg FILE (SVG; also copy the plot there).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,7 +22,7 @@ RECORDS_100=${RECORDS_100:-3000000}
 RECORDS_1K=${RECORDS_1K:-600000}
 PARTITIONS=${PARTITIONS:-4}
 OUT=${OUT:-$KD_ROOT/target/bench-compare}
-SVG_COPY=
+SVG_COPY=${SVG:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
   --rounds) ROUNDS=$2 && shift 2 ;;
