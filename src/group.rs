@@ -89,43 +89,29 @@ impl Coordinator {
     /// Committed offsets of `topic`'s `partitions`; partitions without a
     /// commit are left out.
     pub fn fetch_offsets(&mut self, topic: &str, partitions: &[i32]) -> Result<HashMap<i32, i64>> {
-        let version = self.conn.version::<OffsetFetchRequest>()?.min(7);
-        let request = OffsetFetchRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
-            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
-                .with_name(topic_name(topic))
-                .with_partition_indexes(partitions.to_vec())]));
-        let timeout = self.conn.timeout();
-        let response = self.conn.call_at(&request, version, timeout)?;
-        if response.error_code != 0 {
-            return Err(group_error(
-                response.error_code,
-                &self.group,
-                "fetch the offsets of",
-            ));
-        }
-        let mut out = HashMap::new();
-        for t in response.topics {
-            for p in t.partitions {
-                if p.error_code != 0 {
-                    return Err(group_error(
-                        p.error_code,
-                        &self.group,
-                        "fetch the offsets of",
-                    ));
-                }
-                if p.committed_offset >= 0 {
-                    out.insert(p.partition_index, p.committed_offset);
-                }
-            }
-        }
-        Ok(out)
+        let wanted = OffsetFetchRequestTopic::default()
+            .with_name(topic_name(topic))
+            .with_partition_indexes(partitions.to_vec());
+        Ok(self
+            .offset_fetch(Some(vec![wanted]))?
+            .into_iter()
+            .filter(|((t, _), _)| t == topic)
+            .map(|((_, p), o)| (p, o))
+            .collect())
     }
 
     /// Every committed offset of the group: (topic, partition) -> offset.
     pub fn fetch_all_offsets(&mut self) -> Result<BTreeMap<(String, i32), i64>> {
+        self.offset_fetch(None)
+    }
+
+    /// OffsetFetch for some topics' partitions, or (None) all of the group's.
+    fn offset_fetch(
+        &mut self,
+        topics: Option<Vec<OffsetFetchRequestTopic>>,
+    ) -> Result<BTreeMap<(String, i32), i64>> {
         let version = self.conn.version::<OffsetFetchRequest>()?.min(7);
-        if version < 2 {
+        if topics.is_none() && version < 2 {
             return Err(Error::Unsupported {
                 addr: self.conn.addr().to_string(),
                 what: "OffsetFetch v2 (all topics of a group)".into(),
@@ -133,20 +119,20 @@ impl Coordinator {
         }
         let request = OffsetFetchRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
-            .with_topics(None);
+            .with_topics(topics);
         let timeout = self.conn.timeout();
         let response = self.conn.call_at(&request, version, timeout)?;
+        let failed = |code| group_error(code, &self.group, "fetch the offsets of");
         if response.error_code != 0 {
-            return Err(group_error(
-                response.error_code,
-                &self.group,
-                "fetch the offsets of",
-            ));
+            return Err(failed(response.error_code));
         }
         let mut out = BTreeMap::new();
         for t in response.topics {
             for p in t.partitions {
-                if p.error_code == 0 && p.committed_offset >= 0 {
+                if p.error_code != 0 {
+                    return Err(failed(p.error_code));
+                }
+                if p.committed_offset >= 0 {
                     out.insert(
                         (t.name.0.to_string(), p.partition_index),
                         p.committed_offset,
