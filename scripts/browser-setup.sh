@@ -24,7 +24,7 @@ start=$(date +%s)
 printf '==> installing chromium and chromium-driver (Debian packages)\n'
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null
 if ! have chromium || ! have chromedriver; then
   printf 'browser-setup.sh: chromium or chromedriver still missing after apt-get install\n' >&2
   exit 1
