@@ -98,14 +98,7 @@ fn ten_thousand_stdin_lines_round_trip_exactly() {
         .map(|i| format!("line {i:05} ünïcødé ✓ {}", "x".repeat(i % 50)))
         .collect();
     let input = lines.join("\n") + "\n";
-    let mut p = kafkademo(&["produce", "--topic", &t.name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let p = wait_bounded(p, Duration::from_secs(60));
+    let p = run_with_input(&["produce", "--topic", &t.name], &input);
     assert_eq!(p.code, 0, "{p:?}");
     assert_eq!(p.stderr, "");
     let c = ok(&[
@@ -192,16 +185,13 @@ fn keyed_lines_and_json_output() {
 fn a_killed_group_consumer_resumes_without_loss() {
     let t = Topic::new("group", 3);
     let group = unique_topic("g");
-    let mut p = kafkademo(&["produce", "--topic", &t.name, "--key-separator", ","])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let produced: BTreeSet<String> = (0..3000).map(|i| format!("k{}\tv{i}", i % 17)).collect();
     let text: String = (0..3000).map(|i| format!("k{},v{i}\n", i % 17)).collect();
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert_eq!(wait_bounded(p, Duration::from_secs(60)).code, 0);
+    let p = run_with_input(
+        &["produce", "--topic", &t.name, "--key-separator", ","],
+        &text,
+    );
+    assert_eq!(p.code, 0, "{p:?}");
 
     // First consumer: read some, commit (every second), then SIGKILL: no chance to commit at exit.
     let mut first = kafkademo(&[
@@ -336,14 +326,11 @@ fn ctrl_c_stops_producer_and_consumer_with_130() {
 #[test]
 fn a_closed_pipe_ends_the_consumer_quietly() {
     let t = Topic::new("pipe", 1);
-    let mut p = kafkademo(&["produce", "--topic", &t.name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
     let text: String = (0..1000).map(|i| format!("{i}\n")).collect();
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert_eq!(wait_bounded(p, Duration::from_secs(30)).code, 0);
+    assert_eq!(
+        run_with_input(&["produce", "--topic", &t.name], &text).code,
+        0
+    );
     // like `kafkademo consume --from-beginning | head -3`
     let mut c = kafkademo(&["consume", "--topic", &t.name, "--from-beginning"])
         .stdout(Stdio::piped())
@@ -358,13 +345,7 @@ fn a_closed_pipe_ends_the_consumer_quietly() {
     }
     drop(out);
     // With nothing more arriving the consumer would idle; more records make it write to the closed pipe.
-    let mut p = kafkademo(&["produce", "--topic", &t.name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(b"more\n").unwrap();
-    wait_bounded(p, Duration::from_secs(30));
+    run_with_input(&["produce", "--topic", &t.name], "more\n");
     let r = wait_bounded(c, Duration::from_secs(20));
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stderr, "", "{r:?}");
@@ -426,14 +407,7 @@ fn an_oversize_record_fails_and_keeps_what_came_before() {
     input.push_str(&"x".repeat(20_000));
     input.push('\n');
     input.push_str("after\n");
-    let mut p = kafkademo(&["produce", "--topic", &name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let r = wait_bounded(p, Duration::from_secs(30));
+    let r = run_with_input(&["produce", "--topic", &name], &input);
     assert_eq!(r.code, 65, "{r:?}");
     assert!(
         r.stderr.starts_with(
@@ -487,14 +461,11 @@ fn keys_land_where_kafkas_own_console_producer_puts_them() {
         .map(|i| format!("key-{i}-ü{},value {i}\n", "z".repeat(i % 9)))
         .collect();
 
-    let mut p = kafkademo(&["produce", "--topic", &ours.name, "--key-separator", ","])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    assert_eq!(wait_bounded(p, Duration::from_secs(30)).code, 0);
+    let p = run_with_input(
+        &["produce", "--topic", &ours.name, "--key-separator", ","],
+        &input,
+    );
+    assert_eq!(p.code, 0, "{p:?}");
 
     let mut java = std::process::Command::new(repo_root().join("scripts/kafka-class.sh"))
         .args([

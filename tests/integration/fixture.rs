@@ -1,6 +1,7 @@
 //! What every test needs: the broker's address (checked, never assumed), a
 //! unique topic name, and the built binary run with a scrubbed environment.
 
+use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -80,6 +81,23 @@ impl std::fmt::Debug for Run {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// Runs with `input` on stdin (written whole, then closed), within 60 s.
+pub fn run_with_input(args: &[&str], input: &str) -> Run {
+    let mut child = kafkademo(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run kafkademo");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("cannot write to kafkademo's stdin");
+    wait_bounded(child, Duration::from_secs(60))
 }
 
 pub fn run(args: &[&str]) -> Run {

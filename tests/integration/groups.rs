@@ -2,7 +2,7 @@
 //! rebalance on join, leave and crash, and `group describe` shows their lag.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -141,14 +141,12 @@ fn wait_for_spread(
 }
 
 fn produce_lines(topic: &str, from: usize, to: usize) -> BTreeSet<String> {
-    let mut p = kafkademo(&["produce", "--topic", topic, "--key-separator", ","])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
     let text: String = (from..to).map(|i| format!("k{i},v{i}\n")).collect();
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert_eq!(wait_bounded(p, Duration::from_secs(30)).code, 0);
+    let p = run_with_input(
+        &["produce", "--topic", topic, "--key-separator", ","],
+        &text,
+    );
+    assert_eq!(p.code, 0, "{p:?}");
     (from..to).map(|i| format!("v{i}")).collect()
 }
 

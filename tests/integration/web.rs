@@ -100,14 +100,7 @@ impl Drop for WebServer {
 fn produce_lines(topic: &str, lines: &str, extra: &[&str]) {
     let mut args = vec!["produce", "--topic", topic];
     args.extend_from_slice(extra);
-    let mut p = kafkademo(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    p.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
-    let r = wait_bounded(p, Duration::from_secs(60));
+    let r = run_with_input(&args, lines);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
