@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::producer::{Acks, Compression};
+use crate::client::produce::{Acks, Compression};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -13,11 +13,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::admin::{self, NewTopic};
-use crate::broker::{BrokerConfig, Cluster};
+use crate::client::admin::{self, NewTopic};
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::cli::{BenchCommand, BenchConsume, BenchE2e, BenchProduce, BenchTarget, Format};
 use crate::error::{Error, Result};
-use crate::producer::{Acks, Compression};
+use crate::client::produce::{Acks, Compression};
 
 use progress::Progress;
 use workers::{auto_batch, run_e2e, run_producers, run_readers, ProducePlan, ReadPlan};

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use crate::admin;
-use crate::broker::{BrokerConfig, Cluster};
+use crate::client::admin;
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::cli::{Consume, Format};
-use crate::consumer::{Reader, StartAt};
+use crate::client::fetch::{Reader, StartAt};
 use crate::error::{Error, Result};
-use crate::membership::{GroupTimeouts, Member};
+use crate::client::member::{GroupTimeouts, Member};
 use crate::record::{json_line, text_line};
 use crate::signal::interrupted;
 

@@ -6,11 +6,11 @@ use std::io::Write;
 
 use kafka::client::FetchOffset;
 
-use crate::broker::{BrokerConfig, Cluster};
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::cli::{GroupCommand, GroupReset};
 use crate::error::{Error, Result};
-use crate::group::{list_groups, Coordinator, GroupDescription, Membership};
-use crate::producer::kafka_error;
+use crate::client::coordinator::{list_groups, Coordinator, GroupDescription, Membership};
+use crate::client::produce::kafka_error;
 
 pub fn execute(brokers: &BrokerConfig, cmd: GroupCommand) -> Result<()> {
     let mut cluster = Cluster::connect(brokers)?;
@@ -140,8 +140,8 @@ fn member_columns(d: &GroupDescription, i: Option<usize>) -> (String, String, St
 }
 
 fn reset(cluster: &mut Cluster, r: &GroupReset, out: &mut impl Write) -> Result<()> {
-    crate::admin::validate_topic_name(&r.topic)?;
-    let topic = crate::admin::describe_topic(cluster, &r.topic)?;
+    crate::client::admin::validate_topic_name(&r.topic)?;
+    let topic = crate::client::admin::describe_topic(cluster, &r.topic)?;
     let mut coordinator = Coordinator::find(cluster, &r.group)?;
     let description = coordinator.describe()?;
     if !description.members.is_empty() {

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use crate::admin::{self, NewTopic, Outcome};
-use crate::broker::{BrokerConfig, Cluster};
+use crate::client::admin::{self, NewTopic, Outcome};
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::cli::TopicCommand;
 use crate::error::{Error, Result};
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::admin;
-use crate::broker::{BrokerConfig, Cluster};
-use crate::consumer::{Reader, StartAt};
+use crate::client::admin;
+use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::fetch::{Reader, StartAt};
 use crate::error::{ExitCode, Result};
 use crate::web::hub::{Hub, State};
 

@@ -11,7 +11,7 @@ use kafka::client::{KafkaClient, RequiredAcks};
 use kafka::error::{Error as KafkaError, KafkaCode};
 use kafka::producer::Record;
 
-use crate::broker::{BrokerConfig, Cluster};
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::error::{Error, Result};
 use crate::signal::interrupted;
 
@@ -130,7 +130,7 @@ const QUIET_RETRY: Duration = Duration::from_millis(1500);
 impl Producer {
     /// A producer for `topic` on a cluster that already answered us.
     pub fn new(cluster: &mut Cluster, topic: &str, acks: Acks) -> Result<Producer> {
-        crate::admin::validate_topic_name(topic)?;
+        crate::client::admin::validate_topic_name(topic)?;
         let (inner, partitions) = build(cluster, topic, acks)?;
         Ok(Producer {
             inner,
@@ -359,7 +359,7 @@ fn build(
     topic: &str,
     acks: Acks,
 ) -> Result<(kafka::producer::Producer, i32)> {
-    let partitions = crate::admin::describe_topic(cluster, topic)?
+    let partitions = crate::client::admin::describe_topic(cluster, topic)?
         .partitions
         .len() as i32;
     let brokers = cluster.config.display();
@@ -370,7 +370,7 @@ fn build(
     // Every record carries its partition (see `send`), so the crate's own
     // partitioner, which would hash keys with XxHash32, never picks one.
     let inner = kafka::producer::Producer::from_client(client)
-        .with_client_id(crate::broker::CLIENT_ID.into())
+        .with_client_id(crate::client::connection::CLIENT_ID.into())
         .with_required_acks(acks.required())
         .with_ack_timeout(cluster.config.timeout.max(Duration::from_secs(1)))
         .create()

@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use crate::broker::{topic_name, Cluster, Connection};
+use crate::client::connection::{topic_name, Cluster, Connection};
 use crate::error::{Error, Result};
 
 const NOT_CONTROLLER: i16 = 41;

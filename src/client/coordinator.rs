@@ -17,7 +17,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use crate::broker::{topic_name, Cluster, Connection};
+use crate::client::connection::{topic_name, Cluster, Connection};
 use crate::error::{Error, Result};
 
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
@@ -166,7 +166,7 @@ impl Coordinator {
                     client_id: m.client_id.to_string(),
                     host: m.client_host.to_string(),
                     assignment: if g.protocol_type.as_str() == "consumer" {
-                        crate::membership::decode_assignment(&m.member_assignment)
+                        crate::client::member::decode_assignment(&m.member_assignment)
                     } else {
                         Vec::new()
                     },

@@ -21,9 +21,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use crate::broker::{topic_name, Cluster, Connection};
+use crate::client::connection::{topic_name, Cluster, Connection};
 use crate::error::{Error, Result};
-use crate::group::{group_error, Coordinator, Membership};
+use crate::client::coordinator::{group_error, Coordinator, Membership};
 
 const PROTOCOL_TYPE: &str = "consumer";
 /// Offered in this order of preference; the coordinator picks one every

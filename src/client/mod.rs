@@ -1,0 +1,12 @@
+//! Everything that speaks the Kafka protocol, in one tree below the commands:
+//! connections with deadlines, topic administration, producing, fetching,
+//! offsets, and consumer groups. It never prints and never sees the command
+//! line; commands depend on it, never the reverse (docs/architecture.md).
+
+pub mod admin;
+pub mod connection;
+pub mod coordinator;
+pub mod fetch;
+pub mod list_offsets;
+pub mod member;
+pub mod produce;
