@@ -4,15 +4,7 @@
 
 use std::fmt::Write as _;
 
-/// A record as read from a partition, owning its bytes.
-#[derive(Debug, Clone)]
-pub struct Consumed {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Vec<u8>,
-    pub value: Vec<u8>,
-}
+pub use crate::client::fetch::Consumed;
 
 /// A parity record: who sent which number.
 #[derive(Debug, Clone, PartialEq, Eq)]

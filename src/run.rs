@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Parser;
 
-use crate::client::connection::BrokerConfig;
+use crate::client::cluster::BrokerConfig;
 use crate::cli::{Cli, Command, Global};
 use crate::commands;
 use crate::error::{Error, ExitCode, Result};

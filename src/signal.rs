@@ -1,25 +1,24 @@
-//! Ctrl-C as a flag the long-running commands poll, so producers can flush
-//! and consumers commit before exiting 130. A second Ctrl-C exits at once.
+//! Ctrl-C as a flag the long-running commands poll, so producers can report
+//! what was acknowledged and consumers commit what was delivered before
+//! exiting 130. The flag also caps every wait on a broker
+//! (client::deadline), so that clean-up takes under a second whatever the
+//! broker does. A second Ctrl-C exits at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
+use crate::client::deadline;
 use crate::error::ExitCode;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the SIGINT/SIGTERM handler. Failing to install it is not fatal:
 /// the default action (terminate) still stops the process.
 pub fn install() {
     let result = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        if deadline::interrupted() {
             std::process::exit(ExitCode::Interrupted.code());
         }
+        deadline::interrupt();
     });
     if let Err(e) = result {
         log::warn!("cannot install the Ctrl-C handler: {e}");
     }
 }
 
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
+pub use deadline::interrupted;

@@ -16,7 +16,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use crate::client::connection::{topic_name, Cluster, Connection};
+use crate::client::cluster::Cluster;
+use crate::client::connection::{topic_name, Connection};
 use crate::error::{Error, Result};
 
 const NOT_CONTROLLER: i16 = 41;

@@ -1,13 +1,12 @@
-//! The one way kafkademo reaches brokers. The `kafka` crate has no connect
-//! timeout and a fixed 120 s read timeout, so every subcommand first goes
-//! through here: a bounded connect, a bounded request, and ApiVersions
-//! negotiation, all framed with `kafka-protocol`. Only then is a `kafka`
-//! crate client built (see `Cluster::kafka_client`).
+//! One TCP connection to one broker, speaking framed Kafka requests
+//! (`kafka-protocol`) with a deadline on every step: connect, write, read.
+//! Reads wait in short slices, so a frozen broker costs at most `--timeout`
+//! and Ctrl-C is noticed at once (client::deadline).
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -17,59 +16,13 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
+use crate::client::deadline::{Deadline, Expired, SLICE};
 use crate::error::{Error, Result};
 
 pub const CLIENT_ID: &str = "kafkademo";
 
 /// Largest response we accept; a broker's fetch or metadata reply is far below.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
-
-/// Where the brokers are and how long we wait for them: the global options.
-#[derive(Debug, Clone)]
-pub struct BrokerConfig {
-    pub brokers: Vec<String>,
-    pub timeout: Duration,
-}
-
-impl BrokerConfig {
-    pub fn new(list: &str, timeout: Duration) -> Result<Self> {
-        let brokers: Vec<String> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(normalize_addr)
-            .collect::<Result<_>>()?;
-        if brokers.is_empty() {
-            return Err(Error::Usage(
-                "--brokers is empty: give host:port[,host:port…]".into(),
-            ));
-        }
-        if timeout.is_zero() {
-            return Err(Error::Usage("--timeout must be more than 0".into()));
-        }
-        Ok(BrokerConfig { brokers, timeout })
-    }
-
-    /// The broker list as the user wrote it, for messages.
-    pub fn display(&self) -> String {
-        self.brokers.join(",")
-    }
-}
-
-fn normalize_addr(s: &str) -> Result<String> {
-    match s.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => match port.parse::<u16>() {
-            Ok(p) if p > 0 => Ok(s.to_string()),
-            _ => Err(Error::Usage(format!(
-                "bad broker address '{s}': the port must be a number from 1 to 65535"
-            ))),
-        },
-        Some(_) => Err(Error::Usage(format!(
-            "bad broker address '{s}': missing host"
-        ))),
-        None => Ok(format!("{s}:9092")),
-    }
-}
 
 /// One TCP connection to one broker, speaking framed Kafka requests with
 /// deadlines on every step.
@@ -80,19 +33,29 @@ pub struct Connection {
     correlation_id: i32,
     /// api key -> (min, max) version the broker accepts.
     versions: HashMap<i16, (i16, i16)>,
+    /// Set when a request ended without its whole answer (time ran out, the
+    /// broker went away): the byte stream is out of step and must not be
+    /// used again.
+    broken: bool,
 }
 
 impl Connection {
     /// Connects within `timeout` and negotiates API versions.
     pub fn open(addr: &str, timeout: Duration) -> Result<Self> {
-        let deadline = Instant::now() + timeout;
-        let stream = connect(addr, timeout)?;
+        Connection::open_until(addr, timeout, Deadline::after(timeout))
+    }
+
+    /// Like `open`, within a deadline shared with other work (a cluster
+    /// connect trying several brokers within one `--timeout`).
+    pub fn open_until(addr: &str, timeout: Duration, deadline: Deadline) -> Result<Self> {
+        let stream = connect(addr, timeout, deadline)?;
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,
             timeout,
             correlation_id: 0,
             versions: HashMap::new(),
+            broken: false,
         };
         conn.negotiate(deadline)?;
         Ok(conn)
@@ -106,7 +69,12 @@ impl Connection {
         self.timeout
     }
 
-    fn negotiate(&mut self, deadline: Instant) -> Result<()> {
+    /// True once a request on it failed midway: open a new one.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    fn negotiate(&mut self, deadline: Deadline) -> Result<()> {
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str(CLIENT_ID))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
@@ -158,15 +126,22 @@ impl Connection {
         version: i16,
         wait: Duration,
     ) -> Result<R::Response> {
-        self.call_until(request, version, Instant::now() + wait)
+        self.call_until(request, version, Deadline::after(wait))
     }
 
-    fn call_until<R: Request>(
+    /// Sends `request` and reads its answer, all before `deadline`.
+    pub fn call_until<R: Request>(
         &mut self,
         request: &R,
         version: i16,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<R::Response> {
+        if self.broken {
+            return Err(Error::Unreachable {
+                addr: self.addr.clone(),
+                reason: "the connection was lost".into(),
+            });
+        }
         self.correlation_id = self.correlation_id.wrapping_add(1);
         let header = RequestHeader::default()
             .with_request_api_key(R::KEY)
@@ -182,25 +157,18 @@ impl Connection {
         let size = (frame.len() - 4) as u32;
         frame[..4].copy_from_slice(&size.to_be_bytes());
 
-        self.set_deadline(deadline)?;
-        self.stream
-            .write_all(&frame)
-            .map_err(|e| self.io_error(e, deadline))?;
-
+        // From here on, a failure leaves the stream out of step.
+        self.broken = true;
+        self.write_all(&frame, deadline)?;
         let mut len = [0u8; 4];
-        self.set_deadline(deadline)?;
-        self.stream
-            .read_exact(&mut len)
-            .map_err(|e| self.io_error(e, deadline))?;
+        self.read_exact(&mut len, deadline)?;
         let len = u32::from_be_bytes(len) as usize;
         if len > MAX_RESPONSE_BYTES {
             return Err(self.protocol(format!("response of {len} bytes is implausibly large")));
         }
         let mut body = vec![0u8; len];
-        self.set_deadline(deadline)?;
-        self.stream
-            .read_exact(&mut body)
-            .map_err(|e| self.io_error(e, deadline))?;
+        self.read_exact(&mut body, deadline)?;
+        self.broken = false;
 
         let mut buf = bytes::Bytes::from(body);
         // ApiVersions' response header is always v0, so a broker can answer
@@ -213,6 +181,7 @@ impl Connection {
         let header = ResponseHeader::decode(&mut buf, header_version)
             .map_err(|e| self.protocol(format!("bad response header: {e}")))?;
         if header.correlation_id != self.correlation_id {
+            self.broken = true;
             return Err(self.protocol(format!(
                 "response {} does not match request {}",
                 header.correlation_id, self.correlation_id
@@ -230,31 +199,55 @@ impl Connection {
         Ok(response)
     }
 
-    fn set_deadline(&self, deadline: Instant) -> Result<()> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::Timeout {
-                addr: self.addr.clone(),
-                timeout: self.timeout,
-            });
+    /// `write_all` in slices, each bounded by what is left of `deadline`.
+    fn write_all(&mut self, mut bytes: &[u8], deadline: Deadline) -> Result<()> {
+        while !bytes.is_empty() {
+            let slice = self.slice(deadline)?;
+            self.stream
+                .set_write_timeout(Some(slice))
+                .map_err(|e| self.io_error(e))?;
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(self.io_error(ErrorKind::WriteZero.into())),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if waiting(&e) => {}
+                Err(e) => return Err(self.io_error(e)),
+            }
         }
-        let io = |e| Error::Unreachable {
-            addr: self.addr.clone(),
-            reason: format!("{e}"),
-        };
-        self.stream.set_read_timeout(Some(left)).map_err(io)?;
-        self.stream.set_write_timeout(Some(left)).map_err(io)?;
         Ok(())
     }
 
-    fn io_error(&self, e: std::io::Error, deadline: Instant) -> Error {
-        match e.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout {
+    /// `read_exact` in slices, each bounded by what is left of `deadline`.
+    fn read_exact(&mut self, buf: &mut [u8], deadline: Deadline) -> Result<()> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let slice = self.slice(deadline)?;
+            self.stream
+                .set_read_timeout(Some(slice))
+                .map_err(|e| self.io_error(e))?;
+            match self.stream.read(&mut buf[filled..]) {
+                Ok(0) => return Err(self.io_error(ErrorKind::UnexpectedEof.into())),
+                Ok(n) => filled += n,
+                Err(e) if waiting(&e) => {}
+                Err(e) => return Err(self.io_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// How long the next blocking step may take, or the error that ends the wait.
+    fn slice(&self, deadline: Deadline) -> Result<Duration> {
+        match deadline.check() {
+            Ok(left) => Ok(left.min(SLICE)),
+            Err(Expired::Interrupted) => Err(Error::Interrupted),
+            Err(Expired::TimedOut) => Err(Error::Timeout {
                 addr: self.addr.clone(),
-                timeout: self
-                    .timeout
-                    .max(deadline.saturating_duration_since(Instant::now())),
-            },
+                timeout: self.timeout,
+            }),
+        }
+    }
+
+    fn io_error(&self, e: std::io::Error) -> Error {
+        match e.kind() {
             ErrorKind::UnexpectedEof => Error::Protocol {
                 addr: self.addr.clone(),
                 reason: "the broker closed the connection (is this a Kafka listener?)".into(),
@@ -294,6 +287,14 @@ impl Connection {
     }
 }
 
+/// A read or write that only ran out of its slice: wait again.
+fn waiting(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+    )
+}
+
 pub fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
 }
@@ -304,8 +305,10 @@ fn api_name<R: Request>() -> String {
     short.trim_end_matches("Request").to_string()
 }
 
-/// A TCP connection within `timeout`, trying each address the name resolves to.
-fn connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
+/// A TCP connection within `timeout` and `deadline`, trying each address the
+/// name resolves to (a name can resolve to an address that does not answer
+/// and another that does).
+fn connect(addr: &str, timeout: Duration, deadline: Deadline) -> Result<TcpStream> {
     let unreachable = |reason: String| Error::Unreachable {
         addr: addr.to_string(),
         reason,
@@ -315,118 +318,42 @@ fn connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
         .map_err(|e| unreachable(format!("cannot resolve the host name: {e}")))?
         .collect();
     let mut last = None;
-    for sa in &addrs {
-        match TcpStream::connect_timeout(sa, timeout) {
+    for (i, sa) in addrs.iter().enumerate() {
+        let left = match deadline.check() {
+            Ok(left) => left,
+            Err(Expired::Interrupted) => return Err(Error::Interrupted),
+            Err(Expired::TimedOut) => break,
+        };
+        // Each remaining address gets an equal share of the time left.
+        let share = left / (addrs.len() - i) as u32;
+        match TcpStream::connect_timeout(sa, share.max(Duration::from_millis(1))) {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
-                return Err(Error::Timeout {
-                    addr: addr.to_string(),
-                    timeout,
-                })
-            }
             Err(e) => last = Some(e),
         }
     }
-    Err(unreachable(match last {
-        Some(e) if e.kind() == ErrorKind::ConnectionRefused => "connection refused".into(),
-        Some(e) => e.to_string(),
-        None => "the host name resolves to no address".into(),
-    }))
-}
-
-/// A cluster as seen through the first broker on the list that answered.
-pub struct Cluster {
-    pub config: BrokerConfig,
-    bootstrap: Connection,
-}
-
-impl Cluster {
-    /// Tries each configured broker in turn; fails only when none answers.
-    pub fn connect(config: &BrokerConfig) -> Result<Self> {
-        let mut first_err = None;
-        for addr in &config.brokers {
-            match Connection::open(addr, config.timeout) {
-                Ok(bootstrap) => {
-                    return Ok(Cluster {
-                        config: config.clone(),
-                        bootstrap,
-                    })
-                }
-                Err(e) => {
-                    log::info!("{e}");
-                    first_err.get_or_insert(e);
-                }
-            }
+    Err(match last {
+        Some(e) if waiting(&e) => Error::Timeout {
+            addr: addr.to_string(),
+            timeout,
+        },
+        Some(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            unreachable("connection refused".into())
         }
-        Err(match first_err {
-            Some(e) if config.brokers.len() == 1 => e,
-            Some(Error::Timeout { timeout, .. }) => Error::Timeout {
-                addr: config.display(),
-                timeout,
-            },
-            Some(e) => Error::Unreachable {
-                addr: config.display(),
-                reason: format!("no broker on the list answered (first: {e})"),
-            },
-            None => Error::Usage("--brokers is empty".into()),
-        })
-    }
-
-    pub fn bootstrap(&mut self) -> &mut Connection {
-        &mut self.bootstrap
-    }
-
-    /// A connection to the broker with this id (the bootstrap one if it is that broker).
-    pub fn connection_to(&mut self, metadata: &MetadataResponse, id: i32) -> Result<Connection> {
-        let broker = metadata
-            .brokers
-            .iter()
-            .find(|b| b.node_id.0 == id)
-            .ok_or_else(|| {
-                Error::broker(format!(
-                    "broker {id} is not in the cluster metadata from {}",
-                    self.bootstrap.addr()
-                ))
-            })?;
-        let addr = format!("{}:{}", broker.host, broker.port);
-        Connection::open(&addr, self.config.timeout)
-    }
-
-    /// A `kafka` crate client for produce/consume, built only after a broker
-    /// answered us, so its unbounded connect cannot hang the user.
-    #[allow(dead_code)]
-    pub fn kafka_client(&self) -> kafka::client::KafkaClient {
-        let mut hosts = vec![self.bootstrap.addr().to_string()];
-        hosts.extend(
-            self.config
-                .brokers
-                .iter()
-                .filter(|b| b.as_str() != self.bootstrap.addr())
-                .cloned(),
-        );
-        let mut client = kafka::client::KafkaClient::new(hosts);
-        client.set_client_id(CLIENT_ID.into());
-        client.set_connection_idle_timeout(Duration::from_secs(60));
-        client
-    }
+        Some(e) => unreachable(e.to_string()),
+        None if addrs.is_empty() => unreachable("the host name resolves to no address".into()),
+        None => Error::Timeout {
+            addr: addr.to_string(),
+            timeout,
+        },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_lists_parse_and_default_the_port() {
-        let c = BrokerConfig::new("a:1, b ,c:9093", Duration::from_secs(1)).unwrap();
-        assert_eq!(c.brokers, vec!["a:1", "b:9092", "c:9093"]);
-        assert!(BrokerConfig::new("a:0", Duration::from_secs(1)).is_err());
-        assert!(BrokerConfig::new("a:x", Duration::from_secs(1)).is_err());
-        assert!(BrokerConfig::new(" , ", Duration::from_secs(1)).is_err());
-        assert!(BrokerConfig::new("a:1", Duration::ZERO).is_err());
-    }
 
     #[test]
     fn api_names_are_short() {

@@ -17,7 +17,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use crate::client::connection::{topic_name, Cluster, Connection};
+use crate::client::cluster::Cluster;
+use crate::client::connection::{topic_name, Connection};
 use crate::error::{Error, Result};
 
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;

@@ -2,17 +2,33 @@
 //! `kafka` crate's fetch, one partition's error at a time (the crate's own
 //! `Consumer` drops a whole round on any partition error). A consumer
 //! group, or the plain consumer, decides which partitions and offsets.
+//! The crate's client runs on a worker (client::classic), so a frozen
+//! broker costs `--timeout`, not the crate's 120 s.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use kafka::client::fetch::Response as FetchResponse;
 use kafka::client::{FetchOffset, FetchPartition, KafkaClient};
 use kafka::error::{Error as KafkaError, KafkaCode};
 
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::classic::Worker;
+use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::deadline::Deadline;
+use crate::client::produce::{
+    abandoned, kafka_error, partition_error, retriable, retriable_code, DEFAULT_RETRY_FOR,
+};
 use crate::error::{Error, Result};
-use crate::client::produce::{kafka_error, partition_error, retriable_code, DEFAULT_RETRY_FOR};
-use crate::record::Consumed;
+
+/// A record as read from a partition, owning its bytes.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
 
 /// Where to start a partition that has no committed offset (or an offset
 /// the broker no longer has).
@@ -29,7 +45,8 @@ const FETCH_BYTES: i32 = 1024 * 1024;
 const FETCH_BYTES_MAX: i32 = 64 * 1024 * 1024;
 
 pub struct Reader {
-    client: KafkaClient,
+    client: Worker<KafkaClient>,
+    crc_check: bool,
     config: BrokerConfig,
     /// Since when fetching has failed for reasons a broker coming back cures.
     trouble_since: Option<Instant>,
@@ -66,9 +83,10 @@ impl Reader {
         reset: StartAt,
     ) -> Result<Reader> {
         let brokers = cluster.config.display();
-        let client = fetch_client(cluster, topic)?;
+        let client = fetch_client(cluster, topic, FETCH_BYTES, true)?;
         let mut reader = Reader {
             client,
+            crc_check: true,
             config: cluster.config.clone(),
             trouble_since: None,
             warned: false,
@@ -88,14 +106,26 @@ impl Reader {
     /// a record larger than that still doubles it as needed).
     pub fn set_fetch_bytes(&mut self, bytes: i32) {
         self.fetch_default = bytes.clamp(1024, FETCH_BYTES_MAX);
-        self.client
-            .set_fetch_max_bytes_per_partition(self.fetch_default);
+        let bytes = self.fetch_default;
+        // A worker that is gone gets the setting when it is rebuilt.
+        let _ = self.client.run(self.deadline(), move |c| {
+            c.set_fetch_max_bytes_per_partition(bytes)
+        });
     }
 
     /// Whether each record's CRC is checked (on by default). The `kafka`
     /// crate's check costs most of a fetch's client CPU (docs/performance.md).
     pub fn set_crc_check(&mut self, check: bool) {
-        self.client.set_fetch_crc_validation(check);
+        self.crc_check = check;
+        let _ = self
+            .client
+            .run(self.deadline(), move |c| c.set_fetch_crc_validation(check));
+    }
+
+    /// How long one request on the worker may take: `--timeout`, plus the
+    /// time the broker may hold a fetch open.
+    fn deadline(&self) -> Deadline {
+        Deadline::after(self.config.timeout + FETCH_WAIT)
     }
 
     /// Replaces the assignment (a group rebalance hands over a new set).
@@ -134,9 +164,13 @@ impl Reader {
             StartAt::Earliest => FetchOffset::Earliest,
             StartAt::Latest => FetchOffset::Latest,
         };
+        let topic = self.topic.clone();
         let offsets = self
             .client
-            .fetch_offsets(&[self.topic.as_str()], which)
+            .run(self.deadline(), move |c| {
+                c.fetch_offsets(&[topic.as_str()], which)
+            })
+            .map_err(|why| abandoned(why, &self.brokers, self.config.timeout))?
             .map_err(|e| kafka_error(e, &self.brokers, &self.topic))?;
         Ok(offsets
             .get(&self.topic)
@@ -176,23 +210,13 @@ impl Reader {
             std::thread::sleep(FETCH_WAIT);
             return Ok(0);
         }
-        let fetch_default = self.fetch_default;
-        let requests: Vec<FetchPartition<'_>> = self
-            .fetch_at
-            .iter()
-            .map(|(&p, &at)| {
-                FetchPartition::new(&self.topic, p, at)
-                    .with_max_bytes(*self.fetch_bytes.get(&p).unwrap_or(&fetch_default))
-            })
-            .collect();
-        let responses = match self.client.fetch_messages(requests) {
+        let responses = match self.fetch() {
             Ok(r) => r,
-            Err(e @ (KafkaError::Io(_) | KafkaError::NoHostReachable)) => {
-                let why = kafka_error(e, &self.brokers, &self.topic);
-                self.reconnect(why)?;
+            Err(e) if retriable(&e) => {
+                self.reconnect(e)?;
                 return Ok(0);
             }
-            Err(e) => return Err(kafka_error(e, &self.brokers, &self.topic)),
+            Err(e) => return Err(e),
         };
         let mut count = 0;
         // Partitions with records to read that yielded none: a fetch v0 is
@@ -287,6 +311,37 @@ impl Reader {
         Ok(count)
     }
 
+    /// One fetch of every assigned partition on the worker.
+    fn fetch(&mut self) -> Result<Vec<FetchResponse>> {
+        if !self.client.alive() {
+            return Err(Error::Unreachable {
+                addr: self.brokers.clone(),
+                reason: "the connection was lost".into(),
+            });
+        }
+        let fetch_default = self.fetch_default;
+        let wanted: Vec<(i32, i64, i32)> = self
+            .fetch_at
+            .iter()
+            .map(|(&p, &at)| (p, at, *self.fetch_bytes.get(&p).unwrap_or(&fetch_default)))
+            .collect();
+        let topic = self.topic.clone();
+        self.client
+            .run(self.deadline(), move |c| {
+                c.fetch_messages(wanted.iter().map(|&(p, at, max)| {
+                    FetchPartition::new(&topic, p, at).with_max_bytes(max)
+                }))
+            })
+            .map_err(|why| abandoned(why, &self.brokers, self.config.timeout))?
+            .map_err(|e| match e {
+                e @ (KafkaError::Io(_) | KafkaError::NoHostReachable) => Error::Unreachable {
+                    addr: self.brokers.clone(),
+                    reason: kafka_error(e, &self.brokers, &self.topic).to_string(),
+                },
+                e => kafka_error(e, &self.brokers, &self.topic),
+            })
+    }
+
     /// Rides out a leader change or a broker restart: a fresh client on
     /// fresh metadata, retried every half second for up to DEFAULT_RETRY_FOR,
     /// after which `why` is the error.
@@ -302,9 +357,16 @@ impl Reader {
         if since.elapsed() > DEFAULT_RETRY_FOR {
             return Err(why);
         }
-        std::thread::sleep(Duration::from_millis(500));
-        match Cluster::connect(&self.config).and_then(|c| fetch_client(&c, &self.topic)) {
+        if matches!(why, Error::Interrupted) {
+            return Err(why);
+        }
+        Deadline::after(Duration::from_millis(500)).sleep(Duration::from_millis(500));
+        let fresh = Cluster::connect(&self.config).and_then(|c| {
+            fetch_client(&c, &self.topic, self.fetch_default, self.crc_check)
+        });
+        match fresh {
             Ok(client) => self.client = client,
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
             Err(e) => log::info!("{e}; still reconnecting"),
         }
         Ok(())
@@ -350,17 +412,26 @@ impl Reader {
     }
 }
 
-/// A `kafka` crate client set up for fetching `topic`.
-fn fetch_client(cluster: &Cluster, topic: &str) -> Result<KafkaClient> {
+/// A `kafka` crate client set up for fetching `topic`, on its worker.
+fn fetch_client(
+    cluster: &Cluster,
+    topic: &str,
+    fetch_bytes: i32,
+    crc_check: bool,
+) -> Result<Worker<KafkaClient>> {
     let brokers = cluster.config.display();
-    let mut client = cluster.kafka_client();
-    client
-        .set_fetch_max_wait_time(FETCH_WAIT)
+    let timeout = cluster.config.timeout;
+    let mut worker = Worker::spawn("fetcher", cluster.kafka_client());
+    let name = topic.to_string();
+    worker
+        .run(Deadline::after(timeout), move |client| {
+            client.set_fetch_max_wait_time(FETCH_WAIT)?;
+            client.set_fetch_min_bytes(1);
+            client.set_fetch_max_bytes_per_partition(fetch_bytes);
+            client.set_fetch_crc_validation(crc_check);
+            client.load_metadata(&[name.as_str()])
+        })
+        .map_err(|why| abandoned(why, &brokers, timeout))?
         .map_err(|e| kafka_error(e, &brokers, topic))?;
-    client.set_fetch_min_bytes(1);
-    client.set_fetch_max_bytes_per_partition(FETCH_BYTES);
-    client
-        .load_metadata(&[topic])
-        .map_err(|e| kafka_error(e, &brokers, topic))?;
-    Ok(client)
+    Ok(worker)
 }

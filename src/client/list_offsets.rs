@@ -10,7 +10,8 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::{BrokerId, ListOffsetsRequest};
 use kafka_protocol::ResponseError;
 
-use crate::client::connection::{topic_name, Cluster};
+use crate::client::cluster::Cluster;
+use crate::client::connection::topic_name;
 use crate::error::{Error, Result};
 
 /// Milliseconds since the Unix epoch, as Kafka counts time.

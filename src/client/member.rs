@@ -21,7 +21,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use crate::client::connection::{topic_name, Cluster, Connection};
+use crate::client::cluster::Cluster;
+use crate::client::connection::{topic_name, Connection};
 use crate::error::{Error, Result};
 use crate::client::coordinator::{group_error, Coordinator, Membership};
 

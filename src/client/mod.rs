@@ -4,8 +4,11 @@
 //! line; commands depend on it, never the reverse (docs/architecture.md).
 
 pub mod admin;
+pub mod classic;
+pub mod cluster;
 pub mod connection;
 pub mod coordinator;
+pub mod deadline;
 pub mod fetch;
 pub mod list_offsets;
 pub mod member;

@@ -3,17 +3,18 @@
 //! murmur2 partitioner, every partition result checked, and a too-large
 //! batch split so one oversize record never takes the ones before it down.
 
-use std::time::{Duration, Instant};
-
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kafka::client::{KafkaClient, RequiredAcks};
 use kafka::error::{Error as KafkaError, KafkaCode};
-use kafka::producer::Record;
+use kafka::producer::{ProduceConfirm, Record};
 
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::error::{Error, Result};
-use crate::signal::interrupted;
+use crate::client::classic::{Abandoned, Worker};
+use crate::client::deadline::{interrupted, Deadline};
 
 /// How many replicas must have a record before the broker answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +108,11 @@ pub struct Landed {
 /// against max.message.bytes (1 MiB by default).
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 
+/// The `kafka` crate's producer, on its worker thread (client::classic).
+type Inner = Worker<Option<kafka::producer::Producer>>;
+
 pub struct Producer {
-    inner: kafka::producer::Producer,
+    inner: Inner,
     config: BrokerConfig,
     topic: String,
     brokers: String,
@@ -131,7 +135,7 @@ impl Producer {
     /// A producer for `topic` on a cluster that already answered us.
     pub fn new(cluster: &mut Cluster, topic: &str, acks: Acks) -> Result<Producer> {
         crate::client::admin::validate_topic_name(topic)?;
-        let (inner, partitions) = build(cluster, topic, acks)?;
+        let (inner, partitions) = build(cluster, topic, acks, Compression::None)?;
         Ok(Producer {
             inner,
             config: cluster.config.clone(),
@@ -148,7 +152,13 @@ impl Producer {
     /// Compresses every request from now on (none by default).
     pub fn set_compression(&mut self, compression: Compression) {
         self.compression = compression;
-        self.inner.client_mut().set_compression(compression.codec());
+        let codec = compression.codec();
+        // A worker that is gone is rebuilt with the compression on the next send.
+        let _ = self.inner.run(Deadline::after(self.config.timeout), move |p| {
+            if let Some(p) = p {
+                p.client_mut().set_compression(codec);
+            }
+        });
     }
 
     /// How long `send` retries retriable failures (zero: never).
@@ -161,9 +171,9 @@ impl Producer {
     /// refreshes metadata nor drops a dead connection by itself.
     fn rebuild(&mut self) -> Result<()> {
         let mut cluster = Cluster::connect(&self.config)?;
-        let (mut inner, _) = build(&mut cluster, &self.topic, self.acks)?;
-        inner.client_mut().set_compression(self.compression.codec());
+        let (inner, partitions) = build(&mut cluster, &self.topic, self.acks, self.compression)?;
         self.inner = inner;
+        self.partitions = partitions;
         Ok(())
     }
 
@@ -173,9 +183,13 @@ impl Producer {
     /// metadata for up to `retry_for`, resending only what was not
     /// acknowledged, in order. On error, `SendError::sent` says how many
     /// records of the batch were acknowledged.
-    pub fn send(&mut self, records: &[OutRecord]) -> Result<Vec<Landed>, SendError> {
+    pub fn send(
+        &mut self,
+        records: impl Into<Arc<[OutRecord]>>,
+    ) -> Result<Vec<Landed>, SendError> {
+        let records: Arc<[OutRecord]> = records.into();
         let mut placed = Vec::with_capacity(records.len());
-        for r in records {
+        for r in records.iter() {
             placed.push(match (r.partition, r.key.is_empty()) {
                 (Some(p), _) if p < 0 || p >= self.partitions => {
                     return Err(SendError {
@@ -202,7 +216,7 @@ impl Producer {
             offset: -1,
         };
         let mut landed = vec![unsent; records.len()];
-        let deadline = Instant::now() + self.retry_for;
+        let deadline = Deadline::after(self.retry_for);
         let mut backoff = Duration::from_millis(100);
         let mut failing_since: Option<Instant> = None;
         let mut warned = false;
@@ -210,11 +224,11 @@ impl Producer {
             let pending: Vec<usize> = (0..records.len())
                 .filter(|&i| landed[i].partition < 0)
                 .collect();
-            let Err(mut e) = self.send_indices(records, &placed, &pending, &mut landed) else {
+            let Err(mut e) = self.send_indices(&records, &placed, &pending, &mut landed) else {
                 return Ok(landed);
             };
             e.sent = landed.iter().filter(|l| l.partition >= 0).count();
-            if !e.retriable || Instant::now() + backoff >= deadline || interrupted() {
+            if !e.retriable || deadline.remaining() <= backoff || interrupted() {
                 return Err(e);
             }
             // A brand-new topic's leaders can need a moment (KRaft brokers
@@ -232,11 +246,11 @@ impl Producer {
                 log::info!("{}; retrying", e.error);
             }
             loop {
-                std::thread::sleep(backoff);
+                deadline.sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 match self.rebuild() {
                     Ok(()) => break,
-                    Err(error) if retriable(&error) && Instant::now() + backoff < deadline => {
+                    Err(error) if retriable(&error) && deadline.remaining() > backoff => {
                         log::info!("{error}; still retrying");
                     }
                     Err(error) => {
@@ -254,27 +268,18 @@ impl Producer {
 
     fn send_indices(
         &mut self,
-        records: &[OutRecord],
+        records: &Arc<[OutRecord]>,
         placed: &[i32],
         indices: &[usize],
         landed: &mut [Landed],
     ) -> Result<(), SendError> {
-        let batch: Vec<Record<'_, &[u8], &[u8]>> = indices
-            .iter()
-            .map(|&i| {
-                let r = &records[i];
-                Record::from_key_value(self.topic.as_str(), r.key.as_slice(), r.value.as_slice())
-                    .with_partition(placed[i])
-            })
-            .collect();
-        let confirms = self.inner.send_all(&batch).map_err(|e| SendError {
+        let confirms = self.send_all(records, placed, indices).map_err(|e| SendError {
             sent: 0,
             record: None,
             // A lost connection may have cost some partitions' acks: resending
             // them can duplicate, never lose (at least once).
-            retriable: matches!(e, KafkaError::Io(_) | KafkaError::NoHostReachable)
-                || matches!(&e, KafkaError::Kafka(c) if retriable_code(*c)),
-            error: kafka_error(e, &self.brokers, &self.topic),
+            retriable: retriable(&e),
+            error: e,
         })?;
         if self.acks == Acks::None {
             for &i in indices {
@@ -353,28 +358,96 @@ impl Producer {
     }
 }
 
-/// A producer and the partition count of its topic, on fresh metadata.
+impl Producer {
+    /// One `send_all` of the chosen records on the worker, waiting at most
+    /// `--timeout` for it (the broker's ack timeout is shorter).
+    fn send_all(
+        &mut self,
+        records: &Arc<[OutRecord]>,
+        placed: &[i32],
+        indices: &[usize],
+    ) -> Result<Vec<ProduceConfirm>> {
+        if !self.inner.alive() {
+            self.rebuild()?;
+        }
+        let (records, topic) = (records.clone(), self.topic.clone());
+        let chosen: Vec<(usize, i32)> = indices.iter().map(|&i| (i, placed[i])).collect();
+        let answer = self
+            .inner
+            .run(Deadline::after(self.config.timeout), move |producer| {
+                let producer = producer.as_mut().ok_or(KafkaError::NoHostReachable)?;
+                let batch: Vec<Record<'_, &[u8], &[u8]>> = chosen
+                    .iter()
+                    .map(|&(i, p)| {
+                        let r = &records[i];
+                        Record::from_key_value(topic.as_str(), r.key.as_slice(), r.value.as_slice())
+                            .with_partition(p)
+                    })
+                    .collect();
+                producer.send_all(&batch)
+            });
+        match answer {
+            Ok(result) => result.map_err(|e| kafka_error(e, &self.brokers, &self.topic)),
+            Err(why) => Err(abandoned(why, &self.brokers, self.config.timeout)),
+        }
+    }
+}
+
+/// A job the worker could not finish in time, as one of our errors.
+pub fn abandoned(why: Abandoned, brokers: &str, timeout: Duration) -> Error {
+    match why {
+        Abandoned::Interrupted => Error::Interrupted,
+        Abandoned::TimedOut => Error::Timeout {
+            addr: brokers.to_string(),
+            timeout,
+        },
+        Abandoned::Gone => Error::Unreachable {
+            addr: brokers.to_string(),
+            reason: "the connection was lost".into(),
+        },
+    }
+}
+
+/// A producer on its worker, and the partition count of its topic, on
+/// fresh metadata.
 fn build(
     cluster: &mut Cluster,
     topic: &str,
     acks: Acks,
-) -> Result<(kafka::producer::Producer, i32)> {
+    compression: Compression,
+) -> Result<(Inner, i32)> {
     let partitions = crate::client::admin::describe_topic(cluster, topic)?
         .partitions
         .len() as i32;
     let brokers = cluster.config.display();
+    if partitions == 0 {
+        return Err(Error::broker_with_hint(
+            format!("topic '{topic}' has no partitions in the metadata from {brokers}"),
+            "the topic may be being deleted; check it with `kafkademo topic describe`",
+        ));
+    }
+    let timeout = cluster.config.timeout;
     let mut client: KafkaClient = cluster.kafka_client();
-    client
-        .load_metadata(&[topic])
-        .map_err(|e| kafka_error(e, &brokers, topic))?;
-    // Every record carries its partition (see `send`), so the crate's own
-    // partitioner, which would hash keys with XxHash32, never picks one.
-    let inner = kafka::producer::Producer::from_client(client)
-        .with_client_id(crate::client::connection::CLIENT_ID.into())
-        .with_required_acks(acks.required())
-        .with_ack_timeout(cluster.config.timeout.max(Duration::from_secs(1)))
-        .create()
-        .map_err(|e| kafka_error(e, &brokers, topic))?;
+    client.set_compression(compression.codec());
+    let mut inner: Inner = Worker::spawn("producer", None);
+    let name = topic.to_string();
+    let built = inner.run(Deadline::after(timeout), move |slot| {
+        client.load_metadata(&[name.as_str()])?;
+        // Every record carries its partition (see `send`), so the crate's own
+        // partitioner, which would hash keys with XxHash32, never picks one.
+        let producer = kafka::producer::Producer::from_client(client)
+            .with_client_id(crate::client::connection::CLIENT_ID.into())
+            .with_required_acks(acks.required())
+            // The broker gives up before we do, so its answer can still arrive.
+            .with_ack_timeout((timeout * 3 / 4).max(Duration::from_millis(500)))
+            .create()?;
+        *slot = Some(producer);
+        Ok::<(), KafkaError>(())
+    });
+    match built {
+        Ok(result) => result.map_err(|e| kafka_error(e, &brokers, topic))?,
+        Err(why) => return Err(abandoned(why, &brokers, timeout)),
+    }
     Ok((inner, partitions))
 }
 

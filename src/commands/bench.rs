@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use crate::client::admin::{self, NewTopic};
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::{BenchCommand, BenchConsume, BenchE2e, BenchProduce, BenchTarget, Format};
 use crate::error::{Error, Result};
 use crate::client::produce::{Acks, Compression};

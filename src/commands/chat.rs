@@ -14,7 +14,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use jiff::tz::TimeZone;
 
 use crate::client::admin::{self, NewTopic};
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::chat::{
     self, clock, parse_input, presence_topic, render, room_topic, ChatRecord, Input, Kind,
     Presence, MAX_HEARTBEAT, MIN_HEARTBEAT, PRESENCE_LOOKBACK,
@@ -250,7 +250,7 @@ fn spawn_sender(
                 Source::Room => &mut room,
                 Source::Presence => &mut presence,
             };
-            let result = producer.send(&[record]).map(|_| ()).map_err(|e| e.error);
+            let result = producer.send(vec![record]).map(|_| ()).map_err(|e| e.error);
             if tx.send(Event::Sent { id, result }).is_err() {
                 return;
             }

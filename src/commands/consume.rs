@@ -9,7 +9,7 @@ use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
 use crate::client::admin;
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::{Consume, Format};
 use crate::client::fetch::{Reader, StartAt};
 use crate::error::{Error, Result};

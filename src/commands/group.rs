@@ -6,7 +6,7 @@ use std::io::Write;
 
 use kafka::client::FetchOffset;
 
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::{GroupCommand, GroupReset};
 use crate::error::{Error, Result};
 use crate::client::coordinator::{list_groups, Coordinator, GroupDescription, Membership};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::{Parity, Produce};
 use crate::error::{Error, Result};
 use crate::client::produce::{OutRecord, Producer, MAX_BATCH_BYTES};
@@ -104,7 +104,7 @@ fn run_parity(producer: &mut Producer, plan: &ParityPlan) -> Result<()> {
         }
         sleep_until(t0 + offset_in_run)?;
         let (key, value) = encode_parity(&plan.origin, number);
-        let landed = producer.send(&[OutRecord {
+        let landed = producer.send(vec![OutRecord {
             key,
             value,
             partition: None,
@@ -121,11 +121,11 @@ fn run_parity(producer: &mut Producer, plan: &ParityPlan) -> Result<()> {
                 plan.origin, number, at.partition
             )
         };
-        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(Error::Output(e));
-            }
-        }
+        // A closed pipe (`| head -3`) ends the run quietly, as `yes | head` does:
+        // the record just sent was acknowledged, nothing more is sent.
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(Error::Output)?;
         number = number
             .checked_add(2)
             .ok_or_else(|| Error::Usage("the numbers ran past i64".into()))?;
@@ -251,7 +251,7 @@ fn run_console(
             .filter(|l| !l.bytes.is_empty())
             .map(|l| (to_record(l.bytes, separator, partition), l.number))
             .unzip();
-        if let Err(e) = producer.send(&records) {
+        if let Err(e) = producer.send(records.as_slice()) {
             let at = e
                 .record
                 .map(|i| format!("line {}: ", numbers[i]))

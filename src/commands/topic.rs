@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::client::admin::{self, NewTopic, Outcome};
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::TopicCommand;
 use crate::error::{Error, Result};
 

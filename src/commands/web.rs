@@ -14,7 +14,7 @@ use crossbeam_channel::RecvTimeoutError;
 use tiny_http::{Request, Server};
 
 use crate::client::admin;
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::Web;
 use crate::error::{Error, ExitCode, Result};
 use crate::client::produce::{Acks, Landed, OutRecord, Producer};

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::client::admin;
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::fetch::{Reader, StartAt};
 use crate::error::{ExitCode, Result};
 use crate::web::hub::{Hub, State};

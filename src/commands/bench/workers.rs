@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::client::connection::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::BenchE2e;
 use crate::client::fetch::{Reader, StartAt};
 use crate::error::{Error, Result};
@@ -246,7 +246,8 @@ fn producer_worker(
     let mut producer = Producer::new(&mut cluster, topic, plan.acks)?;
     producer.set_compression(plan.compression);
     let mut letters = Letters::new(seed() ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let batch: Vec<OutRecord> = (0..plan.batch)
+    // Shared, not copied, with the producer's worker thread on every send.
+    let batch: Arc<[OutRecord]> = (0..plan.batch)
         .map(|i| OutRecord {
             key: Vec::new(),
             value: letters.take(plan.record_size),
@@ -264,7 +265,11 @@ fn producer_worker(
         }
         let n = (plan.records - from).min(batch.len() as u64) as usize;
         let t = Instant::now();
-        producer.send(&batch[..n])?;
+        if n == batch.len() {
+            producer.send(batch.clone())?;
+        } else {
+            producer.send(&batch[..n])?;
+        }
         latency.record(t.elapsed());
         acked.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -502,7 +507,7 @@ fn e2e_producer(
                 partition: None,
             });
         }
-        producer.send(&batch)?;
+        producer.send(batch.as_slice())?;
         next += n;
     }
     Ok((next, begin.elapsed()))
