@@ -5,6 +5,7 @@ mod chat;
 mod cli;
 mod client;
 mod commands;
+mod delivery;
 mod error;
 mod record;
 mod run;

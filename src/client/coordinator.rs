@@ -1,10 +1,10 @@
-//! A consumer group's committed offsets, kept where Kafka's own clients keep
-//! them (the group coordinator, __consumer_offsets), over bounded
-//! `kafka-protocol` requests: the `kafka` crate's own commit path can spin
-//! or panic (../shared/NOTES-kafka-crate.md).
+//! A consumer group's coordinator and committed offsets, kept where Kafka's
+//! own clients keep them (__consumer_offsets), over bounded `kafka-protocol`
+//! requests (the `kafka` crate's own commit path can spin or panic). The
+//! coordinator is found again whenever it moves or its broker dies.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -14,34 +14,41 @@ use kafka_protocol::messages::{
     DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListGroupsRequest, OffsetCommitRequest,
     OffsetFetchRequest,
 };
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
+use kafka_protocol::protocol::{Request, StrBytes};
 
-use crate::client::cluster::Cluster;
+use crate::client::assignor::decode_assignment;
+use crate::client::cluster::{join_host_port, BrokerConfig, Cluster};
+use crate::client::codes;
 use crate::client::connection::{topic_name, Connection};
+use crate::client::retry::{retriable, Retry, RETRY_FOR};
 use crate::error::{Error, Result};
 
-const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-const NOT_COORDINATOR: i16 = 16;
-
-/// A connection to the coordinator of one group.
+/// The coordinator of one group, found again whenever it moves or its
+/// broker goes away: every request goes through `request`, which retries
+/// within `RETRY_FOR` on a lost connection or a "not the coordinator" answer.
 pub struct Coordinator {
     pub group: String,
-    conn: Connection,
+    config: BrokerConfig,
+    /// Where FindCoordinator is asked: any live broker.
+    bootstrap: Option<Cluster>,
+    conn: Option<Connection>,
+    /// The last coordinator found, for messages.
+    addr: String,
+    /// How long a request rides out a lost coordinator.
+    retry_for: Duration,
 }
 
 /// Generation and member id a commit is made under; `standalone()` for a
 /// consumer that is not a member (the group must then have no members).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
+pub struct Generation {
     pub generation: i32,
     pub member_id: String,
 }
 
-impl Membership {
+impl Generation {
     pub fn standalone() -> Self {
-        Membership {
+        Generation {
             generation: -1,
             member_id: String::new(),
         }
@@ -49,40 +56,139 @@ impl Membership {
 }
 
 impl Coordinator {
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
+    /// Finds the group's coordinator, waiting (within the retry window)
+    /// while the cluster creates __consumer_offsets on first use or elects
+    /// a new coordinator.
+    pub fn find(cluster: &mut Cluster, group: &str) -> Result<Coordinator> {
+        let mut c = Coordinator::new(&cluster.config, group);
+        c.locate()?;
+        Ok(c)
+    }
+
+    /// A coordinator handle that finds the coordinator on first use.
+    pub fn new(config: &BrokerConfig, group: &str) -> Coordinator {
+        Coordinator {
+            group: group.to_string(),
+            config: config.clone(),
+            bootstrap: None,
+            conn: None,
+            addr: config.display(),
+            retry_for: RETRY_FOR,
+        }
+    }
+
+    /// Shortens (or lengthens) how long requests ride out a lost
+    /// coordinator, e.g. for the last commit of a command that is ending.
+    pub fn set_retry_for(&mut self, window: Duration) {
+        self.retry_for = window;
     }
 
     pub fn addr(&self) -> &str {
-        self.conn.addr()
+        &self.addr
     }
 
-    /// Finds the group's coordinator, waiting (within the timeout) while
-    /// the cluster creates __consumer_offsets on first use.
-    pub fn find(cluster: &mut Cluster, group: &str) -> Result<Coordinator> {
-        let deadline = Instant::now() + cluster.config.timeout;
+    /// The timeout of one request (`--timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.config.timeout
+    }
+
+    /// A connection to the coordinator, finding it first if need be.
+    fn locate(&mut self) -> Result<&mut Connection> {
+        if self.conn.as_ref().is_some_and(Connection::is_broken) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let mut retry = Retry::within(self.retry_for);
+            let conn = loop {
+                match self.find_once() {
+                    Ok(Some(conn)) => break conn,
+                    Ok(None) => {
+                        let why = format!("the coordinator of group '{}' is not available yet", self.group);
+                        if !retry.again(&why) {
+                            return Err(interrupted_or(group_error(15, &self.group, "find the coordinator of")));
+                        }
+                    }
+                    Err(e) if retriable(&e) => {
+                        self.bootstrap = None;
+                        if !retry.again(&e) {
+                            return Err(interrupted_or(e));
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            self.addr = conn.addr().to_string();
+            self.conn = Some(conn);
+        }
+        self.conn.as_mut().ok_or_else(|| Error::Interrupted)
+    }
+
+    /// One FindCoordinator and a connection to the answer; None while the
+    /// coordinator is being elected or loaded.
+    fn find_once(&mut self) -> Result<Option<Connection>> {
+        if self.bootstrap.is_none() {
+            self.bootstrap = Some(Cluster::connect(&self.config)?);
+        }
+        let Some(cluster) = self.bootstrap.as_mut() else {
+            return Ok(None);
+        };
+        let conn = cluster.bootstrap();
+        let version = conn.version::<FindCoordinatorRequest>()?.min(3);
+        let request = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(self.group.clone()))
+            .with_key_type(0);
+        let response = conn.call_at(&request, version, conn.timeout())?;
+        match response.error_code {
+            0 => {
+                let addr = join_host_port(&response.host, response.port);
+                Connection::open(&addr, self.config.timeout).map(Some)
+            }
+            code if codes::coordinator_moved(code) => Ok(None),
+            code => Err(group_error(code, &self.group, "find the coordinator of")),
+        }
+    }
+
+    /// Sends `request` to the coordinator and returns its answer, finding
+    /// the coordinator again (within `RETRY_FOR`) when the connection is
+    /// lost or the answer's error code (`code_of`) says it moved. `wait`
+    /// bounds one attempt (JoinGroup may take the rebalance timeout).
+    pub fn request<R: Request>(
+        &mut self,
+        request: &R,
+        max_version: i16,
+        wait: Duration,
+        code_of: impl Fn(&R::Response) -> i16,
+    ) -> Result<R::Response> {
+        let mut retry = Retry::within(self.retry_for);
         loop {
-            let conn = cluster.bootstrap();
-            let version = conn.version::<FindCoordinatorRequest>()?.min(3);
-            let request = FindCoordinatorRequest::default()
-                .with_key(StrBytes::from_string(group.to_string()))
-                .with_key_type(0);
-            let response = conn.call_at(&request, version, conn.timeout())?;
-            match response.error_code {
-                0 => {
-                    let addr = format!("{}:{}", response.host, response.port);
-                    let conn = Connection::open(&addr, cluster.config.timeout)?;
-                    return Ok(Coordinator {
-                        group: group.to_string(),
-                        conn,
-                    });
+            let attempt = self.locate().and_then(|conn| {
+                let version = conn.version::<R>()?.min(max_version);
+                conn.call_at(request, version, wait)
+            });
+            match attempt {
+                Ok(response) => {
+                    let code = code_of(&response);
+                    if !codes::coordinator_moved(code) {
+                        return Ok(response);
+                    }
+                    self.conn = None;
+                    let why = format!(
+                        "{} is no longer the coordinator of group '{}' ({})",
+                        self.addr,
+                        self.group,
+                        codes::name(code)
+                    );
+                    if !retry.again(&why) {
+                        return Err(interrupted_or(group_error(code, &self.group, "reach")));
+                    }
                 }
-                COORDINATOR_NOT_AVAILABLE | COORDINATOR_LOAD_IN_PROGRESS | NOT_COORDINATOR
-                    if Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(100));
+                Err(e) if retriable(&e) => {
+                    self.conn = None;
+                    if !retry.again(&e) {
+                        return Err(interrupted_or(e));
+                    }
                 }
-                code => return Err(group_error(code, group, "find the coordinator of")),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -111,18 +217,19 @@ impl Coordinator {
         &mut self,
         topics: Option<Vec<OffsetFetchRequestTopic>>,
     ) -> Result<BTreeMap<(String, i32), i64>> {
-        let version = self.conn.version::<OffsetFetchRequest>()?.min(7);
-        if topics.is_none() && version < 2 {
-            return Err(Error::Unsupported {
-                addr: self.conn.addr().to_string(),
-                what: "OffsetFetch v2 (all topics of a group)".into(),
-            });
-        }
+        let all = topics.is_none();
         let request = OffsetFetchRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
             .with_topics(topics);
-        let timeout = self.conn.timeout();
-        let response = self.conn.call_at(&request, version, timeout)?;
+        let response = self.request(&request, 7, self.timeout(), |r| {
+            if r.error_code != 0 {
+                return r.error_code;
+            }
+            first_error(r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+        })?;
+        if all && response.topics.is_empty() && response.error_code == 0 {
+            log::debug!("group '{}' has no committed offsets", self.group);
+        }
         let failed = |code| group_error(code, &self.group, "fetch the offsets of");
         if response.error_code != 0 {
             return Err(failed(response.error_code));
@@ -148,7 +255,9 @@ impl Coordinator {
     pub fn describe(&mut self) -> Result<GroupDescription> {
         let request = DescribeGroupsRequest::default()
             .with_groups(vec![GroupId(StrBytes::from_string(self.group.clone()))]);
-        let response = self.conn.call(&request)?;
+        let response = self.request(&request, 5, self.timeout(), |r| {
+            first_error(r.groups.iter().map(|g| g.error_code))
+        })?;
         let g =
             response.groups.into_iter().next().ok_or_else(|| {
                 Error::broker(format!("no description of group '{}'", self.group))
@@ -156,32 +265,38 @@ impl Coordinator {
         if g.error_code != 0 {
             return Err(group_error(g.error_code, &self.group, "describe"));
         }
+        let consumer = g.protocol_type.as_str() == "consumer";
+        let mut members = Vec::new();
+        for m in g.members {
+            let assignment = if consumer && !m.member_assignment.is_empty() {
+                decode_assignment(&m.member_assignment).map_err(|e| {
+                    Error::broker(format!(
+                        "group '{}' member {}: {e}",
+                        self.group, m.member_id
+                    ))
+                })?
+            } else {
+                Vec::new()
+            };
+            members.push(MemberDescription {
+                member_id: m.member_id.to_string(),
+                client_id: m.client_id.to_string(),
+                host: m.client_host.to_string(),
+                assignment,
+            });
+        }
         Ok(GroupDescription {
             state: g.group_state.to_string(),
             protocol: g.protocol_data.to_string(),
-            members: g
-                .members
-                .into_iter()
-                .map(|m| GroupMember {
-                    member_id: m.member_id.to_string(),
-                    client_id: m.client_id.to_string(),
-                    host: m.client_host.to_string(),
-                    assignment: if g.protocol_type.as_str() == "consumer" {
-                        crate::client::member::decode_assignment(&m.member_assignment)
-                    } else {
-                        Vec::new()
-                    },
-                })
-                .collect(),
+            members,
         })
     }
 
     /// Commits `offsets` (partition, next offset to read) of `topic`.
-    pub fn commit(&mut self, topic: &str, offsets: &[(i32, i64)], who: &Membership) -> Result<()> {
+    pub fn commit(&mut self, topic: &str, offsets: &[(i32, i64)], who: &Generation) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
         }
-        let version = self.conn.version::<OffsetCommitRequest>()?.min(8);
         let partitions = offsets
             .iter()
             .map(|&(p, o)| {
@@ -199,8 +314,9 @@ impl Coordinator {
             .with_topics(vec![OffsetCommitRequestTopic::default()
                 .with_name(topic_name(topic))
                 .with_partitions(partitions)]);
-        let timeout = self.conn.timeout();
-        let response = self.conn.call_at(&request, version, timeout)?;
+        let response = self.request(&request, 8, self.timeout(), |r| {
+            first_error(r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+        })?;
         for t in response.topics {
             for p in t.partitions {
                 if p.error_code != 0 {
@@ -216,13 +332,28 @@ impl Coordinator {
     }
 }
 
+/// The first non-zero error code, or 0.
+fn first_error(codes: impl IntoIterator<Item = i16>) -> i16 {
+    codes.into_iter().find(|&c| c != 0).unwrap_or(0)
+}
+
+/// What a retry loop returns when it stopped: Ctrl-C's own error if that
+/// is why, else the failure.
+fn interrupted_or(e: Error) -> Error {
+    if crate::client::deadline::interrupted() {
+        Error::Interrupted
+    } else {
+        e
+    }
+}
+
 pub struct GroupDescription {
     pub state: String,
     pub protocol: String,
-    pub members: Vec<GroupMember>,
+    pub members: Vec<MemberDescription>,
 }
 
-pub struct GroupMember {
+pub struct MemberDescription {
     pub member_id: String,
     pub client_id: String,
     pub host: String,
@@ -266,12 +397,13 @@ pub fn group_error(code: i16, group: &str, action: &str) -> Error {
             format!("cannot {action} group '{group}': not a member of its current generation"),
             Some("the group has active members; stop them or use another --group".to_string()),
         ),
-        _ => {
-            let name = ResponseError::try_from_code(code)
-                .map(|e| format!("{e:?}"))
-                .unwrap_or_else(|| "unknown error".into());
-            (format!("cannot {action} group '{group}': broker error {code} ({name})"), None)
-        }
+        _ => (
+            format!(
+                "cannot {action} group '{group}': broker error {code} ({})",
+                codes::name(code)
+            ),
+            None,
+        ),
     };
     Error::Group {
         code,

@@ -1,41 +1,34 @@
 //! Membership of a consumer group through Kafka's group protocol (JoinGroup,
-//! SyncGroup, Heartbeat, LeaveGroup), which the `kafka` crate lacks. The
-//! subscription and assignment bytes use the Java consumer's layout and its
-//! `range` / `roundrobin` assignors, so Kafka's own tools describe our
-//! groups and a Java consumer can share one with us.
+//! SyncGroup, Heartbeat, LeaveGroup), which the `kafka` crate lacks. A
+//! member outlives its coordinator: every request goes through
+//! `Coordinator::request`, which finds the coordinator again when it moves,
+//! and the heartbeat thread does the same on its own connection. Assignors
+//! and the protocol bytes are in client::assignor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedPartitions;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
-use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupId, HeartbeatRequest,
-    JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
+    GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
-use crate::client::cluster::Cluster;
-use crate::client::connection::{topic_name, Connection};
+use crate::client::assignor::{assign, decode_assignment, decode_subscription, encode_assignment, encode_subscription};
+use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::codes::{self, MEMBER_ID_REQUIRED, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID};
+use crate::client::coordinator::{group_error, Coordinator, Generation};
+use crate::client::deadline::{interrupted, Deadline};
+use crate::client::retry::{retriable, Retry};
 use crate::error::{Error, Result};
-use crate::client::coordinator::{group_error, Coordinator, Membership};
 
 const PROTOCOL_TYPE: &str = "consumer";
 /// Offered in this order of preference; the coordinator picks one every
 /// member supports (Java consumers offer range too).
 const ASSIGNORS: [&str; 2] = ["range", "roundrobin"];
-
-const ILLEGAL_GENERATION: i16 = 22;
-const UNKNOWN_MEMBER_ID: i16 = 25;
-const REBALANCE_IN_PROGRESS: i16 = 27;
-const MEMBER_ID_REQUIRED: i16 = 79;
-const COORDINATOR_ERRORS: [i16; 3] = [14, 15, 16];
 
 /// The group's timing contract; see docs/consumer-groups.md.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +46,7 @@ pub struct Member {
     coordinator: Coordinator,
     topic: String,
     timeouts: GroupTimeouts,
-    who: Membership,
+    who: Generation,
     assignment: Vec<i32>,
     heartbeat: Option<Heartbeat>,
 }
@@ -71,7 +64,7 @@ impl Member {
             coordinator,
             topic: topic.to_string(),
             timeouts,
-            who: Membership {
+            who: Generation {
                 generation: -1,
                 member_id: String::new(),
             },
@@ -103,30 +96,36 @@ impl Member {
     pub fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<bool> {
         match self.coordinator.commit(&self.topic, offsets, &self.who) {
             Ok(()) => Ok(true),
-            Err(Error::Group { code, .. })
-                if matches!(
-                    code,
-                    ILLEGAL_GENERATION | UNKNOWN_MEMBER_ID | REBALANCE_IN_PROGRESS
-                ) =>
-            {
-                log::info!("commit refused by a rebalance (error {code}); rejoining");
-                if let Some(h) = &self.heartbeat {
-                    h.rejoin.store(true, Ordering::SeqCst);
-                }
+            Err(Error::Group { code, .. }) if codes::rebalance(code) => {
+                log::info!(
+                    "commit refused by a rebalance ({}); rejoining",
+                    codes::name(code)
+                );
+                self.must_rejoin();
                 Ok(false)
             }
             Err(e) => Err(e),
         }
     }
 
+    fn must_rejoin(&self) {
+        if let Some(h) = &self.heartbeat {
+            h.rejoin.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// (Re)joins the group: JoinGroup until accepted, the leader computes
-    /// the assignment, SyncGroup hands it out; then heartbeats resume.
+    /// the assignment, SyncGroup hands it out; then heartbeats resume. Each
+    /// round's coordinator trouble is ridden out by `Coordinator::request`.
     pub fn rejoin(&mut self, cluster: &mut Cluster) -> Result<()> {
         self.stop_heartbeat();
-        let bound = self.timeouts.rebalance + self.timeouts.session + cluster.config.timeout;
-        let deadline = Instant::now() + bound;
+        let bound = self.timeouts.rebalance + self.timeouts.session + crate::client::retry::RETRY_FOR;
+        let deadline = Deadline::after(bound);
         loop {
-            if Instant::now() > deadline {
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            if deadline.expired() {
                 return Err(Error::broker_with_hint(
                     format!(
                         "could not join group '{}' within {}",
@@ -141,7 +140,7 @@ impl Member {
                     self.assignment = assignment;
                     break;
                 }
-                None => std::thread::sleep(Duration::from_millis(100)),
+                None => deadline.sleep(Duration::from_millis(100)),
             }
         }
         log::info!(
@@ -152,11 +151,10 @@ impl Member {
             self.topic
         );
         self.heartbeat = Some(Heartbeat::start(
-            self.coordinator.addr().to_string(),
-            cluster.config.timeout,
+            cluster.config.clone(),
             self.coordinator.group.clone(),
             self.who.clone(),
-            self.timeouts.heartbeat,
+            self.timeouts,
         ));
         Ok(())
     }
@@ -164,7 +162,7 @@ impl Member {
     /// One JoinGroup + SyncGroup round; None when it must be tried again.
     fn join_and_sync(&mut self, cluster: &mut Cluster) -> Result<Option<Vec<i32>>> {
         let group = self.coordinator.group.clone();
-        let subscription = encode_subscription(&self.topic);
+        let subscription = encode_subscription(&self.topic).map_err(Error::broker)?;
         let request = JoinGroupRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(group.clone())))
             .with_session_timeout_ms(millis(self.timeouts.session))
@@ -181,29 +179,25 @@ impl Member {
                     })
                     .collect(),
             );
-        let conn = self.coordinator.connection();
-        let version = conn.version::<JoinGroupRequest>()?.min(7);
         // JoinGroup blocks until every member has rejoined, up to the rebalance timeout.
-        let wait = self.timeouts.rebalance + conn.timeout();
-        let joined = conn.call_at(&request, version, wait)?;
+        let wait = self.timeouts.rebalance + self.coordinator.timeout();
+        let joined = self
+            .coordinator
+            .request(&request, 7, wait, |r| r.error_code)?;
         match joined.error_code {
             0 => {}
             MEMBER_ID_REQUIRED => {
                 self.who.member_id = joined.member_id.to_string();
                 return Ok(None);
             }
-            UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION => {
+            code if codes::member_forgotten(code) => {
                 self.who.member_id.clear();
                 return Ok(None);
             }
             REBALANCE_IN_PROGRESS => return Ok(None),
-            code if COORDINATOR_ERRORS.contains(&code) => {
-                self.coordinator = Coordinator::find(cluster, &group)?;
-                return Ok(None);
-            }
             code => return Err(group_error(code, &group, "join")),
         }
-        self.who = Membership {
+        self.who = Generation {
             generation: joined.generation_id,
             member_id: joined.member_id.to_string(),
         };
@@ -213,24 +207,28 @@ impl Member {
             .map(|p| p.to_string())
             .unwrap_or_else(|| "range".into());
         let assignments = if joined.leader == joined.member_id {
-            let subscriptions: Vec<(String, Vec<String>)> = joined
-                .members
-                .iter()
-                .map(|m| (m.member_id.to_string(), decode_subscription(&m.metadata)))
-                .collect();
+            let mut subscriptions: Vec<(String, Vec<String>)> = Vec::new();
+            for m in &joined.members {
+                let topics = decode_subscription(&m.metadata).map_err(|e| {
+                    Error::broker(format!("group '{group}' member {}: {e}", m.member_id))
+                })?;
+                subscriptions.push((m.member_id.to_string(), topics));
+            }
             let counts = partition_counts(cluster, &subscriptions)?;
             let plan = assign(&protocol, &subscriptions, &counts);
             log::info!(
                 "leading generation {} with {protocol}: {plan:?}",
                 self.who.generation
             );
-            plan.into_iter()
-                .map(|(member, topics)| {
+            let mut out = Vec::new();
+            for (member, topics) in plan {
+                out.push(
                     SyncGroupRequestAssignment::default()
                         .with_member_id(StrBytes::from_string(member))
-                        .with_assignment(encode_assignment(&topics))
-                })
-                .collect()
+                        .with_assignment(encode_assignment(&topics).map_err(Error::broker)?),
+                );
+            }
+            out
         } else {
             Vec::new()
         };
@@ -241,24 +239,27 @@ impl Member {
             .with_protocol_type(Some(StrBytes::from_static_str(PROTOCOL_TYPE)))
             .with_protocol_name(Some(StrBytes::from_string(protocol)))
             .with_assignments(assignments);
-        let conn = self.coordinator.connection();
-        let version = conn.version::<SyncGroupRequest>()?.min(5);
-        let wait = self.timeouts.rebalance + conn.timeout();
-        let synced = conn.call_at(&request, version, wait)?;
+        let synced = self
+            .coordinator
+            .request(&request, 5, wait, |r| r.error_code)?;
         match synced.error_code {
             0 => {}
             REBALANCE_IN_PROGRESS => return Ok(None),
-            UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION => {
+            code if codes::member_forgotten(code) => {
                 self.who.member_id.clear();
-                return Ok(None);
-            }
-            code if COORDINATOR_ERRORS.contains(&code) => {
-                self.coordinator = Coordinator::find(cluster, &group)?;
                 return Ok(None);
             }
             code => return Err(group_error(code, &group, "sync with")),
         }
-        let mut mine: Vec<i32> = decode_assignment(&synced.assignment)
+        // An empty assignment is a member with nothing to read (more
+        // members than partitions), not an unreadable one.
+        let decoded = if synced.assignment.is_empty() {
+            Vec::new()
+        } else {
+            decode_assignment(&synced.assignment)
+                .map_err(|e| Error::broker(format!("group '{group}': {e}")))?
+        };
+        let mut mine: Vec<i32> = decoded
             .into_iter()
             .filter(|(t, _)| *t == self.topic)
             .flat_map(|(_, ps)| ps)
@@ -271,17 +272,15 @@ impl Member {
     pub fn leave(mut self) -> Result<()> {
         self.stop_heartbeat();
         let group = self.coordinator.group.clone();
-        let conn = self.coordinator.connection();
-        let version = conn.version::<LeaveGroupRequest>()?;
-        let mut request = LeaveGroupRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(group.clone())));
-        let member = StrBytes::from_string(self.who.member_id.clone());
-        if version >= 3 {
-            request.members = vec![MemberIdentity::default().with_member_id(member)];
-        } else {
-            request.member_id = member;
-        }
-        let response = conn.call(&request)?;
+        // v0-2 name the member in one field (v3+ in a list); every broker
+        // from 0.11 to 4.x takes v2.
+        let request = LeaveGroupRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.clone())))
+            .with_member_id(StrBytes::from_string(self.who.member_id.clone()));
+        let timeout = self.coordinator.timeout();
+        let response = self
+            .coordinator
+            .request(&request, 2, timeout, |r| r.error_code)?;
         match response.error_code {
             0 | UNKNOWN_MEMBER_ID => Ok(()),
             code => Err(group_error(code, &group, "leave")),
@@ -290,7 +289,7 @@ impl Member {
 
     fn stop_heartbeat(&mut self) {
         if let Some(h) = self.heartbeat.take() {
-            h.stop();
+            h.stop.store(true, Ordering::SeqCst);
         }
     }
 }
@@ -301,53 +300,35 @@ impl Drop for Member {
     }
 }
 
-/// The thread that keeps a member alive between polls, on its own
-/// connection, and raises `rejoin` when the coordinator asks for it.
+/// The thread that keeps a member alive between polls, with a coordinator
+/// handle of its own that follows the coordinator when it moves, and raises
+/// `rejoin` when the group moved on. It is never waited for: a heartbeat
+/// stuck on a frozen broker must not hold up the member.
 struct Heartbeat {
     stop: Arc<AtomicBool>,
     rejoin: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Heartbeat {
-    fn start(
-        addr: String,
-        timeout: Duration,
-        group: String,
-        who: Membership,
-        every: Duration,
-    ) -> Heartbeat {
+    fn start(config: BrokerConfig, group: String, who: Generation, timeouts: GroupTimeouts) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         let rejoin = Arc::new(AtomicBool::new(false));
         let (stop2, rejoin2) = (stop.clone(), rejoin.clone());
-        let thread = std::thread::Builder::new()
+        let started = std::thread::Builder::new()
             .name("heartbeat".into())
-            .spawn(move || heartbeat_loop(&addr, timeout, &group, &who, every, &stop2, &rejoin2))
-            .ok();
-        if thread.is_none() {
+            .spawn(move || heartbeat_loop(&config, &group, &who, timeouts, &stop2, &rejoin2));
+        if started.is_err() {
             rejoin.store(true, Ordering::SeqCst);
         }
-        Heartbeat {
-            stop,
-            rejoin,
-            thread,
-        }
-    }
-
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Heartbeat { stop, rejoin }
     }
 }
 
 fn heartbeat_loop(
-    addr: &str,
-    timeout: Duration,
+    config: &BrokerConfig,
     group: &str,
-    who: &Membership,
-    every: Duration,
+    who: &Generation,
+    timeouts: GroupTimeouts,
     stop: &AtomicBool,
     rejoin: &AtomicBool,
 ) {
@@ -355,32 +336,43 @@ fn heartbeat_loop(
         .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
         .with_generation_id(who.generation)
         .with_member_id(StrBytes::from_string(who.member_id.clone()));
-    let mut conn: Option<Connection> = None;
-    let mut next = Instant::now() + every;
-    while !stop.load(Ordering::SeqCst) {
+    let mut coordinator = Coordinator::new(config, group);
+    let mut next = Instant::now() + timeouts.heartbeat;
+    let mut failing: Option<Retry> = None;
+    while !stop.load(Ordering::SeqCst) && !interrupted() {
         if Instant::now() < next {
-            std::thread::sleep(Duration::from_millis(50).min(every));
+            std::thread::sleep(Duration::from_millis(50).min(timeouts.heartbeat));
             continue;
         }
-        next += every;
-        if conn.is_none() {
-            conn = Connection::open(addr, timeout).ok();
+        next = Instant::now() + timeouts.heartbeat;
+        let result = coordinator.request(&request, 4, config.timeout, |r| r.error_code);
+        if stop.load(Ordering::SeqCst) {
+            return;
         }
-        let result = match conn.as_mut() {
-            Some(c) => c.call(&request).map(|r| r.error_code),
-            None => Err(Error::broker("no connection")),
-        };
-        match result {
-            Ok(0) => {}
+        match result.map(|r| r.error_code) {
+            Ok(0) => failing = None,
             Ok(code) => {
-                log::info!("heartbeat for group '{group}': error {code}; the member must rejoin");
+                log::info!(
+                    "heartbeat for group '{group}': {}; the member must rejoin",
+                    codes::name(code)
+                );
                 rejoin.store(true, Ordering::SeqCst);
                 return;
             }
+            Err(e) if retriable(&e) => {
+                // The coordinator handle keeps looking; once the session
+                // is over, the group has dropped us anyway: rejoin.
+                let retry = failing.get_or_insert_with(|| Retry::within(timeouts.session));
+                if !retry.again(&e) {
+                    log::warn!("group '{group}': no heartbeat got through for the session timeout; rejoining");
+                    rejoin.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
             Err(e) => {
-                // One missed heartbeat is survivable; reconnect next time.
-                log::info!("heartbeat for group '{group}' failed: {e}");
-                conn = None;
+                log::warn!("heartbeat for group '{group}' failed: {e}; rejoining");
+                rejoin.store(true, Ordering::SeqCst);
+                return;
             }
         }
     }
@@ -409,188 +401,3 @@ fn partition_counts(
         .collect())
 }
 
-/// The Java consumer's assignors. `range`: per topic, members in id order
-/// get consecutive runs, the first ones one partition more. `roundrobin`:
-/// all partitions in order dealt to the members in id order.
-pub fn assign(
-    protocol: &str,
-    subscriptions: &[(String, Vec<String>)],
-    counts: &BTreeMap<String, i32>,
-) -> BTreeMap<String, BTreeMap<String, Vec<i32>>> {
-    let mut plan: BTreeMap<String, BTreeMap<String, Vec<i32>>> = subscriptions
-        .iter()
-        .map(|(m, _)| (m.clone(), BTreeMap::new()))
-        .collect();
-    let subscribers = |topic: &str| -> Vec<&String> {
-        let mut ms: Vec<&String> = subscriptions
-            .iter()
-            .filter(|(_, ts)| ts.iter().any(|t| t == topic))
-            .map(|(m, _)| m)
-            .collect();
-        ms.sort();
-        ms
-    };
-    if protocol == "roundrobin" {
-        let mut turn = 0usize;
-        let mut members: Vec<&String> = subscriptions.iter().map(|(m, _)| m).collect();
-        members.sort();
-        for (topic, &n) in counts {
-            for p in 0..n {
-                // the next member, in turn, that subscribes to this topic
-                for _ in 0..members.len() {
-                    let m = members[turn % members.len()];
-                    turn += 1;
-                    if subscribers(topic).contains(&m) {
-                        plan.entry(m.clone())
-                            .or_default()
-                            .entry(topic.clone())
-                            .or_default()
-                            .push(p);
-                        break;
-                    }
-                }
-            }
-        }
-        return plan;
-    }
-    for (topic, &n) in counts {
-        let members = subscribers(topic);
-        if members.is_empty() {
-            continue;
-        }
-        let per = n / members.len() as i32;
-        let extra = n % members.len() as i32;
-        let mut next = 0;
-        for (i, m) in members.iter().enumerate() {
-            let take = per + i32::from((i as i32) < extra);
-            let ps: Vec<i32> = (next..next + take).collect();
-            next += take;
-            plan.entry((*m).clone())
-                .or_default()
-                .insert(topic.clone(), ps);
-        }
-    }
-    plan
-}
-
-/// Subscription bytes: i16 version, then ConsumerProtocolSubscription v0.
-pub fn encode_subscription(topic: &str) -> Bytes {
-    let sub = ConsumerProtocolSubscription::default()
-        .with_topics(vec![StrBytes::from_string(topic.to_string())]);
-    versioned(0, |b| sub.encode(b, 0).is_ok())
-}
-
-/// The topics in a member's subscription; empty when unreadable.
-pub fn decode_subscription(bytes: &Bytes) -> Vec<String> {
-    let mut b = bytes.clone();
-    if b.remaining() < 2 {
-        return Vec::new();
-    }
-    let version = b.get_i16().clamp(0, 3);
-    ConsumerProtocolSubscription::decode(&mut b, version)
-        .map(|s| s.topics.iter().map(|t| t.to_string()).collect())
-        .unwrap_or_default()
-}
-
-pub fn encode_assignment(topics: &BTreeMap<String, Vec<i32>>) -> Bytes {
-    let assignment = ConsumerProtocolAssignment::default().with_assigned_partitions(
-        topics
-            .iter()
-            .map(|(t, ps)| {
-                AssignedPartitions::default()
-                    .with_topic(topic_name(t))
-                    .with_partitions(ps.clone())
-            })
-            .collect(),
-    );
-    versioned(0, |b| assignment.encode(b, 0).is_ok())
-}
-
-/// (topic, partitions) pairs of an assignment; empty when unreadable.
-pub fn decode_assignment(bytes: &Bytes) -> Vec<(String, Vec<i32>)> {
-    let mut b = bytes.clone();
-    if b.remaining() < 2 {
-        return Vec::new();
-    }
-    let version = b.get_i16().clamp(0, 3);
-    ConsumerProtocolAssignment::decode(&mut b, version)
-        .map(|a| {
-            a.assigned_partitions
-                .into_iter()
-                .map(|tp| (tp.topic.0.to_string(), tp.partitions))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn versioned(version: i16, encode: impl FnOnce(&mut BytesMut) -> bool) -> Bytes {
-    let mut b = BytesMut::new();
-    b.put_i16(version);
-    if !encode(&mut b) {
-        log::warn!("cannot encode group protocol metadata");
-    }
-    b.freeze()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn subs(members: &[&str], topic: &str) -> Vec<(String, Vec<String>)> {
-        members
-            .iter()
-            .map(|m| (m.to_string(), vec![topic.to_string()]))
-            .collect()
-    }
-
-    #[test]
-    fn range_gives_consecutive_runs_first_members_more() {
-        let counts = BTreeMap::from([("t".to_string(), 4)]);
-        let plan = assign("range", &subs(&["b", "a", "c"], "t"), &counts);
-        assert_eq!(plan["a"]["t"], vec![0, 1]);
-        assert_eq!(plan["b"]["t"], vec![2]);
-        assert_eq!(plan["c"]["t"], vec![3]);
-        let plan = assign("range", &subs(&["a", "b"], "t"), &counts);
-        assert_eq!(
-            (plan["a"]["t"].clone(), plan["b"]["t"].clone()),
-            (vec![0, 1], vec![2, 3])
-        );
-    }
-
-    #[test]
-    fn roundrobin_deals_partitions_in_turn() {
-        let counts = BTreeMap::from([("t".to_string(), 4)]);
-        let plan = assign("roundrobin", &subs(&["a", "b", "c"], "t"), &counts);
-        assert_eq!(plan["a"]["t"], vec![0, 3]);
-        assert_eq!(plan["b"]["t"], vec![1]);
-        assert_eq!(plan["c"]["t"], vec![2]);
-    }
-
-    #[test]
-    fn more_members_than_partitions_leaves_some_idle() {
-        let counts = BTreeMap::from([("t".to_string(), 1)]);
-        let plan = assign("range", &subs(&["a", "b"], "t"), &counts);
-        assert_eq!(plan["a"]["t"], vec![0]);
-        assert!(plan["b"]["t"].is_empty());
-    }
-
-    #[test]
-    fn subscription_and_assignment_bytes_round_trip() {
-        assert_eq!(
-            decode_subscription(&encode_subscription("orders")),
-            vec!["orders"]
-        );
-        let a = BTreeMap::from([("orders".to_string(), vec![1, 3])]);
-        let bytes = encode_assignment(&a);
-        assert_eq!(
-            &bytes[..2],
-            &[0, 0],
-            "Java's layout starts with an i16 version"
-        );
-        assert_eq!(
-            decode_assignment(&bytes),
-            vec![("orders".to_string(), vec![1, 3])]
-        );
-        assert!(decode_assignment(&Bytes::from_static(b"\x00")).is_empty());
-    }
-}

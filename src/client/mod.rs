@@ -4,8 +4,10 @@
 //! line; commands depend on it, never the reverse (docs/architecture.md).
 
 pub mod admin;
+pub mod assignor;
 pub mod classic;
 pub mod cluster;
+pub mod codes;
 pub mod connection;
 pub mod coordinator;
 pub mod deadline;
@@ -13,3 +15,4 @@ pub mod fetch;
 pub mod list_offsets;
 pub mod member;
 pub mod produce;
+pub mod retry;

@@ -5,7 +5,6 @@
 //! leaves the group on exit so the others take over at once.
 
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
 use crate::client::admin;
@@ -14,6 +13,7 @@ use crate::cli::{Consume, Format};
 use crate::client::fetch::{Reader, StartAt};
 use crate::error::{Error, Result};
 use crate::client::member::{GroupTimeouts, Member};
+use crate::delivery::Delivery;
 use crate::record::{json_line, text_line};
 use crate::signal::interrupted;
 
@@ -91,7 +91,7 @@ fn consume_loop(
     cluster: &mut Cluster,
     args: &Consume,
 ) -> Result<()> {
-    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut out = Delivery::stdout().map_err(Error::Output)?;
     let mut line = String::new();
     let mut seen: u64 = 0;
     loop {
@@ -105,6 +105,7 @@ fn consume_loop(
             return Ok(());
         }
         let records = reader.poll()?;
+        let mut done = false;
         for r in &records {
             line.clear();
             match args.format {
@@ -112,20 +113,28 @@ fn consume_loop(
                 Format::Json => line.push_str(&json_line(r)),
             }
             line.push('\n');
-            out.write_all(line.as_bytes()).map_err(Error::Output)?;
-            if let Some(g) = group.as_deref_mut() {
-                g.processed(r.partition, r.offset);
-            }
+            out.push(line.as_bytes(), r.partition, r.offset);
             seen += 1;
             if args.count.is_some_and(|c| seen >= c) {
-                return out.flush().map_err(Error::Output);
+                done = true;
+                break;
             }
         }
-        out.flush().map_err(Error::Output)?;
+        // Only what reached the output counts as consumed (at least once).
+        let (delivered, error) = out.flush();
+        if let Some(g) = group.as_deref_mut() {
+            g.delivered(&delivered);
+        }
+        if let Some(e) = error {
+            return Err(Error::Output(e));
+        }
+        if done {
+            return Ok(());
+        }
     }
 }
 
-/// A group member's offsets: what it printed and what it committed.
+/// A group member's offsets: what reached the output and what was committed.
 struct GroupSession {
     member: Member,
     topic: String,
@@ -147,12 +156,14 @@ impl GroupSession {
         })
     }
 
-    fn processed(&mut self, partition: i32, offset: i64) {
-        self.pending.insert(partition, offset + 1);
+    /// Records up to these offsets were written to the output.
+    fn delivered(&mut self, offsets: &[(i32, i64)]) {
+        self.pending.extend(offsets.iter().copied());
     }
 
     /// Commits every second; on a rebalance, commits, rejoins and hands the
-    /// reader the new assignment at its committed offsets.
+    /// reader the new assignment at its committed offsets. A coordinator
+    /// that is away is found again by the member (within the retry window).
     fn tick(&mut self, cluster: &mut Cluster, reader: &mut Reader) -> Result<()> {
         if self.last.elapsed() >= COMMIT_EVERY {
             self.commit()?;
@@ -190,7 +201,11 @@ impl GroupSession {
         Ok(())
     }
 
+    /// The last commit and the leave notice, bounded: after Ctrl-C by its
+    /// grace, otherwise by one `--timeout` each rather than the retry window.
     fn finish(mut self) -> Result<()> {
+        let timeout = self.member.coordinator().timeout();
+        self.member.coordinator().set_retry_for(timeout);
         let committed = self.commit();
         let left = self.member.leave();
         committed.and(left)

@@ -9,7 +9,7 @@ use kafka::client::FetchOffset;
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::cli::{GroupCommand, GroupReset};
 use crate::error::{Error, Result};
-use crate::client::coordinator::{list_groups, Coordinator, GroupDescription, Membership};
+use crate::client::coordinator::{list_groups, Coordinator, GroupDescription, Generation};
 use crate::client::produce::kafka_error;
 
 pub fn execute(brokers: &BrokerConfig, cmd: GroupCommand) -> Result<()> {
@@ -193,7 +193,7 @@ fn reset(cluster: &mut Cluster, r: &GroupReset, out: &mut impl Write) -> Result<
     }
     write_table(out, &rows).map_err(Error::Output)?;
     if r.execute {
-        coordinator.commit(&r.topic, &plan, &Membership::standalone())?;
+        coordinator.commit(&r.topic, &plan, &Generation::standalone())?;
         writeln!(out, "Offsets of group {} reset.", r.group).map_err(Error::Output)
     } else {
         writeln!(out, "Dry run: nothing changed. Add --execute to apply.").map_err(Error::Output)
