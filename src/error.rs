@@ -133,6 +133,18 @@ impl Error {
         }
     }
 
+    /// Prints the error as every command's failures look: one line on
+    /// stderr and a hint; also for failures a command survives (a chat
+    /// message the broker refused).
+    pub fn report(&self) {
+        use std::io::Write;
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "kafkademo: error: {self}");
+        if let Some(hint) = self.hint() {
+            let _ = writeln!(stderr, "  hint: {hint}");
+        }
+    }
+
     /// A closed pipe on our own output is how `| head` says "enough": not an error.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)

@@ -1,8 +1,6 @@
 //! What `main` runs: parse the command line, set up logging and Ctrl-C, run
 //! the subcommand, and map its outcome to an exit code and one stderr line.
 
-use std::io::Write;
-
 use clap::Parser;
 
 use crate::client::cluster::BrokerConfig;
@@ -30,7 +28,7 @@ pub fn run() -> i32 {
         Err(e) if e.is_broken_pipe() => ExitCode::Success.code(),
         Err(Error::Interrupted) => ExitCode::Interrupted.code(),
         Err(e) => {
-            report(&e);
+            e.report();
             e.exit_code().code()
         }
     }
@@ -46,16 +44,6 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Chat(args) => commands::chat::execute(&brokers, args),
         Command::Web(args) => commands::web::execute(&brokers, args),
         Command::Bench(cmd) => commands::bench::execute(&brokers, cmd, cli.global.quiet),
-    }
-}
-
-/// Prints `e` as every command's failures look; also for failures a
-/// command survives (a chat message the broker refused).
-pub fn report(e: &Error) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "kafkademo: error: {e}");
-    if let Some(hint) = e.hint() {
-        let _ = writeln!(stderr, "  hint: {hint}");
     }
 }
 

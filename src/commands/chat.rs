@@ -479,7 +479,7 @@ impl Session {
                     Ok(()) => Ok(()),
                     // A message the broker refuses (too large) is reported; the chat goes on.
                     Err(Error::Data { message, .. }) if kind == Some(Kind::Message) => {
-                        crate::run::report(&Error::Data {
+                        Error::report(&Error::Data {
                             message: format!("message not sent: {message}"),
                             hint: Some("send a shorter message; the chat goes on".into()),
                         });
