@@ -215,8 +215,22 @@ fn run_console(
     separator: Option<&[u8]>,
     partition: Option<i32>,
 ) -> Result<()> {
-    let lines = spawn_stdin_reader();
     let mut sent_total: u64 = 0;
+    let result = console_loop(producer, separator, partition, &mut sent_total);
+    if matches!(result, Err(Error::Interrupted)) {
+        // What Ctrl-C left behind: every line counted here was acknowledged.
+        eprintln!("kafkademo: interrupted: {sent_total} records acknowledged");
+    }
+    result
+}
+
+fn console_loop(
+    producer: &mut Producer,
+    separator: Option<&[u8]>,
+    partition: Option<i32>,
+    sent_total: &mut u64,
+) -> Result<()> {
+    let lines = spawn_stdin_reader();
     loop {
         let first = match lines.recv_timeout(TICK * 2) {
             Ok(line) => line.map_err(stdin_error)?,
@@ -252,6 +266,7 @@ fn run_console(
             .map(|l| (to_record(l.bytes, separator, partition), l.number))
             .unzip();
         if let Err(e) = producer.send(records.as_slice()) {
+            *sent_total += e.sent as u64;
             let at = e
                 .record
                 .map(|i| format!("line {}: ", numbers[i]))
@@ -260,14 +275,14 @@ fn run_console(
                 Error::Data { message, hint } => Error::Data {
                     message: format!(
                         "{at}{message}; the {} records before it were written",
-                        sent_total + e.sent as u64
+                        *sent_total
                     ),
                     hint,
                 },
                 other => other,
             });
         }
-        sent_total += records.len() as u64;
+        *sent_total += records.len() as u64;
         if interrupted() {
             return Err(Error::Interrupted);
         }
