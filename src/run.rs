@@ -3,8 +3,8 @@
 
 use clap::Parser;
 
-use crate::client::cluster::BrokerConfig;
 use crate::cli::{Cli, Command, Global};
+use crate::client::cluster::BrokerConfig;
 use crate::commands;
 use crate::error::{Error, ExitCode, Result};
 

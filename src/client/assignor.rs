@@ -87,7 +87,10 @@ pub fn encode_subscription(topic: &str) -> Result<Bytes, String> {
 pub fn decode_subscription(bytes: &Bytes) -> Result<Vec<String>, String> {
     let mut b = bytes.clone();
     if b.remaining() < 2 {
-        return Err(format!("a subscription of {} bytes is too short", bytes.len()));
+        return Err(format!(
+            "a subscription of {} bytes is too short",
+            bytes.len()
+        ));
     }
     let version = b.get_i16().clamp(0, 3);
     ConsumerProtocolSubscription::decode(&mut b, version)
@@ -113,7 +116,10 @@ pub fn encode_assignment(topics: &BTreeMap<String, Vec<i32>>) -> Result<Bytes, S
 pub fn decode_assignment(bytes: &Bytes) -> Result<Vec<(String, Vec<i32>)>, String> {
     let mut b = bytes.clone();
     if b.remaining() < 2 {
-        return Err(format!("an assignment of {} bytes is too short", bytes.len()));
+        return Err(format!(
+            "an assignment of {} bytes is too short",
+            bytes.len()
+        ));
     }
     let version = b.get_i16().clamp(0, 3);
     ConsumerProtocolAssignment::decode(&mut b, version)

@@ -241,7 +241,10 @@ mod tests {
         let c = BrokerConfig::new("[::1]:9093,[::1],[fe80::1]:1", Duration::from_secs(1)).unwrap();
         assert_eq!(c.brokers, vec!["[::1]:9093", "[::1]:9092", "[fe80::1]:1"]);
         for bad in ["::1", "[::1", "[::1]9092", "[]:1", ":9092"] {
-            assert!(BrokerConfig::new(bad, Duration::from_secs(1)).is_err(), "{bad}");
+            assert!(
+                BrokerConfig::new(bad, Duration::from_secs(1)).is_err(),
+                "{bad}"
+            );
         }
         assert_eq!(join_host_port("::1", 9092), "[::1]:9092");
         assert_eq!(join_host_port("h", 1), "h:1");

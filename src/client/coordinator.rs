@@ -103,9 +103,16 @@ impl Coordinator {
                 match self.find_once() {
                     Ok(Some(conn)) => break conn,
                     Ok(None) => {
-                        let why = format!("the coordinator of group '{}' is not available yet", self.group);
+                        let why = format!(
+                            "the coordinator of group '{}' is not available yet",
+                            self.group
+                        );
                         if !retry.again(&why) {
-                            return Err(interrupted_or(group_error(15, &self.group, "find the coordinator of")));
+                            return Err(interrupted_or(group_error(
+                                15,
+                                &self.group,
+                                "find the coordinator of",
+                            )));
                         }
                     }
                     Err(e) if retriable(&e) => {
@@ -120,7 +127,7 @@ impl Coordinator {
             self.addr = conn.addr().to_string();
             self.conn = Some(conn);
         }
-        self.conn.as_mut().ok_or_else(|| Error::Interrupted)
+        self.conn.as_mut().ok_or(Error::Interrupted)
     }
 
     /// One FindCoordinator and a connection to the answer; None while the
@@ -225,7 +232,11 @@ impl Coordinator {
             if r.error_code != 0 {
                 return r.error_code;
             }
-            first_error(r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+            first_error(
+                r.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            )
         })?;
         if all && response.topics.is_empty() && response.error_code == 0 {
             log::debug!("group '{}' has no committed offsets", self.group);
@@ -315,7 +326,11 @@ impl Coordinator {
                 .with_name(topic_name(topic))
                 .with_partitions(partitions)]);
         let response = self.request(&request, 8, self.timeout(), |r| {
-            first_error(r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)))
+            first_error(
+                r.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            )
         })?;
         for t in response.topics {
             for p in t.partitions {

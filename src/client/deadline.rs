@@ -98,7 +98,9 @@ impl Deadline {
     pub fn sleep(&self, d: Duration) {
         let until = Instant::now() + d.min(self.remaining());
         loop {
-            let left = until.saturating_duration_since(Instant::now()).min(self.remaining());
+            let left = until
+                .saturating_duration_since(Instant::now())
+                .min(self.remaining());
             if left.is_zero() {
                 return;
             }

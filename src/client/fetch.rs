@@ -6,7 +6,7 @@
 //! broker costs `--timeout`, not the crate's 120 s.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kafka::client::fetch::Response as FetchResponse;
 use kafka::client::{FetchOffset, FetchPartition, KafkaClient};
@@ -14,10 +14,10 @@ use kafka::error::{Error as KafkaError, KafkaCode};
 
 use crate::client::classic::Worker;
 use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::deadline::interrupted;
 use crate::client::deadline::Deadline;
-use crate::client::produce::{
-    abandoned, kafka_error, partition_error, retriable, retriable_code, DEFAULT_RETRY_FOR,
-};
+use crate::client::produce::{abandoned, kafka_error, partition_error, retriable_code};
+use crate::client::retry::{retriable, Retry, RETRY_FOR};
 use crate::error::{Error, Result};
 
 /// A record as read from a partition, owning its bytes.
@@ -48,10 +48,8 @@ pub struct Reader {
     client: Worker<KafkaClient>,
     crc_check: bool,
     config: BrokerConfig,
-    /// Since when fetching has failed for reasons a broker coming back cures.
-    trouble_since: Option<Instant>,
-    /// Whether the trouble was reported (it is once it lasts).
-    warned: bool,
+    /// Retries of fetching that failed for reasons a broker coming back cures.
+    trouble: Option<Retry>,
     topic: String,
     brokers: String,
     reset: StartAt,
@@ -88,8 +86,7 @@ impl Reader {
             client,
             crc_check: true,
             config: cluster.config.clone(),
-            trouble_since: None,
-            warned: false,
+            trouble: None,
             topic: topic.to_string(),
             brokers,
             reset,
@@ -285,8 +282,7 @@ impl Reader {
                 failures.push((p, KafkaCode::LeaderNotAvailable));
             }
         }
-        if fetched && failures.is_empty() && self.trouble_since.take().is_some() && self.warned {
-            self.warned = false;
+        if fetched && failures.is_empty() && self.trouble.take().is_some_and(|r| r.warned()) {
             log::warn!("reading topic '{}' again", self.topic);
         }
         for (partition, code) in failures {
@@ -328,9 +324,11 @@ impl Reader {
         let topic = self.topic.clone();
         self.client
             .run(self.deadline(), move |c| {
-                c.fetch_messages(wanted.iter().map(|&(p, at, max)| {
-                    FetchPartition::new(&topic, p, at).with_max_bytes(max)
-                }))
+                c.fetch_messages(
+                    wanted.iter().map(|&(p, at, max)| {
+                        FetchPartition::new(&topic, p, at).with_max_bytes(max)
+                    }),
+                )
             })
             .map_err(|why| abandoned(why, &self.brokers, self.config.timeout))?
             .map_err(|e| match e {
@@ -343,27 +341,22 @@ impl Reader {
     }
 
     /// Rides out a leader change or a broker restart: a fresh client on
-    /// fresh metadata, retried every half second for up to DEFAULT_RETRY_FOR,
-    /// after which `why` is the error.
+    /// fresh metadata, retried (client::retry) for up to RETRY_FOR, after
+    /// which `why` is the error.
     fn reconnect(&mut self, why: Error) -> Result<()> {
-        let since = *self.trouble_since.get_or_insert_with(Instant::now);
-        // Say nothing about a blip (a new topic's leader settling); say it once if it lasts.
-        if !self.warned && since.elapsed() >= Duration::from_millis(1500) {
-            self.warned = true;
-            log::warn!("{why}; reconnecting");
-        } else {
-            log::info!("{why}; reconnecting");
-        }
-        if since.elapsed() > DEFAULT_RETRY_FOR {
-            return Err(why);
-        }
         if matches!(why, Error::Interrupted) {
             return Err(why);
         }
-        Deadline::after(Duration::from_millis(500)).sleep(Duration::from_millis(500));
-        let fresh = Cluster::connect(&self.config).and_then(|c| {
-            fetch_client(&c, &self.topic, self.fetch_default, self.crc_check)
-        });
+        let retry = self.trouble.get_or_insert_with(|| Retry::within(RETRY_FOR));
+        if !retry.again(&why) {
+            return Err(if interrupted() {
+                Error::Interrupted
+            } else {
+                why
+            });
+        }
+        let fresh = Cluster::connect(&self.config)
+            .and_then(|c| fetch_client(&c, &self.topic, self.fetch_default, self.crc_check));
         match fresh {
             Ok(client) => self.client = client,
             Err(Error::Interrupted) => return Err(Error::Interrupted),

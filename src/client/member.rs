@@ -17,7 +17,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::client::assignor::{assign, decode_assignment, decode_subscription, encode_assignment, encode_subscription};
+use crate::client::assignor::{
+    assign, decode_assignment, decode_subscription, encode_assignment, encode_subscription,
+};
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::codes::{self, MEMBER_ID_REQUIRED, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID};
 use crate::client::coordinator::{group_error, Coordinator, Generation};
@@ -119,7 +121,8 @@ impl Member {
     /// round's coordinator trouble is ridden out by `Coordinator::request`.
     pub fn rejoin(&mut self, cluster: &mut Cluster) -> Result<()> {
         self.stop_heartbeat();
-        let bound = self.timeouts.rebalance + self.timeouts.session + crate::client::retry::RETRY_FOR;
+        let bound =
+            self.timeouts.rebalance + self.timeouts.session + crate::client::retry::RETRY_FOR;
         let deadline = Deadline::after(bound);
         loop {
             if interrupted() {
@@ -310,7 +313,12 @@ struct Heartbeat {
 }
 
 impl Heartbeat {
-    fn start(config: BrokerConfig, group: String, who: Generation, timeouts: GroupTimeouts) -> Heartbeat {
+    fn start(
+        config: BrokerConfig,
+        group: String,
+        who: Generation,
+        timeouts: GroupTimeouts,
+    ) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         let rejoin = Arc::new(AtomicBool::new(false));
         let (stop2, rejoin2) = (stop.clone(), rejoin.clone());
@@ -400,4 +408,3 @@ fn partition_counts(
         .filter_map(|t| Some((t.name?.0.to_string(), t.partitions.len() as i32)))
         .collect())
 }
-

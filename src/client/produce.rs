@@ -5,16 +5,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kafka::client::{KafkaClient, RequiredAcks};
 use kafka::error::{Error as KafkaError, KafkaCode};
 use kafka::producer::{ProduceConfirm, Record};
 
-use crate::client::cluster::{BrokerConfig, Cluster};
-use crate::error::{Error, Result};
 use crate::client::classic::{Abandoned, Worker};
-use crate::client::deadline::{interrupted, Deadline};
+use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::deadline::Deadline;
+use crate::client::retry::{retriable, Retry};
+use crate::error::{Error, Result};
 
 /// How many replicas must have a record before the broker answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,12 +125,8 @@ pub struct Producer {
 }
 
 /// How long a send keeps retrying through leader changes and broker
-/// restarts unless told otherwise (`--retry-for`): longer than a ZooKeeper
-/// session (6 s in the cluster scripts, 18 s by default) plus an election.
-pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(30);
-
-/// Retries within this long of the first failure are logged at info level only.
-const QUIET_RETRY: Duration = Duration::from_millis(1500);
+/// restarts unless told otherwise (`--retry-for`).
+pub const DEFAULT_RETRY_FOR: Duration = crate::client::retry::RETRY_FOR;
 
 impl Producer {
     /// A producer for `topic` on a cluster that already answered us.
@@ -154,11 +151,13 @@ impl Producer {
         self.compression = compression;
         let codec = compression.codec();
         // A worker that is gone is rebuilt with the compression on the next send.
-        let _ = self.inner.run(Deadline::after(self.config.timeout), move |p| {
-            if let Some(p) = p {
-                p.client_mut().set_compression(codec);
-            }
-        });
+        let _ = self
+            .inner
+            .run(Deadline::after(self.config.timeout), move |p| {
+                if let Some(p) = p {
+                    p.client_mut().set_compression(codec);
+                }
+            });
     }
 
     /// How long `send` retries retriable failures (zero: never).
@@ -183,10 +182,7 @@ impl Producer {
     /// metadata for up to `retry_for`, resending only what was not
     /// acknowledged, in order. On error, `SendError::sent` says how many
     /// records of the batch were acknowledged.
-    pub fn send(
-        &mut self,
-        records: impl Into<Arc<[OutRecord]>>,
-    ) -> Result<Vec<Landed>, SendError> {
+    pub fn send(&mut self, records: impl Into<Arc<[OutRecord]>>) -> Result<Vec<Landed>, SendError> {
         let records: Arc<[OutRecord]> = records.into();
         let mut placed = Vec::with_capacity(records.len());
         for r in records.iter() {
@@ -216,10 +212,10 @@ impl Producer {
             offset: -1,
         };
         let mut landed = vec![unsent; records.len()];
-        let deadline = Deadline::after(self.retry_for);
-        let mut backoff = Duration::from_millis(100);
-        let mut failing_since: Option<Instant> = None;
-        let mut warned = false;
+        // A brand-new topic's leaders can need a moment (KRaft brokers
+        // answer NOT_LEADER until they have loaded the partition): the retry
+        // policy says nothing unless the trouble lasts.
+        let mut retry = Retry::within(self.retry_for);
         loop {
             let pending: Vec<usize> = (0..records.len())
                 .filter(|&i| landed[i].partition < 0)
@@ -228,39 +224,17 @@ impl Producer {
                 return Ok(landed);
             };
             e.sent = landed.iter().filter(|l| l.partition >= 0).count();
-            if !e.retriable || deadline.remaining() <= backoff || interrupted() {
+            if !e.retriable || !retry.again(&e.error) {
                 return Err(e);
             }
-            // A brand-new topic's leaders can need a moment (KRaft brokers
-            // answer NOT_LEADER until they have loaded the partition): say
-            // nothing unless the trouble lasts.
-            let first = *failing_since.get_or_insert_with(Instant::now);
-            if !warned && first.elapsed() >= QUIET_RETRY {
-                warned = true;
-                log::warn!(
-                    "{}; retrying for up to {}",
-                    e.error,
-                    humantime::format_duration(self.retry_for)
-                );
-            } else {
-                log::info!("{}; retrying", e.error);
-            }
-            loop {
-                deadline.sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                match self.rebuild() {
-                    Ok(()) => break,
-                    Err(error) if retriable(&error) && deadline.remaining() > backoff => {
-                        log::info!("{error}; still retrying");
-                    }
-                    Err(error) => {
-                        return Err(SendError {
-                            sent: e.sent,
-                            record: None,
-                            retriable: false,
-                            error,
-                        })
-                    }
+            while let Err(error) = self.rebuild() {
+                if !(retriable(&error) && retry.again(&error)) {
+                    return Err(SendError {
+                        sent: e.sent,
+                        record: None,
+                        retriable: false,
+                        error,
+                    });
                 }
             }
         }
@@ -273,14 +247,16 @@ impl Producer {
         indices: &[usize],
         landed: &mut [Landed],
     ) -> Result<(), SendError> {
-        let confirms = self.send_all(records, placed, indices).map_err(|e| SendError {
-            sent: 0,
-            record: None,
-            // A lost connection may have cost some partitions' acks: resending
-            // them can duplicate, never lose (at least once).
-            retriable: retriable(&e),
-            error: e,
-        })?;
+        let confirms = self
+            .send_all(records, placed, indices)
+            .map_err(|e| SendError {
+                sent: 0,
+                record: None,
+                // A lost connection may have cost some partitions' acks: resending
+                // them can duplicate, never lose (at least once).
+                retriable: retriable(&e),
+                error: e,
+            })?;
         if self.acks == Acks::None {
             for &i in indices {
                 landed[i] = Landed {
@@ -462,14 +438,6 @@ pub fn retriable_code(code: KafkaCode) -> bool {
             | KafkaCode::RequestTimedOut
             | KafkaCode::NetworkException
             | KafkaCode::UnknownTopicOrPartition
-    )
-}
-
-/// Our errors that a broker coming back would cure.
-pub fn retriable(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Unreachable { .. } | Error::Timeout { .. } | Error::Protocol { .. }
     )
 }
 

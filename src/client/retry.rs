@@ -62,4 +62,9 @@ impl Retry {
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         !interrupted()
     }
+
+    /// Whether the trouble lasted long enough to have been reported.
+    pub fn warned(&self) -> bool {
+        self.warned
+    }
 }
