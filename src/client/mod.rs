@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod connection;
 pub mod coordinator;
+#[cfg(test)]
+pub mod fake_broker;
 pub mod fetch;
 pub mod list_offsets;
 pub mod member;
