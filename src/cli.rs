@@ -42,7 +42,7 @@ pub struct Global {
         global = true,
         env = "KAFKADEMO_TIMEOUT",
         default_value = "10s",
-        value_parser = humantime::parse_duration,
+        value_parser = parse_duration,
         value_name = "DURATION"
     )]
     pub timeout: Duration,
@@ -140,7 +140,7 @@ pub struct Produce {
     #[arg(long, default_value = "1", value_parser = parse_acks)]
     pub acks: Acks,
     /// Time between two numbers [default: 1s for even, 2s for odd]
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Option<Duration>,
     /// Label carried in each record's key [default: A for even, B for odd]
     #[arg(long)]
@@ -149,13 +149,13 @@ pub struct Produce {
     #[arg(long, conflicts_with = "duration")]
     pub count: Option<u64>,
     /// Stop after this long, e.g. 20s [default: run until Ctrl-C]
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
     /// First number [default: 0 for even, 1 for odd]
     #[arg(long, allow_negative_numbers = true)]
     pub start: Option<i64>,
     /// Keep retrying a send through leader changes and broker restarts for this long (0s: fail at once)
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub retry_for: Duration,
     /// Stdin lines: split each line at the first SEP into key and value
     #[arg(long, value_name = "SEP")]
@@ -178,13 +178,13 @@ pub struct Consume {
     #[arg(long, short = 'g')]
     pub group: Option<String>,
     /// Group: the coordinator drops a member silent for this long
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION", requires = "group")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", requires = "group")]
     pub session_timeout: Duration,
     /// Group: how often a member sends a heartbeat
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION", requires = "group")]
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", requires = "group")]
     pub heartbeat_interval: Duration,
     /// Group: how long the coordinator waits for members to rejoin a rebalance
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION", requires = "group")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", requires = "group")]
     pub rebalance_timeout: Duration,
     /// Exit after this many records
     #[arg(long)]
@@ -216,7 +216,7 @@ pub struct Chat {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub history: u32,
     /// Time between two presence heartbeats (100ms to 20s); a member is gone after 3 missed
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub heartbeat: Duration,
 }
 
@@ -238,6 +238,20 @@ pub struct Web {
     /// How many of the latest records a newly opened page shows
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub history: u32,
+}
+
+/// The longest duration any flag takes. Far beyond any real use, and far
+/// below where `Instant::now() + d` overflows (and panics).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Every duration flag: humantime's syntax (500ms, 10s, 2h), at most
+/// `MAX_DURATION`, so a typo like `300000000000years` is a usage error.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d > MAX_DURATION {
+        return Err("at most 365 days".into());
+    }
+    Ok(d)
 }
 
 fn parse_acks(s: &str) -> Result<Acks, String> {
@@ -344,7 +358,7 @@ pub struct BenchE2e {
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub rate: u64,
     /// How long to produce, e.g. 10s
-    #[arg(long, short = 'd', default_value = "10s", value_parser = humantime::parse_duration,
+    #[arg(long, short = 'd', default_value = "10s", value_parser = parse_duration,
           value_name = "DURATION")]
     pub duration: Duration,
     /// Bytes in each record's value (at least 24: time, sequence and run id)
@@ -465,6 +479,15 @@ mod tests {
         assert!(parse(&["topic", "create", "t", "--config", "novalue"]).is_err());
         assert!(parse(&["--timeout", "soon", "topic", "list"]).is_err());
         assert!(parse(&["-q", "-v", "topic", "list"]).is_err());
+    }
+
+    #[test]
+    fn durations_are_capped_at_365_days() {
+        assert_eq!(parse_duration("365days"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("366days"), Err("at most 365 days".into()));
+        assert!(parse(&["--timeout", "300000000000years", "topic", "list"]).is_err());
+        assert!(parse(&["produce", "even", "--interval", "2years"]).is_err());
+        assert!(parse(&["consume", "-g", "g", "--session-timeout", "1000years"]).is_err());
     }
 
     #[test]

@@ -321,26 +321,52 @@ fn controller_connection(
     cluster.connection_to(metadata, controller)
 }
 
+/// Waits until every partition of the new topic has a leader that serves
+/// it; a topic whose leaders are not ready within the timeout is an error
+/// (producing to it now would fail), though the topic itself exists.
 fn wait_for_leaders(cluster: &mut Cluster, name: &str) -> Result<()> {
-    wait_for(cluster, name, |m| {
+    let elected = wait_for(cluster, name, |m| {
         m.topics.iter().any(|t| {
             t.error_code == 0
                 && !t.partitions.is_empty()
                 && t.partitions.iter().all(|p| p.leader_id.0 >= 0)
         })
     })?;
+    if !elected {
+        return Err(leaders_not_ready(
+            cluster,
+            name,
+            "not every partition has a leader",
+        ));
+    }
     // A KRaft broker is named leader in metadata a moment before it has
     // loaded the partition, and answers NOT_LEADER until then: wait until
     // every leader answers ListOffsets for its partitions.
     let deadline = Instant::now() + cluster.config.timeout;
     while !leaders_serve(cluster, name)? {
         if Instant::now() >= deadline {
-            log::warn!("the leaders of topic '{name}' are not serving it yet");
-            break;
+            return Err(leaders_not_ready(
+                cluster,
+                name,
+                "its leaders do not serve it yet",
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
+}
+
+fn leaders_not_ready(cluster: &Cluster, name: &str, what: &str) -> Error {
+    Error::broker_with_hint(
+        format!(
+            "topic '{name}' was created, but {what} after {} (brokers {})",
+            humantime::format_duration(cluster.config.timeout),
+            cluster.config.display()
+        ),
+        format!(
+            "the brokers may still be electing leaders: check with `kafkademo topic describe {name}`, or give them longer with --timeout"
+        ),
+    )
 }
 
 /// Whether every partition's leader answers ListOffsets for it without error.
@@ -388,28 +414,33 @@ fn leaders_serve(cluster: &mut Cluster, name: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Running out of time is only a warning here: the broker accepted the
+/// deletion, and nothing the user does next depends on it being done.
 fn wait_until_gone(cluster: &mut Cluster, name: &str) -> Result<()> {
-    wait_for(cluster, name, |m| {
+    let gone = wait_for(cluster, name, |m| {
         m.topics.iter().all(|t| t.error_code == UNKNOWN_TOPIC)
-    })
+    })?;
+    if !gone {
+        log::warn!("the brokers have not caught up with the deletion of topic '{name}' yet");
+    }
+    Ok(())
 }
 
-/// Polls the bootstrap broker's metadata for `name` until `done` or the timeout;
-/// running out of time is only a warning, since the broker accepted the change.
+/// Polls the bootstrap broker's metadata for `name` until `done` (true) or
+/// the timeout (false).
 fn wait_for(
     cluster: &mut Cluster,
     name: &str,
     done: impl Fn(&MetadataResponse) -> bool,
-) -> Result<()> {
+) -> Result<bool> {
     let deadline = Instant::now() + cluster.config.timeout;
     loop {
         let metadata = cluster.bootstrap().metadata(Some(&[name]))?;
         if done(&metadata) {
-            return Ok(());
+            return Ok(true);
         }
         if Instant::now() >= deadline {
-            log::warn!("the brokers have not caught up with the change to topic '{name}' yet");
-            return Ok(());
+            return Ok(false);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -494,5 +525,80 @@ mod tests {
         assert_eq!(s.len(), 22);
         assert_eq!(s, "Sx5NFSqcTg-NKzx3Af7_EA");
         assert_eq!(kafka_uuid(&[0; 16]), "");
+    }
+
+    use crate::client::connection::BrokerConfig;
+    use crate::client::fake_broker::{FakeBroker, Request, Response};
+    use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+    use kafka_protocol::messages::list_offsets_response::{
+        ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+    };
+    use kafka_protocol::messages::{CreateTopicsResponse, ListOffsetsResponse};
+    use std::sync::{Arc, OnceLock};
+
+    /// A broker that creates topic 't' and shows it with `leader` for its
+    /// one partition; ListOffsets answers NOT_LEADER_OR_FOLLOWER.
+    fn create_against(leader: i32) -> Result<Outcome> {
+        let me: Arc<OnceLock<FakeBroker>> = Arc::new(OnceLock::new());
+        let this = me.clone();
+        let fake = FakeBroker::start(move |request| {
+            let broker = this.get().unwrap();
+            match request {
+                Request::CreateTopics(_) => {
+                    Response::CreateTopics(CreateTopicsResponse::default().with_topics(vec![
+                        CreatableTopicResult::default().with_name(topic_name("t")),
+                    ]))
+                }
+                Request::Metadata(m) if m.topics.as_ref().is_some_and(|t| !t.is_empty()) => {
+                    Response::Metadata(broker.metadata(Some(("t", &[(0, leader)]))))
+                }
+                Request::Metadata(_) => Response::Metadata(broker.metadata(None)),
+                Request::ListOffsets(_) => {
+                    Response::ListOffsets(ListOffsetsResponse::default().with_topics(vec![
+                        ListOffsetsTopicResponse::default()
+                            .with_name(topic_name("t"))
+                            .with_partitions(vec![ListOffsetsPartitionResponse::default()
+                                .with_partition_index(0)
+                                .with_error_code(6)]),
+                    ]))
+                }
+            }
+        });
+        let addr = fake.addr.clone();
+        let _ = me.set(fake);
+        let config = BrokerConfig::new(&addr, Duration::from_millis(300))?;
+        let mut cluster = Cluster::connect(&config)?;
+        create_topic(
+            &mut cluster,
+            &NewTopic {
+                name: "t",
+                partitions: 1,
+                replication_factor: 1,
+                configs: &[],
+            },
+        )
+    }
+
+    #[test]
+    fn create_fails_when_no_leader_is_elected_in_time() {
+        let e = create_against(-1).err().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("topic 't' was created, but not every partition has a leader after 300ms (brokers 127.0.0.1:"),
+            "{text}"
+        );
+        assert_eq!(e.exit_code(), crate::error::ExitCode::Failure);
+        assert!(e.hint().unwrap().contains("kafkademo topic describe t"));
+    }
+
+    #[test]
+    fn create_fails_when_the_leader_does_not_serve_in_time() {
+        let text = create_against(0).err().unwrap().to_string();
+        assert!(
+            text.starts_with(
+                "topic 't' was created, but its leaders do not serve it yet after 300ms"
+            ),
+            "{text}"
+        );
     }
 }

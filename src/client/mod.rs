@@ -11,6 +11,8 @@ pub mod codes;
 pub mod connection;
 pub mod coordinator;
 pub mod deadline;
+#[cfg(test)]
+pub mod fake_broker;
 pub mod fetch;
 pub mod list_offsets;
 pub mod member;

@@ -79,3 +79,49 @@ fn second_broker_on_the_list_is_used_when_the_first_is_down() {
     let list = format!("{dead},{good}");
     ok(&["--brokers", &list, "topic", "list"]);
 }
+
+#[test]
+fn absurd_durations_are_usage_errors_naming_the_flag() {
+    // Nothing listens at port 1: were a value taken, the command would fail
+    // at once (or panic computing a deadline), never exit 2.
+    let cases: [&[&str]; 9] = [
+        &["--timeout", "300000000000years", "topic", "list"],
+        &["produce", "even", "--interval", "300000000000years"],
+        &["produce", "even", "--duration", "366days"],
+        &["produce", "--retry-for", "1000years"],
+        &[
+            "consume",
+            "-g",
+            "g",
+            "--session-timeout",
+            "300000000000years",
+        ],
+        &["consume", "-g", "g", "--heartbeat-interval", "1000years"],
+        &["consume", "-g", "g", "--rebalance-timeout", "1000years"],
+        &["chat", "-u", "a", "--heartbeat", "1000years"],
+        &["bench", "e2e", "--duration", "1000years"],
+    ];
+    for args in cases {
+        let flag = args.iter().find(|a| a.starts_with("--")).unwrap();
+        let mut all = vec!["--brokers", "127.0.0.1:1"];
+        all.extend_from_slice(args);
+        let r = run(&all);
+        assert_eq!(r.code, 2, "{args:?}:\n{r:?}");
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: invalid value '")
+                && first.contains(&format!("for '{flag} <DURATION>'"))
+                && first.ends_with(": at most 365 days"),
+            "{args:?}:\n{r:?}"
+        );
+        assert!(!r.stderr.contains("panicked"), "{r:?}");
+    }
+    let r = Run::from(
+        kafkademo(&["--brokers", "127.0.0.1:1", "topic", "list"])
+            .env("KAFKADEMO_TIMEOUT", "300000000000years")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("at most 365 days"), "{r:?}");
+}

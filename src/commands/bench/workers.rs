@@ -132,6 +132,25 @@ fn watch(
     }
 }
 
+/// The topic's partitions, or an error when the metadata shows none (a topic
+/// being created or deleted can): every worker divides by their number.
+fn partitions<'a>(topic: &'a BenchTopic, brokers: &BrokerConfig) -> Result<&'a [i32]> {
+    if topic.partitions.is_empty() {
+        return Err(Error::broker_with_hint(
+            format!(
+                "topic '{}' has no partitions in the metadata from {}",
+                topic.name,
+                brokers.display()
+            ),
+            format!(
+                "a topic being created or deleted can show none for a moment; check it with `kafkademo topic describe {}`",
+                topic.name
+            ),
+        ));
+    }
+    Ok(&topic.partitions)
+}
+
 /// Each connection's partitions: round-robin, and when there are more
 /// connections than partitions, several connections share one.
 fn shares(partitions: &[i32], connections: usize) -> Vec<Vec<i32>> {
@@ -180,7 +199,7 @@ pub(super) fn run_producers(
     let gate = Gate::default();
     let claimed = AtomicU64::new(0);
     let acked = AtomicU64::new(0);
-    let shares = shares(&topic.partitions, plan.connections);
+    let shares = shares(partitions(topic, brokers)?, plan.connections);
     let (start, sent) = std::thread::scope(|s| {
         let handles: Vec<_> = shares
             .iter()
@@ -314,7 +333,7 @@ pub(super) fn run_readers(
     let gate = Gate::default();
     let read = AtomicU64::new(0);
     let target = plan.target;
-    let shares = shares(&topic.partitions, plan.connections);
+    let shares = shares(partitions(topic, brokers)?, plan.connections);
     let plan = &plan;
     let (start, done) = std::thread::scope(|s| {
         let handles: Vec<_> = shares
@@ -404,7 +423,7 @@ pub(super) fn run_e2e(
     // µs since `clock` after which the reader gives up waiting; 0: not yet set.
     let give_up = AtomicU64::new(0);
     let received = AtomicU64::new(0);
-    let partitions = &topic.partitions;
+    let partitions = partitions(topic, brokers)?;
     let (produced, latency) = std::thread::scope(|s| {
         let reader = {
             let (gate, give_up, received) = (&gate, &give_up, &received);
@@ -590,6 +609,42 @@ mod tests {
         assert_eq!(shares(&[0, 1, 2, 3], 2), vec![vec![0, 2], vec![1, 3]]);
         assert_eq!(shares(&[0, 1], 1), vec![vec![0, 1]]);
         assert_eq!(shares(&[0, 1], 3), vec![vec![0], vec![1], vec![0]]);
+    }
+
+    #[test]
+    fn a_topic_without_partitions_is_an_error_not_a_division_by_zero() {
+        // Port 1: nothing listens; the check must come before any connection.
+        let brokers = BrokerConfig::new("127.0.0.1:1", Duration::from_secs(1)).unwrap();
+        let topic = BenchTopic {
+            name: "empty".into(),
+            partitions: Vec::new(),
+            temp: None,
+        };
+        let plan = ProducePlan {
+            records: 10,
+            record_size: 10,
+            acks: Acks::Leader,
+            batch: 5,
+            compression: Compression::None,
+            connections: 2,
+        };
+        let expected = "topic 'empty' has no partitions in the metadata from 127.0.0.1:1";
+        let mut progress = Progress::new(true);
+        let e = run_producers(&brokers, &topic, &plan, &mut progress, "")
+            .err()
+            .unwrap();
+        assert_eq!(e.to_string(), expected);
+        assert!(e.hint().unwrap().contains("kafkademo topic describe empty"));
+        let read = ReadPlan {
+            target: 10,
+            fetch_bytes: 1024,
+            crc_check: true,
+            connections: 2,
+        };
+        let e = run_readers(&brokers, &topic, read, &mut progress)
+            .err()
+            .unwrap();
+        assert_eq!(e.to_string(), expected);
     }
 
     #[test]
