@@ -2,7 +2,7 @@
 //! against the real broker.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -181,145 +181,240 @@ fn keyed_lines_and_json_output() {
     );
 }
 
+/// `consume --format json` lines as (partition, offset, value).
+fn records(json_lines: &str) -> Vec<(i64, i64, String)> {
+    json_lines
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
+            (
+                v["partition"].as_i64().unwrap(),
+                v["offset"].as_i64().unwrap(),
+                v["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The group's committed offset per partition of `topic`; fails the test
+/// when a partition has none.
+fn committed(group: &str, topic: &str) -> BTreeMap<i64, i64> {
+    let rows = describe_group(group).unwrap_or_else(|| panic!("group {group} cannot be described"));
+    rows.iter()
+        .filter(|r| r.topic == topic)
+        .map(|r| {
+            let c = r.committed.unwrap_or_else(|| {
+                panic!("nothing committed on partition {}: {rows:?}", r.partition)
+            });
+            (r.partition as i64, c)
+        })
+        .collect()
+}
+
 #[test]
-fn a_killed_group_consumer_resumes_without_loss() {
+fn a_killed_group_consumer_resumes_from_its_last_commit() {
     let t = Topic::new("group", 3);
     let group = unique_topic("g");
-    let produced: BTreeSet<String> = (0..3000).map(|i| format!("k{}\tv{i}", i % 17)).collect();
-    let text: String = (0..3000).map(|i| format!("k{},v{i}\n", i % 17)).collect();
-    let p = run_with_input(
-        &["produce", "--topic", &t.name, "--key-separator", ","],
-        &text,
-    );
-    assert_eq!(p.code, 0, "{p:?}");
+    let produce = |from: usize, to: usize| {
+        let text: String = (from..to).map(|i| format!("k{},v{i}\n", i % 17)).collect();
+        let p = run_with_input(
+            &["produce", "--topic", &t.name, "--key-separator", ","],
+            &text,
+        );
+        assert_eq!(p.code, 0, "{p:?}");
+    };
+    produce(0, 1000);
 
-    // First consumer: read some, commit (every second), then SIGKILL: no chance to commit at exit.
-    let mut first = kafkademo(&[
+    // The first member prints all 1000, commits them (every second), and is
+    // SIGKILLed once the commit shows in `group describe`: it gets no chance
+    // to commit at exit, so what the group resumes from is the periodic commit.
+    let first = Running::start(&[
         "consume",
         "--topic",
         &t.name,
         "--group",
         &group,
         "--from-beginning",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut reader = BufReader::new(first.stdout.take().unwrap());
-    let mut seen_first = Vec::new();
-    let mut line = String::new();
-    while seen_first.len() < 3000 {
-        line.clear();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        seen_first.push(line.trim_end_matches('\n').to_string());
-    }
-    std::thread::sleep(Duration::from_millis(1500)); // let a periodic commit happen
-    first.kill().unwrap();
-    let _ = first.wait();
-
-    let second = ok(&[
-        "consume",
-        "--topic",
-        &t.name,
-        "--group",
-        &group,
-        "--exit-at-end",
+        "--format",
+        "json",
     ]);
-    let union: BTreeSet<String> = seen_first
-        .iter()
-        .cloned()
-        .chain(second.stdout.lines().map(String::from))
-        .collect();
-    assert_eq!(union, produced, "records lost across the restart");
+    first.wait_lines(1000, Duration::from_secs(60));
+    let mut last = None;
+    let done = poll(Duration::from_secs(30), || {
+        let rows = describe_group(&group)?;
+        let all_committed = rows.len() == 3
+            && rows
+                .iter()
+                .all(|r| r.committed.is_some() && r.committed == r.log_end);
+        last = Some(rows);
+        all_committed.then_some(())
+    });
     assert!(
-        second.stdout.lines().count() < 3000,
-        "the restart re-read everything: nothing was committed"
+        done.is_some(),
+        "the member printed 1000 records but did not commit them within 30 s \
+         (every second, says the README); group describe shows {last:#?}"
+    );
+    first.signal("KILL");
+    let first = first.finish(Duration::from_secs(10));
+    let first = records(&first.stdout);
+    assert_eq!(first.len(), 1000, "{first:?}");
+    let offsets = committed(&group, &t.name);
+
+    // More records while no member runs; the next member must print exactly
+    // those after the committed offsets: no more (--from-beginning applies
+    // only where nothing is committed), no fewer.
+    produce(1000, 1500);
+    let everything = records(
+        &ok(&[
+            "consume",
+            "--topic",
+            &t.name,
+            "--from-beginning",
+            "--exit-at-end",
+            "--format",
+            "json",
+        ])
+        .stdout,
+    );
+    assert_eq!(everything.len(), 1500);
+    let second = records(
+        &ok(&[
+            "consume",
+            "--topic",
+            &t.name,
+            "--group",
+            &group,
+            "--from-beginning",
+            "--exit-at-end",
+            "--format",
+            "json",
+        ])
+        .stdout,
+    );
+    let after_commit: BTreeSet<_> = everything
+        .iter()
+        .filter(|(p, o, _)| o >= &offsets[p])
+        .cloned()
+        .collect();
+    assert_eq!(
+        second.len(),
+        after_commit.len(),
+        "the restart printed {} records; {} lie after the committed offsets {offsets:?}",
+        second.len(),
+        after_commit.len()
+    );
+    assert_eq!(
+        second.iter().cloned().collect::<BTreeSet<_>>(),
+        after_commit,
+        "the restart did not resume at the committed offsets {offsets:?}"
+    );
+    // Everything printed before the kill was committed, so the restart
+    // prints exactly the new records, and together they are all 1500.
+    let values = |rs: &[(i64, i64, String)]| -> BTreeSet<String> {
+        rs.iter().map(|(_, _, v)| v.clone()).collect()
+    };
+    assert_eq!(
+        values(&second),
+        (1000..1500).map(|i| format!("v{i}")).collect(),
+        "the restart printed other records than those produced after the commit"
+    );
+    let mut union = values(&first);
+    union.extend(values(&second));
+    assert_eq!(
+        union,
+        (0..1500).map(|i| format!("v{i}")).collect(),
+        "records lost across the restart"
     );
 
-    // And a third run finds nothing new: the second one committed at exit.
+    // The second member committed at exit: a third finds nothing left.
     let third = ok(&[
         "consume",
         "--topic",
         &t.name,
         "--group",
         &group,
+        "--from-beginning",
         "--exit-at-end",
     ]);
-    assert_eq!(third.stdout, "");
+    assert_eq!(
+        third.stdout.lines().count(),
+        0,
+        "the second member did not commit at exit: a third printed again what it had"
+    );
 }
 
 #[test]
-fn ctrl_c_stops_producer_and_consumer_with_130() {
+fn ctrl_c_stops_producer_and_consumer_with_130_and_the_consumer_commits() {
     let t = Topic::new("sigint", 1);
     let group = unique_topic("g");
-    let mut producer = kafkademo(&["produce", "even", "--topic", &t.name, "--interval", "100ms"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(producer.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("sent A 0 "), "{first:?}");
-    let mut consumer = kafkademo(&[
+    let producer = Running::start(&["produce", "even", "--topic", &t.name, "--interval", "100ms"]);
+    let sent = producer.wait_lines(1, Duration::from_secs(30));
+    assert!(sent[0].starts_with("sent A 0 "), "{sent:?}");
+    let consumer = Running::start(&[
         "consume",
         "--topic",
         &t.name,
         "--group",
         &group,
         "--from-beginning",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut cout = BufReader::new(consumer.stdout.take().unwrap());
-    let mut c_lines = Vec::new();
-    for _ in 0..5 {
-        let mut l = String::new();
-        cout.read_line(&mut l).unwrap();
-        c_lines.push(l);
-    }
-    sigint(&producer);
-    let p = wait_bounded(producer, Duration::from_secs(10));
-    assert_eq!(p.code, 130, "{p:?}");
-    assert_eq!(p.stderr, "", "{p:?}");
-    let mut rest = String::new();
-    sigint(&consumer);
-    let c = wait_bounded(consumer, Duration::from_secs(10));
-    cout.read_to_string(&mut rest).unwrap();
+    ]);
+    consumer.wait_lines(5, Duration::from_secs(30));
+    // Ctrl-C while the producer goes on: the consumer commits what it printed.
+    consumer.signal("INT");
+    let c = consumer.finish(Duration::from_secs(10));
     assert_eq!(c.code, 130, "{c:?}");
     assert_eq!(c.stderr, "", "{c:?}");
-    // The producer's records all arrived, and the consumer committed all it printed.
-    let printed = c_lines.len() + rest.lines().count();
-    let total = ok(&[
+    let printed: Vec<&str> = c.stdout.lines().collect();
+    // Some records the consumer never saw, then Ctrl-C for the producer.
+    producer.wait_lines(sent.len().max(printed.len()) + 5, Duration::from_secs(30));
+    producer.signal("INT");
+    let p = producer.finish(Duration::from_secs(10));
+    assert_eq!(p.code, 130, "{p:?}");
+    assert_eq!(p.stderr, "", "{p:?}");
+    // "sent A 42 (partition 0, offset 21)" -> "A 42"
+    let sent: Vec<String> = p
+        .stdout
+        .lines()
+        .map(|l| {
+            let rest = l.strip_prefix("sent ").unwrap_or_else(|| panic!("{l:?}"));
+            rest.split(" (").next().unwrap().to_string()
+        })
+        .collect();
+
+    let all = ok(&[
         "consume",
         "--topic",
         &t.name,
         "--from-beginning",
         "--exit-at-end",
-    ])
-    .stdout
-    .lines()
-    .count();
+    ]);
+    assert_eq!(
+        all.stdout.lines().collect::<Vec<_>>(),
+        sent,
+        "the topic holds exactly what the producer reported sent"
+    );
+    assert!(
+        printed.len() < sent.len(),
+        "the consumer stopped before the producer: {c:?}"
+    );
+    assert_eq!(printed, sent[..printed.len()], "printed in order from 0");
     let after = ok(&[
         "consume",
         "--topic",
         &t.name,
         "--group",
         &group,
+        "--from-beginning",
         "--exit-at-end",
-    ])
-    .stdout
-    .lines()
-    .count();
+    ]);
     assert_eq!(
-        printed + after,
-        total,
-        "printed {printed}, left {after}, total {total}"
+        after.stdout.lines().collect::<Vec<_>>(),
+        sent[printed.len()..],
+        "after Ctrl-C the group resumes right after the last record printed \
+         ({} printed of {} sent)",
+        printed.len(),
+        sent.len()
     );
 }
 

@@ -1,12 +1,13 @@
 //! What every test needs: the broker's address (checked, never assumed), a
 //! unique topic name, and the built binary run with a scrubbed environment.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The brokers the tests use: KAFKA_BROKERS as `make test` sets it.
 pub fn brokers() -> String {
@@ -175,20 +176,179 @@ pub fn sigint(child: &Child) {
 
 /// Waits for a child with a bound, killing it if the bound passes.
 pub fn wait_bounded(mut child: Child, bound: Duration) -> Run {
-    let start = std::time::Instant::now();
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if start.elapsed() > bound {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
-            panic!(
-                "process did not end within {bound:?}:\n{:?}",
-                Run::from(out)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let ended = poll(bound, || {
+        matches!(child.try_wait(), Ok(Some(_))).then_some(())
+    });
+    if ended.is_none() {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        panic!(
+            "process did not end within {bound:?}:\n{:?}",
+            Run::from(out)
+        );
     }
     Run::from(child.wait_with_output().expect("wait"))
+}
+
+/// Calls `check` until it returns a value or `bound` has passed (then None).
+/// The one place the tests pause: between two looks at a condition, 10 ms at
+/// first, doubling up to 250 ms, so a quick condition is seen at once and a
+/// slow one (each look may run kafkademo) is not asked for in a busy loop.
+pub fn poll<T>(bound: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + bound;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// A running kafkademo whose stdout lines are collected as they come, so a
+/// test can wait for what it printed without blocking on a read.
+pub struct Running {
+    child: Option<Child>,
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    args: Vec<String>,
+}
+
+impl Running {
+    pub fn start(args: &[&str]) -> Running {
+        let mut child = kafkademo(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run kafkademo");
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Running {
+            child: Some(child),
+            lines,
+            reader: Some(reader),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// The lines printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` lines were printed and returns them all.
+    pub fn wait_lines(&self, n: usize, bound: Duration) -> Vec<String> {
+        poll(bound, || {
+            let lines = self.lines();
+            (lines.len() >= n).then_some(lines)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "kafkademo {:?} printed {} lines, not {n}, within {bound:?}:\n{}",
+                self.args,
+                self.lines().len(),
+                self.lines().join("\n")
+            )
+        })
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().expect("already ended").id()
+    }
+
+    /// Sends a signal by name (`INT`, `KILL`, ...).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.id().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Waits (bounded) for the exit; `stdout` is every line it printed.
+    pub fn finish(mut self, bound: Duration) -> Run {
+        let child = self.child.take().expect("already ended");
+        let mut r = wait_bounded(child, bound);
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("stdout reader");
+        }
+        r.stdout = self.lines().iter().map(|l| format!("{l}\n")).collect();
+        r
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One partition row of `kafkademo group describe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    pub topic: String,
+    pub partition: i32,
+    /// CURRENT-OFFSET: None while nothing is committed ("-").
+    pub committed: Option<i64>,
+    pub log_end: Option<i64>,
+    /// CONSUMER-ID: None when no member owns the partition.
+    pub consumer: Option<String>,
+}
+
+/// The partition rows of `kafkademo group describe GROUP`, or None when the
+/// command fails (e.g. the group does not exist yet).
+pub fn describe_group(group: &str) -> Option<Vec<GroupRow>> {
+    let r = run(&["group", "describe", group]);
+    if r.code != 0 {
+        return None;
+    }
+    let mut lines = r.stdout.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(first.starts_with(&format!("Group {group}: ")), "{r:?}");
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header.get(..6),
+        Some(
+            &[
+                "TOPIC",
+                "PARTITION",
+                "CURRENT-OFFSET",
+                "LOG-END-OFFSET",
+                "LAG",
+                "CONSUMER-ID"
+            ][..]
+        ),
+        "{r:?}"
+    );
+    let number = |s: &str| (s != "-").then(|| s.parse::<i64>().expect("a number or -"));
+    let rows = lines
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.len() >= 6 && c[1] != "-")
+        .map(|c| GroupRow {
+            topic: c[0].to_string(),
+            partition: c[1].parse().expect("a partition number"),
+            committed: number(c[2]),
+            log_end: number(c[3]),
+            consumer: (c[5] != "-").then(|| c[5].to_string()),
+        })
+        .collect();
+    Some(rows)
 }
