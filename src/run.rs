@@ -5,8 +5,8 @@ use std::io::Write;
 
 use clap::Parser;
 
-use crate::client::connection::BrokerConfig;
 use crate::cli::{Cli, Command, Global};
+use crate::client::connection::BrokerConfig;
 use crate::commands;
 use crate::error::{Error, ExitCode, Result};
 

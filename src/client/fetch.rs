@@ -10,8 +10,8 @@ use kafka::client::{FetchOffset, FetchPartition, KafkaClient};
 use kafka::error::{Error as KafkaError, KafkaCode};
 
 use crate::client::connection::{BrokerConfig, Cluster};
-use crate::error::{Error, Result};
 use crate::client::produce::{kafka_error, partition_error, retriable_code, DEFAULT_RETRY_FOR};
+use crate::error::{Error, Result};
 use crate::record::Consumed;
 
 /// Where to start a partition that has no committed offset (or an offset

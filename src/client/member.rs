@@ -22,8 +22,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::client::connection::{topic_name, Cluster, Connection};
-use crate::error::{Error, Result};
 use crate::client::coordinator::{group_error, Coordinator, Membership};
+use crate::error::{Error, Result};
 
 const PROTOCOL_TYPE: &str = "consumer";
 /// Offered in this order of preference; the coordinator picks one every

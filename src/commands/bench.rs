@@ -13,11 +13,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
+use crate::cli::{BenchCommand, BenchConsume, BenchE2e, BenchProduce, BenchTarget, Format};
 use crate::client::admin::{self, NewTopic};
 use crate::client::connection::{BrokerConfig, Cluster};
-use crate::cli::{BenchCommand, BenchConsume, BenchE2e, BenchProduce, BenchTarget, Format};
-use crate::error::{Error, Result};
 use crate::client::produce::{Acks, Compression};
+use crate::error::{Error, Result};
 
 use progress::Progress;
 use workers::{auto_batch, run_e2e, run_producers, run_readers, ProducePlan, ReadPlan};

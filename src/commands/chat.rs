@@ -13,17 +13,17 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use jiff::tz::TimeZone;
 
-use crate::client::admin::{self, NewTopic};
-use crate::client::connection::{BrokerConfig, Cluster};
 use crate::chat::{
     self, clock, parse_input, presence_topic, render, room_topic, ChatRecord, Input, Kind,
     Presence, MAX_HEARTBEAT, MIN_HEARTBEAT, PRESENCE_LOOKBACK,
 };
 use crate::cli::Chat;
+use crate::client::admin::{self, NewTopic};
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::client::fetch::{Reader, StartAt};
-use crate::error::{Error, Result};
 use crate::client::list_offsets::{epoch_millis, offset_for_time};
 use crate::client::produce::{Acks, OutRecord, Producer};
+use crate::error::{Error, Result};
 use crate::record::{escape, Consumed};
 use crate::signal::interrupted;
 

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
+use crate::cli::{Consume, Format};
 use crate::client::admin;
 use crate::client::connection::{BrokerConfig, Cluster};
-use crate::cli::{Consume, Format};
 use crate::client::fetch::{Reader, StartAt};
-use crate::error::{Error, Result};
 use crate::client::member::{GroupTimeouts, Member};
+use crate::error::{Error, Result};
 use crate::record::{json_line, text_line};
 use crate::signal::interrupted;
 

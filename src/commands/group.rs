@@ -6,11 +6,11 @@ use std::io::Write;
 
 use kafka::client::FetchOffset;
 
-use crate::client::connection::{BrokerConfig, Cluster};
 use crate::cli::{GroupCommand, GroupReset};
-use crate::error::{Error, Result};
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::client::coordinator::{list_groups, Coordinator, GroupDescription, Membership};
 use crate::client::produce::kafka_error;
+use crate::error::{Error, Result};
 
 pub fn execute(brokers: &BrokerConfig, cmd: GroupCommand) -> Result<()> {
     let mut cluster = Cluster::connect(brokers)?;

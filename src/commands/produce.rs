@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
-use crate::client::connection::{BrokerConfig, Cluster};
 use crate::cli::{Parity, Produce};
-use crate::error::{Error, Result};
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::client::produce::{OutRecord, Producer, MAX_BATCH_BYTES};
+use crate::error::{Error, Result};
 use crate::record::{encode_parity, valid_origin, MAX_ORIGIN_LEN};
 use crate::signal::interrupted;
 

@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
+use crate::cli::TopicCommand;
 use crate::client::admin::{self, NewTopic, Outcome};
 use crate::client::connection::{BrokerConfig, Cluster};
-use crate::cli::TopicCommand;
 use crate::error::{Error, Result};
 
 pub fn execute(brokers: &BrokerConfig, cmd: TopicCommand) -> Result<()> {

@@ -13,11 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::RecvTimeoutError;
 use tiny_http::{Request, Server};
 
+use crate::cli::Web;
 use crate::client::admin;
 use crate::client::connection::{BrokerConfig, Cluster};
-use crate::cli::Web;
-use crate::error::{Error, ExitCode, Result};
 use crate::client::produce::{Acks, Landed, OutRecord, Producer};
+use crate::error::{Error, ExitCode, Result};
 use crate::signal::interrupted;
 use crate::web::http::{self, EventStream, Route, MAX_BODY, MAX_DRAIN};
 use crate::web::hub::{Hub, Subscription};

@@ -9,11 +9,11 @@ use std::sync::Mutex;
 use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::client::connection::{BrokerConfig, Cluster};
 use crate::cli::BenchE2e;
+use crate::client::connection::{BrokerConfig, Cluster};
 use crate::client::fetch::{Reader, StartAt};
-use crate::error::{Error, Result};
 use crate::client::produce::{Acks, Compression, OutRecord, Producer};
+use crate::error::{Error, Result};
 use crate::signal::interrupted;
 
 use super::progress::Progress;
