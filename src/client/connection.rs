@@ -106,6 +106,11 @@ impl Connection {
         self.timeout
     }
 
+    /// The broker's ApiVersions table: API key -> (min, max) version.
+    pub fn api_versions(&self) -> &HashMap<i16, (i16, i16)> {
+        &self.versions
+    }
+
     fn negotiate(&mut self, deadline: Instant) -> Result<()> {
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str(CLIENT_ID))
@@ -189,9 +194,22 @@ impl Connection {
 
         let mut len = [0u8; 4];
         self.set_deadline(deadline)?;
-        self.stream
-            .read_exact(&mut len)
-            .map_err(|e| self.io_error(e, deadline))?;
+        self.stream.read_exact(&mut len).map_err(|e| {
+            // A broker closes the connection on a version below its minimum (Kafka 4.x).
+            match self.versions.get(&R::KEY) {
+                Some(&(min, max)) if e.kind() == ErrorKind::UnexpectedEof && version < min => {
+                    Error::VersionRefused {
+                        addr: self.addr.clone(),
+                        api: api_name::<R>(),
+                        sent: version,
+                        accepts: Some((min, max)),
+                        kafka4: crate::client::versions::is_kafka4(&self.versions),
+                        data_path: false,
+                    }
+                }
+                _ => self.io_error(e, deadline),
+            }
+        })?;
         let len = u32::from_be_bytes(len) as usize;
         if len > MAX_RESPONSE_BYTES {
             return Err(self.protocol(format!("response of {len} bytes is implausibly large")));
@@ -396,9 +414,14 @@ impl Cluster {
     }
 
     /// A `kafka` crate client for produce/consume, built only after a broker
-    /// answered us, so its unbounded connect cannot hang the user.
+    /// answered us, so its unbounded connect cannot hang the user, and only
+    /// if that broker takes the crate's request versions (not Kafka 4.x).
     #[allow(dead_code)]
-    pub fn kafka_client(&self) -> kafka::client::KafkaClient {
+    pub fn kafka_client(&self) -> Result<kafka::client::KafkaClient> {
+        crate::client::versions::check_data_path(
+            self.bootstrap.addr(),
+            self.bootstrap.api_versions(),
+        )?;
         let mut hosts = vec![self.bootstrap.addr().to_string()];
         hosts.extend(
             self.config
@@ -410,7 +433,7 @@ impl Cluster {
         let mut client = kafka::client::KafkaClient::new(hosts);
         client.set_client_id(CLIENT_ID.into());
         client.set_connection_idle_timeout(Duration::from_secs(60));
-        client
+        Ok(client)
     }
 }
 

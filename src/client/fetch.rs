@@ -305,6 +305,8 @@ impl Reader {
         std::thread::sleep(Duration::from_millis(500));
         match Cluster::connect(&self.config).and_then(|c| fetch_client(&c, &self.topic)) {
             Ok(client) => self.client = client,
+            // A broker that came back as Kafka 4.x will not take us later either.
+            Err(e @ Error::VersionRefused { .. }) => return Err(e),
             Err(e) => log::info!("{e}; still reconnecting"),
         }
         Ok(())
@@ -353,7 +355,7 @@ impl Reader {
 /// A `kafka` crate client set up for fetching `topic`.
 fn fetch_client(cluster: &Cluster, topic: &str) -> Result<KafkaClient> {
     let brokers = cluster.config.display();
-    let mut client = cluster.kafka_client();
+    let mut client = cluster.kafka_client()?;
     client
         .set_fetch_max_wait_time(FETCH_WAIT)
         .map_err(|e| kafka_error(e, &brokers, topic))?;

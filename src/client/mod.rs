@@ -10,3 +10,4 @@ pub mod fetch;
 pub mod list_offsets;
 pub mod member;
 pub mod produce;
+pub mod versions;

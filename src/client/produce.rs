@@ -363,7 +363,7 @@ fn build(
         .partitions
         .len() as i32;
     let brokers = cluster.config.display();
-    let mut client: KafkaClient = cluster.kafka_client();
+    let mut client: KafkaClient = cluster.kafka_client()?;
     client
         .load_metadata(&[topic])
         .map_err(|e| kafka_error(e, &brokers, topic))?;

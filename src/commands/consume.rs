@@ -13,6 +13,7 @@ use crate::client::admin;
 use crate::client::connection::{BrokerConfig, Cluster};
 use crate::client::fetch::{Reader, StartAt};
 use crate::client::member::{GroupTimeouts, Member};
+use crate::client::versions;
 use crate::error::{Error, Result};
 use crate::record::{json_line, text_line};
 use crate::signal::interrupted;
@@ -61,6 +62,9 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
             "--heartbeat-interval must be shorter than --session-timeout".into(),
         ));
     }
+    // Before joining: a member that cannot fetch would only hold up the group.
+    let bootstrap = cluster.bootstrap();
+    versions::check_data_path(bootstrap.addr(), bootstrap.api_versions())?;
     let member = Member::join(&mut cluster, group, &args.topic, timeouts)?;
     let mut session = GroupSession::new(member, &args.topic)?;
     let mut reader = Reader::new(
