@@ -18,6 +18,9 @@ pub enum ExitCode {
     Unavailable = 69,
     /// Writing our own output failed (not a closed pipe, which exits 0).
     IoError = 74,
+    /// The broker refuses the request versions kafkademo sends (EX_PROTOCOL):
+    /// Kafka 4.x and the `kafka` crate's Produce/Fetch/ListOffsets v0.
+    Protocol = 76,
     /// Stopped by Ctrl-C (SIGINT) after a clean shutdown.
     Interrupted = 130,
 }
@@ -43,6 +46,25 @@ pub enum Error {
 
     #[error("Kafka at {addr} does not support {what}")]
     Unsupported { addr: String, what: String },
+
+    /// The broker no longer accepts a request version we send (Kafka 4.0
+    /// removed the old ones the `kafka` crate speaks): see client::versions.
+    #[error(
+        "Kafka at {addr} no longer accepts {api} v{sent}, which {} sends ({})",
+        if *.data_path { "kafkademo's data path" } else { "kafkademo" },
+        accepts_text(.api, *.accepts, *.kafka4)
+    )]
+    VersionRefused {
+        addr: String,
+        api: String,
+        sent: i16,
+        /// The (min, max) versions the broker lists, if it lists the API.
+        accepts: Option<(i16, i16)>,
+        /// The broker's table shows Kafka 4.0 or later.
+        kafka4: bool,
+        /// Sent by the `kafka` crate (produce, consume) rather than our own connection.
+        data_path: bool,
+    },
 
     #[error("{0}")]
     Usage(String),
@@ -83,6 +105,16 @@ pub enum Error {
     Interrupted,
 }
 
+/// "it accepts Fetch v4 to v17: Kafka 4.0 or later", for `Error::VersionRefused`.
+fn accepts_text(api: &str, accepts: Option<(i16, i16)>, kafka4: bool) -> String {
+    let since = if kafka4 { ": Kafka 4.0 or later" } else { "" };
+    match accepts {
+        Some((min, max)) if min == max => format!("it accepts only {api} v{min}{since}"),
+        Some((min, max)) => format!("it accepts {api} v{min} to v{max}{since}"),
+        None => format!("it does not list {api} at all{since}"),
+    }
+}
+
 impl Error {
     pub fn broker(message: impl Into<String>) -> Self {
         Error::Broker {
@@ -109,6 +141,7 @@ impl Error {
             Error::Usage(_) => ExitCode::Usage,
             Error::Data { .. } => ExitCode::DataError,
             Error::Output(_) => ExitCode::IoError,
+            Error::VersionRefused { .. } => ExitCode::Protocol,
             Error::Interrupted => ExitCode::Interrupted,
         }
     }
@@ -122,6 +155,13 @@ impl Error {
             Error::Unsupported { .. } => {
                 Some("kafkademo needs Apache Kafka 0.11 to 3.9; 4.x dropped the protocol versions it speaks".into())
             }
+            Error::VersionRefused {
+                data_path: true, ..
+            } => Some(
+                "kafkademo produces and consumes with the kafka crate, which speaks only the \
+                 request versions Kafka 0.11 to 3.9 accept; topic commands and `group list` work"
+                    .into(),
+            ),
             Error::UnknownTopic { topic, .. } => {
                 Some(format!("create it with `kafkademo topic create {topic}`"))
             }
@@ -163,6 +203,7 @@ mod tests {
         assert_eq!(ExitCode::DataError.code(), 65);
         assert_eq!(ExitCode::Unavailable.code(), 69);
         assert_eq!(ExitCode::IoError.code(), 74);
+        assert_eq!(ExitCode::Protocol.code(), 76);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         let unreachable = Error::Unreachable {
             addr: "127.0.0.1:1".into(),
@@ -170,6 +211,15 @@ mod tests {
         };
         assert_eq!(unreachable.exit_code(), ExitCode::Unavailable);
         assert!(unreachable.hint().unwrap().contains("make kafka-up"));
+        let refused = Error::VersionRefused {
+            addr: "127.0.0.1:1".into(),
+            api: "Fetch".into(),
+            sent: 0,
+            accepts: Some((4, 17)),
+            kafka4: true,
+            data_path: true,
+        };
+        assert_eq!(refused.exit_code(), ExitCode::Protocol);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
             "--heartbeat-interval must be shorter than --session-timeout".into(),
         ));
     }
+    // Before joining: a member that cannot fetch would only hold up the group.
+    let bootstrap = cluster.bootstrap();
+    versions::check_data_path(bootstrap.addr(), bootstrap.api_versions())?;
     let member = Member::join(&mut cluster, group, &args.topic, timeouts)?;
     let mut session = GroupSession::new(member, &args.topic)?;
     let mut reader = Reader::new(

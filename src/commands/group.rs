@@ -210,7 +210,7 @@ fn offsets(
         return Ok(BTreeMap::new());
     }
     let brokers = cluster.config.display();
-    let mut client = cluster.kafka_client();
+    let mut client = cluster.kafka_client()?;
     client
         .load_metadata(topics)
         .map_err(|e| kafka_error(e, &brokers, topics[0]))?;
