@@ -207,7 +207,13 @@ impl Cluster {
     /// A `kafka` crate client for produce/consume, built only after a broker
     /// answered us, so its unbounded connect cannot hang the user. Its calls
     /// run on a worker (client::classic) that a deadline can walk away from.
-    pub fn kafka_client(&self) -> kafka::client::KafkaClient {
+    /// Refused (exit 76) when the broker no longer takes the crate's
+    /// request versions (Kafka 4.x).
+    pub fn kafka_client(&self) -> Result<kafka::client::KafkaClient> {
+        crate::client::versions::check_data_path(
+            self.bootstrap.addr(),
+            self.bootstrap.api_versions(),
+        )?;
         let mut hosts = vec![self.bootstrap.addr().to_string()];
         hosts.extend(
             self.config
@@ -218,7 +224,7 @@ impl Cluster {
         let mut client = kafka::client::KafkaClient::new(hosts);
         client.set_client_id(CLIENT_ID.into());
         client.set_connection_idle_timeout(Duration::from_secs(60));
-        client
+        Ok(client)
     }
 }
 

@@ -69,6 +69,11 @@ impl Connection {
         self.timeout
     }
 
+    /// The broker's ApiVersions table: API key -> (min, max) version.
+    pub fn api_versions(&self) -> &HashMap<i16, (i16, i16)> {
+        &self.versions
+    }
+
     /// True once a request on it failed midway: open a new one.
     pub fn is_broken(&self) -> bool {
         self.broken
@@ -161,7 +166,22 @@ impl Connection {
         self.broken = true;
         self.write_all(&frame, deadline)?;
         let mut len = [0u8; 4];
-        self.read_exact(&mut len, deadline)?;
+        self.read_exact(&mut len, deadline).map_err(|e| {
+            // A broker closes the connection on a version below its minimum (Kafka 4.x).
+            match (&e, self.versions.get(&R::KEY)) {
+                (Error::Protocol { .. }, Some(&(min, max))) if version < min => {
+                    Error::VersionRefused {
+                        addr: self.addr.clone(),
+                        api: api_name::<R>(),
+                        sent: version,
+                        accepts: Some((min, max)),
+                        kafka4: crate::client::versions::is_kafka4(&self.versions),
+                        data_path: false,
+                    }
+                }
+                _ => e,
+            }
+        })?;
         let len = u32::from_be_bytes(len) as usize;
         if len > MAX_RESPONSE_BYTES {
             return Err(self.protocol(format!("response of {len} bytes is implausibly large")));

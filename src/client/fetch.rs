@@ -360,6 +360,8 @@ impl Reader {
         match fresh {
             Ok(client) => self.client = client,
             Err(Error::Interrupted) => return Err(Error::Interrupted),
+            // A broker that came back as Kafka 4.x will not take us later either.
+            Err(e @ Error::VersionRefused { .. }) => return Err(e),
             Err(e) => log::info!("{e}; still reconnecting"),
         }
         Ok(())
@@ -414,7 +416,7 @@ fn fetch_client(
 ) -> Result<Worker<KafkaClient>> {
     let brokers = cluster.config.display();
     let timeout = cluster.config.timeout;
-    let mut worker = Worker::spawn("fetcher", cluster.kafka_client());
+    let mut worker = Worker::spawn("fetcher", cluster.kafka_client()?);
     let name = topic.to_string();
     worker
         .run(Deadline::after(timeout), move |client| {

@@ -18,3 +18,4 @@ pub mod list_offsets;
 pub mod member;
 pub mod produce;
 pub mod retry;
+pub mod versions;

@@ -403,7 +403,7 @@ fn build(
         ));
     }
     let timeout = cluster.config.timeout;
-    let mut client: KafkaClient = cluster.kafka_client();
+    let mut client: KafkaClient = cluster.kafka_client()?;
     client.set_compression(compression.codec());
     let mut inner: Inner = Worker::spawn("producer", None);
     let name = topic.to_string();

@@ -12,6 +12,7 @@ use crate::client::admin;
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::fetch::{Reader, StartAt};
 use crate::client::member::{GroupTimeouts, Member};
+use crate::client::versions;
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::record::{json_line, text_line};
@@ -61,6 +62,9 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
             "--heartbeat-interval must be shorter than --session-timeout".into(),
         ));
     }
+    // Before joining: a member that cannot fetch would only hold up the group.
+    let bootstrap = cluster.bootstrap();
+    versions::check_data_path(bootstrap.addr(), bootstrap.api_versions())?;
     // Before joining: a member that cannot fetch would only hold up the group.
     let bootstrap = cluster.bootstrap();
     versions::check_data_path(bootstrap.addr(), bootstrap.api_versions())?;
