@@ -229,6 +229,7 @@ cluster_format() {
   start=$(now_ms)
   config=$(cluster_config)
   say "Formatting KRaft storage of node(s) ${todo[*]} (cluster id $cluster_id)..."
+  mkdir -p "$KD_RUN"
   for id in "${todo[@]}"; do
     logdir=$(cluster_logdir "$id")
     mkdir -p "$logdir"

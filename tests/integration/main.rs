@@ -9,6 +9,7 @@ mod chat;
 mod cli;
 mod cluster;
 mod exercise;
+mod faults;
 mod groups;
 mod topic;
 mod web;

@@ -1,0 +1,1071 @@
+//! The fault suite: real brokers of a 3-broker cluster (`make cluster-up`)
+//! SIGKILLed, SIGSTOPped and restarted, real signals sent to kafkademo, and
+//! what a user would see checked: exit codes, lines on stdout and stderr,
+//! records acknowledged against records consumed. No mocks.
+//!
+//! Each test appends one row to the file named by KAFKADEMO_FAULT_REPORT
+//! (tab-separated: scenario, stderr, exit codes, acknowledged, consumed,
+//! lost, duplicated, time to recover, note), written before its assertions
+//! so a failing scenario is reported too. `make faults` runs them serially
+//! (`--test-threads=1`) on a fresh cluster and prints the table.
+//!
+//! Every test starts with a `Faults` guard: it checks that all three brokers
+//! run (starting any that does not), and on drop, whether the test passed or
+//! not, sends SIGCONT to every broker, restarts any that is down and deletes
+//! the test's topics, so the next test finds a healthy cluster.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::fixture::*;
+
+/// The cluster's brokers: KAFKA_CLUSTER_BROKERS, default 127.0.0.1:9092-9094.
+fn cluster() -> String {
+    std::env::var("KAFKA_CLUSTER_BROKERS")
+        .unwrap_or_else(|_| "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094".into())
+}
+
+/// Broker id 0's port: CLUSTER_PORT, else the first broker's. id = port − base.
+fn base_port() -> u16 {
+    std::env::var("CLUSTER_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            cluster()
+                .split(',')
+                .next()
+                .and_then(|b| b.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .expect("KAFKA_CLUSTER_BROKERS: first broker has no port")
+        })
+}
+
+const IDS: [i32; 3] = [0, 1, 2];
+
+fn kd(args: &[&str]) -> Command {
+    let mut cmd = kafkademo(args);
+    cmd.env("KAFKA_BROKERS", cluster());
+    cmd
+}
+
+/// Runs to the end (bounded by the command's own --timeout) and returns
+/// (exit code, stdout, stderr).
+fn kd_run(args: &[&str]) -> (i32, String, String) {
+    let out = kd(args).output().expect("cannot run kafkademo");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn kd_ok(args: &[&str]) -> String {
+    let (code, out, err) = kd_run(args);
+    assert_eq!(code, 0, "kafkademo {args:?} failed (exit {code}):\n{err}");
+    out
+}
+
+fn wait_for<T>(what: &str, bound: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "timed out after {bound:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Like wait_for, but says whether the condition came true instead of panicking.
+fn wait_until(bound: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > bound {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---------------------------------------------------------------- brokers
+
+fn script(name: &str, id: i32) -> Result<(), String> {
+    let out = Command::new(repo_root().join("scripts").join(name))
+        .arg(id.to_string())
+        .output()
+        .map_err(|e| format!("scripts/{name}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "scripts/{name} {id} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn broker_pid(id: i32) -> Option<u32> {
+    let file = repo_root().join(format!(".kafka/run/cluster-{id}.pid"));
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
+}
+
+fn signal(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn kill_broker(id: i32) -> Instant {
+    script("broker-kill.sh", id).unwrap_or_else(|e| panic!("{e}"));
+    Instant::now()
+}
+
+fn start_broker(id: i32) {
+    script("broker-start.sh", id).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn stop_broker(id: i32) -> Instant {
+    let pid = broker_pid(id).unwrap_or_else(|| panic!("broker {id} has no pid file"));
+    assert!(
+        signal(pid, "STOP"),
+        "cannot SIGSTOP broker {id} (pid {pid})"
+    );
+    Instant::now()
+}
+
+fn cont_broker(id: i32) -> Instant {
+    let pid = broker_pid(id).unwrap_or_else(|| panic!("broker {id} has no pid file"));
+    assert!(
+        signal(pid, "CONT"),
+        "cannot SIGCONT broker {id} (pid {pid})"
+    );
+    Instant::now()
+}
+
+/// Brokers up on entry; on drop (pass or panic) every broker continued and
+/// running again, then the test's topics deleted.
+struct Faults {
+    topics: Vec<String>,
+}
+
+impl Faults {
+    fn new() -> Faults {
+        let first = cluster().split(',').next().unwrap().to_string();
+        assert!(
+            std::net::TcpStream::connect_timeout(
+                &first.parse().expect("broker address"),
+                Duration::from_secs(5)
+            )
+            .is_ok(),
+            "no cluster at {}: start it with `make cluster-up` (tests never skip)",
+            cluster()
+        );
+        for id in IDS {
+            if let Some(pid) = broker_pid(id) {
+                signal(pid, "CONT");
+            }
+            start_broker(id);
+        }
+        Faults { topics: Vec::new() }
+    }
+
+    /// A replicated topic (RF 3, min.insync.replicas=2) with every replica in sync.
+    fn topic(&mut self, tag: &str, partitions: u32) -> String {
+        let name = unique_topic(tag);
+        kd_ok(&[
+            "topic",
+            "create",
+            &name,
+            "--partitions",
+            &partitions.to_string(),
+            "--replication-factor",
+            "3",
+            "--config",
+            "min.insync.replicas=2",
+        ]);
+        self.topics.push(name.clone());
+        wait_for("every replica in sync", Duration::from_secs(30), || {
+            let ps = describe_topic(&name);
+            (ps.len() == partitions as usize
+                && ps.iter().all(|p| p.leader >= 0 && p.isr.len() == 3))
+            .then_some(())
+        });
+        name
+    }
+}
+
+impl Drop for Faults {
+    fn drop(&mut self) {
+        for id in IDS {
+            if let Some(pid) = broker_pid(id) {
+                signal(pid, "CONT");
+            }
+        }
+        for id in IDS {
+            if let Err(e) = script("broker-start.sh", id) {
+                eprintln!("could not restore broker {id}: {e}");
+            }
+        }
+        for t in &self.topics {
+            let _ = kd(&["topic", "delete", t, "--if-exists"]).output();
+        }
+    }
+}
+
+struct PartitionState {
+    partition: i32,
+    leader: i32,
+    isr: Vec<i32>,
+}
+
+fn describe_topic(topic: &str) -> Vec<PartitionState> {
+    let Ok(out) = kd(&["topic", "describe", topic]).output() else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|line| {
+            let field = |name: &str| {
+                line.split('\t')
+                    .find_map(|f| f.trim().strip_prefix(name))
+                    .map(str::to_string)
+            };
+            Some(PartitionState {
+                partition: field("Partition: ")?.parse().ok()?,
+                leader: field("Leader: ")?.parse().ok()?,
+                isr: field("Isr: ")?
+                    .split(',')
+                    .filter_map(|s| s.parse().ok())
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn leader_of(topic: &str, partition: i32) -> Option<i32> {
+    describe_topic(topic)
+        .into_iter()
+        .find(|p| p.partition == partition && p.leader >= 0)
+        .map(|p| p.leader)
+}
+
+fn all_in_sync(topic: &str) -> bool {
+    let ps = describe_topic(topic);
+    !ps.is_empty() && ps.iter().all(|p| p.leader >= 0 && p.isr.len() == 3)
+}
+
+/// `group describe`: (first line, committed offset per partition of `topic`).
+fn describe_group(group: &str, topic: &str) -> Option<(String, BTreeMap<i32, i64>)> {
+    let (code, out, _) = kd_run(&["group", "describe", group]);
+    if code != 0 {
+        return None;
+    }
+    let first = out.lines().next()?.to_string();
+    let committed = out
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() >= 3 && cols[0] == topic)
+                .then(|| (cols[1].parse().unwrap_or(-1), cols[2].parse().unwrap_or(0)))
+        })
+        .collect();
+    Some((first, committed))
+}
+
+/// The broker id coordinating `group`, from "… coordinator HOST:PORT".
+fn coordinator_of(group: &str, topic: &str) -> Option<i32> {
+    let (first, _) = describe_group(group, topic)?;
+    let port: u16 = first.rsplit(':').next()?.trim().parse().ok()?;
+    Some(i32::from(port) - i32::from(base_port()))
+}
+
+// -------------------------------------------------------------- processes
+
+type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// A kafkademo process whose stdout and stderr lines are collected (with the
+/// time each arrived); killed on drop if still running.
+struct Proc {
+    name: String,
+    child: Child,
+    out: Lines,
+    err: Lines,
+    exit: Option<(i32, Instant)>,
+}
+
+impl Proc {
+    fn spawn(name: &str, args: &[&str]) -> Proc {
+        Proc::start(name, args, false).0
+    }
+
+    /// With stdin piped, handed back for a Feeder.
+    fn spawn_fed(name: &str, args: &[&str]) -> (Proc, ChildStdin) {
+        let (p, stdin) = Proc::start(name, args, true);
+        (p, stdin.unwrap())
+    }
+
+    fn start(name: &str, args: &[&str], stdin: bool) -> (Proc, Option<ChildStdin>) {
+        let mut child = kd(args)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run kafkademo");
+        let out = collect(child.stdout.take().unwrap());
+        let err = collect(child.stderr.take().unwrap());
+        let stdin = child.stdin.take();
+        (
+            Proc {
+                name: name.to_string(),
+                child,
+                out,
+                err,
+                exit: None,
+            },
+            stdin,
+        )
+    }
+
+    fn running(&mut self) -> bool {
+        if self.exit.is_none() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exit = Some((status.code().unwrap_or(-1), Instant::now()));
+            }
+        }
+        self.exit.is_none()
+    }
+
+    fn lines(&self) -> Vec<(Instant, String)> {
+        self.out.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.err
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    }
+
+    /// Waits for the exit (polling every 5 ms, so the time is precise);
+    /// None if it runs past `bound`.
+    fn wait(&mut self, bound: Duration) -> Option<(i32, Instant)> {
+        let start = Instant::now();
+        while self.running() {
+            if start.elapsed() > bound {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.exit
+    }
+
+    /// Ctrl-C, then the exit code and how long the exit took (None: still
+    /// running after `bound`).
+    fn interrupt(&mut self, bound: Duration) -> (Option<i32>, Duration) {
+        let sent = Instant::now();
+        assert!(
+            signal(self.child.id(), "INT"),
+            "cannot SIGINT {}",
+            self.name
+        );
+        match self.wait(bound) {
+            Some((code, at)) => (Some(code), at - sent),
+            None => (None, sent.elapsed()),
+        }
+    }
+
+    fn code(&self) -> String {
+        self.exit.map_or("running".into(), |(c, _)| c.to_string())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn collect(pipe: impl Read + Send + 'static) -> Lines {
+    let lines: Lines = Arc::default();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push((Instant::now(), line));
+        }
+    });
+    lines
+}
+
+/// Writes "TAG-000000", "TAG-000001", … to a producer's stdin, one every
+/// 20 ms (~50 records/s), each with the time it was written; `finish`
+/// closes stdin (EOF: the console producer flushes and exits 0).
+struct Feeder {
+    stop: Arc<AtomicBool>,
+    fed: Lines,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Feeder {
+    fn start(mut stdin: ChildStdin, tag: &str) -> Feeder {
+        let stop = Arc::new(AtomicBool::new(false));
+        let fed: Lines = Arc::default();
+        let (flag, sink, tag) = (stop.clone(), fed.clone(), tag.to_string());
+        let thread = std::thread::spawn(move || {
+            for i in 0.. {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let line = format!("{tag}-{i:06}");
+                if writeln!(stdin, "{line}").is_err() {
+                    break;
+                }
+                sink.lock().unwrap().push((Instant::now(), line));
+                // The pace of the input, not a wait for a condition.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Feeder {
+            stop,
+            fed,
+            thread: Some(thread),
+        }
+    }
+
+    fn fed(&self) -> Vec<(Instant, String)> {
+        self.fed.lock().unwrap().clone()
+    }
+
+    /// Records fed after `t`.
+    fn fed_after(&self, t: Instant) -> HashSet<String> {
+        self.fed()
+            .into_iter()
+            .filter(|(at, _)| *at > t)
+            .map(|(_, l)| l)
+            .collect()
+    }
+
+    /// Stops feeding and closes stdin; returns every line fed.
+    fn finish(&mut self) -> Vec<(Instant, String)> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.fed()
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The record values a consumer printed with `--format json` (or as text
+/// lines otherwise), with partition and the time each arrived.
+struct Printed {
+    at: Instant,
+    value: String,
+    partition: i32,
+    offset: i64,
+}
+
+fn printed(lines: &[(Instant, String)]) -> Vec<Printed> {
+    lines
+        .iter()
+        .map(
+            |(at, line)| match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(v) => Printed {
+                    at: *at,
+                    value: v["value"].as_str().unwrap_or_default().to_string(),
+                    partition: v["partition"].as_i64().unwrap_or(-1) as i32,
+                    offset: v["offset"].as_i64().unwrap_or(-1),
+                },
+                Err(_) => Printed {
+                    at: *at,
+                    value: line.clone(),
+                    partition: -1,
+                    offset: -1,
+                },
+            },
+        )
+        .collect()
+}
+
+/// What the consumers printed between them, against what was acknowledged.
+struct Tally {
+    acked: usize,
+    consumed: usize,
+    lost: Vec<String>,
+    duplicated: usize,
+    /// The longest any acknowledged record took from the producer's stdin
+    /// to a consumer's stdout.
+    worst_delay: Option<Duration>,
+}
+
+fn tally(acked: &[(Instant, String)], consumers: &[&Proc]) -> Tally {
+    let mut first: HashMap<String, Instant> = HashMap::new();
+    let mut total = 0;
+    for c in consumers {
+        for p in printed(&c.lines()) {
+            total += 1;
+            let e = first.entry(p.value).or_insert(p.at);
+            *e = (*e).min(p.at);
+        }
+    }
+    let lost: Vec<String> = acked
+        .iter()
+        .filter(|(_, l)| !first.contains_key(l))
+        .map(|(_, l)| l.clone())
+        .collect();
+    let worst_delay = acked
+        .iter()
+        .filter_map(|(fed, l)| first.get(l).map(|at| at.saturating_duration_since(*fed)))
+        .max();
+    Tally {
+        acked: acked.len(),
+        consumed: first.len(),
+        lost,
+        duplicated: total - first.len(),
+        worst_delay,
+    }
+}
+
+/// Whether the consumers between them printed every one of `wanted`.
+fn covered(wanted: &HashSet<String>, consumers: &[&Proc]) -> bool {
+    let mut seen: HashSet<String> = HashSet::new();
+    for c in consumers {
+        seen.extend(printed(&c.lines()).into_iter().map(|p| p.value));
+    }
+    wanted.iter().all(|w| seen.contains(w))
+}
+
+// ----------------------------------------------------------------- report
+
+/// One row of the fault report; written on `write` or, if the test panicked
+/// first, on drop with what is known.
+struct Row {
+    scenario: &'static str,
+    stderr: String,
+    codes: String,
+    acked: String,
+    consumed: String,
+    lost: String,
+    duplicated: String,
+    recover: String,
+    note: String,
+    written: bool,
+}
+
+impl Row {
+    fn new(scenario: &'static str) -> Row {
+        Row {
+            scenario,
+            stderr: "-".into(),
+            codes: "-".into(),
+            acked: "-".into(),
+            consumed: "-".into(),
+            lost: "-".into(),
+            duplicated: "-".into(),
+            recover: "-".into(),
+            note: String::new(),
+            written: false,
+        }
+    }
+
+    fn tally(&mut self, t: &Tally) {
+        self.acked = t.acked.to_string();
+        self.consumed = t.consumed.to_string();
+        self.lost = t.lost.len().to_string();
+        self.duplicated = t.duplicated.to_string();
+        self.recover = t.worst_delay.map_or("-".into(), secs);
+    }
+
+    fn stderr_of(&mut self, procs: &[&Proc]) {
+        self.stderr = short_stderr(procs);
+    }
+
+    fn write(&mut self) {
+        self.written = true;
+        let clean = |s: &str| s.replace(['\t', '\n'], " ");
+        let line = [
+            self.scenario,
+            &self.stderr,
+            &self.codes,
+            &self.acked,
+            &self.consumed,
+            &self.lost,
+            &self.duplicated,
+            &self.recover,
+            if self.note.is_empty() {
+                "-"
+            } else {
+                &self.note
+            },
+        ]
+        .map(clean)
+        .join("\t");
+        eprintln!("fault report: {line}");
+        if let Ok(path) = std::env::var("KAFKADEMO_FAULT_REPORT") {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+}
+
+impl Drop for Row {
+    fn drop(&mut self) {
+        if !self.written {
+            self.note = format!("DID NOT FINISH (panicked) {}", self.note);
+            self.write();
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// Each process's first stderr line (shortened) and how many more it wrote.
+fn short_stderr(procs: &[&Proc]) -> String {
+    let parts: Vec<String> = procs
+        .iter()
+        .filter_map(|p| {
+            let err = p.stderr();
+            let mut lines = err.lines();
+            let first = lines.next()?;
+            // env_logger's "[time LEVEL target] message": keep LEVEL message.
+            let first = match first.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+                Some((head, msg)) => format!(
+                    "{} {msg}",
+                    head.split_whitespace().nth(1).unwrap_or_default()
+                ),
+                None => first.to_string(),
+            };
+            let first: String = first.chars().take(90).collect();
+            let more = lines.count();
+            Some(if more > 0 {
+                format!("{}: {first} (+{more} lines)", p.name)
+            } else {
+                format!("{}: {first}", p.name)
+            })
+        })
+        .collect();
+    if parts.is_empty() {
+        "(nothing)".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn all_stderr(procs: &[&Proc]) -> String {
+    procs
+        .iter()
+        .map(|p| format!("--- {} (exit {}) stderr:\n{}", p.name, p.code(), p.stderr()))
+        .collect()
+}
+
+/// Stops the feed (EOF) and waits for the console producer: exit 0 means
+/// every line fed was acknowledged.
+fn finish_producer(feeder: &mut Feeder, producer: &mut Proc) -> Vec<(Instant, String)> {
+    let fed = feeder.finish();
+    producer.wait(Duration::from_secs(60));
+    fed
+}
+
+fn group_member_args<'a>(topic: &'a str, group: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "consume",
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--from-beginning",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn wait_stable(group: &str, topic: &str, members: usize) {
+    let want = format!(
+        "state Stable, {members} member{}",
+        if members == 1 { "" } else { "s" }
+    );
+    wait_for(
+        &format!("group {group}: {want}"),
+        Duration::from_secs(45),
+        || {
+            describe_group(group, topic)
+                .filter(|(first, _)| first.contains(&want))
+                .map(|_| ())
+        },
+    );
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/// 1. The group's coordinator SIGKILLed, restarted 15 s later, while two
+///    members consume and a producer writes with acks=all.
+#[test]
+fn coordinator_sigkill() {
+    let mut row = Row::new("coordinator SIGKILL, restart after 15 s");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-coord", 4);
+    let group = unique_topic("g-coord");
+    let args = group_member_args(&topic, &group, &[]);
+    let mut m1 = Proc::spawn("member1", &args);
+    let mut m2 = Proc::spawn("member2", &args);
+    wait_stable(&group, &topic, 2);
+    let (mut producer, stdin) =
+        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    let mut feeder = Feeder::start(stdin, "coord");
+    wait_for("50 records consumed", Duration::from_secs(30), || {
+        (m1.lines().len() + m2.lines().len() >= 50).then_some(())
+    });
+
+    let coordinator = wait_for("the group's coordinator", Duration::from_secs(20), || {
+        coordinator_of(&group, &topic)
+    });
+    let killed = kill_broker(coordinator);
+    eprintln!("killed the coordinator, broker {coordinator}");
+    std::thread::sleep(Duration::from_secs(15)); // the scenario: 15 s down
+    start_broker(coordinator);
+    let restarted = Instant::now();
+    eprintln!(
+        "restarted broker {coordinator} ({} s after the kill)",
+        killed.elapsed().as_secs()
+    );
+    let flowing = wait_until(Duration::from_secs(60), || {
+        let after = feeder.fed_after(restarted);
+        after.len() >= 50 && covered(&after, &[&m1, &m2])
+    });
+    let acked = finish_producer(&mut feeder, &mut producer);
+    let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
+    let caught_up = wait_until(Duration::from_secs(60), || covered(&all, &[&m1, &m2]));
+    let both_running = m1.running() && m2.running();
+    let t = tally(&acked, &[&m1, &m2]);
+    let (c1, d1) = m1.interrupt(Duration::from_secs(5));
+    let (c2, d2) = m2.interrupt(Duration::from_secs(5));
+    row.tally(&t);
+    row.codes = format!(
+        "producer {}, members {c1:?}/{c2:?} on Ctrl-C",
+        producer.code()
+    );
+    row.stderr_of(&[&producer, &m1, &m2]);
+    row.note = format!("coordinator was broker {coordinator}");
+    row.write();
+
+    let stderr = all_stderr(&[&producer, &m1, &m2]);
+    assert!(
+        both_running,
+        "a member exited while its coordinator was away:\n{stderr}"
+    );
+    assert!(
+        flowing,
+        "records fed after the restart did not reach the members within 60 s:\n{stderr}"
+    );
+    assert_eq!(
+        producer.exit.map(|e| e.0),
+        Some(0),
+        "the producer must ride out the kill and exit 0 at EOF:\n{stderr}"
+    );
+    assert!(
+        caught_up && t.lost.is_empty(),
+        "{} of {} acknowledged records never consumed (first: {:?}):\n{stderr}",
+        t.lost.len(),
+        t.acked,
+        t.lost.first()
+    );
+    assert_eq!(
+        (c1, c2),
+        (Some(130), Some(130)),
+        "Ctrl-C: exit 130\n{stderr}"
+    );
+    assert!(
+        d1 < Duration::from_secs(1) && d2 < Duration::from_secs(1),
+        "Ctrl-C took {d1:?} / {d2:?}"
+    );
+}
+
+/// 2. The leader of partition 0 SIGKILLed while a group member consumes and
+///    a producer writes; restarted once another broker leads.
+#[test]
+fn partition_leader_sigkill() {
+    let mut row = Row::new("partition leader SIGKILL, restart");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-leader", 4);
+    let group = unique_topic("g-leader");
+    let mut member = Proc::spawn("member", &group_member_args(&topic, &group, &[]));
+    wait_stable(&group, &topic, 1);
+    let (mut producer, stdin) =
+        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    let mut feeder = Feeder::start(stdin, "leader");
+    wait_for("50 records consumed", Duration::from_secs(30), || {
+        (member.lines().len() >= 50).then_some(())
+    });
+
+    let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
+    let killed = kill_broker(leader);
+    let moved = wait_for(
+        "another leader for partition 0",
+        Duration::from_secs(60),
+        || leader_of(&topic, 0).filter(|l| *l != leader),
+    );
+    eprintln!(
+        "killed leader {leader}; broker {moved} leads after {:?}",
+        killed.elapsed()
+    );
+    let flowing = wait_until(Duration::from_secs(60), || {
+        let after = feeder.fed_after(killed + Duration::from_secs(1));
+        after.len() >= 50 && covered(&after, &[&member])
+    });
+    start_broker(leader);
+    let in_sync = wait_until(Duration::from_secs(90), || all_in_sync(&topic));
+    let acked = finish_producer(&mut feeder, &mut producer);
+    let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
+    let caught_up = wait_until(Duration::from_secs(60), || covered(&all, &[&member]));
+    let running = member.running();
+    let t = tally(&acked, &[&member]);
+    let (code, took) = member.interrupt(Duration::from_secs(5));
+    row.tally(&t);
+    row.codes = format!("producer {}, member {code:?} on Ctrl-C", producer.code());
+    row.stderr_of(&[&producer, &member]);
+    row.note = format!("leader was broker {leader}");
+    row.write();
+
+    let stderr = all_stderr(&[&producer, &member]);
+    assert!(
+        running,
+        "the member exited when its fetch leader died:\n{stderr}"
+    );
+    assert!(
+        flowing,
+        "records fed after the kill did not reach the member within 60 s:\n{stderr}"
+    );
+    assert!(
+        in_sync,
+        "broker {leader} did not rejoin the ISR within 90 s"
+    );
+    assert_eq!(
+        producer.exit.map(|e| e.0),
+        Some(0),
+        "the producer must ride out the kill and exit 0 at EOF:\n{stderr}"
+    );
+    assert!(
+        caught_up && t.lost.is_empty(),
+        "{} of {} acknowledged records never consumed (first: {:?}):\n{stderr}",
+        t.lost.len(),
+        t.acked,
+        t.lost.first()
+    );
+    assert_eq!(code, Some(130), "Ctrl-C: exit 130\n{stderr}");
+    assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
+}
+
+/// 3. The partition's leader frozen (SIGSTOP) for 8 s, longer than the
+///    consumer's --timeout 3s, then continued: the consumer keeps running and
+///    prints what was produced before, during and after.
+#[test]
+fn broker_sigstop_longer_than_timeout() {
+    let mut row = Row::new("leader SIGSTOP 8 s (> --timeout 3s), SIGCONT");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-stop", 1);
+    let mut consumer = Proc::spawn(
+        "consumer",
+        &[
+            "consume",
+            "--topic",
+            &topic,
+            "--from-beginning",
+            "--timeout",
+            "3s",
+            "--format",
+            "json",
+        ],
+    );
+    let (mut producer, stdin) = Proc::spawn_fed(
+        "producer",
+        &[
+            "produce",
+            "--topic",
+            &topic,
+            "--acks",
+            "all",
+            "--timeout",
+            "3s",
+        ],
+    );
+    let mut feeder = Feeder::start(stdin, "stop");
+    wait_for("50 records consumed", Duration::from_secs(30), || {
+        (consumer.lines().len() >= 50).then_some(())
+    });
+    let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
+    let stopped = stop_broker(leader);
+    std::thread::sleep(Duration::from_secs(8)); // the scenario: frozen for 8 s
+    let continued = cont_broker(leader);
+    eprintln!("broker {leader} frozen for {:?}", continued - stopped);
+    let flowing = wait_until(Duration::from_secs(60), || {
+        let after = feeder.fed_after(continued);
+        after.len() >= 50 && covered(&after, &[&consumer])
+    });
+    let during = feeder
+        .fed()
+        .iter()
+        .filter(|(at, _)| *at >= stopped && *at <= continued)
+        .count();
+    let acked = finish_producer(&mut feeder, &mut producer);
+    let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
+    let caught_up = wait_until(Duration::from_secs(60), || covered(&all, &[&consumer]));
+    let running = consumer.running();
+    let t = tally(&acked, &[&consumer]);
+    let (code, took) = consumer.interrupt(Duration::from_secs(5));
+    row.tally(&t);
+    row.codes = format!("producer {}, consumer {code:?} on Ctrl-C", producer.code());
+    row.stderr_of(&[&producer, &consumer]);
+    row.note = format!("{during} records fed while broker {leader} was frozen");
+    row.write();
+
+    let stderr = all_stderr(&[&producer, &consumer]);
+    assert!(
+        running,
+        "the consumer exited over a broker frozen for 8 s:\n{stderr}"
+    );
+    assert!(
+        flowing,
+        "records produced after SIGCONT were not printed within 60 s:\n{stderr}"
+    );
+    assert_eq!(
+        producer.exit.map(|e| e.0),
+        Some(0),
+        "the producer must ride out the freeze and exit 0 at EOF:\n{stderr}"
+    );
+    assert!(
+        caught_up && t.lost.is_empty(),
+        "{} of {} acknowledged records never printed (first: {:?}):\n{stderr}",
+        t.lost.len(),
+        t.acked,
+        t.lost.first()
+    );
+    assert_eq!(code, Some(130), "Ctrl-C: exit 130\n{stderr}");
+    assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
+}
+
+/// 3b. Ctrl-C 2 s after the leader froze: `consume --group` exits 130 within
+///     1 s of the SIGINT.
+#[test]
+fn ctrl_c_consume_group_frozen_leader() {
+    let mut row = Row::new("Ctrl-C consume --group, leader frozen 2 s");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-intc", 1);
+    let group = unique_topic("g-intc");
+    let input: String = (0..20).map(|i| format!("intc-{i:06}\n")).collect();
+    let (mut producer, mut stdin) =
+        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    assert_eq!(
+        producer.wait(Duration::from_secs(60)).map(|e| e.0),
+        Some(0),
+        "producing 20 records failed:\n{}",
+        producer.stderr()
+    );
+    let mut member = Proc::spawn("member", &group_member_args(&topic, &group, &[]));
+    wait_for(
+        "the member prints the 20 records",
+        Duration::from_secs(30),
+        || (member.lines().len() >= 20).then_some(()),
+    );
+    let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
+    let coordinator = coordinator_of(&group, &topic);
+    stop_broker(leader);
+    std::thread::sleep(Duration::from_secs(2)); // the scenario: frozen 2 s before Ctrl-C
+    let (code, took) = member.interrupt(Duration::from_secs(30));
+    cont_broker(leader);
+    row.codes = format!("{code:?}");
+    row.recover = format!("exit {} after SIGINT", secs(took));
+    row.stderr_of(&[&member]);
+    row.note = format!(
+        "leader {leader} frozen, coordinator {}",
+        coordinator.map_or("?".into(), |c| c.to_string())
+    );
+    row.write();
+
+    let stderr = all_stderr(&[&member]);
+    assert_eq!(
+        code,
+        Some(130),
+        "Ctrl-C must exit 130 (took {took:?}):\n{stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "Ctrl-C against a frozen broker took {took:?} (promise: < 1 s):\n{stderr}"
+    );
+}
+
+/// 3c. Ctrl-C 2 s after the leader froze: `produce` from stdin, with lines
+///     still coming, exits 130 within 1 s of the SIGINT.
+#[test]
+fn ctrl_c_produce_frozen_leader() {
+    let mut row = Row::new("Ctrl-C produce (stdin), leader frozen 2 s");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-intp", 1);
+    let (mut producer, stdin) =
+        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    let mut feeder = Feeder::start(stdin, "intp");
+    wait_for("20 records in the topic", Duration::from_secs(30), || {
+        let (_, out, _) = kd_run(&[
+            "consume",
+            "--topic",
+            &topic,
+            "--from-beginning",
+            "--exit-at-end",
+        ]);
+        (out.lines().count() >= 20).then_some(())
+    });
+    let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
+    stop_broker(leader);
+    std::thread::sleep(Duration::from_secs(2)); // the scenario: frozen 2 s before Ctrl-C
+    let (code, took) = producer.interrupt(Duration::from_secs(30));
+    cont_broker(leader);
+    let fed = feeder.finish().len();
+    row.codes = format!("{code:?}");
+    row.recover = format!("exit {} after SIGINT", secs(took));
+    row.stderr_of(&[&producer]);
+    row.note = format!("leader {leader} frozen; {fed} lines fed");
+    row.write();
+
+    let stderr = all_stderr(&[&producer]);
+    assert_eq!(
+        code,
+        Some(130),
+        "Ctrl-C must exit 130 (took {took:?}):\n{stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "Ctrl-C against a frozen broker took {took:?} (promise: < 1 s):\n{stderr}"
+    );
+}
