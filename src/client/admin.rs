@@ -527,7 +527,7 @@ mod tests {
         assert_eq!(kafka_uuid(&[0; 16]), "");
     }
 
-    use crate::client::connection::BrokerConfig;
+    use crate::client::cluster::BrokerConfig;
     use crate::client::fake_broker::{FakeBroker, Request, Response};
     use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
     use kafka_protocol::messages::list_offsets_response::{
