@@ -10,5 +10,6 @@ mod cli;
 mod cluster;
 mod exercise;
 mod groups;
+mod kafka4;
 mod topic;
 mod web;
