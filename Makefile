@@ -1,10 +1,14 @@
 # kafkademo: build, lint and test the CLI, and run the local Kafka it talks to.
 #
 # The broker runs in ZooKeeper mode unless KAFKA_MODE=kraft (in the environment
-# or as `make kafka-up KAFKA_MODE=kraft`). Everything it needs and writes lives
-# in .kafka/; see scripts/ for the details.
+# or as `make kafka-up KAFKA_MODE=kraft`). KAFKA_VERSION=4.4.0 runs Kafka 4.4
+# instead of the default 3.9 (KRaft only), installed beside it; KAFKA_PORT
+# moves the single broker off 9092. Everything it needs and writes lives in
+# .kafka/; see scripts/ for the details.
 
 export KAFKA_MODE
+export KAFKA_VERSION
+export KAFKA_PORT
 export CLUSTER_PORT
 
 .PHONY: demo failover-demo soak build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
@@ -31,7 +35,9 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-# cargo test against a real broker, in ZooKeeper mode and then in KRaft mode.
+# cargo test against a real broker, in ZooKeeper mode and then in KRaft mode;
+# then the Kafka 4.x tests against Kafka 4.4 and the replication tests against
+# three brokers (scripts/test.sh).
 test:
 	scripts/test.sh
 
@@ -40,11 +46,12 @@ test:
 bench:
 	@scripts/bench-compare.sh
 
-# Kafka 3.9 from Maven artifacts into .kafka/lib (skipped with KAFKA_HOME).
+# Kafka 3.9 (or KAFKA_VERSION) from Maven artifacts into .kafka/lib/<version>
+# (skipped with KAFKA_HOME).
 kafka-install:
 	@scripts/kafka-install.sh
 
-# ZooKeeper (unless KAFKA_MODE=kraft), then a broker on 127.0.0.1:9092.
+# ZooKeeper (unless KAFKA_MODE=kraft or Kafka 4.x), then a broker on 127.0.0.1:9092.
 kafka-up:
 	@scripts/kafka-up.sh
 

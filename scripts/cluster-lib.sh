@@ -126,14 +126,15 @@ port_open() {
 # cluster_check_ports ID: the ports broker ID needs are free. Refuses (exits)
 # when the single broker of kafka-start.sh uses one, or anything else does.
 cluster_check_ports() {
-  local id=$1 port cport pid single_ports=("$KD_KAFKA_PORT") p mine
+  local id=$1 port cport pid single_ports=() p mine
   port=$(cluster_port "$id")
   cport=$(cluster_cport "$id")
   mine=("$port")
   if [[ $KD_CLUSTER_MODE == kraft ]]; then mine+=("$cport"); fi
   if pid=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN"); then
+    single_ports=("$(running_port)")
     # The KRaft single broker's controller listens on the next port (9093).
-    if [[ $(running_mode) == kraft ]]; then single_ports+=($((KD_KAFKA_PORT + 1))); fi
+    if [[ $(running_mode) == kraft ]]; then single_ports+=($((single_ports[0] + 1))); fi
     for p in "${mine[@]}"; do
       if [[ " ${single_ports[*]} " == *" $p "* ]]; then
         die "the single Kafka broker ($(running_mode) mode, pid $pid) uses port $p, which broker $id needs: stop it first (make kafka-down), or run the cluster on other ports (e.g. CLUSTER_PORT=19092)"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Assemble Apache Kafka (broker, ZooKeeper, tools) into .kafka/lib from the Maven
-# artifacts listed in scripts/kafka-pom.xml. A second run does nothing.
+# Assemble Apache Kafka (broker, ZooKeeper for 3.x, tools) into
+# .kafka/lib/<version> from the Maven artifacts listed in scripts/kafka-pom.xml
+# (3.x, the default version) or scripts/kafka4-pom.xml (KAFKA_VERSION=4.x.y).
+# Versions sit side by side; a second run for an installed version does nothing.
 #
 # With KAFKA_HOME set to an unpacked Kafka download, nothing is installed: the
 # other scripts use $KAFKA_HOME/bin instead.
@@ -15,10 +17,26 @@ if [[ -n ${KAFKA_HOME:-} ]]; then
   exit 0
 fi
 
-version=$(pom_kafka_version)
-[[ -n $version ]] || die "no <kafka.version> in ${KD_POM#"$KD_ROOT"/}"
+# Before versions sat side by side, one version's jars were in .kafka/lib itself
+# and its version in .kafka/VERSION: move them into .kafka/lib/<version> (when
+# nothing runs from them).
+old_stamp=$KD_DIR/VERSION
+old_jars=("$KD_LIBS"/*.jar)
+if [[ -e ${old_jars[0]} ]] && ! pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null &&
+  ! pid_alive "$KD_ZK_PID" "$KD_ZK_MAIN" >/dev/null && [[ -z $(find "$KD_RUN" -name 'cluster-*.pid' 2>/dev/null) ]]; then
+  old_version=$(cat "$old_stamp" 2>/dev/null) || old_version=
+  if [[ $old_version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ && ! -e $KD_LIBS/$old_version ]]; then
+    mkdir -p "$KD_LIBS/$old_version"
+    mv "${old_jars[@]}" "$KD_LIBS/$old_version/"
+    say "Moved Kafka $old_version to .kafka/lib/$old_version"
+  else
+    rm -f "${old_jars[@]}"
+  fi
+  rm -f "$old_stamp"
+fi
 
-if [[ -d $KD_LIB && -s $KD_STAMP && $(<"$KD_STAMP") == "$version" ]]; then
+version=$KD_VERSION
+if [[ -d $KD_LIB ]]; then
   say "Kafka $version already installed in .kafka"
   exit 0
 fi
@@ -26,29 +44,24 @@ fi
 command -v java >/dev/null || [[ -n ${JAVA_HOME:-} ]] || die "java not found (Kafka needs Java 11 or newer)"
 command -v mvn >/dev/null || die "mvn not found (Maven assembles Kafka from its artifacts)"
 
-if pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null || pid_alive "$KD_ZK_PID" "$KD_ZK_MAIN" >/dev/null; then
-  die "Kafka or ZooKeeper is running from .kafka/lib: stop them first (make kafka-down)"
-fi
-
 start=$(now_ms)
-say "Installing Kafka $version into .kafka (Maven artifacts, see ${KD_POM#"$KD_ROOT"/})..."
-staging=$KD_DIR/lib.partial
+say "Installing Kafka $version into .kafka/lib/$version (Maven artifacts, see ${KD_POM#"$KD_ROOT"/})..."
+staging=$KD_LIB.partial
 rm -rf "$staging"
-mkdir -p "$KD_DIR"
-mvn_log=$KD_DIR/install.log
-if ! mvn -B -ntp -f "$KD_POM" dependency:copy-dependencies "-Dkafka.lib=$staging" >"$mvn_log" 2>&1; then
+mkdir -p "$KD_LIBS"
+mvn_log=$KD_DIR/install-$version.log
+if ! mvn -B -ntp -f "$KD_POM" dependency:copy-dependencies "-Dkafka.version=$version" \
+  "-Dkafka.lib=$staging" >"$mvn_log" 2>&1; then
   grep -E '^\[(ERROR|WARNING)\]' "$mvn_log" | head -n 30 >&2 || true
   die "Maven could not fetch Kafka $version (full output in ${mvn_log#"$KD_ROOT"/})"
 fi
 
 # Check the assembled jars run before putting them in place.
-printed=$("${JAVA_HOME:+$JAVA_HOME/bin/}java" -Dlog4j.configuration="file:$KD_ROOT/config/tools-log4j.properties" \
+printed=$("${JAVA_HOME:+$JAVA_HOME/bin/}java" "$(log4j_option "$KD_ROOT/config/tools-log4j.properties")" \
   -cp "$staging/*" "$KD_KAFKA_MAIN" --version 2>&1) ||
   die "the assembled Kafka does not start: $printed"
 [[ $printed == "$version"* ]] || die "expected Kafka $version, kafka.Kafka --version printed: $printed"
 
-rm -rf "$KD_LIB"
 mv "$staging" "$KD_LIB"
-printf '%s\n' "$version" >"$KD_STAMP"
 jars=("$KD_LIB"/*.jar)
-say "Kafka $version installed in .kafka (${#jars[@]} jars, $(du -sh "$KD_LIB" | cut -f1), $(elapsed "$start"))"
+say "Kafka $version installed in .kafka/lib/$version (${#jars[@]} jars, $(du -sh "$KD_LIB" | cut -f1), $(elapsed "$start"))"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Print what runs: ZooKeeper and Kafka pids, the broker's mode, and whether each
-# answers (ZooKeeper's `srvr`, a Kafka Metadata request). Always exits 0.
+# Print what is installed and what runs: ZooKeeper and Kafka pids, the
+# broker's version and mode, and whether each answers (ZooKeeper's `srvr`, a Kafka Metadata request). Always exits 0.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if version=$(installed_kafka_version); then
-  where=.kafka/lib
-  if [[ -n ${KAFKA_HOME:-} ]]; then where=$KAFKA_HOME; fi
-  say "Kafka $version from $where"
+if [[ -n ${KAFKA_HOME:-} ]]; then
+  version=$(installed_kafka_version) || version=unknown
+  say "Kafka $version from $KAFKA_HOME"
+elif versions=$(installed_versions) && [[ -n $versions ]]; then
+  say "Kafka installed in .kafka/lib: ${versions// /, }"
 else
   say "Kafka not installed (scripts/kafka-install.sh)"
 fi
@@ -24,10 +25,12 @@ else
 fi
 
 if pid=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN"); then
-  if kafka_probe 3; then
-    say "Kafka:     running in $(running_mode) mode (pid $pid), answers on $KD_HOST:$KD_KAFKA_PORT (brokers $KD_BROKERS, $KD_TOPICS topics)"
+  port=$(running_port)
+  what="$(running_version), running in $(running_mode) mode (pid $pid)"
+  if kafka_probe 3 "$KD_HOST" "$port"; then
+    say "Kafka:     $what, answers on $KD_HOST:$port (brokers $KD_BROKERS, $KD_TOPICS topics)"
   else
-    say "Kafka:     running in $(running_mode) mode (pid $pid), NOT answering on $KD_HOST:$KD_KAFKA_PORT"
+    say "Kafka:     $what, NOT answering on $KD_HOST:$port"
   fi
 else
   say "Kafka:     not running"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # make kafka-up: install Kafka if needed, then start ZooKeeper (unless
-# KAFKA_MODE=kraft) and the broker. Harmless when they already run.
+# KAFKA_MODE=kraft, or Kafka 4.x) and the broker. Harmless when they already run.
+# KAFKA_VERSION=4.4.0 make kafka-up: Kafka 4.4.0 in KRaft mode, installed
+# beside the default version (scripts/kafka4-pom.xml).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mode=$(requested_mode)
-if pid=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN") && [[ $(running_mode) != "$mode" ]]; then
-  die "Kafka is running in $(running_mode) mode (pid $pid); stop it first (make kafka-down) to start it in $mode mode"
-fi
+check_running "$mode"
 "$KD_ROOT/scripts/kafka-install.sh"
 if [[ $mode == zookeeper ]]; then
   "$KD_ROOT/scripts/zookeeper-start.sh"

@@ -2,28 +2,37 @@
 # Shared helpers for the Kafka/ZooKeeper scripts. Sourced, never run.
 #
 # Everything lives under the repo root: configs in config/, the assembled Kafka
-# in .kafka/lib, data in .kafka/data, pid files in .kafka/run, logs in
+# in .kafka/lib/<version>, data in .kafka/data, pid files in .kafka/run, logs in
 # .kafka/logs. The configs use paths relative to the repo root, so every Java
 # process is started with the repo root as its working directory.
+#
+# KAFKA_VERSION picks the Kafka version (default: the one in
+# scripts/kafka-pom.xml, the 3.9 line; 4.x versions are assembled from
+# scripts/kafka4-pom.xml and run in KRaft mode only). Versions sit side by side
+# in .kafka/lib, so switching does not reinstall. KAFKA_PORT moves the single
+# broker (default 9092; its KRaft controller listens on the next port).
 #
 # If KAFKA_HOME points at an unpacked Kafka download, its bin/kafka-run-class.sh
 # runs every class and nothing is installed into .kafka/lib.
 
 KD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KD_DIR=$KD_ROOT/.kafka
-KD_LIB=$KD_DIR/lib
+KD_LIBS=$KD_DIR/lib
 KD_RUN=$KD_DIR/run
 KD_LOGS=$KD_DIR/logs
 KD_DATA=$KD_DIR/data
-KD_POM=$KD_ROOT/scripts/kafka-pom.xml
-KD_STAMP=$KD_DIR/VERSION
+KD_POM3=$KD_ROOT/scripts/kafka-pom.xml
+KD_POM4=$KD_ROOT/scripts/kafka4-pom.xml
 
 KD_HOST=127.0.0.1
-KD_KAFKA_PORT=9092
+KD_KAFKA_PORT=${KAFKA_PORT:-9092}
 KD_ZK_PORT=2181
 
 KD_KAFKA_PID=$KD_RUN/kafka.pid
 KD_KAFKA_MODE_FILE=$KD_RUN/kafka.mode
+# Version and port of the single broker that runs, written at its start.
+KD_KAFKA_VERSION_FILE=$KD_RUN/kafka.version
+KD_KAFKA_PORT_FILE=$KD_RUN/kafka.port
 KD_ZK_PID=$KD_RUN/zookeeper.pid
 
 KD_KAFKA_MAIN=kafka.Kafka
@@ -49,24 +58,62 @@ elapsed() { # START_MS -> "4.2 s"
   printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
 }
 
-# The Kafka version declared in the pom: the single source of truth.
+# pom_kafka_version [POM]: the Kafka version a pom declares (default: the 3.9
+# pom, whose version is the scripts' default; each pom is the single source of
+# truth for its line).
 pom_kafka_version() {
-  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KD_POM" | head -n 1
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "${1:-$KD_POM3}" | head -n 1
 }
 
-# The version that will run: KAFKA_HOME's, or the one installed in .kafka.
+# KAFKA_HOME's Kafka version, from its kafka-clients jar.
+kafka_home_version() {
+  local jar
+  for jar in "$KAFKA_HOME"/libs/kafka-clients-*.jar; do
+    [[ -e $jar ]] || return 1
+    jar=${jar##*/kafka-clients-}
+    printf '%s\n' "${jar%.jar}"
+    return 0
+  done
+  return 1
+}
+
+# The version these scripts install and run (KD_VERSION), its major version
+# (KD_MAJOR), the pom that assembles it (KD_POM) and where it goes (KD_LIB).
+if [[ -n ${KAFKA_HOME:-} ]] && KD_VERSION=$(kafka_home_version); then
+  :
+else
+  KD_VERSION=${KAFKA_VERSION:-$(pom_kafka_version)}
+fi
+if [[ ! $KD_VERSION =~ ^([34])\.[0-9]+\.[0-9]+$ ]]; then
+  die "KAFKA_VERSION must be a Kafka release 3.x.y or 4.x.y (e.g. 4.4.0), not '$KD_VERSION'"
+fi
+KD_MAJOR=${BASH_REMATCH[1]}
+KD_POM=$KD_POM3
+if ((KD_MAJOR >= 4)); then KD_POM=$KD_POM4; fi
+KD_LIB=$KD_LIBS/$KD_VERSION
+if [[ ! $KD_KAFKA_PORT =~ ^[0-9]+$ ]] || ((KD_KAFKA_PORT < 1024 || KD_KAFKA_PORT > 65534)); then
+  die "KAFKA_PORT must be a port number from 1024 to 65534, not '$KD_KAFKA_PORT'"
+fi
+
+# The version that will run: KAFKA_HOME's, or KD_VERSION if it is installed in .kafka.
 installed_kafka_version() {
   if [[ -n ${KAFKA_HOME:-} ]]; then
-    local jar
-    for jar in "$KAFKA_HOME"/libs/kafka-clients-*.jar; do
-      [[ -e $jar ]] || return 1
-      jar=${jar##*/kafka-clients-}
-      printf '%s\n' "${jar%.jar}"
-      return 0
-    done
+    kafka_home_version
+    return
   fi
-  [[ -s $KD_STAMP && -d $KD_LIB ]] || return 1
-  cat "$KD_STAMP"
+  [[ -d $KD_LIB ]] || return 1
+  printf '%s\n' "$KD_VERSION"
+}
+
+# The versions installed in .kafka/lib, space-separated.
+installed_versions() {
+  local dir list=
+  for dir in "$KD_LIBS"/*/; do
+    [[ -d $dir && $dir != *.partial/ ]] || continue
+    dir=${dir%/}
+    list+="${list:+ }${dir##*/}"
+  done
+  printf '%s\n' "$list"
 }
 
 require_kafka() {
@@ -76,13 +123,25 @@ require_kafka() {
     return 0
   fi
   installed_kafka_version >/dev/null ||
-    die "Kafka is not installed in .kafka: run scripts/kafka-install.sh (or make kafka-install)"
+    die "Kafka $KD_VERSION is not installed in .kafka: run scripts/kafka-install.sh (or make kafka-install)"
+}
+
+# log4j_option FILE: the JVM option that configures logging from FILE, a
+# config/*log4j.properties. Kafka 4.x logs through log4j2: it gets the file's
+# log4j2 twin instead (config/log4j.properties -> config/log4j2.yaml).
+log4j_option() {
+  if ((KD_MAJOR >= 4)); then
+    printf '%s\n' "-Dlog4j2.configurationFile=${1%log4j.properties}log4j2.yaml"
+  else
+    printf '%s\n' "-Dlog4j.configuration=file:$1"
+  fi
 }
 
 # kafka_command [--heap OPTS] [--log4j FILE] [--logs-dir DIR] CLASS ARGS...
 # Sets the array KAFKA_CMD to the command that runs a Kafka main class, with a
 # small heap, Kafka's own JVM tuning (as its kafka-run-class.sh) and log4j
-# configured from config/ (default: the tools' config, warnings on stderr).
+# configured from config/ (default: the tools' config, warnings on stderr; see
+# log4j_option for 4.x).
 # --logs-dir: where log4j's files go (kafka.logs.dir; default .kafka/logs).
 kafka_command() {
   local heap=${KAFKA_TOOLS_HEAP_OPTS:--Xmx512m} log4j=$KD_ROOT/config/tools-log4j.properties
@@ -96,7 +155,8 @@ kafka_command() {
     *) break ;;
     esac
   done
-  local log4j_opts="-Dlog4j.configuration=file:$log4j"
+  local log4j_opts
+  log4j_opts=$(log4j_option "$log4j")
   if [[ -n ${KAFKA_HOME:-} ]]; then
     KAFKA_CMD=(env "KAFKA_HEAP_OPTS=$heap" "KAFKA_JVM_PERFORMANCE_OPTS=$jvm"
       "KAFKA_LOG4J_OPTS=$log4j_opts" "LOG_DIR=$logs"
@@ -329,10 +389,18 @@ wait_until() {
   done
 }
 
-# The mode asked for: zookeeper (default) or kraft.
+# The mode asked for: zookeeper (default) or kraft; 4.x has KRaft only, so it
+# defaults to kraft and refuses zookeeper.
 requested_mode() {
-  case ${KAFKA_MODE:-zookeeper} in
-  zookeeper | zk) say zookeeper ;;
+  case ${KAFKA_MODE:-} in
+  '')
+    if ((KD_MAJOR >= 4)); then say kraft; else say zookeeper; fi
+    ;;
+  zookeeper | zk)
+    ((KD_MAJOR < 4)) ||
+      die "Kafka $KD_VERSION has no ZooKeeper mode (4.0 removed it): use KAFKA_MODE=kraft, or leave KAFKA_MODE unset"
+    say zookeeper
+    ;;
   kraft) say kraft ;;
   *) die "KAFKA_MODE must be zookeeper or kraft, not '$KAFKA_MODE'" ;;
   esac
@@ -341,4 +409,28 @@ requested_mode() {
 # The mode of the broker that runs (from the mode file written at start).
 running_mode() {
   if [[ -s $KD_KAFKA_MODE_FILE ]]; then cat "$KD_KAFKA_MODE_FILE"; else say zookeeper; fi
+}
+
+# The version and port of the broker that runs (files written at start; a
+# broker started before they existed is the default version on 9092).
+running_version() {
+  if [[ -s $KD_KAFKA_VERSION_FILE ]]; then cat "$KD_KAFKA_VERSION_FILE"; else pom_kafka_version; fi
+}
+running_port() {
+  if [[ -s $KD_KAFKA_PORT_FILE ]]; then cat "$KD_KAFKA_PORT_FILE"; else say 9092; fi
+}
+
+# check_running MODE: sets KD_RUNNING_PID to the pid of the single broker if
+# it runs as asked (MODE, KD_VERSION, KD_KAFKA_PORT), or to "" if none runs;
+# dies if it runs otherwise.
+check_running() {
+  local mode=$1 rmode rversion rport
+  KD_RUNNING_PID=
+  KD_RUNNING_PID=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN") || return 0
+  rmode=$(running_mode)
+  rversion=$(running_version)
+  rport=$(running_port)
+  if [[ $rmode != "$mode" || $rversion != "$KD_VERSION" || $rport != "$KD_KAFKA_PORT" ]]; then
+    die "Kafka $rversion is running in $rmode mode on $KD_HOST:$rport (pid $KD_RUNNING_PID); stop it first (make kafka-down) to start Kafka $KD_VERSION in $mode mode on $KD_HOST:$KD_KAFKA_PORT"
+  fi
 }

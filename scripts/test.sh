@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # make test: run `cargo test` against a real broker in each mode, ZooKeeper then
-# KRaft, then the replication tests (cluster::) against a 3-broker cluster. For
-# each mode: start fresh brokers, run the tests with KAFKA_BROKERS and
-# KAFKA_MODE set, stop the brokers. Fails if any mode failed. Brokers are
-# stopped on every exit path (test failure, error, Ctrl-C); no JVM is left behind.
+# KRaft, then what a user sees against Kafka 4.x (kafka4::, on Kafka 4.4 in
+# KRaft mode), then the replication tests (cluster::) against a 3-broker
+# cluster. For each mode: start fresh brokers, run the tests with
+# KAFKA_BROKERS and KAFKA_MODE set, stop the brokers. Fails if any mode failed.
+# Brokers are stopped on every exit path (test failure, error, Ctrl-C); no JVM
+# is left behind.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]     e.g. scripts/test.sh -- --test-threads=1
-#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, cluster)
+#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, cluster)
 #   FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh   (make soak)
 #
 # A broker already running is stopped first, and the test brokers start from
@@ -16,10 +18,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KD_ROOT"
 
-read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft cluster}"
+read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 cluster}"
 for mode in "${modes[@]}"; do
-  [[ $mode == cluster ]] || KAFKA_MODE=$mode requested_mode >/dev/null
+  [[ $mode == cluster || $mode == kafka4 ]] || KAFKA_MODE=$mode requested_mode >/dev/null
 done
+# The kafka4 phase's Kafka: the version scripts/kafka4-pom.xml declares.
+kafka4_version=$(pom_kafka_version "$KD_POM4")
+[[ -n $kafka4_version ]] || die "no <kafka.version> in ${KD_POM4#"$KD_ROOT"/}"
 
 running() {
   pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null || pid_alive "$KD_ZK_PID" "$KD_ZK_MAIN" >/dev/null
@@ -67,6 +72,9 @@ say "==> cargo test --no-run"
 cargo test --no-run "${build_args[@]}"
 
 scripts/kafka-install.sh
+if [[ " ${modes[*]} " == *" kafka4 "* ]]; then
+  KAFKA_VERSION=$kafka4_version scripts/kafka-install.sh
+fi
 if cluster_running; then
   say "==> stopping the running cluster: the tests start their own"
   scripts/cluster-down.sh
@@ -101,6 +109,27 @@ for mode in "${modes[@]}"; do
     scripts/cluster-down.sh
     continue
   fi
+  if [[ $mode == kafka4 ]]; then
+    # Kafka 4.x refuses the kafka crate's request versions: only kafka4:: runs.
+    say "==> kafka4 mode: starting Kafka $kafka4_version (KRaft)"
+    if ! KAFKA_VERSION=$kafka4_version KAFKA_MODE=kraft scripts/kafka-up.sh; then
+      results+=("kafka4 mode: BROKER DID NOT START")
+      failed=1
+      scripts/kafka-down.sh
+      continue
+    fi
+    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- kafka4:: ${test_args[*]}"
+    if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft \
+      cargo test "${build_args[@]}" --test integration -- kafka4:: "${test_args[@]}"; then
+      results+=("kafka4 mode: ok")
+    else
+      results+=("kafka4 mode: FAILED")
+      failed=1
+    fi
+    say "==> kafka4 mode: stopping Kafka"
+    scripts/kafka-down.sh
+    continue
+  fi
   say "==> $mode mode: starting Kafka"
   if ! KAFKA_MODE=$mode scripts/kafka-up.sh; then
     results+=("$mode mode: BROKER DID NOT START")
@@ -108,10 +137,11 @@ for mode in "${modes[@]}"; do
     scripts/kafka-down.sh
     continue
   fi
-  # The replication tests need three brokers: they run in the cluster phase.
-  say "==> $mode mode: cargo test ${build_args[*]} -- --skip cluster:: ${test_args[*]}"
+  # The replication tests need three brokers: they run in the cluster phase;
+  # the Kafka 4.x tests run in the kafka4 phase.
+  say "==> $mode mode: cargo test ${build_args[*]} -- --skip cluster:: --skip kafka4:: ${test_args[*]}"
   if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
-    cargo test "${build_args[@]}" -- --skip cluster:: "${test_args[@]}"; then
+    cargo test "${build_args[@]}" -- --skip cluster:: --skip kafka4:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")

@@ -11,5 +11,6 @@ mod cluster;
 mod exercise;
 mod faults;
 mod groups;
+mod kafka4;
 mod topic;
 mod web;
