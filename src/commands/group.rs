@@ -239,11 +239,7 @@ type Plan = (Vec<(i32, i64)>, Vec<String>);
 /// The new offset of every partition, and notes on clamped ones. A
 /// partition missing from any of the offsets is an error (never offset 0),
 /// so nothing is committed.
-fn plan_reset(
-    partitions: &[i32],
-    found: &Found,
-    target: Target,
-) -> Result<Plan> {
+fn plan_reset(partitions: &[i32], found: &Found, target: Target) -> Result<Plan> {
     let get = |map: &BTreeMap<i32, i64>, p: i32, what: &str| {
         map.get(&p).copied().ok_or_else(|| {
             Error::broker_with_hint(
