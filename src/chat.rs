@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use unicode_width::UnicodeWidthChar;
 
 use crate::error::{Error, Result};
 use crate::record::escape;
@@ -141,50 +143,90 @@ pub struct ChatRecord {
     pub heartbeat_ms: Option<u64>,
 }
 
+/// The record as it is written: fields in this order, the optional ones
+/// left out when absent (docs/chat.md).
+#[derive(Serialize)]
+struct WireOut<'a> {
+    kind: &'a str,
+    user: &'a str,
+    text: &'a str,
+    sent_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeat_ms: Option<u64>,
+}
+
+/// The record as read: any writer's fields are taken as they come, so that
+/// a wrong type is reported as "\"user\" is not a string", not as serde's
+/// message (null and absent are the same).
+#[derive(Deserialize)]
+struct WireIn {
+    kind: Option<Loose<String>>,
+    user: Option<Loose<String>>,
+    text: Option<Loose<String>>,
+    sent_at: Option<Loose<String>>,
+    session: Option<Loose<String>>,
+    heartbeat_ms: Option<Loose<u64>>,
+}
+
+/// A field of the expected type, or anything else.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Loose<T> {
+    Is(T),
+    Other(serde::de::IgnoredAny),
+}
+
+/// The field's value, None when absent or null, or the error for a value
+/// of another type.
+fn field<T>(value: Option<Loose<T>>, error: impl FnOnce() -> String) -> Result<Option<T>, String> {
+    match value {
+        None => Ok(None),
+        Some(Loose::Is(v)) => Ok(Some(v)),
+        Some(Loose::Other(_)) => Err(error()),
+    }
+}
+
 impl ChatRecord {
     pub fn encode(&self) -> Vec<u8> {
-        let mut map = serde_json::Map::new();
-        map.insert("kind".into(), self.kind.name().into());
-        map.insert("user".into(), self.user.clone().into());
-        map.insert("text".into(), self.text.clone().into());
-        map.insert("sent_at".into(), rfc3339_millis(self.sent_at_ms).into());
-        if let Some(s) = &self.session {
-            map.insert("session".into(), s.clone().into());
-        }
-        if let Some(ms) = self.heartbeat_ms {
-            map.insert("heartbeat_ms".into(), ms.into());
-        }
-        serde_json::Value::Object(map).to_string().into_bytes()
+        let wire = WireOut {
+            kind: self.kind.name(),
+            user: &self.user,
+            text: &self.text,
+            sent_at: rfc3339_millis(self.sent_at_ms),
+            session: self.session.as_deref(),
+            heartbeat_ms: self.heartbeat_ms,
+        };
+        // Serializing plain strings and numbers cannot fail.
+        serde_json::to_vec(&wire).unwrap_or_default()
     }
 
     /// The record in `bytes`, or why it is not one (one line, for display).
     pub fn decode(bytes: &[u8]) -> std::result::Result<ChatRecord, String> {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("not JSON ({e})"))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| "not a JSON object".to_string())?;
-        let string = |field: &str| -> std::result::Result<Option<&str>, String> {
-            match obj.get(field) {
-                None | Some(serde_json::Value::Null) => Ok(None),
-                Some(serde_json::Value::String(s)) => Ok(Some(s)),
-                Some(_) => Err(format!("\"{field}\" is not a string")),
-            }
-        };
-        let kind_name = string("kind")?.ok_or("no \"kind\"")?;
-        let kind = Kind::parse(kind_name).ok_or_else(|| {
+        // An object first: a JSON array would otherwise fill the fields in order.
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
+            .map_err(|e| match e.is_data() {
+                true => "not a JSON object".to_string(),
+                false => format!("not JSON ({e})"),
+            })?;
+        let wire = WireIn::deserialize(serde_json::Value::Object(object))
+            .map_err(|e| format!("not a chat record ({e})"))?;
+        let not_string = |name: &'static str| move || format!("\"{name}\" is not a string");
+        let kind_name = field(wire.kind, not_string("kind"))?.ok_or("no \"kind\"")?;
+        let kind = Kind::parse(&kind_name).ok_or_else(|| {
             let mut k = String::new();
             escape(kind_name.as_bytes(), &mut k);
             format!("unknown kind \"{k}\"")
         })?;
-        let user = string("user")?
+        let user = field(wire.user, not_string("user"))?
             .filter(|u| !u.is_empty())
             .ok_or("no \"user\"")?;
-        let text = string("text")?;
+        let text = field(wire.text, not_string("text"))?;
         if kind == Kind::Message && text.is_none() {
             return Err("a message without \"text\"".into());
         }
-        let sent_at = string("sent_at")?.ok_or("no \"sent_at\"")?;
+        let sent_at = field(wire.sent_at, not_string("sent_at"))?.ok_or("no \"sent_at\"")?;
         let sent_at_ms = sent_at
             .parse::<Timestamp>()
             .map_err(|_| {
@@ -193,19 +235,36 @@ impl ChatRecord {
                 format!("\"sent_at\" is not an RFC 3339 time: \"{s}\"")
             })?
             .as_millisecond();
-        let heartbeat_ms = match obj.get("heartbeat_ms") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or("\"heartbeat_ms\" is not a whole number")?),
-        };
+        let heartbeat_ms = field(wire.heartbeat_ms, || {
+            "\"heartbeat_ms\" is not a whole number".to_string()
+        })?;
         Ok(ChatRecord {
             kind,
-            user: user.to_string(),
-            text: text.unwrap_or_default().to_string(),
+            user,
+            text: text.unwrap_or_default(),
             sent_at_ms,
-            session: string("session")?.map(str::to_string),
+            session: field(wire.session, not_string("session"))?,
             heartbeat_ms,
         })
     }
+}
+
+/// How many terminal rows `line` takes on a terminal `cols` wide: each
+/// character's display width from Unicode's tables (CJK and most emoji take
+/// two columns, combining marks none), and a wide character that does not
+/// fit at the end of a row starts the next one, as terminals wrap.
+pub fn screen_rows(line: &str, cols: usize) -> usize {
+    let cols = cols.max(2);
+    let (mut rows, mut col) = (1, 0);
+    for c in line.chars() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if col + w > cols {
+            rows += 1;
+            col = 0;
+        }
+        col += w;
+    }
+    rows
 }
 
 /// `2025-01-31T12:01:02.345Z`: the `sent_at` field.
@@ -458,6 +517,39 @@ mod tests {
     }
 
     #[test]
+    fn the_wire_format_is_unchanged() {
+        let mut r = rec(Kind::Message, "bob", "s1", 1_700_000_000_123);
+        r.text = "hi \"there\" ✓\n".into();
+        assert_eq!(
+            String::from_utf8(r.encode()).unwrap(),
+            r#"{"kind":"message","user":"bob","text":"hi \"there\" ✓\n","sent_at":"2023-11-14T22:13:20.123Z","session":"s1","heartbeat_ms":2000}"#
+        );
+        r.session = None;
+        r.heartbeat_ms = None;
+        assert_eq!(
+            String::from_utf8(r.encode()).unwrap(),
+            r#"{"kind":"message","user":"bob","text":"hi \"there\" ✓\n","sent_at":"2023-11-14T22:13:20.123Z"}"#
+        );
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns_when_erasing_a_typed_line() {
+        assert_eq!(screen_rows("", 80), 1);
+        assert_eq!(screen_rows(&"a".repeat(80), 80), 1);
+        assert_eq!(screen_rows(&"a".repeat(81), 80), 2);
+        // 40 CJK characters fill 80 columns; 41 need a second row
+        assert_eq!(screen_rows(&"漢".repeat(40), 80), 1);
+        assert_eq!(screen_rows(&"漢".repeat(41), 80), 2);
+        // emoji are two columns too; a combining accent takes none
+        assert_eq!(screen_rows(&"🎉".repeat(5), 10), 1);
+        assert_eq!(screen_rows(&"🎉".repeat(6), 10), 2);
+        assert_eq!(screen_rows(&"e\u{301}".repeat(10), 10), 1);
+        // a wide character that does not fit in the last column wraps whole
+        assert_eq!(screen_rows(&format!("{}漢", "a".repeat(9)), 10), 2);
+        assert_eq!(screen_rows(&format!("{}漢漢漢漢漢", "a".repeat(9)), 10), 2);
+    }
+
+    #[test]
     fn bad_records_say_why() {
         let why = |s: &str| ChatRecord::decode(s.as_bytes()).unwrap_err();
         assert!(why("hello").starts_with("not JSON"));
@@ -475,6 +567,18 @@ mod tests {
         assert_eq!(
             why(r#"{"kind":"join","user":7,"sent_at":"noon"}"#),
             "\"user\" is not a string"
+        );
+        assert_eq!(
+            why("not json at all"),
+            "not JSON (expected ident at line 1 column 2)"
+        );
+        assert_eq!(
+            why(r#"["message","a","hi","2023-11-14T22:13:20Z"]"#),
+            "not a JSON object"
+        );
+        assert_eq!(
+            why(r#"{"kind":"join","user":"a","sent_at":"2023-11-14T22:13:20Z","heartbeat_ms":-1}"#),
+            "\"heartbeat_ms\" is not a whole number"
         );
         // Another writer's join without text or session is still a join.
         let r = ChatRecord::decode(

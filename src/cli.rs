@@ -94,7 +94,7 @@ pub struct GroupDescribe {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset"])))]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset", "to_datetime"])))]
 pub struct GroupReset {
     /// Group name
     pub group: String,
@@ -107,9 +107,13 @@ pub struct GroupReset {
     /// To the end: skip everything not yet read
     #[arg(long)]
     pub to_latest: bool,
-    /// To this offset (clamped to what the partition holds)
+    /// To this offset; one outside [earliest, latest] is clamped, with a note
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
     pub to_offset: Option<i64>,
+    /// To the first record stamped at or after TIME (RFC 3339, e.g.
+    /// 2026-12-01T10:00:00Z); the log end when every record is older
+    #[arg(long, value_name = "TIME", value_parser = parse_datetime)]
+    pub to_datetime: Option<std::time::SystemTime>,
     /// Apply the plan (the group must have no members)
     #[arg(long)]
     pub execute: bool,
@@ -252,6 +256,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("at most 365 days".into());
     }
     Ok(d)
+}
+
+/// An RFC 3339 time with its offset (Z or ±HH:MM), e.g. 2026-12-01T10:00:00Z.
+fn parse_datetime(s: &str) -> Result<std::time::SystemTime, String> {
+    s.parse::<jiff::Timestamp>()
+        .and_then(std::time::SystemTime::try_from)
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-12-01T10:00:00Z ({e})"))
 }
 
 fn parse_acks(s: &str) -> Result<Acks, String> {
@@ -479,6 +490,53 @@ mod tests {
         assert!(parse(&["topic", "create", "t", "--config", "novalue"]).is_err());
         assert!(parse(&["--timeout", "soon", "topic", "list"]).is_err());
         assert!(parse(&["-q", "-v", "topic", "list"]).is_err());
+    }
+
+    #[test]
+    fn reset_offsets_takes_an_rfc3339_time() {
+        let Command::Group(GroupCommand::ResetOffsets(r)) = parse(&[
+            "group",
+            "reset-offsets",
+            "g",
+            "-t",
+            "t",
+            "--to-datetime",
+            "2026-12-01T10:00:00.5+01:00",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not reset-offsets")
+        };
+        let at = r.to_datetime.unwrap();
+        let ms = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        assert_eq!(ms, 1_796_115_600_500);
+        for bad in ["2026-12-01", "2026-12-01T10:00:00", "yesterday"] {
+            let e = parse(&[
+                "group",
+                "reset-offsets",
+                "g",
+                "-t",
+                "t",
+                "--to-datetime",
+                bad,
+            ]);
+            assert!(e.unwrap_err().to_string().contains("RFC 3339"), "{bad}");
+        }
+        assert!(parse(&[
+            "group",
+            "reset-offsets",
+            "g",
+            "-t",
+            "t",
+            "--to-latest",
+            "--to-datetime",
+            "2026-12-01T10:00:00Z"
+        ])
+        .is_err());
     }
 
     #[test]

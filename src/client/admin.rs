@@ -332,41 +332,37 @@ fn wait_for_leaders(cluster: &mut Cluster, name: &str) -> Result<()> {
                 && t.partitions.iter().all(|p| p.leader_id.0 >= 0)
         })
     })?;
-    if !elected {
-        return Err(leaders_not_ready(
-            cluster,
-            name,
-            "not every partition has a leader",
-        ));
-    }
     // A KRaft broker is named leader in metadata a moment before it has
     // loaded the partition, and answers NOT_LEADER until then: wait until
     // every leader answers ListOffsets for its partitions.
-    let deadline = Instant::now() + cluster.config.timeout;
-    while !leaders_serve(cluster, name)? {
-        if Instant::now() >= deadline {
-            return Err(leaders_not_ready(
-                cluster,
-                name,
-                "its leaders do not serve it yet",
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
+    let timeout = cluster.config.timeout;
+    let serving = elected && poll(timeout, || leaders_serve(cluster, name))?;
+    leaders_ready(name, elected, serving, timeout, &cluster.config.display())
 }
 
-fn leaders_not_ready(cluster: &Cluster, name: &str, what: &str) -> Error {
-    Error::broker_with_hint(
+/// The outcome of waiting for a new topic's leaders: not ready in time is
+/// an error, though the topic exists (producing to it now would fail).
+fn leaders_ready(
+    name: &str,
+    elected: bool,
+    serving: bool,
+    timeout: Duration,
+    brokers: &str,
+) -> Result<()> {
+    let what = match (elected, serving) {
+        (true, true) => return Ok(()),
+        (false, _) => "not every partition has a leader",
+        (true, false) => "its leaders do not serve it yet",
+    };
+    Err(Error::broker_with_hint(
         format!(
-            "topic '{name}' was created, but {what} after {} (brokers {})",
-            humantime::format_duration(cluster.config.timeout),
-            cluster.config.display()
+            "topic '{name}' was created, but {what} after {} (brokers {brokers})",
+            humantime::format_duration(timeout)
         ),
         format!(
             "the brokers may still be electing leaders: check with `kafkademo topic describe {name}`, or give them longer with --timeout"
         ),
-    )
+    ))
 }
 
 /// Whether every partition's leader answers ListOffsets for it without error.
@@ -433,10 +429,19 @@ fn wait_for(
     name: &str,
     done: impl Fn(&MetadataResponse) -> bool,
 ) -> Result<bool> {
-    let deadline = Instant::now() + cluster.config.timeout;
-    loop {
+    let timeout = cluster.config.timeout;
+    poll(timeout, || {
         let metadata = cluster.bootstrap().metadata(Some(&[name]))?;
-        if done(&metadata) {
+        Ok(done(&metadata))
+    })
+}
+
+/// Asks `check` every 50 ms until it says yes (true) or `within` has
+/// passed (false); its errors end the wait.
+fn poll(within: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<bool> {
+    let deadline = Instant::now() + within;
+    loop {
+        if check()? {
             return Ok(true);
         }
         if Instant::now() >= deadline {
@@ -527,78 +532,39 @@ mod tests {
         assert_eq!(kafka_uuid(&[0; 16]), "");
     }
 
-    use crate::client::cluster::BrokerConfig;
-    use crate::client::fake_broker::{FakeBroker, Request, Response};
-    use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
-    use kafka_protocol::messages::list_offsets_response::{
-        ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
-    };
-    use kafka_protocol::messages::{CreateTopicsResponse, ListOffsetsResponse};
-    use std::sync::{Arc, OnceLock};
-
-    /// A broker that creates topic 't' and shows it with `leader` for its
-    /// one partition; ListOffsets answers NOT_LEADER_OR_FOLLOWER.
-    fn create_against(leader: i32) -> Result<Outcome> {
-        let me: Arc<OnceLock<FakeBroker>> = Arc::new(OnceLock::new());
-        let this = me.clone();
-        let fake = FakeBroker::start(move |request| {
-            let broker = this.get().unwrap();
-            match request {
-                Request::CreateTopics(_) => {
-                    Response::CreateTopics(CreateTopicsResponse::default().with_topics(vec![
-                        CreatableTopicResult::default().with_name(topic_name("t")),
-                    ]))
-                }
-                Request::Metadata(m) if m.topics.as_ref().is_some_and(|t| !t.is_empty()) => {
-                    Response::Metadata(broker.metadata(Some(("t", &[(0, leader)]))))
-                }
-                Request::Metadata(_) => Response::Metadata(broker.metadata(None)),
-                Request::ListOffsets(_) => {
-                    Response::ListOffsets(ListOffsetsResponse::default().with_topics(vec![
-                        ListOffsetsTopicResponse::default()
-                            .with_name(topic_name("t"))
-                            .with_partitions(vec![ListOffsetsPartitionResponse::default()
-                                .with_partition_index(0)
-                                .with_error_code(6)]),
-                    ]))
-                }
-            }
-        });
-        let addr = fake.addr.clone();
-        let _ = me.set(fake);
-        let config = BrokerConfig::new(&addr, Duration::from_millis(300))?;
-        let mut cluster = Cluster::connect(&config)?;
-        create_topic(
-            &mut cluster,
-            &NewTopic {
-                name: "t",
-                partitions: 1,
-                replication_factor: 1,
-                configs: &[],
-            },
-        )
-    }
-
     #[test]
-    fn create_fails_when_no_leader_is_elected_in_time() {
-        let e = create_against(-1).err().unwrap();
-        let text = e.to_string();
-        assert!(
-            text.starts_with("topic 't' was created, but not every partition has a leader after 300ms (brokers 127.0.0.1:"),
-            "{text}"
+    fn leaders_not_ready_in_time_is_an_error_not_created() {
+        let t = Duration::from_millis(300);
+        assert!(leaders_ready("t", true, true, t, "b:9092").is_ok());
+        let e = leaders_ready("t", false, false, t, "b:9092").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "topic 't' was created, but not every partition has a leader after 300ms (brokers b:9092)"
         );
         assert_eq!(e.exit_code(), crate::error::ExitCode::Failure);
-        assert!(e.hint().unwrap().contains("kafkademo topic describe t"));
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("the brokers may still be electing leaders: check with `kafkademo topic describe t`, or give them longer with --timeout")
+        );
+        let e = leaders_ready("t", true, false, t, "b:9092").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "topic 't' was created, but its leaders do not serve it yet after 300ms (brokers b:9092)"
+        );
     }
 
     #[test]
-    fn create_fails_when_the_leader_does_not_serve_in_time() {
-        let text = create_against(0).err().unwrap().to_string();
-        assert!(
-            text.starts_with(
-                "topic 't' was created, but its leaders do not serve it yet after 300ms"
-            ),
-            "{text}"
-        );
+    fn polling_ends_with_yes_no_or_the_checks_error() {
+        let mut n = 0;
+        let yes = poll(Duration::from_secs(5), || {
+            n += 1;
+            Ok(n == 3)
+        });
+        assert!(yes.unwrap());
+        let start = Instant::now();
+        assert!(!poll(Duration::from_millis(120), || Ok(false)).unwrap());
+        assert!(start.elapsed() >= Duration::from_millis(120));
+        let e = poll(Duration::from_secs(5), || Err(Error::broker("gone"))).unwrap_err();
+        assert_eq!(e.to_string(), "gone");
     }
 }

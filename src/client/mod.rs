@@ -11,8 +11,6 @@ pub mod codes;
 pub mod connection;
 pub mod coordinator;
 pub mod deadline;
-#[cfg(test)]
-pub mod fake_broker;
 pub mod fetch;
 pub mod list_offsets;
 pub mod member;

@@ -298,7 +298,7 @@ fn erase_typed_line(line: &str) {
         .map(|(w, _)| w.0 as usize)
         .filter(|&w| w > 0)
         .unwrap_or(80);
-    let rows = line.chars().count().div_ceil(cols).max(1);
+    let rows = crate::chat::screen_rows(line, cols);
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
     let _ = out.flush();

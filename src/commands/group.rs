@@ -4,12 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
-use kafka::client::FetchOffset;
-
 use crate::cli::{GroupCommand, GroupReset};
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::coordinator::{list_groups, Coordinator, Generation, GroupDescription};
-use crate::client::produce::kafka_error;
+use crate::client::list_offsets::{offsets_at, At};
 use crate::error::{Error, Result};
 
 pub fn execute(brokers: &BrokerConfig, cmd: GroupCommand) -> Result<()> {
@@ -49,16 +47,17 @@ fn describe(cluster: &mut Cluster, group: &str, out: &mut impl Write) -> Result<
             }
         }
     }
-    let topics: BTreeSet<&str> = owner
+    let topics: BTreeSet<String> = owner
         .keys()
         .chain(committed.keys())
-        .map(|(t, _)| t.as_str())
+        .map(|(t, _)| t.clone())
         .collect();
-    let ends = offsets(
-        cluster,
-        &topics.into_iter().collect::<Vec<_>>(),
-        FetchOffset::Latest,
-    )?;
+    let mut ends = BTreeMap::new();
+    for topic in topics {
+        for (p, end) in offsets_at(cluster, &topic, At::Latest)? {
+            ends.insert((topic.clone(), p), end);
+        }
+    }
     // Every partition of those topics: one without a commit shows "-".
     let shown: BTreeSet<(String, i32)> = owner
         .keys()
@@ -161,37 +160,53 @@ fn reset(cluster: &mut Cluster, r: &GroupReset, out: &mut impl Write) -> Result<
         ));
     }
     let committed = coordinator.fetch_all_offsets()?;
-    let earliest = offsets(cluster, &[&r.topic], FetchOffset::Earliest)?;
-    let latest = offsets(cluster, &[&r.topic], FetchOffset::Latest)?;
-    let mut plan = Vec::new();
+    // Every offset is known before anything is printed or committed: a
+    // partition without an answer (a leader election) fails the whole reset.
+    let earliest = offsets_at(cluster, &r.topic, At::Earliest)?;
+    let latest = offsets_at(cluster, &r.topic, At::Latest)?;
+    let at_time = match r.to_datetime {
+        Some(t) => Some(offsets_at(cluster, &r.topic, At::Time(t))?),
+        None => None,
+    };
+    let target = match (r.to_earliest, r.to_latest, r.to_offset, &at_time) {
+        (true, ..) => Target::Earliest,
+        (_, true, ..) => Target::Latest,
+        (_, _, Some(n), _) => Target::Offset(n),
+        (_, _, _, Some(times)) => Target::Time(times),
+        _ => {
+            return Err(Error::Usage(
+                "say where to: --to-earliest, --to-latest, --to-offset or --to-datetime".into(),
+            ))
+        }
+    };
+    let partitions: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
+    let found = Found {
+        topic: &r.topic,
+        brokers: cluster.config.display(),
+        earliest: &earliest,
+        latest: &latest,
+    };
+    let (plan, notes) = plan_reset(&partitions, &found, target)?;
     let mut rows = vec![header(&[
         "TOPIC",
         "PARTITION",
         "CURRENT-OFFSET",
         "NEW-OFFSET",
     ])];
-    for p in &topic.partitions {
-        let key = (r.topic.clone(), p.partition);
-        let (lo, hi) = (
-            earliest.get(&key).copied().unwrap_or(0),
-            latest.get(&key).copied().unwrap_or(0),
-        );
-        let new = if r.to_earliest {
-            lo
-        } else if r.to_latest {
-            hi
-        } else {
-            r.to_offset.unwrap_or(lo).clamp(lo, hi)
-        };
-        plan.push((p.partition, new));
+    for &(p, new) in &plan {
         rows.push(vec![
             r.topic.clone(),
-            p.partition.to_string(),
-            committed.get(&key).map_or("-".into(), |c| c.to_string()),
+            p.to_string(),
+            committed
+                .get(&(r.topic.clone(), p))
+                .map_or("-".into(), |c| c.to_string()),
             new.to_string(),
         ]);
     }
     write_table(out, &rows).map_err(Error::Output)?;
+    for note in &notes {
+        writeln!(out, "{note}").map_err(Error::Output)?;
+    }
     if r.execute {
         coordinator.commit(&r.topic, &plan, &Generation::standalone())?;
         writeln!(out, "Offsets of group {} reset.", r.group).map_err(Error::Output)
@@ -200,30 +215,88 @@ fn reset(cluster: &mut Cluster, r: &GroupReset, out: &mut impl Write) -> Result<
     }
 }
 
-/// Earliest or latest offsets of the topics' partitions.
-fn offsets(
-    cluster: &Cluster,
-    topics: &[&str],
-    at: FetchOffset,
-) -> Result<BTreeMap<(String, i32), i64>> {
-    if topics.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let brokers = cluster.config.display();
-    let mut client = cluster.kafka_client()?;
-    client
-        .load_metadata(topics)
-        .map_err(|e| kafka_error(e, &brokers, topics[0]))?;
-    let found = client
-        .fetch_offsets(topics, at)
-        .map_err(|e| kafka_error(e, &brokers, topics[0]))?;
-    Ok(found
-        .into_iter()
-        .flat_map(|(t, ps)| {
-            ps.into_iter()
-                .map(move |p| ((t.clone(), p.partition), p.offset))
+/// Where `reset-offsets` moves each partition.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Earliest,
+    Latest,
+    Offset(i64),
+    /// The by-time offsets of the partitions (`--to-datetime`).
+    Time(&'a BTreeMap<i32, i64>),
+}
+
+/// The offsets a reset starts from, and whose they are, for its errors.
+struct Found<'a> {
+    topic: &'a str,
+    brokers: String,
+    earliest: &'a BTreeMap<i32, i64>,
+    latest: &'a BTreeMap<i32, i64>,
+}
+
+/// (partition, new offset) of every partition, and notes on clamped ones.
+type Plan = (Vec<(i32, i64)>, Vec<String>);
+
+/// The new offset of every partition, and notes on clamped ones. A
+/// partition missing from any of the offsets is an error (never offset 0),
+/// so nothing is committed.
+fn plan_reset(partitions: &[i32], found: &Found, target: Target) -> Result<Plan> {
+    let get = |map: &BTreeMap<i32, i64>, p: i32, what: &str| {
+        map.get(&p).copied().ok_or_else(|| {
+            Error::broker_with_hint(
+                format!(
+                    "cannot find the {what} of topic '{}' partition {p} (brokers {}); nothing was reset",
+                    found.topic, found.brokers
+                ),
+                "a leader election may be under way; try again in a moment",
+            )
         })
-        .collect())
+    };
+    let mut plan = Vec::new();
+    let mut notes = Vec::new();
+    for &p in partitions {
+        let lo = get(found.earliest, p, "earliest offset")?;
+        let hi = get(found.latest, p, "latest offset")?;
+        let new = match target {
+            Target::Earliest => lo,
+            Target::Latest => hi,
+            // a time index answer is within the log already; keep it so
+            Target::Time(times) => get(times, p, "offset at that time")?.clamp(lo.min(hi), hi),
+            Target::Offset(wanted) => {
+                let (new, note) = clamp_offset(wanted, lo, hi);
+                if let Some(note) = note {
+                    notes.push(format!("note: partition {p}: {note}"));
+                }
+                new
+            }
+        };
+        plan.push((p, new));
+    }
+    Ok((plan, notes))
+}
+
+/// `--to-offset`: as kafka-consumer-groups does, an offset past the log end
+/// becomes the log end and one before the log start the log start, with a
+/// note saying so. `lo` > `hi` (a log start racing past the end it was read
+/// with) never panics: the end wins.
+fn clamp_offset(wanted: i64, lo: i64, hi: i64) -> (i64, Option<String>) {
+    let lo = lo.min(hi);
+    if wanted > hi {
+        (
+            hi,
+            Some(format!(
+                "offset {wanted} is past the latest offset {hi}; using {hi}"
+            )),
+        )
+    } else if wanted < lo {
+        (
+            lo,
+            Some(format!(
+                "offset {wanted} is before the earliest offset {lo}; using {lo}"
+            )),
+        )
+    } else {
+        (wanted, None)
+    }
 }
 
 fn header(names: &[&str]) -> Vec<String> {
@@ -254,4 +327,84 @@ fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_offset_is_clamped_with_a_note_and_never_panics() {
+        assert_eq!(clamp_offset(5, 0, 10), (5, None));
+        assert_eq!(clamp_offset(0, 0, 10), (0, None));
+        assert_eq!(clamp_offset(10, 0, 10), (10, None));
+        assert_eq!(
+            clamp_offset(50, 0, 10),
+            (
+                10,
+                Some("offset 50 is past the latest offset 10; using 10".into())
+            )
+        );
+        assert_eq!(
+            clamp_offset(2, 4, 10),
+            (
+                4,
+                Some("offset 2 is before the earliest offset 4; using 4".into())
+            )
+        );
+        // earliest above latest: `i64::clamp` panics on this
+        assert_eq!(clamp_offset(5, 7, 6).0, 6);
+    }
+
+    fn found<'a>(earliest: &'a BTreeMap<i32, i64>, latest: &'a BTreeMap<i32, i64>) -> Found<'a> {
+        Found {
+            topic: "t",
+            brokers: "b:9092".into(),
+            earliest,
+            latest,
+        }
+    }
+
+    #[test]
+    fn a_plan_moves_every_partition() {
+        let (lo, hi) = ([(0, 2), (1, 0)].into(), [(0, 30), (1, 10)].into());
+        let f = found(&lo, &hi);
+        let plan = |t| plan_reset(&[0, 1], &f, t).unwrap();
+        assert_eq!(plan(Target::Earliest), (vec![(0, 2), (1, 0)], vec![]));
+        assert_eq!(plan(Target::Latest), (vec![(0, 30), (1, 10)], vec![]));
+        let times = [(0, 12), (1, 10)].into();
+        assert_eq!(plan(Target::Time(&times)), (vec![(0, 12), (1, 10)], vec![]));
+        assert_eq!(
+            plan(Target::Offset(20)),
+            (
+                vec![(0, 20), (1, 10)],
+                vec!["note: partition 1: offset 20 is past the latest offset 10; using 10".into()]
+            )
+        );
+    }
+
+    #[test]
+    fn a_partition_missing_from_the_offsets_fails_the_plan_instead_of_offset_0() {
+        // partition 1 has no latest offset (its leader was being elected)
+        let (lo, hi) = ([(0, 0), (1, 0)].into(), [(0, 30)].into());
+        for target in [Target::Latest, Target::Earliest, Target::Offset(5)] {
+            let e = plan_reset(&[0, 1], &found(&lo, &hi), target).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "cannot find the latest offset of topic 't' partition 1 (brokers b:9092); nothing was reset"
+            );
+            assert_eq!(e.exit_code(), crate::error::ExitCode::Failure);
+        }
+        let (lo, hi) = ([(0, 0)].into(), [(0, 30), (1, 10)].into());
+        let e = plan_reset(&[0, 1], &found(&lo, &hi), Target::Latest).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("cannot find the earliest offset of topic 't' partition 1"));
+        let (lo, hi) = ([(0, 0), (1, 0)].into(), [(0, 30), (1, 10)].into());
+        let times = [(0, 3)].into();
+        let e = plan_reset(&[0, 1], &found(&lo, &hi), Target::Time(&times)).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("cannot find the offset at that time of topic 't' partition 1"));
+    }
 }

@@ -86,42 +86,12 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>) -> bool {
     }
 }
 
-/// `application/x-www-form-urlencoded` fields, values as bytes.
+/// `application/x-www-form-urlencoded` fields, values as bytes (UTF-8: a
+/// byte sequence that is not becomes U+FFFD, as in browsers).
 pub fn parse_form(body: &[u8]) -> Vec<(String, Vec<u8>)> {
-    body.split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(at) => (&pair[..at], &pair[at + 1..]),
-                None => (pair, &[][..]),
-            };
-            (
-                String::from_utf8_lossy(&percent_decode(name)).into_owned(),
-                percent_decode(value),
-            )
-        })
+    form_urlencoded::parse(body)
+        .map(|(name, value)| (name.into_owned(), value.into_owned().into_bytes()))
         .collect()
-}
-
-fn percent_decode(s: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 fn header_of(name: &str, value: &str) -> Option<Header> {
@@ -305,6 +275,10 @@ mod tests {
             ]
         );
         assert_eq!(parse_form(b""), vec![]);
+        assert_eq!(
+            parse_form(b"value=%FF"),
+            vec![("value".into(), "\u{fffd}".as_bytes().to_vec())]
+        );
     }
 
     #[test]

@@ -470,3 +470,279 @@ impl Drop for JavaConsumer {
         let _ = self.child.wait();
     }
 }
+
+/// Lines to one partition, through `produce --partition`.
+fn produce_to(topic: &str, partition: i32, from: usize, to: usize) {
+    let text: String = (from..to).map(|i| format!("v{i}\n")).collect();
+    let p = run_with_input(
+        &[
+            "produce",
+            "--topic",
+            topic,
+            "--partition",
+            &partition.to_string(),
+        ],
+        &text,
+    );
+    assert_eq!(p.code, 0, "{p:?}");
+}
+
+/// Reads the whole topic as `group` (which commits where it stopped) and
+/// leaves: a group with committed offsets and no members.
+fn commit_all(topic: &str, group: &str) -> usize {
+    let r = ok(&[
+        "consume",
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    r.stdout.lines().count()
+}
+
+/// (partition, committed offset) per row of `group describe`.
+fn committed(group: &str) -> Vec<(i64, String)> {
+    let d = ok(&["group", "describe", group]);
+    d.stdout
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols[1].parse().unwrap(), cols[2].to_string())
+        })
+        .collect()
+}
+
+/// The plan `reset-offsets` prints: the table as kafka-consumer-groups lays
+/// it out (columns two spaces apart), notes, then the last line.
+fn plan_text(topic: &str, rows: &[(i32, &str, i64)], notes: &[&str], last: &str) -> String {
+    let w = topic.len().max("TOPIC".len());
+    let mut s = format!("{:<w$}  PARTITION  CURRENT-OFFSET  NEW-OFFSET\n", "TOPIC");
+    for (p, current, new) in rows {
+        s.push_str(&format!("{topic:<w$}  {p:<9}  {current:<14}  {new}\n"));
+    }
+    for n in notes {
+        s.push_str(n);
+        s.push('\n');
+    }
+    s.push_str(last);
+    s.push('\n');
+    s
+}
+
+const DRY: &str = "Dry run: nothing changed. Add --execute to apply.";
+
+fn reset(group: &str, topic: &str, how: &[&str]) -> Run {
+    let mut args = vec!["group", "reset-offsets", group, "--topic", topic];
+    args.extend_from_slice(how);
+    ok(&args)
+}
+
+/// DeleteRecords v1 on the (single) broker: moves a partition's log start,
+/// so that an earliest offset above 0 can be tested.
+fn delete_records(topic: &str, partition: i32, before: i64) {
+    use bytes::{Buf, BytesMut};
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    use kafka_protocol::messages::{
+        ApiKey, DeleteRecordsRequest, DeleteRecordsResponse, RequestHeader, ResponseHeader,
+        TopicName,
+    };
+    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+    use std::io::{Read, Write};
+
+    let first = brokers().split(',').next().unwrap().to_string();
+    let mut conn = std::net::TcpStream::connect(&first).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let version = 1;
+    let mut frame = BytesMut::from(&[0u8; 4][..]);
+    RequestHeader::default()
+        .with_request_api_key(ApiKey::DeleteRecords as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .encode(
+            &mut frame,
+            ApiKey::DeleteRecords.request_header_version(version),
+        )
+        .unwrap();
+    DeleteRecordsRequest::default()
+        .with_topics(vec![DeleteRecordsTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partitions(vec![DeleteRecordsPartition::default()
+                .with_partition_index(partition)
+                .with_offset(before)])])
+        .with_timeout_ms(20_000)
+        .encode(&mut frame, version)
+        .unwrap();
+    let size = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&size.to_be_bytes());
+    conn.write_all(&frame).unwrap();
+    let mut len = [0u8; 4];
+    conn.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    conn.read_exact(&mut body).unwrap();
+    let mut buf = bytes::Bytes::from(body);
+    ResponseHeader::decode(
+        &mut buf,
+        ApiKey::DeleteRecords.response_header_version(version),
+    )
+    .unwrap();
+    let response = DeleteRecordsResponse::decode(&mut buf, version).unwrap();
+    let p = &response.topics[0].partitions[0];
+    assert_eq!(p.error_code, 0, "DeleteRecords failed");
+    assert_eq!(p.low_watermark, before);
+    assert!(!buf.has_remaining());
+}
+
+#[test]
+fn reset_offsets_plans_clamps_and_executes_exactly() {
+    let t = Topic::new("plan", 2);
+    let group = unique_topic("g");
+    produce_to(&t.name, 0, 0, 30);
+    produce_to(&t.name, 1, 30, 40);
+    assert_eq!(commit_all(&t.name, &group), 40);
+    let now = [(0, "30".to_string()), (1, "10".to_string())];
+    assert_eq!(committed(&group), now);
+
+    // inside [earliest, latest]: taken as is
+    let r = reset(&group, &t.name, &["--to-offset", "5"]);
+    assert_eq!(
+        r.stdout,
+        plan_text(&t.name, &[(0, "30", 5), (1, "10", 5)], &[], DRY)
+    );
+    assert_eq!(committed(&group), now, "a dry run changes nothing");
+
+    // above latest on partition 1: clamped to its end, with a note
+    let r = reset(&group, &t.name, &["--to-offset", "20"]);
+    assert_eq!(
+        r.stdout,
+        plan_text(
+            &t.name,
+            &[(0, "30", 20), (1, "10", 10)],
+            &["note: partition 1: offset 20 is past the latest offset 10; using 10"],
+            DRY
+        )
+    );
+
+    // below earliest: records before offset 8 of partition 0 deleted
+    delete_records(&t.name, 0, 8);
+    let r = reset(&group, &t.name, &["--to-offset", "3"]);
+    assert_eq!(
+        r.stdout,
+        plan_text(
+            &t.name,
+            &[(0, "30", 8), (1, "10", 3)],
+            &["note: partition 0: offset 3 is before the earliest offset 8; using 8"],
+            DRY
+        )
+    );
+
+    let r = reset(&group, &t.name, &["--to-earliest"]);
+    assert_eq!(
+        r.stdout,
+        plan_text(&t.name, &[(0, "30", 8), (1, "10", 0)], &[], DRY)
+    );
+    assert_eq!(committed(&group), now, "dry runs change nothing");
+
+    // applied
+    let done = format!("Offsets of group {group} reset.");
+    let r = reset(&group, &t.name, &["--to-offset", "20", "--execute"]);
+    assert_eq!(
+        r.stdout,
+        plan_text(
+            &t.name,
+            &[(0, "30", 20), (1, "10", 10)],
+            &["note: partition 1: offset 20 is past the latest offset 10; using 10"],
+            &done
+        )
+    );
+    assert_eq!(
+        committed(&group),
+        [(0, "20".to_string()), (1, "10".to_string())]
+    );
+    reset(&group, &t.name, &["--to-earliest", "--execute"]);
+    assert_eq!(
+        committed(&group),
+        [(0, "8".to_string()), (1, "0".to_string())]
+    );
+    let r = reset(&group, &t.name, &["--to-latest", "--execute"]);
+    assert_eq!(
+        r.stdout,
+        plan_text(&t.name, &[(0, "8", 30), (1, "0", 10)], &[], &done)
+    );
+    assert_eq!(committed(&group), now);
+}
+
+#[test]
+fn reset_offsets_to_a_datetime_resumes_at_the_first_record_after_it() {
+    require_broker();
+    let name = unique_topic("time");
+    ok(&[
+        "topic",
+        "create",
+        &name,
+        "--partitions",
+        "2",
+        "--config",
+        "message.timestamp.type=LogAppendTime",
+    ]);
+    let t = Topic { name };
+    produce_to(&t.name, 0, 0, 10);
+    produce_to(&t.name, 1, 10, 15);
+
+    // Every record so far was stamped before `at`; wait until the clock is
+    // past it, so that every record from now on is stamped at or after it.
+    let millis = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let at = millis() + 1;
+    wait_for(
+        "the clock to pass the reset time",
+        Duration::from_secs(5),
+        || (millis() > at).then_some(()),
+    );
+    produce_to(&t.name, 0, 100, 107);
+    let when = jiff::Timestamp::from_millisecond(at).unwrap().to_string();
+    let group = unique_topic("g");
+    assert_eq!(commit_all(&t.name, &group), 22);
+
+    let r = reset(&group, &t.name, &["--to-datetime", &when, "--execute"]);
+    // partition 1 has no record after the time: its log end
+    assert_eq!(
+        r.stdout,
+        plan_text(
+            &t.name,
+            &[(0, "17", 10), (1, "5", 5)],
+            &[],
+            &format!("Offsets of group {group} reset.")
+        )
+    );
+    assert_eq!(
+        committed(&group),
+        [(0, "10".to_string()), (1, "5".to_string())]
+    );
+    // a time before every record: the earliest offsets
+    let r = reset(&group, &t.name, &["--to-datetime", "2000-01-01T00:00:00Z"]);
+    assert_eq!(
+        r.stdout,
+        plan_text(&t.name, &[(0, "10", 0), (1, "5", 0)], &[], DRY)
+    );
+    // the group resumes with exactly the records after the time
+    let r = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--group",
+        &group,
+        "--exit-at-end",
+    ]);
+    let expected: String = (100..107).map(|i| format!("v{i}\n")).collect();
+    assert_eq!(r.stdout, expected);
+}
