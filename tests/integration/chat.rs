@@ -495,18 +495,12 @@ impl Tmux {
     }
 
     fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SOON;
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the terminal did not show {what} within {SOON:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll(SOON, || Some(self.screen()).filter(|s| done(s))).unwrap_or_else(|| {
+            panic!(
+                "the terminal did not show {what} within {SOON:?}:\n{}",
+                self.screen()
+            )
+        })
     }
 }
 
