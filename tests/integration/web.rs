@@ -2,7 +2,7 @@
 //! shows history and live records, the form produces, payloads stay text,
 //! HTTP errors are the right ones, reconnects resume without duplicates, a
 //! broker outage is shown and recovered from. Needs the broker and
-//! Chromium + chromedriver (scripts/browser-setup.sh); never skips.
+//! Chromium + chromedriver (scripts/test-setup.sh); never skips.
 
 mod browser;
 

@@ -1,7 +1,7 @@
 //! Just enough HTTP and WebDriver for the web tests, over std::net: a raw
 //! HTTP/1.1 request (to see status codes and headers exactly as sent), and
 //! headless Chromium driven through chromedriver's W3C WebDriver API.
-//! Chromium and chromedriver are Debian's (scripts/browser-setup.sh).
+//! Chromium and chromedriver are Debian's, installed by scripts/test-setup.sh.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -193,7 +193,7 @@ impl Browser {
     /// when either is missing.
     pub fn start() -> Browser {
         let turn = one_at_a_time();
-        let missing = "run scripts/browser-setup.sh (apt-get install chromium chromium-driver)";
+        let missing = "run scripts/test-setup.sh (as `make test` does) to install it";
         let chromium = on_path("chromium").unwrap_or_else(|| {
             panic!("chromium is not installed: these tests need a real browser; {missing}")
         });
