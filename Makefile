@@ -31,8 +31,10 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-# cargo test against a real broker, in ZooKeeper mode and then in KRaft mode.
-test:
+# The lint first (a style or clippy failure fails early, before any broker
+# starts), then cargo test against a real broker, in ZooKeeper mode and then in
+# KRaft mode, then the replication tests on a 3-broker cluster.
+test: lint
 	scripts/test.sh
 
 # kafkademo bench vs Kafka's perf tools and kcat on one broker: one table of
