@@ -155,10 +155,11 @@ fn acknowledged_records_survive_leader_kills() {
         );
     }
 
-    Command::new("kill")
+    let signalled = Command::new("kill")
         .args(["-INT", &producer.id().to_string()])
         .status()
         .unwrap();
+    assert!(signalled.success(), "kill -INT of the producer failed");
     let status = producer.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(producer.stderr.as_mut().unwrap(), &mut err).unwrap();
