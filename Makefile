@@ -35,10 +35,11 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-# cargo test against a real broker, in ZooKeeper mode and then in KRaft mode;
-# then the Kafka 4.x tests against Kafka 4.4 and the replication tests against
-# three brokers (scripts/test.sh).
-test:
+# The lint first (a style or clippy failure fails early, before any broker
+# starts), then cargo test against a real broker, in ZooKeeper mode and then in
+# KRaft mode, the Kafka 4.x tests against Kafka 4.4, the replication tests on a
+# 3-broker cluster, then the fault suite (scripts/test.sh).
+test: lint
 	scripts/test.sh
 
 # kafkademo bench vs Kafka's perf tools and kcat on one broker: one table of

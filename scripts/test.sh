@@ -71,6 +71,9 @@ done
 say "==> cargo test --no-run"
 cargo test --no-run "${build_args[@]}"
 
+# What the tests drive besides Kafka (tmux, Chromium): installed here, once,
+# never by a test.
+scripts/test-setup.sh
 scripts/kafka-install.sh
 if [[ " ${modes[*]} " == *" kafka4 "* ]]; then
   KAFKA_VERSION=$kafka4_version scripts/kafka-install.sh
@@ -79,7 +82,6 @@ if cluster_running; then
   say "==> stopping the running cluster: the tests start their own"
   scripts/cluster-down.sh
 fi
-scripts/browser-setup.sh
 if running; then
   say "==> stopping the running broker: the tests start their own"
   scripts/kafka-down.sh

@@ -11,7 +11,7 @@ url=${1:?usage: web-screenshot.sh URL OUT.png [WIDTHxHEIGHT] [SECONDS]}
 out=${2:?usage: web-screenshot.sh URL OUT.png [WIDTHxHEIGHT] [SECONDS]}
 size=${3:-1000x900}
 pause=${4:-3}
-"$(dirname "${BASH_SOURCE[0]}")/browser-setup.sh"
+"$(dirname "${BASH_SOURCE[0]}")/test-setup.sh" browser
 
 port=$((20000 + RANDOM % 20000))
 profile=$(mktemp -d)

@@ -425,35 +425,17 @@ fn ctrl_c_sends_the_leave_notice_and_exits_130() {
     alice.expect("* here (1): alice");
 }
 
-fn tmux_version() -> Option<String> {
-    let out = std::process::Command::new("tmux").arg("-V").output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// tmux, installed from Debian's packages when missing (CI machines start
-/// without it); a test that needs it fails, never skips, when it cannot be had.
+/// tmux, which `make test` installs before any test (scripts/test-setup.sh);
+/// a test that needs it fails, never skips and never installs, without it.
 fn require_tmux() {
-    if tmux_version().is_some() {
-        return;
-    }
-    eprintln!("tmux is missing: installing it with apt-get");
-    let apt = |args: &[&str]| {
-        std::process::Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !apt(&["install", "-y", "-q", "tmux"]) {
-        apt(&["update", "-q"]);
-        apt(&["install", "-y", "-q", "tmux"]);
-    }
+    let found = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|out| out.status.success());
     assert!(
-        tmux_version().is_some(),
-        "this test drives a real terminal with tmux, which is missing and could not be \
-         installed: install it (apt-get install -y tmux)"
+        found,
+        "tmux is not installed: this test drives a real terminal with it; \
+         run scripts/test-setup.sh (as `make test` does) to install it"
     );
 }
 
@@ -495,18 +477,12 @@ impl Tmux {
     }
 
     fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SOON;
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the terminal did not show {what} within {SOON:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll(SOON, || Some(self.screen()).filter(|s| done(s))).unwrap_or_else(|| {
+            panic!(
+                "the terminal did not show {what} within {SOON:?}:\n{}",
+                self.screen()
+            )
+        })
     }
 }
 

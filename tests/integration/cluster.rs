@@ -64,20 +64,6 @@ fn script(name: &str, id: i32) {
     );
 }
 
-fn wait_for<T>(what: &str, bound: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < bound,
-            "timed out after {bound:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn acknowledged_records_survive_leader_kills() {
     let kills: usize = std::env::var("FAILOVER_KILLS")
@@ -101,7 +87,7 @@ fn acknowledged_records_survive_leader_kills() {
         "--config",
         "min.insync.replicas=2",
     ]);
-    let (_, isr) = wait_for("3 replicas in sync", Duration::from_secs(30), || {
+    let (_, isr) = wait_for(Duration::from_secs(30), "3 replicas in sync", || {
         partition0(&topic).filter(|(_, isr)| isr.len() == 3)
     });
     assert_eq!(isr.len(), 3);
@@ -138,13 +124,13 @@ fn acknowledged_records_survive_leader_kills() {
 
     for round in 1..=kills {
         let before = acked.lock().unwrap().len();
-        wait_for("records flowing", Duration::from_secs(60), || {
+        wait_for(Duration::from_secs(60), "records flowing", || {
             (acked.lock().unwrap().len() > before + 50).then_some(())
         });
         let (leader, _) = partition0(&topic).expect("describe");
         script("broker-kill.sh", leader);
         let killed = Instant::now();
-        let (new_leader, _) = wait_for("a new leader", Duration::from_secs(60), || {
+        let (new_leader, _) = wait_for(Duration::from_secs(60), "a new leader", || {
             partition0(&topic).filter(|(l, _)| *l >= 0 && *l != leader)
         });
         eprintln!(
@@ -153,14 +139,14 @@ fn acknowledged_records_survive_leader_kills() {
         );
         let after_kill = acked.lock().unwrap().len();
         wait_for(
-            "records flowing on the new leader",
             Duration::from_secs(60),
+            "records flowing on the new leader",
             || (acked.lock().unwrap().len() > after_kill + 20).then_some(()),
         );
         script("broker-start.sh", leader);
         wait_for(
-            "the restarted broker back in the ISR",
             Duration::from_secs(120),
+            "the restarted broker back in the ISR",
             || partition0(&topic).filter(|(_, isr)| isr.len() == 3),
         );
         eprintln!(
@@ -169,10 +155,11 @@ fn acknowledged_records_survive_leader_kills() {
         );
     }
 
-    Command::new("kill")
+    let signalled = Command::new("kill")
         .args(["-INT", &producer.id().to_string()])
         .status()
         .unwrap();
+    assert!(signalled.success(), "kill -INT of the producer failed");
     let status = producer.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(producer.stderr.as_mut().unwrap(), &mut err).unwrap();

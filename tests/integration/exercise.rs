@@ -440,7 +440,8 @@ fn a_closed_pipe_ends_the_consumer_quietly() {
     }
     drop(out);
     // With nothing more arriving the consumer would idle; more records make it write to the closed pipe.
-    run_with_input(&["produce", "--topic", &t.name], "more\n");
+    let more = run_with_input(&["produce", "--topic", &t.name], "more\n");
+    assert_eq!(more.code, 0, "{more:?}");
     let r = wait_bounded(c, Duration::from_secs(20));
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stderr, "", "{r:?}");

@@ -210,6 +210,18 @@ pub fn poll<T>(bound: Duration, mut check: impl FnMut() -> Option<T>) -> Option<
     }
 }
 
+/// Waits until `check` returns a value and returns it; fails the test,
+/// naming `what`, when `bound` passes first.
+pub fn wait_for<T>(bound: Duration, what: &str, check: impl FnMut() -> Option<T>) -> T {
+    poll(bound, check).unwrap_or_else(|| panic!("timed out after {bound:?} waiting for {what}"))
+}
+
+/// Waits until `condition` holds; fails the test, naming `what`, when
+/// `bound` passes first.
+pub fn wait_until(bound: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    wait_for(bound, what, || condition().then_some(()))
+}
+
 /// A running kafkademo whose stdout lines are collected as they come, so a
 /// test can wait for what it printed without blocking on a read.
 pub struct Running {

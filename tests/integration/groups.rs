@@ -2,7 +2,7 @@
 //! rebalance on join, leave and crash, and `group describe` shows their lag.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,14 +10,11 @@ use std::time::{Duration, Instant};
 use crate::fixture::*;
 
 /// A `consume --group` process whose JSON lines are collected as they come.
-struct GroupMember {
-    child: Child,
-    lines: Arc<Mutex<Vec<serde_json::Value>>>,
-}
+struct GroupMember(Running);
 
 impl GroupMember {
     fn start(topic: &str, group: &str) -> GroupMember {
-        Self::spawn(kafkademo(&[
+        GroupMember(Running::start(&[
             "consume",
             "--topic",
             topic,
@@ -29,94 +26,51 @@ impl GroupMember {
         ]))
     }
 
-    fn spawn(mut cmd: Command) -> GroupMember {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    sink.lock().unwrap().push(v);
-                }
-            }
-        });
-        GroupMember { child, lines }
-    }
-
     fn seen(&self) -> Vec<serde_json::Value> {
-        self.lines.lock().unwrap().clone()
+        self.0
+            .lines()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
     }
 
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig} failed");
+        self.0.signal(sig);
     }
 
-    fn wait(mut self) -> i32 {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "member did not exit"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for GroupMember {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// The exit code, and that nothing went to stderr.
+    fn wait(self) -> i32 {
+        let r = self.0.finish(Duration::from_secs(20));
+        assert_eq!(r.stderr, "", "{r:?}");
+        r.code
     }
 }
 
 /// Partitions per consumer id, from `kafkademo group describe`.
 fn assignment(group: &str) -> BTreeMap<String, BTreeSet<i64>> {
-    let r = run(&["group", "describe", group]);
     let mut m: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
-    if r.code != 0 {
-        return m;
-    }
-    for line in r.stdout.lines().skip(2) {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.len() >= 6 && cols[5] != "-" {
-            let set = m.entry(cols[5].to_string()).or_default();
-            if let Ok(p) = cols[1].parse() {
-                set.insert(p);
-            }
+    for row in describe_group(group).unwrap_or_default() {
+        if let Some(id) = row.consumer {
+            m.entry(id).or_default().insert(row.partition.into());
         }
     }
     m
 }
 
-fn wait_for<T>(what: &str, bound: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < bound,
-            "timed out after {bound:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// The assignment once `members` own all `partitions` between them, each
+/// at least one, none twice.
+fn spread(group: &str, members: usize, partitions: i64) -> Option<BTreeMap<String, BTreeSet<i64>>> {
+    let a = assignment(group);
+    let all: Vec<i64> = a.values().flatten().copied().collect();
+    let distinct: BTreeSet<i64> = all.iter().copied().collect();
+    let fair = a.values().all(|ps| !ps.is_empty());
+    (a.len() == members
+        && fair
+        && all.len() == distinct.len()
+        && distinct == (0..partitions).collect())
+    .then_some(a)
 }
 
-/// Waits until the members own all `partitions` between them, `sizes` each (sorted).
 fn wait_for_spread(
     group: &str,
     members: usize,
@@ -124,19 +78,9 @@ fn wait_for_spread(
     bound: Duration,
 ) -> BTreeMap<String, BTreeSet<i64>> {
     wait_for(
-        &format!("{members} members owning {partitions} partitions"),
         bound,
-        || {
-            let a = assignment(group);
-            let all: Vec<i64> = a.values().flatten().copied().collect();
-            let distinct: BTreeSet<i64> = all.iter().copied().collect();
-            let fair = a.values().all(|ps| !ps.is_empty());
-            (a.len() == members
-                && fair
-                && all.len() == distinct.len()
-                && distinct == (0..partitions).collect())
-            .then_some(a)
-        },
+        &format!("{members} members owning {partitions} partitions"),
+        || spread(group, members, partitions),
     )
 }
 
@@ -183,7 +127,7 @@ fn members_share_partitions_and_rebalance_on_join_and_crash() {
     );
 
     let mut produced = produce_lines(&t.name, 0, 400);
-    wait_for("400 records", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "400 records", || {
         (values(&[&m1, &m2]).len() == 400).then_some(())
     });
     let (p1, p2) = (positions(&m1), positions(&m2));
@@ -199,12 +143,12 @@ fn members_share_partitions_and_rebalance_on_join_and_crash() {
     sizes.sort();
     assert_eq!(sizes, vec![1, 1, 2], "{a:?}");
     produced.extend(produce_lines(&t.name, 400, 800));
-    wait_for("800 records", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "800 records", || {
         (values(&[&m1, &m2, &m3]).len() == 800).then_some(())
     });
 
     // A crash: no LeaveGroup; the others own all four within the session timeout (10s).
-    m3.signal("-KILL");
+    m3.signal("KILL");
     let crashed = Instant::now();
     let a = wait_for_spread(&group, 2, 4, Duration::from_secs(25));
     assert!(a.values().all(|ps| ps.len() == 2), "{a:?}");
@@ -213,7 +157,7 @@ fn members_share_partitions_and_rebalance_on_join_and_crash() {
         crashed.elapsed()
     );
     produced.extend(produce_lines(&t.name, 800, 1200));
-    wait_for("1200 records", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "1200 records", || {
         (values(&[&m1, &m2, &m3]).len() == 1200).then_some(())
     });
     assert_eq!(
@@ -223,11 +167,11 @@ fn members_share_partitions_and_rebalance_on_join_and_crash() {
     );
 
     // Ctrl-C: commit, LeaveGroup, exit 130; the last member takes over at once.
-    m2.signal("-INT");
+    m2.signal("INT");
     assert_eq!(m2.wait(), 130);
     let a = wait_for_spread(&group, 1, 4, Duration::from_secs(15));
     assert_eq!(a.values().next().unwrap().len(), 4);
-    m1.signal("-INT");
+    m1.signal("INT");
     assert_eq!(m1.wait(), 130);
 }
 
@@ -335,7 +279,7 @@ fn reset_offsets_plans_refuses_while_active_and_executes() {
         1,
         "it has 1 active member",
     );
-    member.signal("-INT");
+    member.signal("INT");
     assert_eq!(member.wait(), 130);
 
     let plan = ok(&[
@@ -408,52 +352,93 @@ fn a_java_console_consumer_shares_the_group() {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("cannot run Kafka's console consumer");
     let mut java = JavaConsumer::new(java);
-    let a = wait_for_spread(&group, 2, 4, Duration::from_secs(60));
-    assert!(a.values().all(|ps| ps.len() == 2), "{a:?}");
-    let produced = produce_lines(&t.name, 0, 200);
-    wait_for(
-        "200 records between the two",
-        Duration::from_secs(30),
+    let a = wait_for(
+        Duration::from_secs(60),
+        "kafkademo and Kafka's console consumer owning 4 partitions",
         || {
-            let mut all = values(&[&ours]);
-            all.extend(java.values());
-            (all.len() == 200).then_some(())
+            java.assert_running();
+            spread(&group, 2, 4)
         },
     );
-    let mut all = values(&[&ours]);
-    all.extend(java.values());
-    assert_eq!(all, produced);
+    assert!(a.values().all(|ps| ps.len() == 2), "{a:?}");
+    let produced = produce_lines(&t.name, 0, 200);
+    let count = |java: &mut JavaConsumer| ours.seen().len() + java.lines().len();
+    wait_for(
+        Duration::from_secs(30),
+        "200 records between the two",
+        || {
+            java.assert_running();
+            (count(&mut java) >= 200).then_some(())
+        },
+    );
+    let ours = values(&[&ours]);
+    let theirs: BTreeSet<String> = java.lines().into_iter().collect();
+    assert_eq!(ours.len() + theirs.len(), 200, "a record was read twice");
     assert!(
-        !ours.seen().is_empty() && !java.values().is_empty(),
+        ours.is_disjoint(&theirs),
+        "both members read the same record"
+    );
+    assert!(
+        !ours.is_empty() && !theirs.is_empty(),
         "both members consumed"
     );
+    let all: BTreeSet<String> = ours.union(&theirs).cloned().collect();
+    assert_eq!(all, produced);
     java.stop();
 }
 
+/// Kafka's console consumer: its stdout lines as they come, its stderr
+/// kept for when it dies.
 struct JavaConsumer {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
 }
 
 impl JavaConsumer {
     fn new(mut child: Child) -> JavaConsumer {
         let out = BufReader::new(child.stdout.take().unwrap());
+        let mut err = child.stderr.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
         let sink = lines.clone();
         std::thread::spawn(move || {
             for line in out.lines().map_while(Result::ok) {
                 sink.lock().unwrap().push(line);
             }
         });
-        JavaConsumer { child, lines }
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = err.read(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        JavaConsumer {
+            child,
+            lines,
+            stderr,
+        }
     }
 
-    fn values(&self) -> BTreeSet<String> {
-        self.lines.lock().unwrap().iter().cloned().collect()
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Fails the test, with what it said, when it has exited.
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "Kafka's console consumer exited ({status}):\n{}",
+                self.stderr.lock().unwrap()
+            );
+        }
     }
 
     fn stop(&mut self) {

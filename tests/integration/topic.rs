@@ -1,5 +1,7 @@
 //! `kafkademo topic …` against the real broker.
 
+use std::time::Duration;
+
 use crate::fixture::*;
 
 #[test]
@@ -12,9 +14,22 @@ fn create_list_describe_delete_walk() {
         format!("Created topic {name} (3 partitions, replication factor 1).\n")
     );
 
+    // Looking a group up makes the broker create __consumer_offsets (if no
+    // group did before): `topic list` hides it, `--internal` shows it.
+    run(&["group", "describe", &unique_topic("no-such-group")]);
+    wait_until(
+        Duration::from_secs(30),
+        "__consumer_offsets in `topic list --internal`",
+        || {
+            ok(&["topic", "list", "--internal"])
+                .stdout
+                .lines()
+                .any(|l| l == "__consumer_offsets")
+        },
+    );
     let list = ok(&["topic", "list"]);
     assert!(list.stdout.lines().any(|l| l == name), "{list:?}");
-    assert!(!list.stdout.contains("__consumer_offsets") || list.stdout.is_empty());
+    assert!(!list.stdout.contains("__consumer_offsets"), "{list:?}");
 
     let d = ok(&["topic", "describe", &name]);
     let lines: Vec<&str> = d.stdout.lines().collect();

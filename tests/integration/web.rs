@@ -2,11 +2,11 @@
 //! shows history and live records, the form produces, payloads stay text,
 //! HTTP errors are the right ones, reconnects resume without duplicates, a
 //! broker outage is shown and recovered from. Needs the broker and
-//! Chromium + chromedriver (scripts/browser-setup.sh); never skips.
+//! Chromium + chromedriver (scripts/test-setup.sh); never skips.
 
 mod browser;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::fixture::*;
-use browser::{dechunk, free_port, http, Browser};
+use browser::{free_port, http, Browser};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -160,8 +160,6 @@ fn the_page_shows_history_then_live_records_newest_first() {
     let status = wait_status(&b, "connected");
     assert!(status.contains("connected to"), "{status}");
     let history = wait_rows(&b, "two history records", 2);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(rows(&b).len(), 2, "--history 2 shows two: {history:?}");
     assert_eq!(history[0][..2], ["A".to_string(), "4".to_string()]);
     assert_eq!(history[1][..2], ["A".to_string(), "2".to_string()]);
     assert_eq!(
@@ -182,9 +180,15 @@ fn the_page_shows_history_then_live_records_newest_first() {
         "--interval",
         "10ms",
     ]);
+    // Four rows once both of B's came, if --history 2 showed two: a third
+    // history record (A 0) would make B 1 the fourth row and show here.
     let all = wait_rows(&b, "B's records", 4);
-    assert_eq!(all[0][..2], ["B".to_string(), "3".to_string()], "{all:?}");
-    assert_eq!(all[1][..2], ["B".to_string(), "1".to_string()], "{all:?}");
+    let shown: Vec<[&str; 2]> = all.iter().map(|r| [r[0].as_str(), r[1].as_str()]).collect();
+    assert_eq!(
+        shown,
+        [["B", "3"], ["B", "1"], ["A", "4"], ["A", "2"]],
+        "--history 2 shows the last two, then the live ones, newest first"
+    );
     for row in &all {
         let origin = &row[0];
         assert!(
@@ -283,7 +287,22 @@ fn a_script_payload_is_shown_as_text_and_never_run() {
         json!([]),
     );
     assert_eq!(badge, json!("<b>key</b>"));
-    std::thread::sleep(Duration::from_millis(500)); // time for an onerror to fire, were there an img
+    // An image from the payload would have failed to load, and fired its
+    // onerror, by the time one started later has.
+    b.eval(
+        "window.__probe = ''; const i = new Image(); \
+         i.onerror = () => { window.__probe = 'error'; }; \
+         i.onload = () => { window.__probe = 'load'; }; \
+         i.src = 'x'; return true",
+        json!([]),
+    );
+    let probe = b.wait_for(
+        "a broken image's error event",
+        "return window.__probe",
+        json!([]),
+        WAIT,
+    );
+    assert_eq!(probe, json!("error"));
     let found = b.eval(
         "return [typeof window.__pwned, document.querySelectorAll('#records script, #records img, #records b').length]",
         json!([]),
@@ -363,70 +382,139 @@ fn http_errors_are_the_right_ones() {
     assert_eq!(c.stdout, "k\tok then\n");
 }
 
-/// Reads an event stream until `records` record events came (and a little
-/// longer, to catch extra ones) or WAIT passes.
-fn read_events(addr: &str, last_event_id: Option<&str>, records: usize) -> Vec<(String, Value)> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut head = format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
-    if let Some(id) = last_event_id {
-        head.push_str(&format!("Last-Event-ID: {id}\r\n"));
+/// An open `/events` stream. Once `open` returns, the server has
+/// subscribed it: it sends the head only after that.
+struct Events {
+    stream: TcpStream,
+    /// The body as received (chunked), and how far it was parsed.
+    raw: Vec<u8>,
+    scanned: usize,
+    records: Vec<(String, Value)>,
+}
+
+impl Events {
+    fn open(addr: &str, last_event_id: Option<&str>) -> Events {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let mut head =
+            format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+        if let Some(id) = last_event_id {
+            head.push_str(&format!("Last-Event-ID: {id}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut events = Events {
+            stream,
+            raw: Vec::new(),
+            scanned: 0,
+            records: Vec::new(),
+        };
+        let split = events.read_until("the event stream's head", |e| {
+            e.raw.windows(4).position(|w| w == b"\r\n\r\n")
+        });
+        let head = String::from_utf8_lossy(&events.raw[..split]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+        assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+        events.raw.drain(..split + 4);
+        events
     }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut raw = Vec::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let start = Instant::now();
-    let mut enough_at: Option<Instant> = None;
-    let (pattern, mut scanned, mut n) = (&b"event: record\n"[..], 0, 0);
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(got) => raw.extend_from_slice(&buf[..got]),
-            Err(_) => {}
-        }
-        while let Some(at) = raw[scanned..]
-            .windows(pattern.len())
-            .position(|w| w == pattern)
-        {
-            n += 1;
-            scanned += at + pattern.len();
-        }
-        if n >= records && enough_at.is_none() {
-            enough_at = Some(Instant::now());
-        }
-        if enough_at.is_some_and(|t| t.elapsed() > Duration::from_millis(700))
-            || start.elapsed() > WAIT
-        {
-            break;
+
+    /// Reads what arrived within the read timeout; false at the end of the stream.
+    fn read_some(&mut self) -> bool {
+        let mut buf = vec![0u8; 256 * 1024];
+        match self.stream.read(&mut buf) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.raw.extend_from_slice(&buf[..n]);
+                true
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => true,
+            Err(e) => panic!("reading the event stream: {e}"),
         }
     }
-    let _ = s.shutdown(Shutdown::Both);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no stream: {:?}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("Content-Type: text/event-stream"), "{head}");
-    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
-    let body = String::from_utf8(dechunk(&raw[split + 4..])).unwrap();
-    body.split("\n\n")
-        .filter(|f| f.contains("event: record"))
-        .map(|f| {
+
+    /// Reads until `done` returns a value, or fails the test when the stream
+    /// ends or WAIT passes first. No pause between reads: each read waits
+    /// (up to its timeout) for data, and a page that reads slowly is one the
+    /// server drops.
+    fn read_until<T>(&mut self, what: &str, mut done: impl FnMut(&mut Self) -> Option<T>) -> T {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let open = self.read_some();
+            if let Some(v) = done(self) {
+                return v;
+            }
+            assert!(open, "the event stream ended before {what}");
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {WAIT:?}: {} records came",
+                self.records.len()
+            );
+        }
+    }
+
+    /// Parses the record events among the frames received whole. The server
+    /// writes whole frames per chunk, so a chunk's size line only ever
+    /// stands between two frames (and is not a `field: value` line).
+    fn parse(&mut self) {
+        while let Some(at) = self.raw[self.scanned..]
+            .windows(2)
+            .position(|w| w == b"\n\n")
+        {
+            let frame = String::from_utf8_lossy(&self.raw[self.scanned..self.scanned + at]);
+            self.scanned += at + 2;
+            if !frame.lines().any(|l| l == "event: record") {
+                continue;
+            }
             let field = |name: &str| {
-                f.lines()
+                frame
+                    .lines()
                     .find_map(|l| l.strip_prefix(name))
                     .unwrap_or_default()
                     .to_string()
             };
-            (
-                field("id: "),
-                serde_json::from_str(&field("data: ")).unwrap(),
-            )
-        })
-        .collect()
+            let data = serde_json::from_str(&field("data: "))
+                .unwrap_or_else(|e| panic!("{e}: a record event's data in {frame:?}"));
+            self.records.push((field("id: "), data));
+        }
+    }
+
+    /// Reads until the record at `offset` came; returns every record event
+    /// (id and data) in the order received.
+    fn until_offset(mut self, offset: i64) -> Vec<(String, Value)> {
+        self.read_until(&format!("the record at offset {offset}"), |e| {
+            e.parse();
+            e.records
+                .iter()
+                .any(|(_, v)| v["offset"] == offset)
+                .then_some(())
+        });
+        self.records
+    }
+
+    /// Reads until the stream's last chunk (the connection may stay open for
+    /// another request); the whole body, chunked.
+    fn until_last_chunk(mut self) -> Vec<u8> {
+        self.read_until("the stream's last chunk", |e| {
+            e.raw.ends_with(b"\r\n0\r\n\r\n").then_some(())
+        });
+        self.raw
+    }
+
+    /// Reads to the end of the connection (bounded); the whole body, chunked.
+    fn drain(mut self) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        while self.read_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the event stream did not end within {WAIT:?}"
+            );
+        }
+        self.raw
+    }
 }
 
 #[test]
@@ -434,7 +522,7 @@ fn a_reconnect_with_last_event_id_resumes_without_duplicates() {
     let t = Topic::new("web-resume", 1);
     produce_lines(&t.name, "one\ntwo\nthree\n", &[]);
     let server = WebServer::start(&t.name, &[]);
-    let first = read_events(&server.addr, None, 3);
+    let first = Events::open(&server.addr, None).until_offset(2);
     let values: Vec<&str> = first
         .iter()
         .map(|(_, v)| v["value"].as_str().unwrap())
@@ -444,7 +532,7 @@ fn a_reconnect_with_last_event_id_resumes_without_duplicates() {
     assert!(!seen_id.is_empty());
     // The page "lost" the connection after "two"; more arrive meanwhile.
     produce_lines(&t.name, "four\nfive\n", &[]);
-    let resumed = read_events(&server.addr, Some(seen_id), 3);
+    let resumed = Events::open(&server.addr, Some(seen_id)).until_offset(4);
     let values: Vec<&str> = resumed
         .iter()
         .map(|(_, v)| v["value"].as_str().unwrap())
@@ -456,50 +544,54 @@ fn a_reconnect_with_last_event_id_resumes_without_duplicates() {
         .collect();
     assert_eq!(offsets, [2, 3, 4]);
     // An id from another run of the server gets the plain history.
-    let fresh = read_events(&server.addr, Some("0.2"), 5);
-    assert_eq!(fresh.len(), 5);
+    let fresh = Events::open(&server.addr, Some("0.2")).until_offset(4);
+    let offsets: Vec<i64> = fresh
+        .iter()
+        .map(|(_, v)| v["offset"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 1, 2, 3, 4]);
 }
 
 /// Forwards connections on `port` to the broker while running.
 struct Proxy {
     stop: Arc<AtomicBool>,
+    port: u16,
 }
 
 impl Proxy {
     fn start(port: u16, to: String) -> Proxy {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("the proxy port was taken");
-        listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let running = stop.clone();
+        let stopped = stop.clone();
         std::thread::spawn(move || {
-            while !running.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        client.set_nonblocking(false).unwrap();
-                        let Ok(server) = TcpStream::connect(&to) else {
-                            continue;
-                        };
-                        for (mut from, mut into) in [
-                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                            (server, client),
-                        ] {
-                            std::thread::spawn(move || {
-                                let _ = std::io::copy(&mut from, &mut into);
-                                let _ = into.shutdown(Shutdown::Both);
-                            });
-                        }
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            for client in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(&to) else {
+                    continue;
+                };
+                for (mut from, mut into) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(Shutdown::Both);
+                    });
                 }
             }
         });
-        Proxy { stop }
+        Proxy { stop, port }
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // wakes the accept, which then sees the flag and ends
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
@@ -545,46 +637,28 @@ fn a_broker_outage_shows_on_the_page_and_the_page_recovers() {
 fn a_stalled_page_does_not_hold_up_the_others() {
     let t = Topic::new("web-stall", 1);
     let server = WebServer::start(&t.name, &["--history", "0"]);
-    // Subscribes and never reads.
-    let mut stalled = TcpStream::connect(&server.addr).unwrap();
-    write!(
-        stalled,
-        "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n",
-        server.addr
-    )
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let addr = server.addr.clone();
-    let reader = std::thread::spawn(move || read_events(&addr, None, 5000));
-    std::thread::sleep(Duration::from_millis(500));
+    // Subscribes, and reads nothing after the head.
+    let stalled = Events::open(&server.addr, None);
+    let reading = Events::open(&server.addr, None);
+    let reader = std::thread::spawn(move || reading.until_offset(4999));
     // ~15 MiB of events: more than the stalled page's queue and socket buffers hold
     let lines: String = (0..5000)
         .map(|i| format!("{i:05} {}\n", "y".repeat(3000)))
         .collect();
     produce_lines(&t.name, &lines, &[]);
     let got = reader.join().unwrap();
-    assert_eq!(got.len(), 5000, "the reading page got everything");
-    assert_eq!(got[4999].1["offset"], 4999);
+    let offsets: Vec<i64> = got
+        .iter()
+        .map(|(_, v)| v["offset"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        offsets,
+        (0..5000).collect::<Vec<i64>>(),
+        "the reading page got everything, once, in order"
+    );
     // The stalled page was dropped: once it reads again, its stream ends
     // (the last chunk), so a browser would reconnect and resume.
-    stalled
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut raw = Vec::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let start = Instant::now();
-    while !raw.ends_with(b"\r\n0\r\n\r\n") {
-        assert!(
-            start.elapsed() < WAIT,
-            "the stalled page's stream never ended"
-        );
-        match stalled.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(_) => {}
-        }
-    }
-    assert!(raw.ends_with(b"\r\n0\r\n\r\n"));
+    let raw = stalled.until_last_chunk();
     let frames = String::from_utf8_lossy(&raw)
         .matches("event: record\n")
         .count();
@@ -623,14 +697,7 @@ fn a_port_in_use_is_a_clear_error() {
 fn ctrl_c_stops_the_server_with_130_while_a_page_is_open() {
     let t = Topic::new("web-sigint", 1);
     let server = WebServer::start(&t.name, &[]);
-    let mut page = TcpStream::connect(&server.addr).unwrap();
-    write!(
-        page,
-        "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n",
-        server.addr
-    )
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let page = Events::open(&server.addr, None);
     let start = Instant::now();
     let r = server.interrupt();
     assert_eq!(r.code, 130, "{r:?}");
@@ -641,8 +708,5 @@ fn ctrl_c_stops_the_server_with_130_while_a_page_is_open() {
         start.elapsed()
     );
     // the stream ended with the server
-    page.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut rest = Vec::new();
-    let _ = page.read_to_end(&mut rest);
-    assert!(String::from_utf8_lossy(&rest).contains("text/event-stream"));
+    page.drain();
 }

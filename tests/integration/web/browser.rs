@@ -1,16 +1,18 @@
 //! Just enough HTTP and WebDriver for the web tests, over std::net: a raw
 //! HTTP/1.1 request (to see status codes and headers exactly as sent), and
 //! headless Chromium driven through chromedriver's W3C WebDriver API.
-//! Chromium and chromedriver are Debian's (scripts/browser-setup.sh).
+//! Chromium and chromedriver are Debian's, installed by scripts/test-setup.sh.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
+
+use crate::fixture::{poll, wait_until};
 
 pub struct HttpResponse {
     pub status: u16,
@@ -140,7 +142,7 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
 }
 
 /// A chunked body's data, up to its last complete chunk.
-pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
@@ -191,7 +193,7 @@ impl Browser {
     /// when either is missing.
     pub fn start() -> Browser {
         let turn = one_at_a_time();
-        let missing = "run scripts/browser-setup.sh (apt-get install chromium chromium-driver)";
+        let missing = "run scripts/test-setup.sh (as `make test` does) to install it";
         let chromium = on_path("chromium").unwrap_or_else(|| {
             panic!("chromium is not installed: these tests need a real browser; {missing}")
         });
@@ -217,19 +219,10 @@ impl Browser {
             profile,
             _turn: turn,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = TcpStream::connect(&browser.base).is_ok()
-                && browser.call("GET", "/status", None)["ready"] == true;
-            if ready {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not get ready in 30s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(Duration::from_secs(30), "chromedriver to get ready", || {
+            TcpStream::connect(&browser.base).is_ok()
+                && browser.call("GET", "/status", None)["ready"] == true
+        });
         let args = [
             "--headless",
             "--no-sandbox",
@@ -294,20 +287,16 @@ impl Browser {
 
     /// Polls `script` until it returns something truthy, at most `bound`.
     pub fn wait_for(&self, what: &str, script: &str, args: Value, bound: Duration) -> Value {
-        let start = Instant::now();
-        loop {
-            let v = self.eval(script, args.clone());
-            let truthy =
-                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
-            if truthy {
-                return v;
-            }
-            if start.elapsed() > bound {
-                let page = self.eval("return document.body.innerText", json!([]));
-                panic!("waited {bound:?} for {what}; the page shows:\n{page}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let truthy = |v: &Value| {
+            !matches!(v, Value::Null | Value::Bool(false)) && *v != json!(0) && *v != json!("")
+        };
+        poll(bound, || {
+            Some(self.eval(script, args.clone())).filter(truthy)
+        })
+        .unwrap_or_else(|| {
+            let page = self.eval("return document.body.innerText", json!([]));
+            panic!("waited {bound:?} for {what}; the page shows:\n{page}")
+        })
     }
 
     /// Types into the element `css` selects, as a person would.

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Prepare this machine for the tests, once, before any test runs (`make test`
+# runs it): install what the tests drive besides Kafka, from Debian's packages,
+# when missing. Tests install nothing; without these they fail, naming this
+# script.
+#
+#   tmux                        the chat's terminal test (tests/integration/chat.rs)
+#   chromium, chromium-driver   the browser tests (tests/integration/web.rs)
+#
+#   scripts/test-setup.sh           all of them
+#   scripts/test-setup.sh browser   Chromium and chromedriver only
+#
+# Harmless when everything is there. Installing needs root (or sudo) and
+# apt-get; it runs without prompts.
+set -euo pipefail
+
+have() { command -v "$1" >/dev/null 2>&1; }
+say() { printf '%s\n' "$*"; }
+die() {
+  printf 'test-setup.sh: %s\n' "$*" >&2
+  exit 1
+}
+
+# command -> the Debian package that provides it
+declare -A package=([tmux]=tmux [chromium]=chromium [chromedriver]=chromium-driver)
+case ${1:-all} in
+  all) commands=(tmux chromium chromedriver) ;;
+  browser) commands=(chromium chromedriver) ;;
+  *) die "usage: test-setup.sh [all|browser]" ;;
+esac
+
+missing=()
+for c in "${commands[@]}"; do
+  have "$c" || missing+=("${package[$c]}")
+done
+if ((${#missing[@]} == 0)); then
+  say "==> test setup: ${commands[*]} already installed"
+  exit 0
+fi
+# Chromium draws text with whatever fonts are there: give it one.
+if [[ " ${missing[*]} " == *" chromium "* ]]; then
+  missing+=(fonts-dejavu-core)
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  have sudo || die "${missing[*]} missing and this is not root: install them with apt-get install ${missing[*]}"
+  SUDO=(sudo)
+fi
+have apt-get || die "${missing[*]} missing and there is no apt-get: install them with your package manager"
+
+start=$(date +%s)
+say "==> test setup: installing ${missing[*]} (Debian packages)"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+for c in "${commands[@]}"; do
+  have "$c" || die "$c still missing after apt-get install ${missing[*]}"
+done
+say "==> test setup: installed ${missing[*]} ($(($(date +%s) - start))s)"
+for c in "${commands[@]}"; do
+  case $c in
+    tmux) say "    $(tmux -V)" ;;
+    *) say "    $("$c" --version 2>/dev/null | head -n 1)" ;;
+  esac
+done
