@@ -1069,3 +1069,373 @@ fn ctrl_c_produce_frozen_leader() {
         "Ctrl-C against a frozen broker took {took:?} (promise: < 1 s):\n{stderr}"
     );
 }
+
+/// 4. The leader SIGKILLed and restarted while `produce` reads stdin: exit 0
+///    at EOF, and every line (all acknowledged, since it exited 0) is in the
+///    topic. A plain consumer reads along to time the outage.
+#[test]
+fn broker_restart_during_produce() {
+    let mut row = Row::new("leader SIGKILL + restart during produce (stdin)");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-prod", 3);
+    let mut live = Proc::spawn(
+        "live consumer",
+        &[
+            "consume",
+            "--topic",
+            &topic,
+            "--from-beginning",
+            "--format",
+            "json",
+        ],
+    );
+    let (mut producer, stdin) =
+        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    let mut feeder = Feeder::start(stdin, "prod");
+    wait_for("50 records consumed", Duration::from_secs(30), || {
+        (live.lines().len() >= 50).then_some(())
+    });
+    let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
+    let killed = kill_broker(leader);
+    wait_for(
+        "another leader for partition 0",
+        Duration::from_secs(60),
+        || leader_of(&topic, 0).filter(|l| *l != leader),
+    );
+    start_broker(leader);
+    let restarted = Instant::now();
+    eprintln!(
+        "broker {leader} killed and back after {:?}",
+        restarted - killed
+    );
+    let flowing = wait_until(Duration::from_secs(60), || {
+        let after = feeder.fed_after(restarted);
+        after.len() >= 50 && covered(&after, &[&live])
+    });
+    let fed = finish_producer(&mut feeder, &mut producer);
+    let (code, out, err) = kd_run(&[
+        "consume",
+        "--topic",
+        &topic,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let records = printed(
+        &out.lines()
+            .map(|l| (Instant::now(), l.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        *counts.entry(r.value.as_str()).or_default() += 1;
+    }
+    // A duplicate in the log (the same line at two offsets: a resend) or in
+    // the reading (the same offset printed twice)?
+    let positions: HashSet<(i32, i64)> = records.iter().map(|r| (r.partition, r.offset)).collect();
+    let reread = records.len() - positions.len();
+    let lost: Vec<&str> = fed
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .filter(|l| !counts.contains_key(l))
+        .collect();
+    let live_running = live.running();
+    let t = tally(&fed, &[&live]);
+    row.acked = if producer.exit.map(|e| e.0) == Some(0) {
+        fed.len().to_string()
+    } else {
+        format!("? ({} fed)", fed.len())
+    };
+    row.consumed = counts.len().to_string();
+    row.lost = lost.len().to_string();
+    row.duplicated = (out.lines().count() - counts.len()).to_string();
+    row.recover = t.worst_delay.map_or("-".into(), secs);
+    row.codes = format!("producer {}", producer.code());
+    row.stderr_of(&[&producer, &live]);
+    row.note = format!(
+        "leader was broker {leader}; {} duplicates in the log, {reread} offsets read twice",
+        out.lines().count() - counts.len() - reread
+    );
+    row.write();
+
+    let stderr = all_stderr(&[&producer, &live]);
+    assert_eq!(code, 0, "reading the topic back failed:\n{err}");
+    assert_eq!(
+        producer.exit.map(|e| e.0),
+        Some(0),
+        "the producer must ride out the restart and exit 0 at EOF:\n{stderr}"
+    );
+    assert!(fed.len() > 200, "too few records to mean anything");
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged lines are not in the topic (first: {:?})",
+        lost.len(),
+        fed.len(),
+        lost.first()
+    );
+    assert!(
+        flowing && live_running,
+        "the plain consumer stalled or exited over the restart:\n{stderr}"
+    );
+}
+
+/// 5. One of two group members SIGKILLed: the other takes over its
+///    partitions after the session timeout, and between them they print
+///    everything produced.
+#[test]
+fn consumer_sigkill_in_group() {
+    const SESSION: Duration = Duration::from_secs(6);
+    let mut row = Row::new("group member SIGKILL (session 6 s)");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-member", 4);
+    let group = unique_topic("g-member");
+    let args = group_member_args(&topic, &group, &["--session-timeout", "6s"]);
+    let mut survivor = Proc::spawn("survivor", &args);
+    let mut victim = Proc::spawn("victim", &args);
+    wait_stable(&group, &topic, 2);
+    let (mut producer, stdin) =
+        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    let mut feeder = Feeder::start(stdin, "member");
+    let partitions = |p: &Proc| -> HashSet<i32> {
+        printed(&p.lines())
+            .into_iter()
+            .map(|r| r.partition)
+            .collect()
+    };
+    let theirs = wait_for(
+        "both members printing, all 4 partitions between them",
+        Duration::from_secs(30),
+        || {
+            let (s, v) = (partitions(&survivor), partitions(&victim));
+            (!s.is_empty() && !v.is_empty() && s.union(&v).count() == 4).then_some(v)
+        },
+    );
+    victim.child.kill().expect("SIGKILL the victim");
+    let killed = Instant::now();
+    victim.wait(Duration::from_secs(5));
+    let takeover = wait_until(Duration::from_secs(60), || {
+        printed(&survivor.lines())
+            .iter()
+            .any(|r| r.at > killed && theirs.contains(&r.partition))
+    });
+    let took = printed(&survivor.lines())
+        .iter()
+        .find(|r| r.at > killed && theirs.contains(&r.partition))
+        .map(|r| r.at - killed);
+    let acked = finish_producer(&mut feeder, &mut producer);
+    let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
+    let caught_up = wait_until(Duration::from_secs(60), || {
+        covered(&all, &[&survivor, &victim])
+    });
+    let running = survivor.running();
+    let t = tally(&acked, &[&survivor, &victim]);
+    let (code, ctrl_c) = survivor.interrupt(Duration::from_secs(5));
+    row.tally(&t);
+    row.recover = took.map_or("never".into(), |d| format!("takeover {}", secs(d)));
+    row.codes = format!(
+        "producer {}, victim {} (SIGKILL), survivor {code:?} on Ctrl-C",
+        producer.code(),
+        victim.code()
+    );
+    row.stderr_of(&[&producer, &survivor]);
+    row.note = format!("victim had partitions {:?}", {
+        let mut v: Vec<_> = theirs.iter().collect();
+        v.sort();
+        v
+    });
+    row.write();
+
+    let stderr = all_stderr(&[&producer, &survivor]);
+    assert!(running, "the surviving member exited:\n{stderr}");
+    // The coordinator drops the victim a session timeout after its last
+    // heartbeat; the survivor hears of the rebalance at its next heartbeat
+    // (1 s), rejoins and fetches: 3 s for those on top of the session.
+    let bound = SESSION + Duration::from_secs(3);
+    assert!(
+        takeover && took.is_some_and(|d| d <= bound),
+        "the survivor took over the victim's partitions after {took:?} (bound {bound:?}):\n{stderr}"
+    );
+    assert_eq!(
+        producer.exit.map(|e| e.0),
+        Some(0),
+        "the producer must exit 0 at EOF:\n{stderr}"
+    );
+    assert!(
+        caught_up && t.lost.is_empty(),
+        "{} of {} acknowledged records printed by neither member (first: {:?}):\n{stderr}",
+        t.lost.len(),
+        t.acked,
+        t.lost.first()
+    );
+    assert_eq!(code, Some(130), "Ctrl-C: exit 130\n{stderr}");
+    assert!(ctrl_c < Duration::from_secs(1), "Ctrl-C took {ctrl_c:?}");
+}
+
+/// 6. `consume --group` into a pipe whose reader takes one line and closes
+///    it: exit 0, and the group commits what reached the pipe, not what was
+///    fetched; a second run prints exactly the rest.
+#[test]
+fn closed_pipe_under_group() {
+    const TOTAL: usize = 5000;
+    const PARTITIONS: i64 = 4;
+    const PIPE: usize = 64 * 1024;
+    let mut row = Row::new("closed pipe under --group (1 line read)");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-pipe", PARTITIONS as u32);
+    let group = unique_topic("g-pipe");
+    let pad = "x".repeat(994);
+    let input: String = (0..TOTAL).map(|i| format!("{i:05}-{pad}\n")).collect();
+    let line_size = input.len() / TOTAL; // 1001 bytes, newline included
+    let (mut producer, mut stdin) =
+        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let produced = producer.wait(Duration::from_secs(120)).map(|e| e.0);
+    let _ = writer.join();
+    assert_eq!(
+        produced,
+        Some(0),
+        "producing {TOTAL} records failed:\n{}",
+        producer.stderr()
+    );
+
+    let mut consumer = kd(&[
+        "consume",
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--from-beginning",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("cannot run kafkademo");
+    let stderr_lines = collect(consumer.stderr.take().unwrap());
+    let mut pipe = consumer.stdout.take().unwrap();
+    // Exactly one line: byte by byte, so nothing more leaves the pipe.
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while pipe.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+        first.push(byte[0]);
+    }
+    drop(pipe);
+    let closed = Instant::now();
+    let exit = wait_bounded_code(&mut consumer, Duration::from_secs(30));
+    let exited = closed.elapsed();
+    let stderr: String = stderr_lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+
+    let (_, committed) = wait_for("the group's offsets", Duration::from_secs(30), || {
+        describe_group(&group, &topic)
+    });
+    let committed_sum: i64 = committed.values().sum();
+    let bound = 1 + (PIPE / line_size) as i64 + PARTITIONS;
+    let (code2, rest, err2) = kd_run(&[
+        "consume",
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let rest = printed(
+        &rest
+            .lines()
+            .map(|l| (Instant::now(), l.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    let before_commit = rest
+        .iter()
+        .filter(|r| r.offset < committed.get(&r.partition).copied().unwrap_or(0))
+        .count();
+    let unique: HashSet<&str> = rest.iter().map(|r| r.value.as_str()).collect();
+    let accounted = committed_sum + unique.len() as i64;
+    row.acked = TOTAL.to_string();
+    row.consumed = format!("{committed_sum} committed + {} after", rest.len());
+    row.lost = (TOTAL as i64 - accounted).max(0).to_string();
+    row.duplicated = (before_commit + rest.len() - unique.len()).to_string();
+    row.codes = format!(
+        "{}, then {code2} (--exit-at-end)",
+        exit.map_or("running".into(), |c| c.to_string())
+    );
+    row.recover = format!("exit {} after close", secs(exited));
+    row.stderr = if stderr.is_empty() {
+        "(nothing)".into()
+    } else {
+        stderr
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(90)
+            .collect()
+    };
+    row.note = format!("committed {committed_sum} after 1 line read; bound {bound}");
+    row.write();
+
+    assert!(
+        first.len() == line_size - 1 && first.ends_with(pad.as_bytes()),
+        "the first line is not one of the records: {:?}",
+        String::from_utf8_lossy(&first)
+    );
+    assert_eq!(
+        exit,
+        Some(0),
+        "a closed pipe must end consume quietly with 0:\n{stderr}"
+    );
+    assert_eq!(stderr, "", "nothing on stderr for a closed pipe");
+    assert!(
+        committed_sum >= 1,
+        "the line read was delivered, yet nothing was committed: {committed:?}"
+    );
+    assert!(
+        committed_sum <= bound,
+        "committed {committed_sum} offsets ({committed:?}) but only 1 line was read and a \
+         {PIPE}-byte pipe holds {} lines of {line_size} bytes: bound {bound}. Offsets of \
+         records that never reached stdout were committed",
+        PIPE / line_size
+    );
+    assert_eq!(code2, 0, "the second run failed:\n{err2}");
+    assert_eq!(
+        before_commit, 0,
+        "the second run printed records before the committed offsets {committed:?}"
+    );
+    assert_eq!(
+        rest.len() as i64,
+        TOTAL as i64 - committed_sum,
+        "the second run must print exactly the {TOTAL} - {committed_sum} records after the \
+         committed offsets"
+    );
+    assert_eq!(
+        unique.len(),
+        rest.len(),
+        "the second run printed duplicates"
+    );
+}
+
+/// The exit code of a child, waiting at most `bound` (None: still running,
+/// then killed).
+fn wait_bounded_code(child: &mut Child, bound: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status.code().unwrap_or(-1));
+        }
+        if start.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
