@@ -689,8 +689,8 @@ fn reset_offsets_to_a_datetime_resumes_at_the_first_record_after_it() {
     };
     let at = millis() + 1;
     wait_for(
-        "the clock to pass the reset time",
         Duration::from_secs(5),
+        "the clock to pass the reset time",
         || (millis() > at).then_some(()),
     );
     produce_to(&t.name, 0, 100, 107);
