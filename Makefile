@@ -7,7 +7,7 @@
 export KAFKA_MODE
 export CLUSTER_PORT
 
-.PHONY: demo failover-demo soak build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
+.PHONY: demo failover-demo soak faults build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
 .PHONY: cluster-up cluster-down cluster-status cluster-clean
 
 # The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
@@ -34,6 +34,12 @@ lint:
 # cargo test against a real broker, in ZooKeeper mode and then in KRaft mode.
 test:
 	scripts/test.sh
+
+# The fault suite alone (docs/reliability.md): a fresh 3-broker cluster,
+# brokers SIGKILLed, SIGSTOPped and restarted under running producers and
+# consumers; prints the report table (target/faults.tsv).
+faults:
+	KAFKA_TEST_MODES=faults scripts/test.sh
 
 # kafkademo bench vs Kafka's perf tools and kcat on one broker: one table of
 # medians (scripts/bench-compare.sh; ROUNDS=5 make bench for more rounds).
