@@ -11,7 +11,7 @@ export KAFKA_VERSION
 export KAFKA_PORT
 export CLUSTER_PORT
 
-.PHONY: demo failover-demo soak build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
+.PHONY: demo failover-demo soak faults build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
 .PHONY: cluster-up cluster-down cluster-status cluster-clean
 
 # The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
@@ -41,6 +41,12 @@ lint:
 # 3-broker cluster, then the fault suite (scripts/test.sh).
 test: lint
 	scripts/test.sh
+
+# The fault suite alone (docs/reliability.md): a fresh 3-broker cluster,
+# brokers SIGKILLed, SIGSTOPped and restarted under running producers and
+# consumers; prints the report table (target/faults.tsv).
+faults:
+	KAFKA_TEST_MODES=faults scripts/test.sh
 
 # kafkademo bench vs Kafka's perf tools and kcat on one broker: one table of
 # medians (scripts/bench-compare.sh; ROUNDS=5 make bench for more rounds).

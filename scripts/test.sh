@@ -2,13 +2,15 @@
 # make test: run `cargo test` against a real broker in each mode, ZooKeeper then
 # KRaft, then what a user sees against Kafka 4.x (kafka4::, on Kafka 4.4 in
 # KRaft mode), then the replication tests (cluster::) against a 3-broker
-# cluster. For each mode: start fresh brokers, run the tests with
-# KAFKA_BROKERS and KAFKA_MODE set, stop the brokers. Fails if any mode failed.
-# Brokers are stopped on every exit path (test failure, error, Ctrl-C); no JVM
-# is left behind.
+# cluster, then the fault suite (faults::, docs/reliability.md) against a
+# fresh one. For each mode: start fresh brokers, run the tests with
+# KAFKA_BROKERS and KAFKA_MODE set, stop the brokers. Fails if any mode
+# failed. Brokers are stopped on every exit path (test failure, error,
+# Ctrl-C); no JVM is left behind.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]     e.g. scripts/test.sh -- --test-threads=1
-#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, cluster)
+#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, cluster, faults)
+#   KAFKA_TEST_MODES=faults scripts/test.sh  (make faults; report in target/faults.tsv)
 #   FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh   (make soak)
 #
 # A broker already running is stopped first, and the test brokers start from
@@ -18,9 +20,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KD_ROOT"
 
-read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 cluster}"
+read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 cluster faults}"
 for mode in "${modes[@]}"; do
-  [[ $mode == cluster || $mode == kafka4 ]] || KAFKA_MODE=$mode requested_mode >/dev/null
+  [[ $mode == cluster || $mode == kafka4 || $mode == faults ]] || KAFKA_MODE=$mode requested_mode >/dev/null
 done
 # The kafka4 phase's Kafka: the version scripts/kafka4-pom.xml declares.
 kafka4_version=$(pom_kafka_version "$KD_POM4")
@@ -132,6 +134,33 @@ for mode in "${modes[@]}"; do
     scripts/kafka-down.sh
     continue
   fi
+  if [[ $mode == faults ]]; then
+    # A fresh cluster: the replication phase leaves restarted brokers behind.
+    say "==> faults: starting 3 brokers"
+    if ! scripts/cluster-up.sh; then
+      results+=("faults: CLUSTER DID NOT START")
+      failed=1
+      scripts/cluster-down.sh
+      continue
+    fi
+    report=$KD_ROOT/target/faults.tsv
+    : >"$report"
+    say "==> faults: cargo test ${build_args[*]} -- faults:: --test-threads=1 ${test_args[*]}"
+    if KAFKADEMO_FAULT_REPORT=$report CLUSTER_PORT=$cport \
+      KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_CLUSTER_BROKERS=$KD_HOST:$cport,$KD_HOST:$((cport + 1)),$KD_HOST:$((cport + 2)) \
+      cargo test "${build_args[@]}" --test integration -- faults:: --test-threads=1 "${test_args[@]}"; then
+      results+=("faults: ok")
+    else
+      results+=("faults: FAILED")
+      failed=1
+    fi
+    say "==> faults: report (target/faults.tsv)"
+    { printf 'scenario\tstderr\texit\tacked\tconsumed\tlost\tduplicated\trecover\tnote\n' && cat "$report"; } |
+      column -t -s $'\t' || true
+    say "==> faults: stopping the cluster"
+    scripts/cluster-down.sh
+    continue
+  fi
   say "==> $mode mode: starting Kafka"
   if ! KAFKA_MODE=$mode scripts/kafka-up.sh; then
     results+=("$mode mode: BROKER DID NOT START")
@@ -139,11 +168,11 @@ for mode in "${modes[@]}"; do
     scripts/kafka-down.sh
     continue
   fi
-  # The replication tests need three brokers: they run in the cluster phase;
-  # the Kafka 4.x tests run in the kafka4 phase.
-  say "==> $mode mode: cargo test ${build_args[*]} -- --skip cluster:: --skip kafka4:: ${test_args[*]}"
+  # The replication and fault tests need three brokers, the Kafka 4.x tests
+  # Kafka 4.4: they have phases of their own.
+  say "==> $mode mode: cargo test ${build_args[*]} -- --skip cluster:: --skip kafka4:: --skip faults:: ${test_args[*]}"
   if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
-    cargo test "${build_args[@]}" -- --skip cluster:: --skip kafka4:: "${test_args[@]}"; then
+    cargo test "${build_args[@]}" -- --skip cluster:: --skip kafka4:: --skip faults:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")
