@@ -266,22 +266,30 @@ fn send(rq: Request, ctx: &Arc<Context>) {
     }
 }
 
-/// 413 for a body over MAX_BODY. After the answer tiny_http drains the
-/// unread body into a buffer of the announced length, allocated at once; a
-/// failed allocation aborts the process. So a length past MAX_DRAIN, which
-/// no browser form sends, gets no answer: the request is leaked, connection
-/// and all, and the server goes on.
+/// 413 for a body over MAX_BODY. After an answer tiny_http drains the
+/// unread body into a buffer of the announced length, allocated at once (a
+/// failed allocation aborts the process) and read on the answering thread.
+/// So a length up to MAX_DRAIN is answered on a thread of its own, and a
+/// longer one, which no browser form sends, is answered by taking the
+/// connection over from tiny_http (`upgrade`), which reads no body: the
+/// connection is closed as soon as the client lets go of it, and nothing
+/// is kept.
 fn too_large(rq: Request, len: usize) {
     let response = http::error(
         413,
         &format!("a message is at most {} KiB", MAX_BODY / 1024),
     );
     if len > MAX_DRAIN {
-        log::warn!("refusing a POST that announces {len} bytes");
-        std::mem::forget(rq);
+        log::info!("refusing a POST that announces {len} bytes");
+        drop(rq.upgrade("kafkademo-refused", response));
         return;
     }
-    respond(rq, response);
+    let spawned = std::thread::Builder::new()
+        .name("web-refuse".into())
+        .spawn(move || respond(rq, response));
+    if let Err(e) = spawned {
+        log::warn!("cannot answer an oversize message: {e}");
+    }
 }
 
 fn produce(rq: &mut Request, ctx: &Context) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {

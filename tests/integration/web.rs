@@ -382,6 +382,54 @@ fn http_errors_are_the_right_ones() {
     assert_eq!(c.stdout, "k\tok then\n");
 }
 
+/// Sockets the process holds open (entries of /proc/PID/fd that are sockets).
+fn open_sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter(|target| target.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_thousand_oversize_uploads_leave_no_socket_open() {
+    let t = Topic::new("web-oversize", 1);
+    let server = WebServer::start(&t.name, &[]);
+    let pid = server.child.as_ref().unwrap().id();
+    assert_eq!(http(&server.addr, "GET", "/", &[], b"").status, 200);
+    let baseline = open_sockets(pid);
+    // Announce 100 MiB (past what the server drains), send none of it, read
+    // the answer, hang up: what a misbehaving local process would do.
+    for i in 0..1000 {
+        let mut conn = TcpStream::connect(&server.addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let head = format!(
+            "POST /send HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            server.addr,
+            100 * 1024 * 1024
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        let mut status = [0u8; 12];
+        if let Err(e) = conn.read_exact(&mut status) {
+            panic!("upload {i}: no answer: {e}");
+        }
+        assert_eq!(&status, b"HTTP/1.1 413", "upload {i}");
+    }
+    let settled = poll(WAIT, || {
+        let now = open_sockets(pid);
+        (now <= baseline + 2).then_some(now)
+    });
+    assert!(
+        settled.is_some(),
+        "kafkademo web holds {} sockets after 1000 refused uploads (baseline {baseline})",
+        open_sockets(pid)
+    );
+    assert_eq!(http(&server.addr, "GET", "/", &[], b"").status, 200);
+}
+
 /// An open `/events` stream. Once `open` returns, the server has
 /// subscribed it: it sends the head only after that.
 struct Events {
