@@ -14,16 +14,17 @@ use kafka_protocol::messages::{
     MetadataResponse,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
 
 use crate::client::cluster::Cluster;
+use crate::client::codes::{
+    self, CLUSTER_AUTHORIZATION_FAILED, INVALID_CONFIG, INVALID_PARTITIONS,
+    INVALID_REPLICATION_FACTOR, INVALID_TOPIC, LEADER_NOT_AVAILABLE, NOT_CONTROLLER,
+    POLICY_VIOLATION, REQUEST_TIMED_OUT, TOPIC_ALREADY_EXISTS, TOPIC_AUTHORIZATION_FAILED,
+    TOPIC_DELETION_DISABLED, UNKNOWN_TOPIC_OR_PARTITION,
+};
 use crate::client::connection::{topic_name, Connection};
 use crate::error::{Error, Result};
 
-const NOT_CONTROLLER: i16 = 41;
-const UNKNOWN_TOPIC: i16 = 3;
-const TOPIC_ALREADY_EXISTS: i16 = 36;
-const LEADER_NOT_AVAILABLE: i16 = 5;
 /// DescribeConfigs resource type of a topic, and the source of a per-topic override.
 const RESOURCE_TOPIC: i8 = 2;
 const SOURCE_DYNAMIC_TOPIC: i8 = 1;
@@ -120,7 +121,7 @@ pub fn create_topic(cluster: &mut Cluster, topic: &NewTopic) -> Result<Outcome> 
             ))
         }
         TOPIC_ALREADY_EXISTS => Ok(Outcome::AlreadyThere),
-        38 => Err(Error::broker_with_hint(
+        INVALID_REPLICATION_FACTOR => Err(Error::broker_with_hint(
             format!(
                 "cannot create topic '{}': replication factor {} is larger than the {} available broker(s)",
                 topic.name, topic.replication_factor, brokers
@@ -160,7 +161,7 @@ pub fn delete_topic(cluster: &mut Cluster, name: &str) -> Result<Outcome> {
             wait_until_gone(cluster, name)?;
             Ok(Outcome::Done)
         }
-        UNKNOWN_TOPIC => Ok(Outcome::AlreadyThere),
+        UNKNOWN_TOPIC_OR_PARTITION => Ok(Outcome::AlreadyThere),
         _ => Err(topic_error(code, message, name, "delete")),
     }
 }
@@ -203,7 +204,7 @@ pub fn describe_topic(cluster: &mut Cluster, name: &str) -> Result<TopicInfo> {
         .ok_or_else(|| Error::broker(format!("no metadata for topic '{name}'")))?;
     match topic.error_code {
         0 | LEADER_NOT_AVAILABLE => Ok(topic_info(topic)),
-        UNKNOWN_TOPIC => Err(Error::UnknownTopic {
+        UNKNOWN_TOPIC_OR_PARTITION => Err(Error::UnknownTopic {
             topic: name.to_string(),
             brokers: cluster.config.display(),
         }),
@@ -414,7 +415,9 @@ fn leaders_serve(cluster: &mut Cluster, name: &str) -> Result<bool> {
 /// deletion, and nothing the user does next depends on it being done.
 fn wait_until_gone(cluster: &mut Cluster, name: &str) -> Result<()> {
     let gone = wait_for(cluster, name, |m| {
-        m.topics.iter().all(|t| t.error_code == UNKNOWN_TOPIC)
+        m.topics
+            .iter()
+            .all(|t| t.error_code == UNKNOWN_TOPIC_OR_PARTITION)
     })?;
     if !gone {
         log::warn!("the brokers have not caught up with the deletion of topic '{name}' yet");
@@ -467,34 +470,34 @@ fn topic_error(code: i16, message: Option<String>, topic: &str, action: &str) ->
             format!("topic '{topic}' already exists"),
             "add --if-not-exists to accept an existing topic",
         ),
-        UNKNOWN_TOPIC => Error::UnknownTopic {
+        UNKNOWN_TOPIC_OR_PARTITION => Error::UnknownTopic {
             topic: topic.to_string(),
             brokers: String::new(),
         },
-        17 => Error::Usage(with_detail(format!("invalid topic name '{topic}'"))),
-        37 => Error::broker(with_detail(format!(
+        INVALID_TOPIC => Error::Usage(with_detail(format!("invalid topic name '{topic}'"))),
+        INVALID_PARTITIONS => Error::broker(with_detail(format!(
             "cannot {action} topic '{topic}': invalid partition count"
         ))),
-        40 => Error::broker_with_hint(
+        INVALID_CONFIG => Error::broker_with_hint(
             with_detail(format!("cannot {action} topic '{topic}': invalid config")),
             "topic settings are listed in Kafka's documentation under Topic Configs",
         ),
-        44 => Error::broker(with_detail(format!(
+        POLICY_VIOLATION => Error::broker(with_detail(format!(
             "cannot {action} topic '{topic}': refused by the broker's policy"
         ))),
-        7 => Error::broker_with_hint(
+        REQUEST_TIMED_OUT => Error::broker_with_hint(
             format!("the broker did not finish the request to {action} topic '{topic}' in time"),
             "it may still complete; check with `kafkademo topic list`",
         ),
-        29 | 31 => Error::broker(format!("not authorized to {action} topic '{topic}'")),
-        73 => Error::broker_with_hint(
+        TOPIC_AUTHORIZATION_FAILED | CLUSTER_AUTHORIZATION_FAILED => {
+            Error::broker(format!("not authorized to {action} topic '{topic}'"))
+        }
+        TOPIC_DELETION_DISABLED => Error::broker_with_hint(
             format!("cannot delete topic '{topic}': topic deletion is disabled on the broker"),
             "set delete.topic.enable=true in server.properties",
         ),
         _ => {
-            let name = ResponseError::try_from_code(code)
-                .map(|e| format!("{e:?}"))
-                .unwrap_or_else(|| "unknown error".into());
+            let name = codes::name(code);
             Error::broker(with_detail(format!(
                 "cannot {action} topic '{topic}': broker error {code} ({name})"
             )))

@@ -51,8 +51,29 @@ pub fn member_forgotten(code: i16) -> bool {
     )
 }
 
-pub const REBALANCE_IN_PROGRESS: i16 = 27;
+// The codes the client treats by name; the test below holds each to
+// kafka_protocol's ResponseError, so a typo cannot hide here.
+pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+pub const LEADER_NOT_AVAILABLE: i16 = 5;
+pub const REQUEST_TIMED_OUT: i16 = 7;
+pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+pub const INVALID_TOPIC: i16 = 17;
+pub const ILLEGAL_GENERATION: i16 = 22;
+pub const INVALID_GROUP_ID: i16 = 24;
 pub const UNKNOWN_MEMBER_ID: i16 = 25;
+pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+pub const REBALANCE_IN_PROGRESS: i16 = 27;
+pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+pub const UNSUPPORTED_VERSION: i16 = 35;
+pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+pub const INVALID_PARTITIONS: i16 = 37;
+pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+pub const INVALID_CONFIG: i16 = 40;
+pub const NOT_CONTROLLER: i16 = 41;
+pub const POLICY_VIOLATION: i16 = 44;
+pub const TOPIC_DELETION_DISABLED: i16 = 73;
 pub const MEMBER_ID_REQUIRED: i16 = 79;
 
 #[cfg(test)]
@@ -68,5 +89,59 @@ mod tests {
         assert_eq!(name(16), "NotCoordinator");
         assert_eq!(name(MEMBER_ID_REQUIRED), "MemberIdRequired");
         assert_eq!(name(i16::MAX), "unknown error");
+    }
+
+    #[test]
+    fn every_named_code_is_kafkas() {
+        for (code, error) in [
+            (
+                UNKNOWN_TOPIC_OR_PARTITION,
+                ResponseError::UnknownTopicOrPartition,
+            ),
+            (LEADER_NOT_AVAILABLE, ResponseError::LeaderNotAvailable),
+            (REQUEST_TIMED_OUT, ResponseError::RequestTimedOut),
+            (
+                COORDINATOR_NOT_AVAILABLE,
+                ResponseError::CoordinatorNotAvailable,
+            ),
+            (INVALID_TOPIC, ResponseError::InvalidTopicException),
+            (ILLEGAL_GENERATION, ResponseError::IllegalGeneration),
+            (INVALID_GROUP_ID, ResponseError::InvalidGroupId),
+            (UNKNOWN_MEMBER_ID, ResponseError::UnknownMemberId),
+            (
+                INVALID_SESSION_TIMEOUT,
+                ResponseError::InvalidSessionTimeout,
+            ),
+            (REBALANCE_IN_PROGRESS, ResponseError::RebalanceInProgress),
+            (
+                TOPIC_AUTHORIZATION_FAILED,
+                ResponseError::TopicAuthorizationFailed,
+            ),
+            (
+                GROUP_AUTHORIZATION_FAILED,
+                ResponseError::GroupAuthorizationFailed,
+            ),
+            (
+                CLUSTER_AUTHORIZATION_FAILED,
+                ResponseError::ClusterAuthorizationFailed,
+            ),
+            (UNSUPPORTED_VERSION, ResponseError::UnsupportedVersion),
+            (TOPIC_ALREADY_EXISTS, ResponseError::TopicAlreadyExists),
+            (INVALID_PARTITIONS, ResponseError::InvalidPartitions),
+            (
+                INVALID_REPLICATION_FACTOR,
+                ResponseError::InvalidReplicationFactor,
+            ),
+            (INVALID_CONFIG, ResponseError::InvalidConfig),
+            (NOT_CONTROLLER, ResponseError::NotController),
+            (POLICY_VIOLATION, ResponseError::PolicyViolation),
+            (
+                TOPIC_DELETION_DISABLED,
+                ResponseError::TopicDeletionDisabled,
+            ),
+            (MEMBER_ID_REQUIRED, ResponseError::MemberIdRequired),
+        ] {
+            assert_eq!(ResponseError::try_from_code(code), Some(error), "{code}");
+        }
     }
 }

@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
+use crate::client::codes;
 use crate::client::deadline::{Deadline, Expired, SLICE};
 use crate::error::{Error, Result};
 
@@ -85,7 +86,7 @@ impl Connection {
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         let mut response: ApiVersionsResponse = self.call_until(&request, 3, deadline)?;
         // UNSUPPORTED_VERSION: an older broker answers with v0 and its ranges.
-        if response.error_code == 35 {
+        if response.error_code == codes::UNSUPPORTED_VERSION {
             response = self.call_until(&ApiVersionsRequest::default(), 0, deadline)?;
         }
         if response.error_code != 0 {

@@ -109,7 +109,7 @@ impl Coordinator {
                         );
                         if !retry.again(&why) {
                             return Err(interrupted_or(group_error(
-                                15,
+                                codes::COORDINATOR_NOT_AVAILABLE,
                                 &self.group,
                                 "find the coordinator of",
                             )));
@@ -401,14 +401,14 @@ pub fn list_groups(cluster: &mut Cluster) -> Result<Vec<(String, String)>> {
 /// so membership can tell a rebalance from a failure.
 pub fn group_error(code: i16, group: &str, action: &str) -> Error {
     let (message, hint) = match code {
-        30 => (format!("not authorized to {action} group '{group}'"), None),
-        24 => (format!("invalid group id '{group}'"), None),
-        26 => (
+        codes::GROUP_AUTHORIZATION_FAILED => (format!("not authorized to {action} group '{group}'"), None),
+        codes::INVALID_GROUP_ID => (format!("invalid group id '{group}'"), None),
+        codes::INVALID_SESSION_TIMEOUT => (
             format!("cannot {action} group '{group}': the session timeout is outside the broker's limits"),
             Some("the broker allows group.min.session.timeout.ms (6s) to group.max.session.timeout.ms (30m)".to_string()),
         ),
         // UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION for a commit made outside the group
-        22 | 25 => (
+        codes::ILLEGAL_GENERATION | codes::UNKNOWN_MEMBER_ID => (
             format!("cannot {action} group '{group}': not a member of its current generation"),
             Some("the group has active members; stop them or use another --group".to_string()),
         ),

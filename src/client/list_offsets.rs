@@ -77,7 +77,7 @@ pub fn offset_for_time(
     match answer.error_code {
         0 if answer.offset >= 0 => Ok(Some(answer.offset)),
         0 => Ok(None),
-        3 => Err(Error::UnknownTopic {
+        codes::UNKNOWN_TOPIC_OR_PARTITION => Err(Error::UnknownTopic {
             topic: topic.to_string(),
             brokers: cluster.config.display(),
         }),
@@ -208,7 +208,7 @@ fn leaders(
 ) -> Result<BTreeMap<i32, Vec<i32>>> {
     let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     for t in &metadata.topics {
-        if t.error_code == 3 {
+        if t.error_code == codes::UNKNOWN_TOPIC_OR_PARTITION {
             return Err(Error::UnknownTopic {
                 topic: topic.to_string(),
                 brokers: brokers.to_string(),
