@@ -358,9 +358,9 @@ pub fn parse_input(line: &str) -> Input<'_> {
     }
 }
 
-/// One process in the room, as its records tell.
+/// One chat process (session) in the room, as its records tell.
 #[derive(Debug)]
-struct Member {
+struct Session {
     user: String,
     last_seen_ms: i64,
     ttl_ms: i64,
@@ -372,7 +372,7 @@ struct Member {
 /// heartbeats are overdue: a process that was killed sends no leave.
 #[derive(Debug, Default)]
 pub struct Presence {
-    members: HashMap<String, Member>,
+    sessions: HashMap<String, Session>,
     /// Users present at the last `changes` call, to notice who dropped out.
     shown: BTreeSet<String>,
 }
@@ -398,9 +398,9 @@ impl Presence {
                 MAX_HEARTBEAT.as_millis() as u64,
             );
         let member = self
-            .members
+            .sessions
             .entry(session.clone())
-            .or_insert_with(|| Member {
+            .or_insert_with(|| Session {
                 user: r.user.clone(),
                 last_seen_ms: seen_ms,
                 ttl_ms: 0,
@@ -415,14 +415,14 @@ impl Presence {
         }
     }
 
-    fn is_present(m: &Member, now_ms: i64) -> bool {
+    fn is_present(m: &Session, now_ms: i64) -> bool {
         !m.left && now_ms - m.last_seen_ms <= m.ttl_ms
     }
 
     /// Users present at `now_ms`, sorted, each once.
     pub fn present(&self, now_ms: i64) -> Vec<String> {
         let users: BTreeSet<&String> = self
-            .members
+            .sessions
             .values()
             .filter(|m| Self::is_present(m, now_ms))
             .map(|m| &m.user)
@@ -436,7 +436,7 @@ impl Presence {
         let now: BTreeSet<String> = self.present(now_ms).into_iter().collect();
         let mut out = Vec::new();
         for user in self.shown.difference(&now) {
-            let sessions = self.members.values().filter(|m| &m.user == user);
+            let sessions = self.sessions.values().filter(|m| &m.user == user);
             let timed_out = sessions.filter(|m| !m.left).max_by_key(|m| m.last_seen_ms);
             if let Some(m) = timed_out {
                 out.push(Dropout {
@@ -447,7 +447,7 @@ impl Presence {
         }
         self.shown = now;
         let horizon = PRESENCE_LOOKBACK.as_millis() as i64 * 2;
-        self.members
+        self.sessions
             .retain(|_, m| now_ms - m.last_seen_ms <= horizon);
         out
     }
