@@ -72,6 +72,11 @@ for arg in "$@"; do
 done
 say "==> cargo test --no-run"
 cargo test --no-run "${build_args[@]}"
+# The unit tests need no broker: once, before any starts. (The phases below
+# run only the integration binary, whose --skip filters would also match unit
+# tests such as client::cluster::tests.)
+say "==> unit tests: cargo test --bins"
+cargo test "${build_args[@]}" --bins -- "${test_args[@]}"
 
 # What the tests drive besides Kafka (tmux, Chromium): installed here, once,
 # never by a test.
@@ -170,9 +175,9 @@ for mode in "${modes[@]}"; do
   fi
   # The replication and fault tests need three brokers, the Kafka 4.x tests
   # Kafka 4.4: they have phases of their own.
-  say "==> $mode mode: cargo test ${build_args[*]} -- --skip cluster:: --skip kafka4:: --skip faults:: ${test_args[*]}"
+  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: ${test_args[*]}"
   if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
-    cargo test "${build_args[@]}" -- --skip cluster:: --skip kafka4:: --skip faults:: "${test_args[@]}"; then
+    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")
