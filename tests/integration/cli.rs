@@ -81,6 +81,52 @@ fn second_broker_on_the_list_is_used_when_the_first_is_down() {
 }
 
 #[test]
+fn a_frozen_first_broker_leaves_time_for_the_next() {
+    let good = require_broker();
+    // Accepts (the kernel completes the handshake) and never answers, as a
+    // SIGSTOPped broker does: it may not take the whole --timeout.
+    // Two of them must not take a --timeout each.
+    let frozen: Vec<TcpListener> = (0..2)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let list = format!(
+        "{},{},{good}",
+        frozen[0].local_addr().unwrap(),
+        frozen[1].local_addr().unwrap()
+    );
+    let start = Instant::now();
+    let r = ok(&["--brokers", &list, "--timeout", "4s", "topic", "list"]);
+    let took = start.elapsed();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the frozen brokers took {took:?} of a 4s --timeout"
+    );
+    drop(frozen);
+}
+
+#[test]
+fn ipv6_broker_addresses_are_understood() {
+    // Nothing listens on [::1]; what matters is how the address is read:
+    // bracketed, with Kafka's port when none is given.
+    fails(
+        &["--brokers", "[::1]", "--timeout", "2s", "topic", "list"],
+        69,
+        "cannot reach Kafka at [::1]:9092",
+    );
+    fails(
+        &["--brokers", "[::1]:1", "--timeout", "2s", "topic", "list"],
+        69,
+        "cannot reach Kafka at [::1]:1",
+    );
+    fails(
+        &["--brokers", "::1", "topic", "list"],
+        2,
+        "write an IPv6 address in brackets, e.g. [::1]:9092",
+    );
+}
+
+#[test]
 fn absurd_durations_are_usage_errors_naming_the_flag() {
     // Nothing listens at port 1: were a value taken, the command would fail
     // at once (or panic computing a deadline), never exit 2.

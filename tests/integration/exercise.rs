@@ -448,6 +448,39 @@ fn a_closed_pipe_ends_the_consumer_quietly() {
 }
 
 #[test]
+fn a_closed_pipe_stops_the_parity_producer() {
+    let t = Topic::new("pipe-even", 1);
+    // like `kafkademo produce even | head -2`
+    let mut p = kafkademo(&["produce", "even", "--topic", &t.name, "--interval", "50ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(p.stdout.take().unwrap());
+    for want in ["sent A 0 ", "sent A 2 "] {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        assert!(l.starts_with(want), "{l:?}");
+    }
+    drop(out);
+    // It stops at its next line instead of producing on unseen.
+    let r = wait_bounded(p, Duration::from_secs(10));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stderr, "", "{r:?}");
+    let sent = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    assert!(
+        (2..=4).contains(&sent.stdout.lines().count()),
+        "the producer went on after its output closed: {sent:?}"
+    );
+}
+
+#[test]
 fn missing_topic_and_bad_arguments() {
     require_broker();
     let name = unique_topic("missing");
