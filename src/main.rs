@@ -8,6 +8,7 @@ mod commands;
 mod delivery;
 mod error;
 mod record;
+mod render;
 mod run;
 mod signal;
 mod web;

@@ -24,7 +24,7 @@ use crate::client::fetch::{Reader, StartAt};
 use crate::client::list_offsets::{epoch_millis, offset_for_time};
 use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::error::{Error, Result};
-use crate::record::{escape, Consumed};
+use crate::render::{escape, Consumed};
 use crate::signal::interrupted;
 
 /// Longest the main loop sleeps: how late Ctrl-C and dropouts are noticed.

@@ -15,7 +15,7 @@ use crate::client::member::{GroupTimeouts, Member};
 use crate::client::versions;
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
-use crate::record::{json_line, text_line};
+use crate::render::{json_line, text_line};
 use crate::signal::interrupted;
 
 const COMMIT_EVERY: Duration = Duration::from_secs(1);

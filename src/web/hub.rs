@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
-use crate::record::{json_line, Consumed};
+use crate::render::{json_line, Consumed};
 
 /// Frames a page may have queued before it counts as fallen behind.
 pub const CLIENT_QUEUE: usize = 1024;
@@ -182,7 +182,7 @@ fn status_frame(topic: &str, state: State, message: &str) -> Frame {
     format!("event: status\ndata: {data}\n\n").into()
 }
 
-/// The record as `record::json_line` writes it, with long payloads cut to
+/// The record as `render::json_line` writes it, with long payloads cut to
 /// MAX_SHOWN_BYTES (and `"truncated"` giving the original value size).
 fn record_json(r: &Consumed) -> String {
     if r.key.len() <= MAX_SHOWN_BYTES && r.value.len() <= MAX_SHOWN_BYTES {

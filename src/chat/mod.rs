@@ -1,19 +1,22 @@
-//! What a chat room is made of, apart from any I/O: the rules for user and
-//! room names, the JSON record every member writes (docs/chat.md), how a
-//! record is shown whatever bytes it holds, and who is present, worked out
-//! from join/leave notices and heartbeats. `commands/chat.rs` does the I/O.
+//! What a chat room is made of, apart from any I/O and from how it is
+//! shown: the rules for user and room names, the JSON record every member
+//! writes (docs/chat.md), typed input, and who is present, worked out from
+//! join/leave notices and heartbeats. `screen` shows records;
+//! `commands/chat.rs` does the I/O.
+
+pub mod screen;
+
+pub use screen::{clock, render, screen_rows};
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use unicode_width::UnicodeWidthChar;
 
 use crate::error::{Error, Result};
-use crate::record::escape;
+use crate::render::escape;
 
 pub const MAX_USER_CHARS: usize = 32;
 pub const MAX_ROOM_CHARS: usize = 64;
@@ -249,24 +252,6 @@ impl ChatRecord {
     }
 }
 
-/// How many terminal rows `line` takes on a terminal `cols` wide: each
-/// character's display width from Unicode's tables (CJK and most emoji take
-/// two columns, combining marks none), and a wide character that does not
-/// fit at the end of a row starts the next one, as terminals wrap.
-pub fn screen_rows(line: &str, cols: usize) -> usize {
-    let cols = cols.max(2);
-    let (mut rows, mut col) = (1, 0);
-    for c in line.chars() {
-        let w = UnicodeWidthChar::width(c).unwrap_or(0);
-        if col + w > cols {
-            rows += 1;
-            col = 0;
-        }
-        col += w;
-    }
-    rows
-}
-
 /// `2025-01-31T12:01:02.345Z`: the `sent_at` field.
 fn rfc3339_millis(ms: i64) -> String {
     let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
@@ -274,57 +259,6 @@ fn rfc3339_millis(ms: i64) -> String {
         .to_datetime(ts)
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
-}
-
-/// `12:01:02` in the viewer's time zone.
-pub fn clock(ms: i64, tz: &TimeZone) -> String {
-    match Timestamp::from_millisecond(ms) {
-        Ok(ts) => tz.to_datetime(ts).strftime("%H:%M:%S").to_string(),
-        Err(_) => "??:??:??".into(),
-    }
-}
-
-/// The screen line for a record of the room topic (without the newline), or
-/// None for a record that is not for the eye (a heartbeat). Names and texts
-/// are escaped, so no record can move the cursor or span lines.
-pub fn render(offset: i64, value: &[u8], tz: &TimeZone) -> Option<String> {
-    let record = match ChatRecord::decode(value) {
-        Ok(r) => r,
-        Err(reason) => return Some(malformed(offset, value, &reason)),
-    };
-    let mut line = format!("[{}] ", clock(record.sent_at_ms, tz));
-    match record.kind {
-        Kind::Message => {
-            escape(record.user.as_bytes(), &mut line);
-            line.push_str(": ");
-            escape(record.text.as_bytes(), &mut line);
-        }
-        Kind::Join | Kind::Leave => {
-            line.push_str("* ");
-            escape(record.user.as_bytes(), &mut line);
-            line.push_str(if record.kind == Kind::Join {
-                " joined"
-            } else {
-                " left"
-            });
-        }
-        Kind::Heartbeat => return None,
-    }
-    Some(line)
-}
-
-const PREVIEW_CHARS: usize = 40;
-
-fn malformed(offset: i64, value: &[u8], reason: &str) -> String {
-    let mut preview = String::new();
-    escape(value, &mut preview);
-    if preview.chars().count() > PREVIEW_CHARS {
-        preview = preview.chars().take(PREVIEW_CHARS).collect();
-        preview.push('…');
-    }
-    let mut line = format!("[??:??:??] (malformed record at offset {offset}: {reason}");
-    let _ = write!(line, ": \"{preview}\")");
-    line
 }
 
 /// What a typed line asks for.

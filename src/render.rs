@@ -1,0 +1,138 @@
+//! How a consumed record is shown, whatever bytes it holds: one text line
+//! (`A 42` for the exercise's records, `key<TAB>value` otherwise) or one JSON
+//! line, with control characters and invalid UTF-8 escaped.
+
+use std::fmt::Write as _;
+
+pub use crate::client::fetch::Consumed;
+use crate::record::decode_parity;
+
+/// Payload bytes as one line of text: valid UTF-8 as is, invalid bytes as
+/// `\xNN`, and control characters escaped so a record is always one line.
+/// Returns whether anything was escaped.
+pub fn escape(bytes: &[u8], out: &mut String) -> bool {
+    let mut escaped = false;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c => {
+                    out.push(c);
+                    continue;
+                }
+            }
+            escaped = true;
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+            escaped = true;
+        }
+    }
+    escaped
+}
+
+/// The text line for a record (without the newline):
+/// `A 42` for parity records, `key<TAB>value` for keyed ones, else the value.
+pub fn text_line(r: &Consumed, out: &mut String) {
+    if let Some(p) = decode_parity(&r.key, &r.value) {
+        let _ = write!(out, "{} {}", p.origin, p.number);
+        return;
+    }
+    if !r.key.is_empty() {
+        escape(&r.key, out);
+        out.push('\t');
+    }
+    escape(&r.value, out);
+}
+
+/// The JSON line for a record: topic, partition, offset, key (null when
+/// absent), value, and origin and number for parity records. Payloads that
+/// are not clean UTF-8 text carry `"escaped": true`.
+pub fn json_line(r: &Consumed) -> String {
+    let mut map = serde_json::Map::new();
+    map.insert("topic".into(), r.topic.clone().into());
+    map.insert("partition".into(), r.partition.into());
+    map.insert("offset".into(), r.offset.into());
+    let mut escaped = false;
+    let mut text = |bytes: &[u8]| -> String {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => {
+                let mut s = String::new();
+                escape(bytes, &mut s);
+                escaped = true;
+                s
+            }
+        }
+    };
+    let key = if r.key.is_empty() {
+        serde_json::Value::Null
+    } else {
+        text(&r.key).into()
+    };
+    map.insert("key".into(), key);
+    map.insert("value".into(), text(&r.value).into());
+    if escaped {
+        map.insert("escaped".into(), true.into());
+    }
+    if let Some(p) = decode_parity(&r.key, &r.value) {
+        map.insert("origin".into(), p.origin.into());
+        map.insert("number".into(), p.number.into());
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::encode_parity;
+
+    fn rec(key: &[u8], value: &[u8]) -> Consumed {
+        Consumed {
+            topic: "t".into(),
+            partition: 1,
+            offset: 7,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        }
+    }
+
+    fn text(r: &Consumed) -> String {
+        let mut s = String::new();
+        text_line(r, &mut s);
+        s
+    }
+
+    #[test]
+    fn parity_records_show_origin_and_number() {
+        let (k, v) = encode_parity("A", 42);
+        assert_eq!(text(&rec(&k, &v)), "A 42");
+    }
+
+    #[test]
+    fn plain_records_show_key_tab_value() {
+        assert_eq!(text(&rec(b"", b"hello")), "hello");
+        assert_eq!(text(&rec(b"user 1", b"hello")), "user 1\thello");
+        assert_eq!(text(&rec(b"", b"a\tb\nc")), "a\\tb\\nc");
+        assert_eq!(text(&rec(b"", b"caf\xc3\xa9 \xff\x00")), "café \\xff\\x00");
+    }
+
+    #[test]
+    fn json_lines_carry_everything() {
+        let v: serde_json::Value = serde_json::from_str(&json_line(&rec(b"B", b"7"))).unwrap();
+        assert_eq!(v["origin"], "B");
+        assert_eq!(v["number"], 7);
+        assert_eq!(v["offset"], 7);
+        assert_eq!(v["partition"], 1);
+        let v: serde_json::Value = serde_json::from_str(&json_line(&rec(b"", b"\xff"))).unwrap();
+        assert_eq!(v["key"], serde_json::Value::Null);
+        assert_eq!(v["value"], "\\xff");
+        assert_eq!(v["escaped"], true);
+        assert!(v.get("origin").is_none());
+    }
+}
