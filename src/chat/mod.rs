@@ -6,8 +6,6 @@
 
 pub mod screen;
 
-pub use screen::{clock, render, screen_rows};
-
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -389,6 +387,7 @@ impl Presence {
 
 #[cfg(test)]
 mod tests {
+    use super::screen::{render, screen_rows};
     use super::*;
 
     fn rec(kind: Kind, user: &str, session: &str, ms: i64) -> ChatRecord {

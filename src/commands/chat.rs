@@ -13,9 +13,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use jiff::tz::TimeZone;
 
+use crate::chat::screen::{clock, render, screen_rows};
 use crate::chat::{
-    self, clock, parse_input, presence_topic, render, room_topic, ChatRecord, Input, Kind,
-    Presence, MAX_HEARTBEAT, MIN_HEARTBEAT, PRESENCE_LOOKBACK,
+    self, parse_input, presence_topic, room_topic, ChatRecord, Input, Kind, Presence,
+    MAX_HEARTBEAT, MIN_HEARTBEAT, PRESENCE_LOOKBACK,
 };
 use crate::cli::Chat;
 use crate::client::admin::{self, NewTopic};
@@ -298,7 +299,7 @@ fn erase_typed_line(line: &str) {
         .map(|(w, _)| w.0 as usize)
         .filter(|&w| w > 0)
         .unwrap_or(80);
-    let rows = crate::chat::screen_rows(line, cols);
+    let rows = screen_rows(line, cols);
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
     let _ = out.flush();
