@@ -24,6 +24,7 @@ use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::fetch::{Reader, StartAt};
 use crate::client::list_offsets::{epoch_millis, offset_for_time};
 use crate::client::produce::{Acks, OutRecord, Producer};
+use crate::client::retry::RETRY_FOR;
 use crate::error::{Error, Result};
 use crate::render::{escape, Consumed};
 use crate::signal::interrupted;
@@ -126,13 +127,16 @@ fn ensure_topic(cluster: &mut Cluster, topic: &str, configs: &[(String, String)]
     let info = match admin::describe_topic(cluster, topic) {
         Ok(info) => info,
         Err(Error::UnknownTopic { .. }) => {
+            // Replicated as far as the cluster allows (up to 3), so the room
+            // outlives the loss of a broker.
+            let brokers = cluster.bootstrap().metadata(Some(&[]))?.brokers.len();
             // Another member may create it at the same moment: both are fine.
             admin::create_topic(
                 cluster,
                 &NewTopic {
                     name: topic,
                     partitions: 1,
-                    replication_factor: 1,
+                    replication_factor: brokers.clamp(1, 3) as i16,
                     configs,
                 },
             )?;
@@ -560,14 +564,17 @@ impl Session {
     }
 
     /// Called when no event is waiting: a reader that has not reported, or
-    /// a send not acknowledged, within the timeout means the broker is gone.
+    /// a send not acknowledged, for longer than the client's retries last
+    /// means the cluster is gone. (Readers and senders ride out a lost or
+    /// frozen broker themselves, within RETRY_FOR, each request within
+    /// `--timeout`; this is the backstop.)
     fn check_alive(&self) -> Result<()> {
-        let reader_bound = self.timeout + READ_SLACK;
-        let reader_silent = self.last_heard.iter().any(|t| t.elapsed() > reader_bound);
+        let bound = RETRY_FOR + self.timeout + READ_SLACK;
+        let reader_silent = self.last_heard.iter().any(|t| t.elapsed() > bound);
         let send_stuck = self
             .pending
             .values()
-            .any(|(since, _)| since.elapsed() > self.timeout);
+            .any(|(since, _)| since.elapsed() > bound);
         if reader_silent || send_stuck {
             return Err(self.silent_broker());
         }

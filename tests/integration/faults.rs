@@ -70,32 +70,9 @@ fn kd_ok(args: &[&str]) -> String {
     out
 }
 
-fn wait_for<T>(what: &str, bound: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < bound,
-            "timed out after {bound:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Like wait_for, but says whether the condition came true instead of panicking.
-fn wait_until(bound: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return true;
-        }
-        if start.elapsed() > bound {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Whether `f` came true within `bound` (the caller asserts with the details).
+fn settled(bound: Duration, mut f: impl FnMut() -> bool) -> bool {
+    poll(bound, || f().then_some(())).is_some()
 }
 
 // ---------------------------------------------------------------- brokers
@@ -197,7 +174,7 @@ impl Faults {
             "min.insync.replicas=2",
         ]);
         self.topics.push(name.clone());
-        wait_for("every replica in sync", Duration::from_secs(30), || {
+        wait_for(Duration::from_secs(30), "every replica in sync", || {
             let ps = describe_topic(&name);
             (ps.len() == partitions as usize
                 && ps.iter().all(|p| p.leader >= 0 && p.isr.len() == 3))
@@ -716,8 +693,8 @@ fn wait_stable(group: &str, topic: &str, members: usize) {
         if members == 1 { "" } else { "s" }
     );
     wait_for(
-        &format!("group {group}: {want}"),
         Duration::from_secs(45),
+        &format!("group {group}: {want}"),
         || {
             describe_group(group, topic)
                 .filter(|(first, _)| first.contains(&want))
@@ -743,11 +720,11 @@ fn coordinator_sigkill() {
     let (mut producer, stdin) =
         Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
     let mut feeder = Feeder::start(stdin, "coord");
-    wait_for("50 records consumed", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "50 records consumed", || {
         (m1.lines().len() + m2.lines().len() >= 50).then_some(())
     });
 
-    let coordinator = wait_for("the group's coordinator", Duration::from_secs(20), || {
+    let coordinator = wait_for(Duration::from_secs(20), "the group's coordinator", || {
         coordinator_of(&group, &topic)
     });
     let killed = kill_broker(coordinator);
@@ -759,13 +736,13 @@ fn coordinator_sigkill() {
         "restarted broker {coordinator} ({} s after the kill)",
         killed.elapsed().as_secs()
     );
-    let flowing = wait_until(Duration::from_secs(60), || {
+    let flowing = settled(Duration::from_secs(60), || {
         let after = feeder.fed_after(restarted);
         after.len() >= 50 && covered(&after, &[&m1, &m2])
     });
     let acked = finish_producer(&mut feeder, &mut producer);
     let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
-    let caught_up = wait_until(Duration::from_secs(60), || covered(&all, &[&m1, &m2]));
+    let caught_up = settled(Duration::from_secs(60), || covered(&all, &[&m1, &m2]));
     let both_running = m1.running() && m2.running();
     let t = tally(&acked, &[&m1, &m2]);
     let (c1, d1) = m1.interrupt(Duration::from_secs(5));
@@ -824,30 +801,30 @@ fn partition_leader_sigkill() {
     let (mut producer, stdin) =
         Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
     let mut feeder = Feeder::start(stdin, "leader");
-    wait_for("50 records consumed", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "50 records consumed", || {
         (member.lines().len() >= 50).then_some(())
     });
 
     let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
     let killed = kill_broker(leader);
     let moved = wait_for(
-        "another leader for partition 0",
         Duration::from_secs(60),
+        "another leader for partition 0",
         || leader_of(&topic, 0).filter(|l| *l != leader),
     );
     eprintln!(
         "killed leader {leader}; broker {moved} leads after {:?}",
         killed.elapsed()
     );
-    let flowing = wait_until(Duration::from_secs(60), || {
+    let flowing = settled(Duration::from_secs(60), || {
         let after = feeder.fed_after(killed + Duration::from_secs(1));
         after.len() >= 50 && covered(&after, &[&member])
     });
     start_broker(leader);
-    let in_sync = wait_until(Duration::from_secs(90), || all_in_sync(&topic));
+    let in_sync = settled(Duration::from_secs(90), || all_in_sync(&topic));
     let acked = finish_producer(&mut feeder, &mut producer);
     let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
-    let caught_up = wait_until(Duration::from_secs(60), || covered(&all, &[&member]));
+    let caught_up = settled(Duration::from_secs(60), || covered(&all, &[&member]));
     let running = member.running();
     let t = tally(&acked, &[&member]);
     let (code, took) = member.interrupt(Duration::from_secs(5));
@@ -920,7 +897,7 @@ fn broker_sigstop_longer_than_timeout() {
         ],
     );
     let mut feeder = Feeder::start(stdin, "stop");
-    wait_for("50 records consumed", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "50 records consumed", || {
         (consumer.lines().len() >= 50).then_some(())
     });
     let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
@@ -928,7 +905,7 @@ fn broker_sigstop_longer_than_timeout() {
     std::thread::sleep(Duration::from_secs(8)); // the scenario: frozen for 8 s
     let continued = cont_broker(leader);
     eprintln!("broker {leader} frozen for {:?}", continued - stopped);
-    let flowing = wait_until(Duration::from_secs(60), || {
+    let flowing = settled(Duration::from_secs(60), || {
         let after = feeder.fed_after(continued);
         after.len() >= 50 && covered(&after, &[&consumer])
     });
@@ -939,7 +916,7 @@ fn broker_sigstop_longer_than_timeout() {
         .count();
     let acked = finish_producer(&mut feeder, &mut producer);
     let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
-    let caught_up = wait_until(Duration::from_secs(60), || covered(&all, &[&consumer]));
+    let caught_up = settled(Duration::from_secs(60), || covered(&all, &[&consumer]));
     let running = consumer.running();
     let t = tally(&acked, &[&consumer]);
     let (code, took) = consumer.interrupt(Duration::from_secs(5));
@@ -995,8 +972,8 @@ fn ctrl_c_consume_group_frozen_leader() {
     );
     let mut member = Proc::spawn("member", &group_member_args(&topic, &group, &[]));
     wait_for(
-        "the member prints the 20 records",
         Duration::from_secs(30),
+        "the member prints the 20 records",
         || (member.lines().len() >= 20).then_some(()),
     );
     let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
@@ -1036,7 +1013,7 @@ fn ctrl_c_produce_frozen_leader() {
     let (mut producer, stdin) =
         Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
     let mut feeder = Feeder::start(stdin, "intp");
-    wait_for("20 records in the topic", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "20 records in the topic", || {
         let (_, out, _) = kd_run(&[
             "consume",
             "--topic",
@@ -1092,14 +1069,14 @@ fn broker_restart_during_produce() {
     let (mut producer, stdin) =
         Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
     let mut feeder = Feeder::start(stdin, "prod");
-    wait_for("50 records consumed", Duration::from_secs(30), || {
+    wait_for(Duration::from_secs(30), "50 records consumed", || {
         (live.lines().len() >= 50).then_some(())
     });
     let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
     let killed = kill_broker(leader);
     wait_for(
-        "another leader for partition 0",
         Duration::from_secs(60),
+        "another leader for partition 0",
         || leader_of(&topic, 0).filter(|l| *l != leader),
     );
     start_broker(leader);
@@ -1108,7 +1085,7 @@ fn broker_restart_during_produce() {
         "broker {leader} killed and back after {:?}",
         restarted - killed
     );
-    let flowing = wait_until(Duration::from_secs(60), || {
+    let flowing = settled(Duration::from_secs(60), || {
         let after = feeder.fed_after(restarted);
         after.len() >= 50 && covered(&after, &[&live])
     });
@@ -1204,8 +1181,8 @@ fn consumer_sigkill_in_group() {
             .collect()
     };
     let theirs = wait_for(
-        "both members printing, all 4 partitions between them",
         Duration::from_secs(30),
+        "both members printing, all 4 partitions between them",
         || {
             let (s, v) = (partitions(&survivor), partitions(&victim));
             (!s.is_empty() && !v.is_empty() && s.union(&v).count() == 4).then_some(v)
@@ -1214,7 +1191,7 @@ fn consumer_sigkill_in_group() {
     victim.child.kill().expect("SIGKILL the victim");
     let killed = Instant::now();
     victim.wait(Duration::from_secs(5));
-    let takeover = wait_until(Duration::from_secs(60), || {
+    let takeover = settled(Duration::from_secs(60), || {
         printed(&survivor.lines())
             .iter()
             .any(|r| r.at > killed && theirs.contains(&r.partition))
@@ -1225,7 +1202,7 @@ fn consumer_sigkill_in_group() {
         .map(|r| r.at - killed);
     let acked = finish_producer(&mut feeder, &mut producer);
     let all: HashSet<String> = acked.iter().map(|(_, l)| l.clone()).collect();
-    let caught_up = wait_until(Duration::from_secs(60), || {
+    let caught_up = settled(Duration::from_secs(60), || {
         covered(&all, &[&survivor, &victim])
     });
     let running = survivor.running();
@@ -1332,7 +1309,7 @@ fn closed_pipe_under_group() {
         .map(|(_, l)| format!("{l}\n"))
         .collect();
 
-    let (_, committed) = wait_for("the group's offsets", Duration::from_secs(30), || {
+    let (_, committed) = wait_for(Duration::from_secs(30), "the group's offsets", || {
         describe_group(&group, &topic)
     });
     let committed_sum: i64 = committed.values().sum();
@@ -1438,4 +1415,83 @@ fn wait_bounded_code(child: &mut Child, bound: Duration) -> Option<i32> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// 9. A chat room through its leader's SIGKILL and restart: alice types on
+///    (about 50 lines a second), bob reads; both keep running, and every line
+///    alice typed reaches bob's screen.
+#[test]
+fn chat_through_its_leaders_sigkill() {
+    let mut row = Row::new("chat: room leader SIGKILL, restart");
+    let mut faults = Faults::new();
+    let room = unique_topic("room");
+    let topic = format!("chat.{room}");
+    faults.topics.push(topic.clone());
+    faults.topics.push(format!("{topic}.presence"));
+    let (mut bob, bob_in) = Proc::spawn_fed("bob", &["chat", "--user", "bob", "--room", &room]);
+    wait_for(Duration::from_secs(30), "bob to join", || {
+        bob.lines()
+            .iter()
+            .any(|(_, l)| l.ends_with("* bob joined"))
+            .then_some(())
+    });
+    let (mut alice, alice_in) =
+        Proc::spawn_fed("alice", &["chat", "--user", "alice", "--room", &room]);
+    let mut feeder = Feeder::start(alice_in, "chat");
+    let seen_by_bob = |bob: &Proc| -> HashSet<String> {
+        bob.lines()
+            .iter()
+            .filter_map(|(_, l)| l.split_once("] alice: ").map(|(_, text)| text.to_string()))
+            .collect()
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "bob to see 20 of alice's lines",
+        || (seen_by_bob(&bob).len() >= 20).then_some(()),
+    );
+    let isr = describe_topic(&topic)
+        .first()
+        .map(|p| p.isr.len())
+        .unwrap_or(0);
+    let leader = leader_of(&topic, 0).expect("the room has a leader");
+    let killed = kill_broker(leader);
+    let flowing = settled(Duration::from_secs(60), || {
+        let after = feeder.fed_after(killed + Duration::from_secs(1));
+        after.len() >= 20 && after.is_subset(&seen_by_bob(&bob))
+    });
+    let recovered = killed.elapsed();
+    start_broker(leader);
+    let fed: HashSet<String> = feeder.finish().into_iter().map(|(_, l)| l).collect();
+    let alice_exit = alice.wait(Duration::from_secs(30)).map(|(c, _)| c);
+    let all_seen = settled(Duration::from_secs(30), || {
+        fed.is_subset(&seen_by_bob(&bob))
+    });
+    let bob_running = bob.running();
+    drop(bob_in);
+    let bob_exit = bob.wait(Duration::from_secs(30)).map(|(c, _)| c);
+    let seen = seen_by_bob(&bob);
+    let lost = fed.difference(&seen).count();
+    row.acked = fed.len().to_string();
+    row.consumed = seen.intersection(&fed).count().to_string();
+    row.lost = lost.to_string();
+    row.recover = secs(recovered);
+    row.codes = format!("alice {alice_exit:?}, bob {bob_exit:?} at EOF");
+    row.stderr_of(&[&alice, &bob]);
+    row.note = format!("room leader was broker {leader}; {isr} replicas in sync before the kill");
+    row.write();
+
+    let stderr = all_stderr(&[&alice, &bob]);
+    assert_eq!(isr, 3, "a room on a 3-broker cluster has 3 replicas");
+    assert!(
+        flowing,
+        "alice's lines typed after the kill did not reach bob within 60 s:\n{stderr}"
+    );
+    assert!(bob_running, "bob's chat ended during the fault:\n{stderr}");
+    assert_eq!(alice_exit, Some(0), "alice leaves at EOF with 0:\n{stderr}");
+    assert!(
+        all_seen && lost == 0,
+        "{lost} of alice's {} lines never reached bob:\n{stderr}",
+        fed.len()
+    );
+    assert_eq!(bob_exit, Some(0), "bob leaves at EOF with 0:\n{stderr}");
 }
