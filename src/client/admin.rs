@@ -2,16 +2,13 @@
 //! CreateTopics, DeleteTopics, Metadata and DescribeConfigs through
 //! `kafka-protocol`, with every broker error code turned into a sentence.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    BrokerId, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, ListOffsetsRequest,
-    MetadataResponse,
+    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, MetadataResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -23,6 +20,7 @@ use crate::client::codes::{
     TOPIC_DELETION_DISABLED, UNKNOWN_TOPIC_OR_PARTITION,
 };
 use crate::client::connection::{topic_name, Connection};
+use crate::client::list_offsets::{self, At};
 use crate::error::{Error, Result};
 
 /// DescribeConfigs resource type of a topic, and the source of a per-topic override.
@@ -366,49 +364,16 @@ fn leaders_ready(
     ))
 }
 
-/// Whether every partition's leader answers ListOffsets for it without error.
+/// Whether every partition's leader answers ListOffsets for it without
+/// error (KRaft names leaders in metadata before they have loaded the
+/// partition). A partition without an answer is "not yet"; a lost
+/// connection is an error.
 fn leaders_serve(cluster: &mut Cluster, name: &str) -> Result<bool> {
-    let metadata = cluster.bootstrap().metadata(Some(&[name]))?;
-    let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    for t in &metadata.topics {
-        for p in &t.partitions {
-            by_leader
-                .entry(p.leader_id.0)
-                .or_default()
-                .push(p.partition_index);
-        }
+    match list_offsets::offsets_at(cluster, name, At::Latest) {
+        Ok(_) => Ok(true),
+        Err(Error::Broker { .. } | Error::UnknownTopic { .. }) => Ok(false),
+        Err(e) => Err(e),
     }
-    if by_leader.is_empty() || by_leader.contains_key(&-1) {
-        return Ok(false);
-    }
-    for (leader, partitions) in by_leader {
-        let mut conn = cluster.connection_to(&metadata, leader)?;
-        let request = ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_topics(vec![ListOffsetsTopic::default()
-                .with_name(topic_name(name))
-                .with_partitions(
-                    partitions
-                        .iter()
-                        .map(|&p| {
-                            ListOffsetsPartition::default()
-                                .with_partition_index(p)
-                                .with_current_leader_epoch(-1)
-                                .with_timestamp(-1)
-                        })
-                        .collect(),
-                )]);
-        let response = conn.call(&request)?;
-        if response
-            .topics
-            .iter()
-            .flat_map(|t| t.partitions.iter())
-            .any(|p| p.error_code != 0)
-        {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Running out of time is only a warning here: the broker accepted the
