@@ -15,7 +15,9 @@ fn is(code: i16, errors: &[ResponseError]) -> bool {
     ResponseError::try_from_code(code).is_some_and(|e| errors.contains(&e))
 }
 
-/// The group's coordinator moved, is loading, or is gone: find it again.
+/// The group's coordinator moved, is loading, is gone, or could not
+/// finish in time (a commit it could not replicate while a broker is down):
+/// find it again and retry, as the Java consumer does.
 pub fn coordinator_moved(code: i16) -> bool {
     is(
         code,
@@ -23,6 +25,7 @@ pub fn coordinator_moved(code: i16) -> bool {
             ResponseError::CoordinatorLoadInProgress,
             ResponseError::CoordinatorNotAvailable,
             ResponseError::NotCoordinator,
+            ResponseError::RequestTimedOut,
         ],
     )
 }
@@ -83,6 +86,7 @@ mod tests {
     #[test]
     fn codes_sort_into_their_cures() {
         assert!(coordinator_moved(16) && coordinator_moved(15) && coordinator_moved(14));
+        assert!(coordinator_moved(REQUEST_TIMED_OUT), "a commit that timed out is retried");
         assert!(!coordinator_moved(27));
         assert!(rebalance(REBALANCE_IN_PROGRESS) && rebalance(UNKNOWN_MEMBER_ID) && rebalance(22));
         assert!(member_forgotten(22) && !member_forgotten(27));
