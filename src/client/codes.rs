@@ -86,7 +86,10 @@ mod tests {
     #[test]
     fn codes_sort_into_their_cures() {
         assert!(coordinator_moved(16) && coordinator_moved(15) && coordinator_moved(14));
-        assert!(coordinator_moved(REQUEST_TIMED_OUT), "a commit that timed out is retried");
+        assert!(
+            coordinator_moved(REQUEST_TIMED_OUT),
+            "a commit that timed out is retried"
+        );
         assert!(!coordinator_moved(27));
         assert!(rebalance(REBALANCE_IN_PROGRESS) && rebalance(UNKNOWN_MEMBER_ID) && rebalance(22));
         assert!(member_forgotten(22) && !member_forgotten(27));
