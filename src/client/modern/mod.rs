@@ -10,3 +10,4 @@
 
 pub mod batch;
 pub mod leaders;
+pub mod produce;
