@@ -9,5 +9,6 @@
 #![allow(dead_code)]
 
 pub mod batch;
+pub mod fetch;
 pub mod leaders;
 pub mod produce;
