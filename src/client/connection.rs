@@ -148,20 +148,7 @@ impl Connection {
                 reason: "the connection was lost".into(),
             });
         }
-        self.correlation_id = self.correlation_id.wrapping_add(1);
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
-        let mut frame = BytesMut::new();
-        frame.extend_from_slice(&[0; 4]);
-        header
-            .encode(&mut frame, R::header_version(version))
-            .and_then(|()| request.encode(&mut frame, version))
-            .map_err(|e| self.protocol(format!("cannot encode request: {e}")))?;
-        let size = (frame.len() - 4) as u32;
-        frame[..4].copy_from_slice(&size.to_be_bytes());
+        let frame = self.frame(request, version)?;
 
         // From here on, a failure leaves the stream out of step.
         self.broken = true;
@@ -218,6 +205,47 @@ impl Connection {
             );
         }
         Ok(response)
+    }
+
+    /// Sends `request` without reading an answer, for requests the broker
+    /// never answers (a Produce with acks=0). Written in full before
+    /// `deadline`, or the connection is broken.
+    pub fn send_only<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+        deadline: Deadline,
+    ) -> Result<()> {
+        if self.broken {
+            return Err(Error::Unreachable {
+                addr: self.addr.clone(),
+                reason: "the connection was lost".into(),
+            });
+        }
+        let frame = self.frame(request, version)?;
+        self.broken = true;
+        self.write_all(&frame, deadline)?;
+        self.broken = false;
+        Ok(())
+    }
+
+    /// `request` with its header and size prefix, under the next correlation id.
+    fn frame<R: Request>(&mut self, request: &R, version: i16) -> Result<BytesMut> {
+        self.correlation_id = self.correlation_id.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
+        let mut frame = BytesMut::new();
+        frame.extend_from_slice(&[0; 4]);
+        header
+            .encode(&mut frame, R::header_version(version))
+            .and_then(|()| request.encode(&mut frame, version))
+            .map_err(|e| self.protocol(format!("cannot encode request: {e}")))?;
+        let size = (frame.len() - 4) as u32;
+        frame[..4].copy_from_slice(&size.to_be_bytes());
+        Ok(frame)
     }
 
     /// `write_all` in slices, each bounded by what is left of `deadline`.

@@ -14,6 +14,7 @@ pub mod deadline;
 pub mod fetch;
 pub mod list_offsets;
 pub mod member;
+pub mod modern;
 pub mod produce;
 pub mod retry;
 pub mod versions;

@@ -1,0 +1,321 @@
+//! Fetching with record batches: one Fetch request (v4 to v12) per leader
+//! for the partitions it leads, every partition answered alone. A partition
+//! whose leader is unknown or unreachable comes back with an error code and
+//! no records, so the caller retries it after `Leaders::refresh`.
+
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+
+use crate::client::codes;
+use crate::client::connection::topic_name;
+use crate::client::modern::batch;
+use crate::client::modern::leaders::Leaders;
+use crate::client::modern::produce::{check_topic, pick_version, NETWORK_EXCEPTION};
+use crate::client::retry;
+use crate::error::{Error, Result};
+
+pub use crate::client::modern::batch::FetchedRecord;
+
+/// Fetch v4 is the first with isolation levels and record batches'
+/// aborted-transaction list; v13 and later name topics by id.
+pub const FETCH_VERSIONS: (i16, i16) = (4, 12);
+
+/// The most one Fetch request asks for in all.
+pub const MAX_FETCH_BYTES: i32 = 64 * 1024 * 1024;
+
+/// One partition's share of a fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionFetch {
+    pub partition: i32,
+    /// 0, the broker's code, LEADER_NOT_AVAILABLE (or
+    /// UNKNOWN_TOPIC_OR_PARTITION) without a known leader, or
+    /// NETWORK_EXCEPTION when the leader could not be reached.
+    pub error_code: i16,
+    /// -1 unless the broker answered for the partition.
+    pub high_watermark: i64,
+    /// The records at or after the offset asked for, in order.
+    pub records: Vec<FetchedRecord>,
+    /// Where to fetch from next: one past the last whole batch the answer
+    /// held (transaction markers included), else the offset asked for.
+    /// No records, `next_offset` still the offset asked for and
+    /// `high_watermark` beyond it: the next batch is bigger than the
+    /// partition's max bytes (grow it).
+    pub next_offset: i64,
+}
+
+impl PartitionFetch {
+    fn failed(partition: i32, offset: i64, error_code: i16) -> PartitionFetch {
+        PartitionFetch {
+            partition,
+            error_code,
+            high_watermark: -1,
+            records: Vec::new(),
+            next_offset: offset,
+        }
+    }
+
+    /// The next batch is larger than the max bytes asked for: nothing
+    /// whole came back although the log goes on.
+    pub fn too_small(&self, offset: i64) -> bool {
+        self.error_code == 0
+            && self.records.is_empty()
+            && self.next_offset == offset
+            && self.high_watermark > offset
+    }
+}
+
+/// Fetches each `(partition, offset, max bytes)` of `topic` from its leader:
+/// the broker answers once it has a byte or after `max_wait`, and its answer
+/// is awaited `max_wait + timeout`. Every wanted partition has an entry, in
+/// the order asked. Fails as a whole only on Ctrl-C, a batch that cannot be
+/// read (compressed, corrupt), or a broker too old for Fetch v4.
+pub fn fetch(
+    leaders: &mut Leaders,
+    topic: &str,
+    wanted: &[(i32, i64, i32)],
+    max_wait: Duration,
+    timeout: Duration,
+) -> Result<Vec<PartitionFetch>> {
+    check_topic(leaders, topic)?;
+    let mut results: Vec<Option<PartitionFetch>> = vec![None; wanted.len()];
+    let (grouped, leaderless) = leaders.by_leader(wanted.iter().map(|w| w.0));
+    for p in leaderless {
+        for (i, &(wp, offset, _)) in wanted.iter().enumerate() {
+            if wp == p {
+                results[i] = Some(PartitionFetch::failed(
+                    p,
+                    offset,
+                    leaders.leaderless_code(p),
+                ));
+            }
+        }
+    }
+    for (leader, partitions) in grouped {
+        // The wanted entries this leader serves, by index.
+        let mine: Vec<usize> = (0..wanted.len())
+            .filter(|&i| partitions.contains(&wanted[i].0))
+            .collect();
+        let asked: Vec<(i32, i64, i32)> = mine.iter().map(|&i| wanted[i]).collect();
+        match fetch_from(leaders, leader, topic, &asked, max_wait, timeout) {
+            Ok(answers) => {
+                for (i, answer) in mine.into_iter().zip(answers) {
+                    results[i] = Some(answer);
+                }
+            }
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
+            Err(e) if retry::retriable(&e) => {
+                log::info!("fetching topic '{topic}' partitions {partitions:?}: {e}");
+                leaders.forget(leader);
+                for i in mine {
+                    let (p, offset, _) = wanted[i];
+                    results[i] = Some(PartitionFetch::failed(p, offset, NETWORK_EXCEPTION));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(results
+        .into_iter()
+        .zip(wanted)
+        .map(|(r, &(p, offset, _))| {
+            r.unwrap_or_else(|| PartitionFetch::failed(p, offset, codes::LEADER_NOT_AVAILABLE))
+        })
+        .collect())
+}
+
+/// One Fetch request to one leader; its answer for each of `asked`, in order.
+fn fetch_from(
+    leaders: &mut Leaders,
+    leader: i32,
+    topic: &str,
+    asked: &[(i32, i64, i32)],
+    max_wait: Duration,
+    timeout: Duration,
+) -> Result<Vec<PartitionFetch>> {
+    let conn = leaders.connection(leader)?;
+    let version = pick_version::<FetchRequest>(conn, FETCH_VERSIONS, "Kafka 0.11+")?;
+    let request = request(topic, asked, max_wait);
+    let response = conn.call_at(&request, version, max_wait.saturating_add(timeout))?;
+    let addr = conn.addr().to_string();
+    answers(&response, topic, asked, &addr)
+}
+
+fn request(topic: &str, asked: &[(i32, i64, i32)], max_wait: Duration) -> FetchRequest {
+    let total: i64 = asked.iter().map(|&(_, _, max)| i64::from(max.max(1))).sum();
+    FetchRequest::default()
+        .with_max_wait_ms(i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX))
+        .with_min_bytes(1)
+        .with_max_bytes(total.clamp(1, i64::from(MAX_FETCH_BYTES)) as i32)
+        // read uncommitted, no fetch session
+        .with_isolation_level(0)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(
+                asked
+                    .iter()
+                    .map(|&(p, offset, max)| {
+                        FetchPartition::default()
+                            .with_partition(p)
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(max.max(1))
+                    })
+                    .collect(),
+            )])
+}
+
+/// Each of `asked` from a Fetch answer: its code, high watermark and
+/// records from the offset asked for. A partition the answer left out gets
+/// UNKNOWN_SERVER_ERROR; a batch that cannot be read is an error.
+fn answers(
+    response: &FetchResponse,
+    topic: &str,
+    asked: &[(i32, i64, i32)],
+    addr: &str,
+) -> Result<Vec<PartitionFetch>> {
+    let mut out = Vec::with_capacity(asked.len());
+    for &(p, offset, _) in asked {
+        if response.error_code != 0 {
+            out.push(PartitionFetch::failed(p, offset, response.error_code));
+            continue;
+        }
+        let answer = response
+            .responses
+            .iter()
+            .filter(|t| t.topic.as_str() == topic)
+            .flat_map(|t| t.partitions.iter())
+            .find(|a| a.partition_index == p);
+        let Some(answer) = answer else {
+            log::warn!("{addr} left topic '{topic}' partition {p} out of its Fetch answer");
+            out.push(PartitionFetch::failed(
+                p,
+                offset,
+                super::produce::UNKNOWN_SERVER_ERROR,
+            ));
+            continue;
+        };
+        let mut fetched = PartitionFetch {
+            partition: p,
+            error_code: answer.error_code,
+            high_watermark: answer.high_watermark,
+            records: Vec::new(),
+            next_offset: offset,
+        };
+        if answer.error_code == 0 {
+            if let Some(raw) = &answer.records {
+                let decoded = batch::decode(raw, offset).map_err(|e| {
+                    Error::broker_with_hint(
+                        format!(
+                            "cannot read topic '{topic}' partition {p} from {addr}: the batch at offset {} is {}",
+                            e.offset, e.reason
+                        ),
+                        "kafkademo reads uncompressed record batches (message format v2) only",
+                    )
+                })?;
+                fetched.records = decoded.records;
+                fetched.next_offset = decoded.next_offset.unwrap_or(offset).max(offset);
+            }
+        }
+        out.push(fetched);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::modern::batch::{encode, BatchIdentity, BatchRecord};
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+
+    fn response(parts: Vec<PartitionData>) -> FetchResponse {
+        FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+            .with_topic(topic_name("t"))
+            .with_partitions(parts)])
+    }
+
+    #[test]
+    fn the_request_sums_partition_sizes_up_to_64_mib() {
+        let r = request(
+            "t",
+            &[(0, 5, 1000), (1, 0, 2000)],
+            Duration::from_millis(250),
+        );
+        assert_eq!((r.max_wait_ms, r.min_bytes, r.max_bytes), (250, 1, 3000));
+        assert_eq!(
+            (r.session_id, r.session_epoch, r.isolation_level),
+            (0, -1, 0)
+        );
+        assert_eq!(r.topics[0].partitions[0].fetch_offset, 5);
+        assert_eq!(r.topics[0].partitions[1].partition_max_bytes, 2000);
+        let r = request("t", &[(0, 0, i32::MAX), (1, 0, i32::MAX)], Duration::ZERO);
+        assert_eq!(r.max_bytes, MAX_FETCH_BYTES);
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_fetch_size_shows_as_too_small() {
+        let r = BatchRecord {
+            key: b"",
+            value: &[7; 100],
+            headers: &[],
+            timestamp_ms: 1,
+        };
+        let whole = encode(&[r, r], BatchIdentity::PLAIN).unwrap();
+        let cut = whole.slice(..50);
+        let got = answers(
+            &response(vec![
+                PartitionData::default()
+                    .with_partition_index(0)
+                    .with_high_watermark(2)
+                    .with_records(Some(cut)),
+                PartitionData::default()
+                    .with_partition_index(1)
+                    .with_high_watermark(2)
+                    .with_records(Some(whole)),
+                PartitionData::default()
+                    .with_partition_index(2)
+                    .with_error_code(1)
+                    .with_high_watermark(-1),
+            ]),
+            "t",
+            &[(0, 0, 50), (1, 1, 1000), (2, 9, 1000), (3, 0, 1000)],
+            "b:1",
+        )
+        .unwrap();
+        assert!(got[0].records.is_empty() && got[0].too_small(0));
+        assert_eq!(
+            got[1].records.len(),
+            1,
+            "offset 0 is before the one asked for"
+        );
+        assert_eq!((got[1].records[0].offset, got[1].next_offset), (1, 2));
+        assert!(!got[1].too_small(1));
+        assert_eq!((got[2].error_code, got[2].next_offset), (1, 9));
+        assert_eq!(
+            got[3].error_code,
+            super::super::produce::UNKNOWN_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn an_unreadable_batch_names_topic_partition_and_broker() {
+        let e = answers(
+            &response(vec![PartitionData::default()
+                .with_partition_index(4)
+                .with_high_watermark(1)
+                .with_records(Some(bytes::Bytes::from(vec![0u8; 70])))]),
+            "t",
+            &[(4, 0, 1000)],
+            "b:1",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "cannot read topic 't' partition 4 from b:1: the batch at offset 0 is"
+            ),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! Producing with record batches: one Produce request (v3 to v11) per
+//! leader, one batch per partition, each partition answered alone. A leader
+//! that cannot be reached costs only its own partitions (NETWORK_EXCEPTION,
+//! retriable), so what the other leaders acknowledged is kept.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::Request;
+
+use crate::client::connection::{topic_name, Connection};
+use crate::client::deadline::Deadline;
+use crate::client::modern::batch::{self, BatchIdentity, BatchRecord, EncodeError};
+use crate::client::modern::leaders::Leaders;
+use crate::client::retry;
+use crate::error::{Error, Result};
+
+/// Produce v3 is the first with record batches (message format v2); v12
+/// and later are Kafka 4's (v13 names topics by id), so v11 is our last.
+pub const PRODUCE_VERSIONS: (i16, i16) = (3, 11);
+
+/// NETWORK_EXCEPTION: the leader could not be reached or broke the
+/// connection (retriable; the records may or may not have been written).
+pub const NETWORK_EXCEPTION: i16 = 13;
+/// UNKNOWN_SERVER_ERROR: the leader's answer left the partition out.
+pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+
+/// A record to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub partition: i32,
+    /// Empty: a null key.
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub headers: &'a [(String, Vec<u8>)],
+    pub timestamp_ms: i64,
+}
+
+/// Sends `records` to their partitions' leaders, in order within each
+/// partition, and returns per partition the base offset of its batch (-1
+/// with acks=0) or the error code: the broker's, LEADER_NOT_AVAILABLE (or
+/// UNKNOWN_TOPIC_OR_PARTITION) without a known leader, NETWORK_EXCEPTION
+/// when the leader could not be reached, timed out or broke the connection.
+/// The broker may take `timeout * 3/4` to replicate (acks=-1); each answer
+/// is awaited at most `timeout`. Fails as a whole only on Ctrl-C, on
+/// records that cannot be encoded, or a broker too old for record batches.
+pub fn send(
+    leaders: &mut Leaders,
+    topic: &str,
+    records: &[Outgoing<'_>],
+    acks: i16,
+    timeout: Duration,
+) -> Result<HashMap<i32, std::result::Result<i64, i16>>> {
+    check_topic(leaders, topic)?;
+    // Records by partition, in order.
+    let mut by_partition: BTreeMap<i32, Vec<BatchRecord<'_>>> = BTreeMap::new();
+    for r in records {
+        by_partition
+            .entry(r.partition)
+            .or_default()
+            .push(BatchRecord {
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp_ms: r.timestamp_ms,
+            });
+    }
+    let mut results = HashMap::new();
+    let (grouped, leaderless) = leaders.by_leader(by_partition.keys().copied());
+    for p in leaderless {
+        results.insert(p, Err(leaders.leaderless_code(p)));
+    }
+    for (leader, partitions) in grouped {
+        let mut data = Vec::with_capacity(partitions.len());
+        for &p in &partitions {
+            let records = by_partition.get(&p).map(Vec::as_slice).unwrap_or_default();
+            // An idempotent producer passes its identity and the
+            // partition's next sequence number here.
+            let bytes = batch::encode(records, BatchIdentity::PLAIN)
+                .map_err(|e| encode_error(e, topic, p))?;
+            data.push(
+                PartitionProduceData::default()
+                    .with_index(p)
+                    .with_records(Some(bytes)),
+            );
+        }
+        let request = ProduceRequest::default()
+            .with_acks(acks)
+            .with_timeout_ms(ack_timeout_ms(timeout))
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(data)]);
+        match send_to(leaders, leader, &request, acks, timeout) {
+            Ok(Some(response)) => results.extend(answers(&response, topic, &partitions)),
+            Ok(None) => results.extend(partitions.iter().map(|&p| (p, Ok(-1)))),
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
+            Err(e) if retry::retriable(&e) => {
+                log::info!("producing to topic '{topic}' partitions {partitions:?}: {e}");
+                leaders.forget(leader);
+                results.extend(partitions.iter().map(|&p| (p, Err(NETWORK_EXCEPTION))));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(results)
+}
+
+/// One request to one leader: its answer, or None with acks=0 (no answer comes).
+fn send_to(
+    leaders: &mut Leaders,
+    leader: i32,
+    request: &ProduceRequest,
+    acks: i16,
+    timeout: Duration,
+) -> Result<Option<ProduceResponse>> {
+    let conn = leaders.connection(leader)?;
+    let version = produce_version(conn)?;
+    if acks == 0 {
+        conn.send_only(request, version, Deadline::after(timeout))?;
+        return Ok(None);
+    }
+    conn.call_at(request, version, timeout).map(Some)
+}
+
+/// The Produce version to speak with `conn`: the highest both sides know,
+/// at least v3 (record batches). Kafka 4 still lists v0 to v2 but refuses them.
+pub fn produce_version(conn: &Connection) -> Result<i16> {
+    pick_version::<ProduceRequest>(conn, PRODUCE_VERSIONS, "Kafka 0.11+, record batches")
+}
+
+/// The highest version in both `ours` and the broker's range for `R`.
+pub(super) fn pick_version<R: Request>(
+    conn: &Connection,
+    ours: (i16, i16),
+    needs: &str,
+) -> Result<i16> {
+    let theirs = conn.api_versions().get(&R::KEY).copied();
+    choose(theirs, ours).ok_or_else(|| {
+        let name = std::any::type_name::<R>()
+            .rsplit("::")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches("Request");
+        let listed = match theirs {
+            Some((min, max)) => format!("it accepts v{min} to v{max}"),
+            None => "it does not list it".into(),
+        };
+        Error::Unsupported {
+            addr: conn.addr().to_string(),
+            what: format!("{name} v{} to v{} ({needs}; {listed})", ours.0, ours.1),
+        }
+    })
+}
+
+/// The highest version in both ranges, if they meet.
+fn choose(theirs: Option<(i16, i16)>, ours: (i16, i16)) -> Option<i16> {
+    let (min, max) = theirs?;
+    let v = max.min(ours.1);
+    (v >= min.max(ours.0)).then_some(v)
+}
+
+/// The broker's wait for replication: three quarters of ours, so its
+/// answer (REQUEST_TIMED_OUT at worst) comes before we stop waiting.
+fn ack_timeout_ms(timeout: Duration) -> i32 {
+    let ms = (timeout * 3 / 4).as_millis();
+    i32::try_from(ms).unwrap_or(i32::MAX)
+}
+
+/// Each partition's outcome from a Produce answer.
+fn answers(
+    response: &ProduceResponse,
+    topic: &str,
+    partitions: &[i32],
+) -> Vec<(i32, std::result::Result<i64, i16>)> {
+    partitions
+        .iter()
+        .map(|&p| {
+            let answer = response
+                .responses
+                .iter()
+                .filter(|t| t.name.as_str() == topic)
+                .flat_map(|t| t.partition_responses.iter())
+                .find(|a| a.index == p);
+            let outcome = match answer {
+                Some(a) if a.error_code == 0 => Ok(a.base_offset),
+                Some(a) => {
+                    if let Some(m) = &a.error_message {
+                        log::info!("topic '{topic}' partition {p}: {m}");
+                    }
+                    Err(a.error_code)
+                }
+                None => {
+                    log::warn!("the Produce answer for topic '{topic}' left out partition {p}");
+                    Err(UNKNOWN_SERVER_ERROR)
+                }
+            };
+            (p, outcome)
+        })
+        .collect()
+}
+
+pub(super) fn check_topic(leaders: &Leaders, topic: &str) -> Result<()> {
+    if leaders.topic() == topic {
+        return Ok(());
+    }
+    Err(Error::broker(format!(
+        "internal error: the leaders of topic '{}' were asked about topic '{topic}'",
+        leaders.topic()
+    )))
+}
+
+fn encode_error(e: EncodeError, topic: &str, partition: i32) -> Error {
+    match e {
+        EncodeError::DuplicateHeader { record, name } => Error::Data {
+            message: format!(
+                "cannot send to topic '{topic}' partition {partition}: record {} of the batch has the header '{name}' twice",
+                record + 1
+            ),
+            hint: Some("give each header of a record its own name".into()),
+        },
+        EncodeError::Encoder(why) => Error::Data {
+            message: format!(
+                "cannot encode records for topic '{topic}' partition {partition}: {why}"
+            ),
+            hint: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::produce_response::{
+        PartitionProduceResponse, TopicProduceResponse,
+    };
+
+    #[test]
+    fn versions_are_the_highest_both_speak_from_v3() {
+        assert_eq!(choose(Some((0, 9)), PRODUCE_VERSIONS), Some(9));
+        assert_eq!(choose(Some((0, 13)), PRODUCE_VERSIONS), Some(11));
+        assert_eq!(choose(Some((3, 13)), PRODUCE_VERSIONS), Some(11));
+        assert_eq!(choose(Some((0, 2)), PRODUCE_VERSIONS), None);
+        assert_eq!(choose(Some((12, 13)), PRODUCE_VERSIONS), None);
+        assert_eq!(choose(None, PRODUCE_VERSIONS), None);
+    }
+
+    #[test]
+    fn the_broker_gets_three_quarters_of_the_timeout() {
+        assert_eq!(ack_timeout_ms(Duration::from_secs(4)), 3000);
+        assert_eq!(ack_timeout_ms(Duration::from_secs(1 << 40)), i32::MAX);
+    }
+
+    #[test]
+    fn each_partition_gets_its_offset_or_code() {
+        let response =
+            ProduceResponse::default().with_responses(vec![TopicProduceResponse::default()
+                .with_name(topic_name("t"))
+                .with_partition_responses(vec![
+                    PartitionProduceResponse::default()
+                        .with_index(0)
+                        .with_base_offset(42),
+                    PartitionProduceResponse::default()
+                        .with_index(1)
+                        .with_error_code(6)
+                        .with_base_offset(-1),
+                ])]);
+        let got: HashMap<_, _> = answers(&response, "t", &[0, 1, 2]).into_iter().collect();
+        assert_eq!(got[&0], Ok(42));
+        assert_eq!(got[&1], Err(6));
+        assert_eq!(got[&2], Err(UNKNOWN_SERVER_ERROR));
+    }
+}
