@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::client::cluster::DataPath;
 use crate::client::produce::{Acks, Compression};
 
 #[derive(Debug, Parser)]
@@ -46,6 +47,18 @@ pub struct Global {
         value_name = "DURATION"
     )]
     pub timeout: Duration,
+
+    /// Which data path produces and fetches: auto (the `kafka` crate where
+    /// every broker accepts its requests, Kafka 0.11 to 3.9; record batches
+    /// over kafka-protocol otherwise, Kafka 4.x), classic or modern
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKADEMO_PROTOCOL",
+        default_value = "auto",
+        value_name = "PATH"
+    )]
+    pub protocol: DataPath,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG also works
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
@@ -167,6 +180,12 @@ pub struct Produce {
     /// Stdin lines: write every record to this partition
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
     pub partition: Option<i32>,
+
+    /// A record header for every record, KEY=VALUE (repeatable; needs the
+    /// modern data path, which auto picks on Kafka 4.x: --protocol modern
+    /// on 3.9)
+    #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +212,11 @@ pub struct Consume {
     /// Exit after this many records
     #[arg(long)]
     pub count: Option<u64>,
+    /// Start at the first record stamped at or after TIME: RFC 3339
+    /// (2026-12-01T10:00:00Z) or a time ago (-5m); the log end where all
+    /// records are older
+    #[arg(long, value_name = "TIME", value_parser = parse_start_time, conflicts_with_all = ["from_beginning", "group"], allow_hyphen_values = true)]
+    pub from_time: Option<std::time::SystemTime>,
     /// Exit once every partition is read to its end
     #[arg(long, short = 'e')]
     pub exit_at_end: bool,
@@ -250,6 +274,14 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Every duration flag: humantime's syntax (500ms, 10s, 2h), at most
 /// `MAX_DURATION`, so a typo like `300000000000years` is a usage error.
+/// `KEY=VALUE` for `--header`: the key up to the first '=', not empty.
+fn parse_header(s: &str) -> Result<(String, Vec<u8>), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.as_bytes().to_vec())),
+        _ => Err("expected KEY=VALUE with a non-empty key".into()),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if d > MAX_DURATION {
@@ -263,6 +295,19 @@ fn parse_datetime(s: &str) -> Result<std::time::SystemTime, String> {
     s.parse::<jiff::Timestamp>()
         .and_then(std::time::SystemTime::try_from)
         .map_err(|e| format!("expected an RFC 3339 time such as 2026-12-01T10:00:00Z ({e})"))
+}
+
+/// An RFC 3339 time, or `-DURATION` for that long ago (`-5m`, `-1h30m`).
+fn parse_start_time(s: &str) -> Result<std::time::SystemTime, String> {
+    match s.strip_prefix('-') {
+        Some(ago) => {
+            let d = parse_duration(ago)?;
+            std::time::SystemTime::now()
+                .checked_sub(d)
+                .ok_or_else(|| format!("{s} is before the epoch"))
+        }
+        None => parse_datetime(s).map_err(|e| format!("{e}, or a time ago such as -5m")),
+    }
 }
 
 fn parse_acks(s: &str) -> Result<Acks, String> {

@@ -66,6 +66,14 @@ pub enum Error {
         data_path: bool,
     },
 
+    /// `--protocol` forced a data path this broker cannot serve.
+    #[error("Kafka at {addr} cannot serve the {path} data path: {why}")]
+    PathUnavailable {
+        addr: String,
+        path: &'static str,
+        why: String,
+    },
+
     #[error("{0}")]
     Usage(String),
 
@@ -141,7 +149,7 @@ impl Error {
             Error::Usage(_) => ExitCode::Usage,
             Error::Data { .. } => ExitCode::DataError,
             Error::Output(_) => ExitCode::IoError,
-            Error::VersionRefused { .. } => ExitCode::Protocol,
+            Error::VersionRefused { .. } | Error::PathUnavailable { .. } => ExitCode::Protocol,
             Error::Interrupted => ExitCode::Interrupted,
         }
     }
@@ -158,10 +166,13 @@ impl Error {
             Error::VersionRefused {
                 data_path: true, ..
             } => Some(
-                "kafkademo produces and consumes with the kafka crate, which speaks only the \
-                 request versions Kafka 0.11 to 3.9 accept; topic commands and `group list` work"
+                "the classic data path (the kafka crate) speaks only the request versions \
+                 Kafka 0.11 to 3.9 accept; leave --protocol at auto to use the modern one"
                     .into(),
             ),
+            Error::PathUnavailable { .. } => {
+                Some("leave --protocol at auto to let kafkademo pick the path the broker speaks".into())
+            }
             Error::UnknownTopic { topic, .. } => {
                 Some(format!("create it with `kafkademo topic create {topic}`"))
             }

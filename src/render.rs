@@ -77,6 +77,29 @@ pub fn json_line(r: &Consumed) -> String {
     };
     map.insert("key".into(), key);
     map.insert("value".into(), text(&r.value).into());
+    if let Some(t) = r.timestamp {
+        map.insert("timestamp".into(), t.ms.into());
+        let kind = if t.log_append {
+            "LogAppendTime"
+        } else {
+            "CreateTime"
+        };
+        map.insert("timestamp_type".into(), kind.into());
+    }
+    if !r.headers.is_empty() {
+        let headers: Vec<serde_json::Value> = r
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Some(v) => text(v).into(),
+                    None => serde_json::Value::Null,
+                };
+                serde_json::json!({ "key": k, "value": value })
+            })
+            .collect();
+        map.insert("headers".into(), headers.into());
+    }
     if escaped {
         map.insert("escaped".into(), true.into());
     }
@@ -99,6 +122,7 @@ mod tests {
             offset: 7,
             key: key.to_vec(),
             value: value.to_vec(),
+            ..Consumed::default()
         }
     }
 
@@ -112,6 +136,28 @@ mod tests {
     fn parity_records_show_origin_and_number() {
         let (k, v) = encode_parity("A", 42);
         assert_eq!(text(&rec(&k, &v)), "A 42");
+    }
+
+    #[test]
+    fn json_lines_show_timestamps_and_headers_when_records_have_them() {
+        let mut r = rec(b"k", b"v");
+        let plain: serde_json::Value = serde_json::from_str(&json_line(&r)).unwrap();
+        assert!(plain.get("timestamp").is_none() && plain.get("headers").is_none());
+        r.timestamp = Some(crate::client::fetch::Timestamp {
+            ms: 1_764_583_200_000,
+            log_append: false,
+        });
+        r.headers = vec![
+            ("trace".into(), Some(b"abc".to_vec())),
+            ("trace".into(), None),
+        ];
+        let v: serde_json::Value = serde_json::from_str(&json_line(&r)).unwrap();
+        assert_eq!(v["timestamp"], 1_764_583_200_000_i64);
+        assert_eq!(v["timestamp_type"], "CreateTime");
+        assert_eq!(
+            v["headers"],
+            serde_json::json!([{"key": "trace", "value": "abc"}, {"key": "trace", "value": null}])
+        );
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub fn run() -> i32 {
 }
 
 fn execute(cli: Cli) -> Result<()> {
-    let brokers = BrokerConfig::new(&cli.global.brokers, cli.global.timeout)?;
+    let brokers = BrokerConfig::new(&cli.global.brokers, cli.global.timeout)?
+        .with_data_path(cli.global.protocol);
     match cli.command {
         Command::Topic(cmd) => commands::topic::execute(&brokers, cmd),
         Command::Produce(args) => commands::produce::execute(&brokers, args),

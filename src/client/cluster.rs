@@ -11,13 +11,50 @@ use kafka_protocol::messages::MetadataResponse;
 
 use crate::client::connection::{Connection, CLIENT_ID};
 use crate::client::deadline::Deadline;
+use crate::client::versions;
 use crate::error::{Error, Result};
+
+/// Which data path produces and fetches (`--protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataPath {
+    /// Classic where the brokers accept the `kafka` crate's requests, else modern.
+    #[default]
+    Auto,
+    /// The `kafka` crate: Produce v0, Fetch v0, message format v0 (Kafka 0.11 to 3.9).
+    Classic,
+    /// Record batches over kafka-protocol: Produce v3+, Fetch v4+ (Kafka 0.11 and later, 4.x too).
+    Modern,
+}
+
+impl std::str::FromStr for DataPath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(DataPath::Auto),
+            "classic" => Ok(DataPath::Classic),
+            "modern" => Ok(DataPath::Modern),
+            _ => Err(format!("'{s}' is not one of auto, classic, modern")),
+        }
+    }
+}
+
+impl DataPath {
+    pub fn name(self) -> &'static str {
+        match self {
+            DataPath::Auto => "auto",
+            DataPath::Classic => "classic",
+            DataPath::Modern => "modern",
+        }
+    }
+}
 
 /// Where the brokers are and how long we wait for them: the global options.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     pub brokers: Vec<String>,
     pub timeout: Duration,
+    /// The data path asked for; `Cluster::data_path` says which one runs.
+    pub data_path: DataPath,
     /// Brokers the cluster's metadata named, shared by every clone: after
     /// the listed brokers die, the others can still be reached.
     discovered: Arc<Mutex<Vec<String>>>,
@@ -42,8 +79,14 @@ impl BrokerConfig {
         Ok(BrokerConfig {
             brokers,
             timeout,
+            data_path: DataPath::Auto,
             discovered: Arc::default(),
         })
+    }
+
+    pub fn with_data_path(mut self, data_path: DataPath) -> Self {
+        self.data_path = data_path;
+        self
     }
 
     /// The broker list as the user wrote it, for messages.
@@ -204,16 +247,45 @@ impl Cluster {
         Connection::open(&addr, self.config.timeout)
     }
 
+    /// The data path that runs for this cluster (never `Auto`): as asked,
+    /// or, for `auto`, classic when the bootstrap broker accepts the `kafka`
+    /// crate's request versions and modern when it does not (Kafka 4.x).
+    /// A forced path the broker cannot serve is an error (exit 76).
+    pub fn data_path(&self) -> Result<DataPath> {
+        let (addr, versions) = (self.bootstrap.addr(), self.bootstrap.api_versions());
+        let chosen = match self.config.data_path {
+            DataPath::Classic => {
+                versions::check_data_path(addr, versions)?;
+                DataPath::Classic
+            }
+            DataPath::Modern => {
+                versions::check_modern_path(addr, versions)?;
+                DataPath::Modern
+            }
+            DataPath::Auto => match versions::check_data_path(addr, versions) {
+                Ok(()) => DataPath::Classic,
+                Err(why) => {
+                    versions::check_modern_path(addr, versions)?;
+                    log::info!("modern data path: {why}");
+                    DataPath::Modern
+                }
+            },
+        };
+        if self.config.data_path != DataPath::Auto {
+            log::info!("{} data path (--protocol {})", chosen.name(), chosen.name());
+        } else if chosen == DataPath::Classic {
+            log::info!("classic data path: {addr} accepts the kafka crate's request versions");
+        }
+        Ok(chosen)
+    }
+
     /// A `kafka` crate client for produce/consume, built only after a broker
     /// answered us, so its unbounded connect cannot hang the user. Its calls
     /// run on a worker (client::classic) that a deadline can walk away from.
     /// Refused (exit 76) when the broker no longer takes the crate's
     /// request versions (Kafka 4.x).
     pub fn kafka_client(&self) -> Result<kafka::client::KafkaClient> {
-        crate::client::versions::check_data_path(
-            self.bootstrap.addr(),
-            self.bootstrap.api_versions(),
-        )?;
+        versions::check_data_path(self.bootstrap.addr(), self.bootstrap.api_versions())?;
         let mut hosts = vec![self.bootstrap.addr().to_string()];
         hosts.extend(
             self.config

@@ -54,13 +54,37 @@ pub fn member_forgotten(code: i16) -> bool {
     )
 }
 
+/// Answers about a partition that a leader change or a broker restart
+/// explains: retry on fresh metadata.
+pub fn leader_trouble(code: i16) -> bool {
+    is(
+        code,
+        &[
+            ResponseError::NotLeaderOrFollower,
+            ResponseError::LeaderNotAvailable,
+            ResponseError::NotEnoughReplicas,
+            ResponseError::NotEnoughReplicasAfterAppend,
+            ResponseError::RequestTimedOut,
+            ResponseError::NetworkException,
+            ResponseError::UnknownTopicOrPartition,
+        ],
+    )
+}
+
 // The codes the client treats by name; the test below holds each to
 // kafka_protocol's ResponseError, so a typo cannot hide here.
+pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+pub const OFFSET_OUT_OF_RANGE: i16 = 1;
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 pub const LEADER_NOT_AVAILABLE: i16 = 5;
+pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 pub const REQUEST_TIMED_OUT: i16 = 7;
+pub const MESSAGE_TOO_LARGE: i16 = 10;
+pub const NETWORK_EXCEPTION: i16 = 13;
 pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 pub const INVALID_TOPIC: i16 = 17;
+pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
 pub const ILLEGAL_GENERATION: i16 = 22;
 pub const INVALID_GROUP_ID: i16 = 24;
 pub const UNKNOWN_MEMBER_ID: i16 = 25;
@@ -91,6 +115,7 @@ mod tests {
             "a commit that timed out is retried"
         );
         assert!(!coordinator_moved(27));
+        assert!(leader_trouble(NOT_LEADER_OR_FOLLOWER) && !leader_trouble(MESSAGE_TOO_LARGE));
         assert!(rebalance(REBALANCE_IN_PROGRESS) && rebalance(UNKNOWN_MEMBER_ID) && rebalance(22));
         assert!(member_forgotten(22) && !member_forgotten(27));
         assert_eq!(name(16), "NotCoordinator");
@@ -101,6 +126,16 @@ mod tests {
     #[test]
     fn every_named_code_is_kafkas() {
         for (code, error) in [
+            (UNKNOWN_SERVER_ERROR, ResponseError::UnknownServerError),
+            (
+                NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                ResponseError::NotEnoughReplicasAfterAppend,
+            ),
+            (NOT_ENOUGH_REPLICAS, ResponseError::NotEnoughReplicas),
+            (NETWORK_EXCEPTION, ResponseError::NetworkException),
+            (MESSAGE_TOO_LARGE, ResponseError::MessageTooLarge),
+            (NOT_LEADER_OR_FOLLOWER, ResponseError::NotLeaderOrFollower),
+            (OFFSET_OUT_OF_RANGE, ResponseError::OffsetOutOfRange),
             (
                 UNKNOWN_TOPIC_OR_PARTITION,
                 ResponseError::UnknownTopicOrPartition,

@@ -10,24 +10,41 @@ use std::time::Duration;
 
 use kafka::client::fetch::Response as FetchResponse;
 use kafka::client::{FetchOffset, FetchPartition, KafkaClient};
-use kafka::error::{Error as KafkaError, KafkaCode};
+use kafka::error::Error as KafkaError;
 
 use crate::client::classic::Worker;
+use crate::client::cluster::DataPath;
 use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::codes;
 use crate::client::deadline::interrupted;
 use crate::client::deadline::Deadline;
-use crate::client::produce::{abandoned, kafka_error, partition_error, retriable_code};
+use crate::client::list_offsets::{self, At};
+use crate::client::modern::{self, leaders::Leaders};
+use crate::client::produce::{abandoned, kafka_error, partition_error};
 use crate::client::retry::{retriable, Retry, RETRY_FOR};
 use crate::error::{Error, Result};
 
 /// A record as read from a partition, owning its bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Consumed {
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
     pub key: Vec<u8>,
     pub value: Vec<u8>,
+    /// When the record has one (record batches; message format v0 has none).
+    pub timestamp: Option<Timestamp>,
+    /// Record headers, in order (record batches only).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// A record's timestamp: milliseconds since the epoch, and who set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp {
+    pub ms: i64,
+    /// The broker's append time (topic setting LogAppendTime) rather than
+    /// the producer's CreateTime.
+    pub log_append: bool,
 }
 
 /// Where to start a partition that has no committed offset (or an offset
@@ -44,8 +61,15 @@ const FETCH_WAIT: Duration = Duration::from_millis(250);
 const FETCH_BYTES: i32 = 1024 * 1024;
 const FETCH_BYTES_MAX: i32 = 64 * 1024 * 1024;
 
+/// What fetches: the `kafka` crate's client on its worker (Kafka 0.11 to
+/// 3.9), or record batches over our own connections to each leader.
+enum Backend {
+    Classic(Worker<KafkaClient>),
+    Modern(Box<Leaders>),
+}
+
 pub struct Reader {
-    client: Worker<KafkaClient>,
+    backend: Backend,
     crc_check: bool,
     config: BrokerConfig,
     /// Retries of fetching that failed for reasons a broker coming back cures.
@@ -68,6 +92,8 @@ pub struct Fetched<'a> {
     pub offset: i64,
     pub key: &'a [u8],
     pub value: &'a [u8],
+    pub timestamp: Option<Timestamp>,
+    pub headers: &'a [(String, Option<bytes::Bytes>)],
 }
 
 impl Reader {
@@ -81,9 +107,9 @@ impl Reader {
         reset: StartAt,
     ) -> Result<Reader> {
         let brokers = cluster.config.display();
-        let client = fetch_client(cluster, topic, FETCH_BYTES, true)?;
+        let backend = fetch_backend(cluster, topic, FETCH_BYTES, true)?;
         let mut reader = Reader {
-            client,
+            backend,
             crc_check: true,
             config: cluster.config.clone(),
             trouble: None,
@@ -104,19 +130,25 @@ impl Reader {
     pub fn set_fetch_bytes(&mut self, bytes: i32) {
         self.fetch_default = bytes.clamp(1024, FETCH_BYTES_MAX);
         let bytes = self.fetch_default;
-        // A worker that is gone gets the setting when it is rebuilt.
-        let _ = self.client.run(self.deadline(), move |c| {
-            c.set_fetch_max_bytes_per_partition(bytes)
-        });
+        let deadline = self.deadline();
+        // A worker that is gone gets the setting when it is rebuilt; the
+        // modern path sends each partition's size with every fetch.
+        if let Backend::Classic(client) = &mut self.backend {
+            let _ = client.run(deadline, move |c| {
+                c.set_fetch_max_bytes_per_partition(bytes)
+            });
+        }
     }
 
     /// Whether each record's CRC is checked (on by default). The `kafka`
     /// crate's check costs most of a fetch's client CPU (docs/performance.md).
     pub fn set_crc_check(&mut self, check: bool) {
         self.crc_check = check;
-        let _ = self
-            .client
-            .run(self.deadline(), move |c| c.set_fetch_crc_validation(check));
+        let deadline = self.deadline();
+        // kafka-protocol always checks a batch's CRC-32C: once per batch.
+        if let Backend::Classic(client) = &mut self.backend {
+            let _ = client.run(deadline, move |c| c.set_fetch_crc_validation(check));
+        }
     }
 
     /// How long one request on the worker may take: `--timeout`, plus the
@@ -157,16 +189,27 @@ impl Reader {
 
     /// The earliest or latest offset of every partition of the topic.
     pub fn offsets(&mut self, at: StartAt) -> Result<HashMap<i32, i64>> {
+        let deadline = self.deadline();
+        let client = match &mut self.backend {
+            Backend::Classic(client) => client,
+            Backend::Modern(_) => {
+                // Our own ListOffsets v1+, which every modern broker takes.
+                let mut cluster = Cluster::connect(&self.config)?;
+                let which = match at {
+                    StartAt::Earliest => At::Earliest,
+                    StartAt::Latest => At::Latest,
+                };
+                let found = list_offsets::offsets_at(&mut cluster, &self.topic, which)?;
+                return Ok(found.into_iter().collect());
+            }
+        };
         let which = match at {
             StartAt::Earliest => FetchOffset::Earliest,
             StartAt::Latest => FetchOffset::Latest,
         };
         let topic = self.topic.clone();
-        let offsets = self
-            .client
-            .run(self.deadline(), move |c| {
-                c.fetch_offsets(&[topic.as_str()], which)
-            })
+        let offsets = client
+            .run(deadline, move |c| c.fetch_offsets(&[topic.as_str()], which))
             .map_err(|why| abandoned(why, &self.brokers, self.config.timeout))?
             .map_err(|e| kafka_error(e, &self.brokers, &self.topic))?;
         Ok(offsets
@@ -195,6 +238,12 @@ impl Reader {
                 offset: r.offset,
                 key: r.key.to_vec(),
                 value: r.value.to_vec(),
+                timestamp: r.timestamp,
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v.to_vec())))
+                    .collect(),
             })
         })?;
         Ok(out)
@@ -207,81 +256,19 @@ impl Reader {
             std::thread::sleep(FETCH_WAIT);
             return Ok(0);
         }
-        let responses = match self.fetch() {
-            Ok(r) => r,
-            Err(e) if retriable(&e) => {
-                self.reconnect(e)?;
-                return Ok(0);
-            }
-            Err(e) => return Err(e),
+        let round = match self.backend {
+            Backend::Classic(_) => self.round_classic(&mut f)?,
+            Backend::Modern(_) => self.round_modern(&mut f)?,
         };
-        let mut count = 0;
-        // Partitions with records to read that yielded none: a fetch v0 is
-        // cut at the byte limit, so a batch larger than it comes back empty.
-        let mut stalled = Vec::new();
-        let mut failures: Vec<(i32, KafkaCode)> = Vec::new();
-        let mut fetched = false;
-        for response in &responses {
-            for t in response.topics() {
-                for p in t.partitions() {
-                    let partition = p.partition();
-                    let Some(&at) = self.fetch_at.get(&partition) else {
-                        continue;
-                    };
-                    match p.data() {
-                        Ok(data) => {
-                            fetched = true;
-                            self.end.insert(partition, data.highwatermark_offset());
-                            let mut next = at;
-                            for m in data.messages() {
-                                // compressed sets may start before the asked offset
-                                if m.offset < at {
-                                    continue;
-                                }
-                                next = m.offset + 1;
-                                count += 1;
-                                f(Fetched {
-                                    partition,
-                                    offset: m.offset,
-                                    key: m.key,
-                                    value: m.value,
-                                });
-                            }
-                            self.fetch_at.insert(partition, next);
-                            if next == at && at < data.highwatermark_offset() {
-                                stalled.push(partition);
-                            }
-                        }
-                        Err(e) => match &*e {
-                            KafkaError::Kafka(code) => failures.push((partition, *code)),
-                            KafkaError::TopicPartitionError { error_code, .. } => {
-                                failures.push((partition, *error_code))
-                            }
-                            other => {
-                                return Err(Error::broker(format!(
-                                    "topic '{}' partition {partition} at {}: {other}",
-                                    self.topic, self.brokers
-                                )))
-                            }
-                        },
-                    }
-                }
-            }
-        }
-        // The crate silently skips partitions it knows no leader for.
-        let answered: Vec<i32> = responses
-            .iter()
-            .flat_map(|r| {
-                r.topics()
-                    .iter()
-                    .flat_map(|t| t.partitions().iter().map(|p| p.partition()))
-            })
-            .collect();
-        for &p in self.fetch_at.keys() {
-            if !answered.contains(&p) && !failures.iter().any(|(q, _)| *q == p) {
-                failures.push((p, KafkaCode::LeaderNotAvailable));
-            }
-        }
+        let Some(Round {
+            count,
+            stalled,
+            failures,
+            fetched,
+        }) = round
+        else {
+            return Ok(0);
+        };
         if fetched && failures.is_empty() && self.trouble.take().is_some_and(|r| r.warned()) {
             log::warn!("reading topic '{}' again", self.topic);
         }
@@ -307,14 +294,179 @@ impl Reader {
         Ok(count)
     }
 
+    /// One fetch with the `kafka` crate; None when it failed and the
+    /// reader reconnected (the caller reports no records this round).
+    fn round_classic(&mut self, f: &mut impl FnMut(Fetched<'_>)) -> Result<Option<Round>> {
+        let responses = match self.fetch() {
+            Ok(r) => r,
+            Err(e) if retriable(&e) => {
+                self.reconnect(e)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut count = 0;
+        // Partitions with records to read that yielded none: a fetch v0 is
+        // cut at the byte limit, so a batch larger than it comes back empty.
+        let mut stalled = Vec::new();
+        let mut failures: Vec<(i32, i16)> = Vec::new();
+        let mut fetched = false;
+        for response in &responses {
+            for t in response.topics() {
+                for p in t.partitions() {
+                    let partition = p.partition();
+                    let Some(&at) = self.fetch_at.get(&partition) else {
+                        continue;
+                    };
+                    match p.data() {
+                        Ok(data) => {
+                            fetched = true;
+                            self.end.insert(partition, data.highwatermark_offset());
+                            let mut next = at;
+                            for m in data.messages() {
+                                // compressed sets may start before the asked offset
+                                if m.offset < at {
+                                    continue;
+                                }
+                                next = m.offset + 1;
+                                count += 1;
+                                f(Fetched {
+                                    partition,
+                                    offset: m.offset,
+                                    key: m.key,
+                                    value: m.value,
+                                    timestamp: None,
+                                    headers: &[],
+                                });
+                            }
+                            self.fetch_at.insert(partition, next);
+                            if next == at && at < data.highwatermark_offset() {
+                                stalled.push(partition);
+                            }
+                        }
+                        Err(e) => match &*e {
+                            KafkaError::Kafka(code) => failures.push((partition, *code as i16)),
+                            KafkaError::TopicPartitionError { error_code, .. } => {
+                                failures.push((partition, *error_code as i16))
+                            }
+                            other => {
+                                return Err(Error::broker(format!(
+                                    "topic '{}' partition {partition} at {}: {other}",
+                                    self.topic, self.brokers
+                                )))
+                            }
+                        },
+                    }
+                }
+            }
+        }
+        // The crate silently skips partitions it knows no leader for.
+        let answered: Vec<i32> = responses
+            .iter()
+            .flat_map(|r| {
+                r.topics()
+                    .iter()
+                    .flat_map(|t| t.partitions().iter().map(|p| p.partition()))
+            })
+            .collect();
+        for &p in self.fetch_at.keys() {
+            if !answered.contains(&p) && !failures.iter().any(|(q, _)| *q == p) {
+                failures.push((p, codes::LEADER_NOT_AVAILABLE));
+            }
+        }
+        Ok(Some(Round {
+            count,
+            stalled,
+            failures,
+            fetched,
+        }))
+    }
+
+    /// One fetch of record batches from each leader (client::modern).
+    fn round_modern(&mut self, f: &mut impl FnMut(Fetched<'_>)) -> Result<Option<Round>> {
+        let fetch_default = self.fetch_default;
+        let wanted: Vec<(i32, i64, i32)> = self
+            .fetch_at
+            .iter()
+            .map(|(&p, &at)| (p, at, *self.fetch_bytes.get(&p).unwrap_or(&fetch_default)))
+            .collect();
+        let Backend::Modern(leaders) = &mut self.backend else {
+            return Ok(None);
+        };
+        let answers = match modern::fetch::fetch(
+            leaders,
+            &self.topic,
+            &wanted,
+            FETCH_WAIT,
+            self.config.timeout,
+        ) {
+            Ok(a) => a,
+            Err(e) if retriable(&e) => {
+                self.reconnect(e)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let (mut count, mut stalled, mut failures, mut fetched) =
+            (0, Vec::new(), Vec::new(), false);
+        for answer in &answers {
+            let partition = answer.partition;
+            let Some(&at) = self.fetch_at.get(&partition) else {
+                continue;
+            };
+            if answer.error_code != 0 {
+                failures.push((partition, answer.error_code));
+                continue;
+            }
+            fetched = true;
+            self.end.insert(partition, answer.high_watermark);
+            let mut next = at;
+            for r in &answer.records {
+                if r.offset < at {
+                    continue;
+                }
+                next = r.offset + 1;
+                count += 1;
+                f(Fetched {
+                    partition,
+                    offset: r.offset,
+                    key: r.key.as_deref().unwrap_or_default(),
+                    value: r.value.as_deref().unwrap_or_default(),
+                    timestamp: Some(Timestamp {
+                        ms: r.timestamp,
+                        log_append: r.log_append_time,
+                    }),
+                    headers: &r.headers,
+                });
+            }
+            // Past transaction markers and skipped batches too: continue
+            // where the answer's whole batches end.
+            self.fetch_at
+                .insert(partition, next.max(answer.next_offset));
+            if answer.too_small(at) {
+                stalled.push(partition);
+            }
+        }
+        Ok(Some(Round {
+            count,
+            stalled,
+            failures,
+            fetched,
+        }))
+    }
+
     /// One fetch of every assigned partition on the worker.
     fn fetch(&mut self) -> Result<Vec<FetchResponse>> {
-        if !self.client.alive() {
-            return Err(Error::Unreachable {
-                addr: self.brokers.clone(),
-                reason: "the connection was lost".into(),
-            });
-        }
+        let deadline = self.deadline();
+        let client = match &mut self.backend {
+            Backend::Classic(client) if client.alive() => client,
+            _ => {
+                return Err(Error::Unreachable {
+                    addr: self.brokers.clone(),
+                    reason: "the connection was lost".into(),
+                })
+            }
+        };
         let fetch_default = self.fetch_default;
         let wanted: Vec<(i32, i64, i32)> = self
             .fetch_at
@@ -322,8 +474,8 @@ impl Reader {
             .map(|(&p, &at)| (p, at, *self.fetch_bytes.get(&p).unwrap_or(&fetch_default)))
             .collect();
         let topic = self.topic.clone();
-        self.client
-            .run(self.deadline(), move |c| {
+        client
+            .run(deadline, move |c| {
                 c.fetch_messages(
                     wanted.iter().map(|&(p, at, max)| {
                         FetchPartition::new(&topic, p, at).with_max_bytes(max)
@@ -355,10 +507,15 @@ impl Reader {
                 why
             });
         }
-        let fresh = Cluster::connect(&self.config)
-            .and_then(|c| fetch_client(&c, &self.topic, self.fetch_default, self.crc_check));
+        let fresh = match &mut self.backend {
+            // Leaders and connections to the healthy ones are kept.
+            Backend::Modern(leaders) => leaders.refresh(),
+            Backend::Classic(_) => Cluster::connect(&self.config)
+                .and_then(|c| fetch_backend(&c, &self.topic, self.fetch_default, self.crc_check))
+                .map(|backend| self.backend = backend),
+        };
         match fresh {
-            Ok(client) => self.client = client,
+            Ok(()) => {}
             Err(Error::Interrupted) => return Err(Error::Interrupted),
             // A broker that came back as Kafka 4.x will not take us later either.
             Err(e @ Error::VersionRefused { .. }) => return Err(e),
@@ -367,9 +524,9 @@ impl Reader {
         Ok(())
     }
 
-    fn recover(&mut self, partition: i32, code: KafkaCode) -> Result<()> {
+    fn recover(&mut self, partition: i32, code: i16) -> Result<()> {
         match code {
-            KafkaCode::OffsetOutOfRange => {
+            codes::OFFSET_OUT_OF_RANGE => {
                 let to = self.offsets(self.reset)?;
                 let at = to.get(&partition).copied().unwrap_or(0);
                 log::warn!(
@@ -380,7 +537,7 @@ impl Reader {
                 self.fetch_at.insert(partition, at);
                 Ok(())
             }
-            KafkaCode::MessageSizeTooLarge => {
+            codes::MESSAGE_TOO_LARGE => {
                 let bytes = self
                     .fetch_bytes
                     .entry(partition)
@@ -398,12 +555,38 @@ impl Reader {
                 *bytes *= 2;
                 Ok(())
             }
-            code if retriable_code(code) => {
+            code if codes::leader_trouble(code) => {
                 let why = partition_error(code, &self.topic, partition, &self.brokers);
                 self.reconnect(why)
             }
             code => Err(partition_error(code, &self.topic, partition, &self.brokers)),
         }
+    }
+}
+
+/// What one fetch round found, before the per-partition follow-ups.
+struct Round {
+    count: usize,
+    /// Partitions with records to read that yielded none (fetch size too small).
+    stalled: Vec<i32>,
+    failures: Vec<(i32, i16)>,
+    /// Whether any partition answered without error.
+    fetched: bool,
+}
+
+/// The fetching side of the cluster's data path (client::cluster::DataPath).
+fn fetch_backend(
+    cluster: &Cluster,
+    topic: &str,
+    fetch_bytes: i32,
+    crc_check: bool,
+) -> Result<Backend> {
+    match cluster.data_path()? {
+        DataPath::Modern => {
+            let mut own = Cluster::connect(&cluster.config)?;
+            Ok(Backend::Modern(Box::new(Leaders::new(&mut own, topic)?)))
+        }
+        _ => fetch_client(cluster, topic, fetch_bytes, crc_check).map(Backend::Classic),
     }
 }
 

@@ -5,15 +5,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use kafka::client::{KafkaClient, RequiredAcks};
-use kafka::error::{Error as KafkaError, KafkaCode};
+use kafka::error::Error as KafkaError;
 use kafka::producer::{ProduceConfirm, Record};
 
 use crate::client::classic::{Abandoned, Worker};
-use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
+use crate::client::codes;
 use crate::client::deadline::Deadline;
+use crate::client::list_offsets::epoch_millis;
+use crate::client::modern::{self, leaders::Leaders, produce::Outgoing};
 use crate::client::retry::{retriable, Retry};
 use crate::error::{Error, Result};
 
@@ -38,6 +41,15 @@ impl std::str::FromStr for Acks {
 }
 
 impl Acks {
+    /// The `acks` field of a ProduceRequest.
+    fn code(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+
     fn required(self) -> RequiredAcks {
         match self {
             Acks::None => RequiredAcks::None,
@@ -112,8 +124,15 @@ pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// The `kafka` crate's producer, on its worker thread (client::classic).
 type Inner = Worker<Option<kafka::producer::Producer>>;
 
+/// What sends the records: the `kafka` crate on its worker (Kafka 0.11 to
+/// 3.9), or record batches over our own connections to each leader.
+enum Backend {
+    Classic(Inner),
+    Modern(Box<Leaders>),
+}
+
 pub struct Producer {
-    inner: Inner,
+    backend: Backend,
     config: BrokerConfig,
     topic: String,
     brokers: String,
@@ -122,6 +141,8 @@ pub struct Producer {
     round_robin: i32,
     retry_for: Duration,
     compression: Compression,
+    /// Headers every record carries (modern path only).
+    headers: Arc<[(String, Vec<u8>)]>,
 }
 
 /// How long a send keeps retrying through leader changes and broker
@@ -132,9 +153,9 @@ impl Producer {
     /// A producer for `topic` on a cluster that already answered us.
     pub fn new(cluster: &mut Cluster, topic: &str, acks: Acks) -> Result<Producer> {
         crate::client::admin::validate_topic_name(topic)?;
-        let (inner, partitions) = build(cluster, topic, acks, Compression::None)?;
+        let (backend, partitions) = build(cluster, topic, acks, Compression::None)?;
         Ok(Producer {
-            inner,
+            backend,
             config: cluster.config.clone(),
             topic: topic.to_string(),
             brokers: cluster.config.display(),
@@ -143,7 +164,22 @@ impl Producer {
             round_robin: -1,
             retry_for: DEFAULT_RETRY_FOR,
             compression: Compression::None,
+            headers: Arc::new([]),
         })
+    }
+
+    /// Headers for every record sent from now on. Message format v0, all
+    /// the `kafka` crate writes, has no headers: on the classic path this
+    /// is a usage error rather than headers silently dropped.
+    pub fn with_headers(mut self, headers: Vec<(String, Vec<u8>)>) -> Result<Producer> {
+        if !headers.is_empty() && matches!(self.backend, Backend::Classic(_)) {
+            return Err(Error::Usage(format!(
+                "record headers need the modern data path, and {} is served by the classic one: add --protocol modern (Kafka 0.11 or later)",
+                self.brokers
+            )));
+        }
+        self.headers = headers.into();
+        Ok(self)
     }
 
     /// Compresses every request from now on (none by default).
@@ -151,13 +187,13 @@ impl Producer {
         self.compression = compression;
         let codec = compression.codec();
         // A worker that is gone is rebuilt with the compression on the next send.
-        let _ = self
-            .inner
-            .run(Deadline::after(self.config.timeout), move |p| {
+        if let Backend::Classic(inner) = &mut self.backend {
+            let _ = inner.run(Deadline::after(self.config.timeout), move |p| {
                 if let Some(p) = p {
                     p.client_mut().set_compression(codec);
                 }
             });
+        }
     }
 
     /// How long `send` retries retriable failures (zero: never).
@@ -169,9 +205,13 @@ impl Producer {
     /// A fresh client with fresh metadata: the `kafka` crate neither
     /// refreshes metadata nor drops a dead connection by itself.
     fn rebuild(&mut self) -> Result<()> {
+        if let Backend::Modern(leaders) = &mut self.backend {
+            // Leaders and connections to the healthy ones are kept.
+            return leaders.refresh();
+        }
         let mut cluster = Cluster::connect(&self.config)?;
-        let (inner, partitions) = build(&mut cluster, &self.topic, self.acks, self.compression)?;
-        self.inner = inner;
+        let (backend, partitions) = build(&mut cluster, &self.topic, self.acks, self.compression)?;
+        self.backend = backend;
         self.partitions = partitions;
         Ok(())
     }
@@ -228,7 +268,10 @@ impl Producer {
                 return Err(e);
             }
             while let Err(error) = self.rebuild() {
-                if !(retriable(&error) && retry.again(&error)) {
+                // The topic existed when the producer started: a broker that
+                // just restarted may not know it yet.
+                let cured = retriable(&error) || matches!(error, Error::UnknownTopic { .. });
+                if !(cured && retry.again(&error)) {
                     return Err(SendError {
                         sent: e.sent,
                         record: None,
@@ -266,12 +309,8 @@ impl Producer {
             }
             return Ok(());
         }
-        let mut results: HashMap<i32, std::result::Result<i64, KafkaCode>> = confirms
-            .into_iter()
-            .flat_map(|c| c.partition_confirms)
-            .map(|pc| (pc.partition, pc.offset))
-            .collect();
-        let mut failed: Vec<(i32, KafkaCode)> = Vec::new();
+        let mut results = confirms;
+        let mut failed: Vec<(i32, i16)> = Vec::new();
         for &i in indices {
             let p = placed[i];
             match results.get_mut(&p) {
@@ -286,7 +325,7 @@ impl Producer {
                 Some(Err(_)) => {}
                 // no answer for the partition: the crate knew no leader for it
                 None if !failed.iter().any(|(q, _)| *q == p) => {
-                    failed.push((p, KafkaCode::LeaderNotAvailable))
+                    failed.push((p, codes::LEADER_NOT_AVAILABLE))
                 }
                 None => {}
             }
@@ -298,16 +337,16 @@ impl Producer {
                 .copied()
                 .filter(|&i| placed[i] == partition)
                 .collect();
-            if code == KafkaCode::MessageSizeTooLarge && mine.len() > 1 {
+            if code == codes::MESSAGE_TOO_LARGE && mine.len() > 1 {
                 // Halves in order: the first is acknowledged before the second goes.
                 let (a, b) = mine.split_at(mine.len() / 2);
                 self.send_indices(records, placed, a, landed)?;
                 self.send_indices(records, placed, b, landed)?;
                 continue;
             }
-            let record = (code == KafkaCode::MessageSizeTooLarge).then_some(mine[0]);
+            let record = (code == codes::MESSAGE_TOO_LARGE).then_some(mine[0]);
             let error = match code {
-                KafkaCode::MessageSizeTooLarge => {
+                codes::MESSAGE_TOO_LARGE => {
                     let r = &records[mine[0]];
                     Error::Data {
                         message: format!(
@@ -326,7 +365,7 @@ impl Producer {
             return Err(SendError {
                 sent: sent(landed),
                 record,
-                retriable: retriable_code(code),
+                retriable: codes::leader_trouble(code),
                 error,
             });
         }
@@ -342,32 +381,68 @@ impl Producer {
         records: &Arc<[OutRecord]>,
         placed: &[i32],
         indices: &[usize],
-    ) -> Result<Vec<ProduceConfirm>> {
-        if !self.inner.alive() {
+    ) -> Result<Acked> {
+        if matches!(&self.backend, Backend::Classic(inner) if !inner.alive()) {
             self.rebuild()?;
         }
-        let (records, topic) = (records.clone(), self.topic.clone());
-        let chosen: Vec<(usize, i32)> = indices.iter().map(|&i| (i, placed[i])).collect();
-        let answer = self
-            .inner
-            .run(Deadline::after(self.config.timeout), move |producer| {
-                let producer = producer.as_mut().ok_or(KafkaError::NoHostReachable)?;
-                let batch: Vec<Record<'_, &[u8], &[u8]>> = chosen
+        let inner = match &mut self.backend {
+            Backend::Classic(inner) => inner,
+            Backend::Modern(leaders) => {
+                if self.compression != Compression::None {
+                    return Err(Error::Usage(format!(
+                        "--compression {} is not yet supported on the modern data path",
+                        self.compression.name()
+                    )));
+                }
+                let now = epoch_millis(SystemTime::now());
+                let outgoing: Vec<Outgoing<'_>> = indices
                     .iter()
-                    .map(|&(i, p)| {
-                        let r = &records[i];
-                        Record::from_key_value(topic.as_str(), r.key.as_slice(), r.value.as_slice())
-                            .with_partition(p)
+                    .map(|&i| Outgoing {
+                        partition: placed[i],
+                        key: &records[i].key,
+                        value: &records[i].value,
+                        headers: &self.headers,
+                        timestamp_ms: now,
                     })
                     .collect();
-                producer.send_all(&batch)
-            });
-        match answer {
-            Ok(result) => result.map_err(|e| kafka_error(e, &self.brokers, &self.topic)),
-            Err(why) => Err(abandoned(why, &self.brokers, self.config.timeout)),
-        }
+                return modern::produce::send(
+                    leaders,
+                    &self.topic,
+                    &outgoing,
+                    self.acks.code(),
+                    self.config.timeout,
+                );
+            }
+        };
+        let (records, topic) = (records.clone(), self.topic.clone());
+        let chosen: Vec<(usize, i32)> = indices.iter().map(|&i| (i, placed[i])).collect();
+        let answer = inner.run(Deadline::after(self.config.timeout), move |producer| {
+            let producer = producer.as_mut().ok_or(KafkaError::NoHostReachable)?;
+            let batch: Vec<Record<'_, &[u8], &[u8]>> = chosen
+                .iter()
+                .map(|&(i, p)| {
+                    let r = &records[i];
+                    Record::from_key_value(topic.as_str(), r.key.as_slice(), r.value.as_slice())
+                        .with_partition(p)
+                })
+                .collect();
+            producer.send_all(&batch)
+        });
+        let confirms: Vec<ProduceConfirm> = match answer {
+            Ok(result) => result.map_err(|e| kafka_error(e, &self.brokers, &self.topic))?,
+            Err(why) => return Err(abandoned(why, &self.brokers, self.config.timeout)),
+        };
+        Ok(confirms
+            .into_iter()
+            .flat_map(|c| c.partition_confirms)
+            .map(|pc| (pc.partition, pc.offset.map_err(|code| code as i16)))
+            .collect())
     }
 }
+
+/// Per partition: the base offset the broker gave the records sent to it,
+/// or its error code.
+type Acked = HashMap<i32, std::result::Result<i64, i16>>;
 
 /// A job the worker could not finish in time, as one of our errors.
 pub fn abandoned(why: Abandoned, brokers: &str, timeout: Duration) -> Error {
@@ -384,14 +459,14 @@ pub fn abandoned(why: Abandoned, brokers: &str, timeout: Duration) -> Error {
     }
 }
 
-/// A producer on its worker, and the partition count of its topic, on
-/// fresh metadata.
+/// A producer for the cluster's data path, and the partition count of its
+/// topic, on fresh metadata.
 fn build(
     cluster: &mut Cluster,
     topic: &str,
     acks: Acks,
     compression: Compression,
-) -> Result<(Inner, i32)> {
+) -> Result<(Backend, i32)> {
     let partitions = crate::client::admin::describe_topic(cluster, topic)?
         .partitions
         .len() as i32;
@@ -401,6 +476,10 @@ fn build(
             format!("topic '{topic}' has no partitions in the metadata from {brokers}"),
             "the topic may be being deleted; check it with `kafkademo topic describe`",
         ));
+    }
+    if cluster.data_path()? == DataPath::Modern {
+        let leaders = Leaders::new(cluster, topic)?;
+        return Ok((Backend::Modern(Box::new(leaders)), partitions));
     }
     let timeout = cluster.config.timeout;
     let mut client: KafkaClient = cluster.kafka_client()?;
@@ -424,21 +503,7 @@ fn build(
         Ok(result) => result.map_err(|e| kafka_error(e, &brokers, topic))?,
         Err(why) => return Err(abandoned(why, &brokers, timeout)),
     }
-    Ok((inner, partitions))
-}
-
-/// Broker answers that a leader change or a restart explains.
-pub fn retriable_code(code: KafkaCode) -> bool {
-    matches!(
-        code,
-        KafkaCode::NotLeaderForPartition
-            | KafkaCode::LeaderNotAvailable
-            | KafkaCode::NotEnoughReplicas
-            | KafkaCode::NotEnoughReplicasAfterAppend
-            | KafkaCode::RequestTimedOut
-            | KafkaCode::NetworkException
-            | KafkaCode::UnknownTopicOrPartition
-    )
+    Ok((Backend::Classic(inner), partitions))
 }
 
 /// A failed send: the error, and how many records of the batch were
@@ -507,47 +572,48 @@ pub fn kafka_error(e: KafkaError, brokers: &str, topic: &str) -> Error {
             addr: brokers.to_string(),
             reason: "no broker reachable".into(),
         },
-        KafkaError::Kafka(code) => partition_error(code, topic, -1, brokers),
+        KafkaError::Kafka(code) => partition_error(code as i16, topic, -1, brokers),
         KafkaError::TopicPartitionError {
             topic_name,
             partition_id,
             error_code,
-        } => partition_error(error_code, &topic_name, partition_id, brokers),
+        } => partition_error(error_code as i16, &topic_name, partition_id, brokers),
         other => Error::broker(format!("topic '{topic}' at {brokers}: {other}")),
     }
 }
 
-pub fn partition_error(code: KafkaCode, topic: &str, partition: i32, brokers: &str) -> Error {
+pub fn partition_error(code: i16, topic: &str, partition: i32, brokers: &str) -> Error {
     let at = if partition >= 0 {
         format!("topic '{topic}' partition {partition}")
     } else {
         format!("topic '{topic}'")
     };
     match code {
-        KafkaCode::UnknownTopicOrPartition => Error::UnknownTopic {
+        codes::UNKNOWN_TOPIC_OR_PARTITION => Error::UnknownTopic {
             topic: topic.to_string(),
             brokers: brokers.to_string(),
         },
-        KafkaCode::MessageSizeTooLarge => Error::Data {
+        codes::MESSAGE_TOO_LARGE => Error::Data {
             message: format!("a record is over the size limit of {at}"),
             hint: Some("raise the topic's max.message.bytes".into()),
         },
-        KafkaCode::NotLeaderForPartition | KafkaCode::LeaderNotAvailable => {
-            Error::broker_with_hint(
-                format!("{at} has no leader at {brokers} right now"),
-                "a broker may be down or an election under way; try again",
-            )
-        }
-        KafkaCode::NotEnoughReplicas | KafkaCode::NotEnoughReplicasAfterAppend => {
+        codes::NOT_LEADER_OR_FOLLOWER | codes::LEADER_NOT_AVAILABLE => Error::broker_with_hint(
+            format!("{at} has no leader at {brokers} right now"),
+            "a broker may be down or an election under way; try again",
+        ),
+        codes::NOT_ENOUGH_REPLICAS | codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
             Error::broker_with_hint(
                 format!("{at}: not enough in-sync replicas for acks=all"),
                 "start the missing brokers or lower min.insync.replicas",
             )
         }
-        KafkaCode::RequestTimedOut => Error::broker(format!(
+        codes::REQUEST_TIMED_OUT => Error::broker(format!(
             "{at}: the broker at {brokers} timed out the request"
         )),
-        code => Error::broker(format!("{at} at {brokers}: broker error {code:?}")),
+        code => Error::broker(format!(
+            "{at} at {brokers}: broker error {code} ({})",
+            codes::name(code)
+        )),
     }
 }
 

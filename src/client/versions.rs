@@ -58,6 +58,36 @@ pub fn check_data_path(addr: &str, versions: &ApiVersions) -> Result<()> {
     Ok(())
 }
 
+/// What the modern data path sends at least: record batches need Produce
+/// v3, Fetch v4 and ListOffsets v1 (Kafka 0.11 and later).
+const MODERN_NEEDS: [(i16, &str, i16); 3] = [
+    (PRODUCE, "Produce", 3),
+    (FETCH, "Fetch", 4),
+    (LIST_OFFSETS, "ListOffsets", 1),
+];
+
+/// Whether a broker with this ApiVersions table can serve the modern data
+/// path; the error names the first API it cannot.
+pub fn check_modern_path(addr: &str, versions: &ApiVersions) -> Result<()> {
+    for (key, api, needed) in MODERN_NEEDS {
+        let accepts = versions.get(&key).copied();
+        if !matches!(accepts, Some((_, max)) if max >= needed) {
+            return Err(Error::PathUnavailable {
+                addr: addr.to_string(),
+                path: "modern",
+                why: format!(
+                    "it does not accept {api} v{needed} or later ({})",
+                    match accepts {
+                        Some((min, max)) => format!("only v{min} to v{max}"),
+                        None => "not listed at all".into(),
+                    }
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,8 +11,8 @@ use crate::cli::{Consume, Format};
 use crate::client::admin;
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::fetch::{Reader, StartAt};
+use crate::client::list_offsets::{self, At};
 use crate::client::member::{GroupTimeouts, Member};
-use crate::client::versions;
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::render::{json_line, text_line};
@@ -47,7 +47,15 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
             }
             args.partition.clone()
         };
-        let mut reader = Reader::new(&cluster, &args.topic, &partitions, &HashMap::new(), reset)?;
+        // --from-time: each partition's first record at or after the time
+        // (our own ListOffsets v1+, on either data path).
+        let start = match args.from_time {
+            Some(t) => list_offsets::offsets_at(&mut cluster, &args.topic, At::Time(t))?
+                .into_iter()
+                .collect(),
+            None => HashMap::new(),
+        };
+        let mut reader = Reader::new(&cluster, &args.topic, &partitions, &start, reset)?;
         ready(&args.topic, &partitions, brokers);
         return consume_loop(&mut reader, None, &mut cluster, &args);
     };
@@ -63,11 +71,9 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         ));
     }
     // Before joining: a member that cannot fetch would only hold up the group.
-    let bootstrap = cluster.bootstrap();
-    versions::check_data_path(bootstrap.addr(), bootstrap.api_versions())?;
+    cluster.data_path()?;
     // Before joining: a member that cannot fetch would only hold up the group.
-    let bootstrap = cluster.bootstrap();
-    versions::check_data_path(bootstrap.addr(), bootstrap.api_versions())?;
+    cluster.data_path()?;
     let member = Member::join(&mut cluster, group, &args.topic, timeouts)?;
     let mut session = GroupSession::new(member, &args.topic)?;
     let mut reader = Reader::new(

@@ -23,15 +23,17 @@ pub fn execute(brokers: &BrokerConfig, args: Produce) -> Result<()> {
         Some(parity) => {
             let plan = ParityPlan::from_args(parity, &args)?;
             let mut cluster = Cluster::connect(brokers)?;
-            let mut producer =
-                Producer::new(&mut cluster, &args.topic, args.acks)?.with_retry_for(args.retry_for);
+            let mut producer = Producer::new(&mut cluster, &args.topic, args.acks)?
+                .with_retry_for(args.retry_for)
+                .with_headers(args.headers.clone())?;
             run_parity(&mut producer, &plan)
         }
         None => {
             let (separator, partition) = console_args(&args)?;
             let mut cluster = Cluster::connect(brokers)?;
-            let mut producer =
-                Producer::new(&mut cluster, &args.topic, args.acks)?.with_retry_for(args.retry_for);
+            let mut producer = Producer::new(&mut cluster, &args.topic, args.acks)?
+                .with_retry_for(args.retry_for)
+                .with_headers(args.headers.clone())?;
             run_console(&mut producer, separator.as_deref(), partition)
         }
     }

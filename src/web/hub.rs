@@ -202,6 +202,7 @@ fn record_json(r: &Consumed) -> String {
         offset: r.offset,
         key: cut(&r.key),
         value: cut(&r.value),
+        ..r.clone()
     };
     let line = json_line(&shown);
     match serde_json::from_str::<serde_json::Value>(&line) {
@@ -224,6 +225,7 @@ mod tests {
             offset,
             key: key.to_vec(),
             value: value.to_vec(),
+            ..Consumed::default()
         }
     }
 

@@ -1,8 +1,9 @@
 //! What a user sees against Kafka 4.x (the `kafka4` phase of `make test`
-//! starts 4.4 and runs only these; the other phases skip them): topic and
-//! group listing work; produce and consume, whose `kafka` crate speaks the
-//! request versions 4.0 removed, exit 76 at once with one line that says so,
-//! instead of retrying and blaming the network.
+//! starts 4.4 and runs only these; the other phases skip them): topics and
+//! groups work; produce and consume run on the modern data path, which
+//! `auto` picks because 4.0 removed the request versions the `kafka` crate
+//! speaks; forcing the classic path exits 76 at once with one line that says
+//! so, instead of retrying and blaming the network.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,16 +14,16 @@ use crate::fixture::*;
 /// known from ApiVersions, before anything is sent.
 const PROMPTLY: Duration = Duration::from_secs(8);
 
-const HINT: &str = "  hint: kafkademo produces and consumes with the kafka crate, which speaks \
-                    only the request versions Kafka 0.11 to 3.9 accept; topic commands and \
-                    `group list` work";
+const HINT: &str = "  hint: the classic data path (the kafka crate) speaks only the request \
+                    versions Kafka 0.11 to 3.9 accept; leave --protocol at auto to use the \
+                    modern one";
 
-/// Runs kafkademo with `--timeout 3s` and `input` on stdin, and asserts it
+/// Runs kafkademo with `--timeout 3s --protocol classic` and `input` on stdin, and asserts it
 /// exits 76 promptly with exactly the refusal and its hint on stderr.
 fn refused(args: &[&str], input: &str) {
     let brokers = require_broker();
     let addr = brokers.split(',').next().unwrap_or_default().to_string();
-    let mut full = vec!["--timeout", "3s"];
+    let mut full = vec!["--timeout", "3s", "--protocol", "classic"];
     full.extend_from_slice(args);
     let start = Instant::now();
     let mut child = kafkademo(&full)
@@ -86,25 +87,45 @@ fn group_list_works() {
 }
 
 #[test]
-fn produce_from_stdin_is_refused_at_once() {
+fn stdin_round_trip_with_headers_and_timestamps() {
+    crate::datapath::stdin_round_trip_with_headers_and_timestamps(&[]);
+}
+
+#[test]
+fn parity_records_round_trip() {
+    crate::datapath::parity_records_round_trip(&[]);
+}
+
+#[test]
+fn group_commits_and_resumes() {
+    crate::datapath::group_commits_and_resumes(&[]);
+}
+
+#[test]
+fn consume_from_a_point_in_time() {
+    crate::datapath::consume_from_a_point_in_time(&[]);
+}
+
+#[test]
+fn forced_classic_produce_from_stdin_is_refused_at_once() {
     let t = Topic::new("k4-stdin", 1);
     refused(&["produce", "--topic", &t.name], "1\n2\n3\n");
 }
 
 #[test]
-fn produce_even_is_refused_at_once() {
+fn forced_classic_produce_even_is_refused_at_once() {
     let t = Topic::new("k4-even", 1);
     refused(&["produce", "even", "--count", "1", "--topic", &t.name], "");
 }
 
 #[test]
-fn consume_is_refused_at_once() {
+fn forced_classic_consume_is_refused_at_once() {
     let t = Topic::new("k4-consume", 1);
     refused(&["consume", "--topic", &t.name, "--exit-at-end"], "");
 }
 
 #[test]
-fn consume_in_a_group_is_refused_before_joining() {
+fn forced_classic_consume_in_a_group_is_refused_before_joining() {
     let t = Topic::new("k4-group", 1);
     let group = unique_topic("k4-g");
     refused(

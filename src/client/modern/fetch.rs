@@ -9,10 +9,11 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
 use crate::client::codes;
+use crate::client::codes::{NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR};
 use crate::client::connection::topic_name;
 use crate::client::modern::batch;
 use crate::client::modern::leaders::Leaders;
-use crate::client::modern::produce::{check_topic, pick_version, NETWORK_EXCEPTION};
+use crate::client::modern::produce::{check_topic, pick_version};
 use crate::client::retry;
 use crate::error::{Error, Result};
 
@@ -190,11 +191,7 @@ fn answers(
             .find(|a| a.partition_index == p);
         let Some(answer) = answer else {
             log::warn!("{addr} left topic '{topic}' partition {p} out of its Fetch answer");
-            out.push(PartitionFetch::failed(
-                p,
-                offset,
-                super::produce::UNKNOWN_SERVER_ERROR,
-            ));
+            out.push(PartitionFetch::failed(p, offset, UNKNOWN_SERVER_ERROR));
             continue;
         };
         let mut fetched = PartitionFetch {
@@ -295,7 +292,7 @@ mod tests {
         assert_eq!((got[2].error_code, got[2].next_offset), (1, 9));
         assert_eq!(
             got[3].error_code,
-            super::super::produce::UNKNOWN_SERVER_ERROR
+            crate::client::codes::UNKNOWN_SERVER_ERROR
         );
     }
 

@@ -46,15 +46,6 @@ impl Leaders {
         &self.topic
     }
 
-    pub fn config(&self) -> &BrokerConfig {
-        &self.config
-    }
-
-    /// The topic's partitions, in order.
-    pub fn partitions(&self) -> Vec<i32> {
-        self.leaders.keys().copied().collect()
-    }
-
     /// The broker leading `partition`, if one is known.
     pub fn leader(&self, partition: i32) -> Option<i32> {
         self.leaders.get(&partition).copied().filter(|&id| id >= 0)
@@ -63,11 +54,6 @@ impl Leaders {
     /// Whether the metadata named `partition` at all (with or without a leader).
     pub fn has_partition(&self, partition: i32) -> bool {
         self.leaders.contains_key(&partition)
-    }
-
-    /// The address of broker `id`, if the metadata named it.
-    pub fn addr(&self, id: i32) -> Option<&str> {
-        self.addrs.get(&id).map(String::as_str)
     }
 
     /// Reads the topic's metadata again, through our own connection to the

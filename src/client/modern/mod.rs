@@ -5,9 +5,6 @@
 //! leader and keeps a connection to it, `batch` turns records into record
 //! batches and back (pure logic), `produce` and `fetch` send the requests.
 
-// wired into produce.rs/fetch.rs by the lead
-#![allow(dead_code)]
-
 pub mod batch;
 pub mod fetch;
 pub mod leaders;

@@ -10,6 +10,7 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::Request;
 
+use crate::client::codes::{NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR};
 use crate::client::connection::{topic_name, Connection};
 use crate::client::deadline::Deadline;
 use crate::client::modern::batch::{self, BatchIdentity, BatchRecord, EncodeError};
@@ -20,12 +21,6 @@ use crate::error::{Error, Result};
 /// Produce v3 is the first with record batches (message format v2); v12
 /// and later are Kafka 4's (v13 names topics by id), so v11 is our last.
 pub const PRODUCE_VERSIONS: (i16, i16) = (3, 11);
-
-/// NETWORK_EXCEPTION: the leader could not be reached or broke the
-/// connection (retriable; the records may or may not have been written).
-pub const NETWORK_EXCEPTION: i16 = 13;
-/// UNKNOWN_SERVER_ERROR: the leader's answer left the partition out.
-pub const UNKNOWN_SERVER_ERROR: i16 = -1;
 
 /// A record to send.
 #[derive(Debug, Clone, Copy)]
