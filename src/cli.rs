@@ -363,7 +363,7 @@ pub struct BenchProduce {
     /// Records per produce request [default: about 256 KiB worth, at most 5000]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch: Option<u64>,
-    /// Compression of each request: none, gzip or snappy
+    /// Compression of each request: none, gzip, snappy, lz4 or zstd (lz4 and zstd on the modern data path)
     #[arg(long, default_value = "none", value_parser = parse_compression)]
     pub compression: Compression,
     /// Producer connections to the broker, each on its own thread

@@ -60,14 +60,17 @@ impl Acks {
 }
 
 /// How each partition's share of a request is compressed. The `kafka`
-/// crate wraps the v0 message set in one compressed message; the broker
-/// unpacks it and writes a compressed v2 batch.
+/// crate wraps the v0 message set in one compressed message (gzip, snappy),
+/// which the broker unpacks and writes as a compressed v2 batch; the modern
+/// path compresses each record batch itself (also lz4 and zstd).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     #[default]
     None,
     Gzip,
     Snappy,
+    Lz4,
+    Zstd,
 }
 
 impl std::str::FromStr for Compression {
@@ -77,7 +80,9 @@ impl std::str::FromStr for Compression {
             "none" => Ok(Compression::None),
             "gzip" => Ok(Compression::Gzip),
             "snappy" => Ok(Compression::Snappy),
-            _ => Err(format!("'{s}' is not one of none, gzip, snappy")),
+            "lz4" => Ok(Compression::Lz4),
+            "zstd" => Ok(Compression::Zstd),
+            _ => Err(format!("'{s}' is not one of none, gzip, snappy, lz4, zstd")),
         }
     }
 }
@@ -88,14 +93,30 @@ impl Compression {
             Compression::None => "none",
             Compression::Gzip => "gzip",
             Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
         }
     }
 
-    fn codec(self) -> kafka::client::Compression {
+    /// The `kafka` crate's codec; None for those it does not have.
+    fn codec(self) -> Option<kafka::client::Compression> {
         match self {
-            Compression::None => kafka::client::Compression::NONE,
-            Compression::Gzip => kafka::client::Compression::GZIP,
-            Compression::Snappy => kafka::client::Compression::SNAPPY,
+            Compression::None => Some(kafka::client::Compression::NONE),
+            Compression::Gzip => Some(kafka::client::Compression::GZIP),
+            Compression::Snappy => Some(kafka::client::Compression::SNAPPY),
+            Compression::Lz4 | Compression::Zstd => None,
+        }
+    }
+
+    /// A record batch's codec (client::modern).
+    fn batch_codec(self) -> kafka_protocol::records::Compression {
+        use kafka_protocol::records::Compression as C;
+        match self {
+            Compression::None => C::None,
+            Compression::Gzip => C::Gzip,
+            Compression::Snappy => C::Snappy,
+            Compression::Lz4 => C::Lz4,
+            Compression::Zstd => C::Zstd,
         }
     }
 }
@@ -182,18 +203,26 @@ impl Producer {
         Ok(self)
     }
 
-    /// Compresses every request from now on (none by default).
-    pub fn set_compression(&mut self, compression: Compression) {
-        self.compression = compression;
-        let codec = compression.codec();
-        // A worker that is gone is rebuilt with the compression on the next send.
+    /// Compresses every request from now on (none by default). lz4 and
+    /// zstd need the modern path: the `kafka` crate has neither.
+    pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
         if let Backend::Classic(inner) = &mut self.backend {
+            let Some(codec) = compression.codec() else {
+                return Err(Error::Usage(format!(
+                    "--compression {} needs the modern data path, and {} is served by the classic one: add --protocol modern",
+                    compression.name(),
+                    self.brokers
+                )));
+            };
+            // A worker that is gone is rebuilt with the compression on the next send.
             let _ = inner.run(Deadline::after(self.config.timeout), move |p| {
                 if let Some(p) = p {
                     p.client_mut().set_compression(codec);
                 }
             });
         }
+        self.compression = compression;
+        Ok(())
     }
 
     /// How long `send` retries retriable failures (zero: never).
@@ -388,12 +417,6 @@ impl Producer {
         let inner = match &mut self.backend {
             Backend::Classic(inner) => inner,
             Backend::Modern(leaders) => {
-                if self.compression != Compression::None {
-                    return Err(Error::Usage(format!(
-                        "--compression {} is not yet supported on the modern data path",
-                        self.compression.name()
-                    )));
-                }
                 let now = epoch_millis(SystemTime::now());
                 let outgoing: Vec<Outgoing<'_>> = indices
                     .iter()
@@ -411,6 +434,7 @@ impl Producer {
                     &outgoing,
                     self.acks.code(),
                     self.config.timeout,
+                    self.compression.batch_codec(),
                 );
             }
         };
@@ -483,7 +507,11 @@ fn build(
     }
     let timeout = cluster.config.timeout;
     let mut client: KafkaClient = cluster.kafka_client()?;
-    client.set_compression(compression.codec());
+    client.set_compression(
+        compression
+            .codec()
+            .unwrap_or(kafka::client::Compression::NONE),
+    );
     let mut inner: Inner = Worker::spawn("producer", None);
     let name = topic.to_string();
     let built = inner.run(Deadline::after(timeout), move |slot| {
@@ -655,9 +683,15 @@ mod tests {
 
     #[test]
     fn compression_parses_and_names_itself() {
-        for c in [Compression::None, Compression::Gzip, Compression::Snappy] {
+        for c in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
             assert_eq!(c.name().parse::<Compression>(), Ok(c));
         }
-        assert!("zstd".parse::<Compression>().is_err());
+        assert!("brotli".parse::<Compression>().is_err());
     }
 }

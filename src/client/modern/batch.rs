@@ -54,9 +54,13 @@ pub enum EncodeError {
     Encoder(String),
 }
 
-/// One uncompressed record batch holding `records` in order, at offsets 0..n
-/// (the broker assigns the real ones).
-pub fn encode(records: &[BatchRecord<'_>], identity: BatchIdentity) -> Result<Bytes, EncodeError> {
+/// One record batch holding `records` in order, at offsets 0..n (the broker
+/// assigns the real ones), compressed with `compression` as a whole.
+pub fn encode(
+    records: &[BatchRecord<'_>],
+    identity: BatchIdentity,
+    compression: Compression,
+) -> Result<Bytes, EncodeError> {
     let mut built = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         let mut headers = IndexMap::with_capacity(r.headers.len());
@@ -94,7 +98,7 @@ pub fn encode(records: &[BatchRecord<'_>], identity: BatchIdentity) -> Result<By
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
-        compression: Compression::None,
+        compression,
     };
     RecordBatchEncoder::encode(&mut buf, built.iter(), &options)
         .map_err(|e| EncodeError::Encoder(e.to_string()))?;
@@ -141,7 +145,6 @@ const LAST_OFFSET_DELTA_AT: usize = 23;
 const MAX_TIMESTAMP_AT: usize = 35;
 const RECORDS_AT: usize = 61;
 
-const COMPRESSION_MASK: i16 = 0x7;
 const LOG_APPEND_TIME: i16 = 1 << 3;
 const CONTROL: i16 = 1 << 5;
 
@@ -167,8 +170,10 @@ pub fn slice_batches(raw: &Bytes) -> Vec<Bytes> {
 
 /// The records at or after `from` in a Fetch answer's raw bytes for one
 /// partition; control batches are skipped, a cut-short last batch ignored.
-/// A batch that cannot be read (compressed, an old message format, a bad
-/// checksum) is an error, never skipped.
+/// Compressed batches (gzip, snappy, lz4, zstd) are unpacked by
+/// kafka-protocol's decoder. A batch that cannot be read (an old message
+/// format, a bad checksum, a codec it does not know) is an error, never
+/// skipped.
 pub fn decode(raw: &Bytes, from: i64) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
     for batch in slice_batches(raw) {
@@ -195,19 +200,6 @@ pub fn decode(raw: &Bytes, from: i64) -> Result<Decoded, DecodeError> {
         out.next_offset = Some(last_offset + 1);
         if attributes & CONTROL != 0 || last_offset < from {
             continue;
-        }
-        let compression = attributes & COMPRESSION_MASK;
-        if compression != 0 {
-            let name = match compression {
-                1 => "gzip",
-                2 => "snappy",
-                3 => "lz4",
-                4 => "zstd",
-                _ => "unknown",
-            };
-            return Err(fail(format!(
-                "a {name}-compressed record batch (kafkademo reads only uncompressed batches)"
-            )));
         }
         let log_append_time = attributes & LOG_APPEND_TIME != 0;
         let max_timestamp = i64::from_be_bytes(be(&batch, MAX_TIMESTAMP_AT));
@@ -270,7 +262,7 @@ mod tests {
                 timestamp_ms: 1_700_000_000_000 + i as i64,
             })
             .collect();
-        let batch = encode(&records, BatchIdentity::PLAIN).unwrap();
+        let batch = encode(&records, BatchIdentity::PLAIN, Compression::None).unwrap();
         rebase(&batch, base)
     }
 
@@ -337,7 +329,7 @@ mod tests {
             headers: &[],
             timestamp_ms: 1,
         };
-        let batch = encode(&[r, r, r], id).unwrap();
+        let batch = encode(&[r, r, r], id, Compression::None).unwrap();
         assert_eq!(
             slice_batches(&batch).len(),
             1,
@@ -359,7 +351,7 @@ mod tests {
             timestamp_ms: 1,
         };
         assert_eq!(
-            encode(&[r], BatchIdentity::PLAIN),
+            encode(&[r], BatchIdentity::PLAIN, Compression::None),
             Err(EncodeError::DuplicateHeader {
                 record: 0,
                 name: "a".into()
@@ -444,12 +436,25 @@ mod tests {
     }
 
     #[test]
-    fn a_compressed_batch_is_an_error_not_a_skip() {
-        let batch = with_attributes(&stored(7, 2, &[]), 1);
-        let e = decode(&concat(&[&stored(0, 7, &[]), &batch]), 0).unwrap_err();
-        assert_eq!(e.offset, 7);
-        assert!(e.reason.contains("gzip-compressed"), "{}", e.reason);
-        // A corrupt batch too.
+    fn compressed_batches_come_back_and_bad_ones_are_errors() {
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let r = BatchRecord {
+                key: b"k",
+                value: &[b'x'; 300],
+                headers: &[],
+                timestamp_ms: 1,
+            };
+            let batch = encode(&[r, r, r], BatchIdentity::PLAIN, codec).unwrap();
+            let d = decode(&batch, 0).unwrap();
+            assert_eq!(d.records.len(), 3, "{codec:?}");
+            assert_eq!(d.records[2].value.as_deref(), Some(&[b'x'; 300][..]));
+        }
+        // A corrupt batch is an error.
         let mut bad = BytesMut::from(&stored(0, 2, &[])[..]);
         let last = bad.len() - 1;
         bad[last] ^= 0xff;

@@ -259,7 +259,12 @@ mod tests {
             headers: &[],
             timestamp_ms: 1,
         };
-        let whole = encode(&[r, r], BatchIdentity::PLAIN).unwrap();
+        let whole = encode(
+            &[r, r],
+            BatchIdentity::PLAIN,
+            kafka_protocol::records::Compression::None,
+        )
+        .unwrap();
         let cut = whole.slice(..50);
         let got = answers(
             &response(vec![

@@ -13,6 +13,8 @@ use kafka_protocol::protocol::Request;
 use crate::client::codes::{NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR};
 use crate::client::connection::{topic_name, Connection};
 use crate::client::deadline::Deadline;
+use kafka_protocol::records::Compression;
+
 use crate::client::modern::batch::{self, BatchIdentity, BatchRecord, EncodeError};
 use crate::client::modern::leaders::Leaders;
 use crate::client::retry;
@@ -47,6 +49,7 @@ pub fn send(
     records: &[Outgoing<'_>],
     acks: i16,
     timeout: Duration,
+    compression: Compression,
 ) -> Result<HashMap<i32, std::result::Result<i64, i16>>> {
     check_topic(leaders, topic)?;
     // Records by partition, in order.
@@ -73,7 +76,7 @@ pub fn send(
             let records = by_partition.get(&p).map(Vec::as_slice).unwrap_or_default();
             // An idempotent producer passes its identity and the
             // partition's next sequence number here.
-            let bytes = batch::encode(records, BatchIdentity::PLAIN)
+            let bytes = batch::encode(records, BatchIdentity::PLAIN, compression)
                 .map_err(|e| encode_error(e, topic, p))?;
             data.push(
                 PartitionProduceData::default()

@@ -263,7 +263,7 @@ fn producer_worker(
 ) -> Result<Option<Sent>> {
     let mut cluster = Cluster::connect(brokers)?;
     let mut producer = Producer::new(&mut cluster, topic, plan.acks)?;
-    producer.set_compression(plan.compression);
+    producer.set_compression(plan.compression)?;
     let mut letters = Letters::new(seed() ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     // Shared, not copied, with the producer's worker thread on every send.
     let batch: Arc<[OutRecord]> = (0..plan.batch)
