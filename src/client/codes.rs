@@ -73,6 +73,7 @@ pub fn leader_trouble(code: i16) -> bool {
 
 // The codes the client treats by name; the test below holds each to
 // kafka_protocol's ResponseError, so a typo cannot hide here.
+pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
 pub const UNKNOWN_SERVER_ERROR: i16 = -1;
 pub const OFFSET_OUT_OF_RANGE: i16 = 1;
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
@@ -126,6 +127,10 @@ mod tests {
     #[test]
     fn every_named_code_is_kafkas() {
         for (code, error) in [
+            (
+                DUPLICATE_SEQUENCE_NUMBER,
+                ResponseError::DuplicateSequenceNumber,
+            ),
             (UNKNOWN_SERVER_ERROR, ResponseError::UnknownServerError),
             (
                 NOT_ENOUGH_REPLICAS_AFTER_APPEND,

@@ -16,7 +16,7 @@ use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::codes;
 use crate::client::deadline::Deadline;
 use crate::client::list_offsets::epoch_millis;
-use crate::client::modern::{self, leaders::Leaders, produce::Outgoing};
+use crate::client::modern::{self, batch::BatchIdentity, leaders::Leaders, produce::Outgoing};
 use crate::client::retry::{retriable, Retry};
 use crate::error::{Error, Result};
 
@@ -164,6 +164,21 @@ pub struct Producer {
     compression: Compression,
     /// Headers every record carries (modern path only).
     headers: Arc<[(String, Vec<u8>)]>,
+    /// The modern path with acks=all: producer id, epoch, sequences.
+    idempotence: Option<Idempotence>,
+}
+
+/// What makes retries harmless: the broker keeps, per producer id and
+/// partition, the sequence numbers of the last batches it wrote, and drops
+/// a batch it already has (answering with its first offset).
+struct Idempotence {
+    producer_id: i64,
+    epoch: i16,
+    /// Per partition, the sequence number of the next new record.
+    next: HashMap<i32, i32>,
+    /// Per record of the `send` under way, its sequence number (kept
+    /// across retries, so a resent batch carries the same numbers).
+    assigned: Vec<i32>,
 }
 
 /// How long a send keeps retrying through leader changes and broker
@@ -175,7 +190,7 @@ impl Producer {
     pub fn new(cluster: &mut Cluster, topic: &str, acks: Acks) -> Result<Producer> {
         crate::client::admin::validate_topic_name(topic)?;
         let (backend, partitions) = build(cluster, topic, acks, Compression::None)?;
-        Ok(Producer {
+        Producer {
             backend,
             config: cluster.config.clone(),
             topic: topic.to_string(),
@@ -186,7 +201,25 @@ impl Producer {
             retry_for: DEFAULT_RETRY_FOR,
             compression: Compression::None,
             headers: Arc::new([]),
-        })
+            idempotence: None,
+        }
+        .idempotent_if_modern(cluster)
+    }
+
+    /// The modern path with acks=all is idempotent, as the Java client is
+    /// by default: retries through a leader failover write nothing twice.
+    fn idempotent_if_modern(mut self, cluster: &mut Cluster) -> Result<Producer> {
+        if matches!(self.backend, Backend::Modern(_)) && self.acks == Acks::All {
+            let (producer_id, epoch) = modern::produce::init_producer_id(cluster)?;
+            log::info!("idempotent producer: id {producer_id}, epoch {epoch}");
+            self.idempotence = Some(Idempotence {
+                producer_id,
+                epoch,
+                next: HashMap::new(),
+                assigned: Vec::new(),
+            });
+        }
+        Ok(self)
     }
 
     /// Headers for every record sent from now on. Message format v0, all
@@ -281,6 +314,17 @@ impl Producer {
             offset: -1,
         };
         let mut landed = vec![unsent; records.len()];
+        if let Some(idem) = &mut self.idempotence {
+            idem.assigned = placed
+                .iter()
+                .map(|&p| {
+                    let next = idem.next.entry(p).or_insert(0);
+                    let seq = *next;
+                    *next = next.wrapping_add(1);
+                    seq
+                })
+                .collect();
+        }
         // A brand-new topic's leaders can need a moment (KRaft brokers
         // answer NOT_LEADER until they have loaded the partition): the retry
         // policy says nothing unless the trouble lasts.
@@ -294,6 +338,7 @@ impl Producer {
             };
             e.sent = landed.iter().filter(|l| l.partition >= 0).count();
             if !e.retriable || !retry.again(&e.error) {
+                self.rewind(&placed, &landed);
                 return Err(e);
             }
             while let Err(error) = self.rebuild() {
@@ -301,12 +346,27 @@ impl Producer {
                 // just restarted may not know it yet.
                 let cured = retriable(&error) || matches!(error, Error::UnknownTopic { .. });
                 if !(cured && retry.again(&error)) {
+                    self.rewind(&placed, &landed);
                     return Err(SendError {
                         sent: e.sent,
                         record: None,
                         retriable: false,
                         error,
                     });
+                }
+            }
+        }
+    }
+
+    /// After a send that gave up: the sequence numbers of records that were
+    /// never acknowledged are handed out again, so the next send does not
+    /// leave a gap the broker would refuse (OUT_OF_ORDER_SEQUENCE_NUMBER).
+    fn rewind(&mut self, placed: &[i32], landed: &[Landed]) {
+        if let Some(idem) = &mut self.idempotence {
+            for (i, &p) in placed.iter().enumerate() {
+                if landed[i].partition < 0 {
+                    let next = idem.next.entry(p).or_insert(0);
+                    *next = (*next).min(idem.assigned[i]);
                 }
             }
         }
@@ -428,14 +488,35 @@ impl Producer {
                         timestamp_ms: now,
                     })
                     .collect();
-                return modern::produce::send(
+                // Each partition's batch starts at its first pending record's
+                // sequence number: the same numbers on every retry.
+                let mut identities = HashMap::new();
+                if let Some(idem) = &self.idempotence {
+                    for &i in indices {
+                        identities.entry(placed[i]).or_insert(BatchIdentity {
+                            producer_id: idem.producer_id,
+                            producer_epoch: idem.epoch,
+                            base_sequence: idem.assigned[i],
+                        });
+                    }
+                }
+                let mut acked = modern::produce::send(
                     leaders,
                     &self.topic,
                     &outgoing,
                     self.acks.code(),
                     self.config.timeout,
                     self.compression.batch_codec(),
-                );
+                    &identities,
+                )?;
+                // A batch the broker already wrote longer ago than it keeps
+                // sequence numbers for: written, offset unknown.
+                for result in acked.values_mut() {
+                    if *result == Err(codes::DUPLICATE_SEQUENCE_NUMBER) {
+                        *result = Ok(-1);
+                    }
+                }
+                return Ok(acked);
             }
         };
         let (records, topic) = (records.clone(), self.topic.clone());

@@ -32,9 +32,15 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
     }
 }
 
+/// Which data path the run uses (`--protocol`, or what auto picks).
+fn data_path(brokers: &BrokerConfig) -> Result<&'static str> {
+    Ok(Cluster::connect(brokers)?.data_path()?.name())
+}
+
 // ---- the three modes ------------------------------------------------------
 
 fn produce(brokers: &BrokerConfig, args: &BenchProduce, quiet: bool) -> Result<()> {
+    let path = data_path(brokers)?;
     let topic = BenchTopic::resolve(brokers, &args.target)?;
     let plan = ProducePlan {
         records: args.records,
@@ -55,6 +61,7 @@ fn produce(brokers: &BrokerConfig, args: &BenchProduce, quiet: bool) -> Result<(
     let report = json!({
         "mode": "produce",
         "topic": topic.name,
+        "data_path": path,
         "temporary_topic": topic.temp.is_some(),
         "partitions": topic.partitions.len(),
         "records": run.records,
@@ -85,6 +92,7 @@ fn produce(brokers: &BrokerConfig, args: &BenchProduce, quiet: bool) -> Result<(
             plural(plan.connections)
         ),
         topic.describe(),
+        format!("  data path   {path}"),
         format!("  records/s   {:.0}", per_sec(run.records as f64, secs)),
         format!("  MB/s        {:.2}", per_sec(bytes as f64 / MIB, secs)),
         format!(
@@ -101,6 +109,7 @@ fn produce(brokers: &BrokerConfig, args: &BenchProduce, quiet: bool) -> Result<(
 }
 
 fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<()> {
+    let path = data_path(brokers)?;
     let topic = BenchTopic::resolve(brokers, &args.target)?;
     let mut progress = Progress::new(quiet);
     if topic.temp.is_some() {
@@ -133,6 +142,7 @@ fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<(
     let report = json!({
         "mode": "consume",
         "topic": topic.name,
+        "data_path": path,
         "temporary_topic": topic.temp.is_some(),
         "partitions": topic.partitions.len(),
         "records": run.records,
@@ -154,6 +164,7 @@ fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<(
             plural(connections)
         ),
         topic.describe(),
+        format!("  data path   {path}"),
         format!("  records/s   {:.0}", per_sec(run.records as f64, secs)),
         format!("  MB/s        {:.2}", per_sec(run.bytes as f64 / MIB, secs)),
         format!("  elapsed     {secs:.2} s"),
@@ -163,6 +174,7 @@ fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<(
 }
 
 fn e2e(brokers: &BrokerConfig, args: &BenchE2e, quiet: bool) -> Result<()> {
+    let path = data_path(brokers)?;
     if args.duration.is_zero() {
         return Err(Error::Usage("--duration must be more than 0".into()));
     }
@@ -176,6 +188,7 @@ fn e2e(brokers: &BrokerConfig, args: &BenchE2e, quiet: bool) -> Result<()> {
     let report = json!({
         "mode": "e2e",
         "topic": topic.name,
+        "data_path": path,
         "temporary_topic": topic.temp.is_some(),
         "partitions": topic.partitions.len(),
         "rate": args.rate,
@@ -202,6 +215,7 @@ fn e2e(brokers: &BrokerConfig, args: &BenchE2e, quiet: bool) -> Result<()> {
             acks_name(args.acks)
         ),
         topic.describe(),
+        format!("  data path   {path}"),
         format!(
             "  sent at     {achieved:.0} records/s, all {} received",
             h.count()

@@ -1052,7 +1052,21 @@ fn ctrl_c_produce_frozen_leader() {
 ///    topic. A plain consumer reads along to time the outage.
 #[test]
 fn broker_restart_during_produce() {
-    let mut row = Row::new("leader SIGKILL + restart during produce (stdin)");
+    restart_during_produce("leader SIGKILL + restart during produce (stdin)", &[]);
+}
+
+/// 4b. The same with the modern data path, whose acks=all producer is
+///     idempotent: its retries write nothing twice.
+#[test]
+fn broker_restart_during_idempotent_produce() {
+    restart_during_produce(
+        "the same, modern path (idempotent producer)",
+        &["--protocol", "modern"],
+    );
+}
+
+fn restart_during_produce(scenario: &'static str, path: &[&str]) {
+    let mut row = Row::new(scenario);
     let mut faults = Faults::new();
     let topic = faults.topic("f-prod", 3);
     let mut live = Proc::spawn(
@@ -1066,8 +1080,9 @@ fn broker_restart_during_produce() {
             "json",
         ],
     );
-    let (mut producer, stdin) =
-        Proc::spawn_fed("producer", &["produce", "--topic", &topic, "--acks", "all"]);
+    let mut producer_args = path.to_vec();
+    producer_args.extend_from_slice(&["produce", "--topic", &topic, "--acks", "all"]);
+    let (mut producer, stdin) = Proc::spawn_fed("producer", &producer_args);
     let mut feeder = Feeder::start(stdin, "prod");
     wait_for(Duration::from_secs(30), "50 records consumed", || {
         (live.lines().len() >= 50).then_some(())
@@ -1155,6 +1170,13 @@ fn broker_restart_during_produce() {
         flowing && live_running,
         "the plain consumer stalled or exited over the restart:\n{stderr}"
     );
+    if !path.is_empty() {
+        let duplicates = out.lines().count() - counts.len() - reread;
+        assert_eq!(
+            duplicates, 0,
+            "the idempotent producer wrote {duplicates} lines twice:\n{stderr}"
+        );
+    }
 }
 
 /// 5. One of two group members SIGKILLed: the other takes over its

@@ -7,10 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{
+    InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId,
+};
 use kafka_protocol::protocol::Request;
 
-use crate::client::codes::{NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR};
+use crate::client::cluster::Cluster;
+use crate::client::codes::{self, NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR};
 use crate::client::connection::{topic_name, Connection};
 use crate::client::deadline::Deadline;
 use kafka_protocol::records::Compression;
@@ -50,6 +53,7 @@ pub fn send(
     acks: i16,
     timeout: Duration,
     compression: Compression,
+    identities: &HashMap<i32, BatchIdentity>,
 ) -> Result<HashMap<i32, std::result::Result<i64, i16>>> {
     check_topic(leaders, topic)?;
     // Records by partition, in order.
@@ -74,9 +78,10 @@ pub fn send(
         let mut data = Vec::with_capacity(partitions.len());
         for &p in &partitions {
             let records = by_partition.get(&p).map(Vec::as_slice).unwrap_or_default();
-            // An idempotent producer passes its identity and the
-            // partition's next sequence number here.
-            let bytes = batch::encode(records, BatchIdentity::PLAIN, compression)
+            // An idempotent producer's id, epoch and the partition's
+            // sequence number for the batch's first record.
+            let identity = identities.get(&p).copied().unwrap_or(BatchIdentity::PLAIN);
+            let bytes = batch::encode(records, identity, compression)
                 .map_err(|e| encode_error(e, topic, p))?;
             data.push(
                 PartitionProduceData::default()
@@ -103,6 +108,55 @@ pub fn send(
         }
     }
     Ok(results)
+}
+
+/// A producer id and epoch for an idempotent producer (InitProducerId with
+/// no transactional id), from any broker: with them the leaders drop a
+/// batch they already wrote when a retry sends it again.
+pub fn init_producer_id(cluster: &mut Cluster) -> Result<(i64, i16)> {
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(-1)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    // A broker that just restarted answers COORDINATOR_LOAD_IN_PROGRESS
+    // while it loads its transaction state: wait, as the Java client does.
+    let mut retry = retry::Retry::within(retry::RETRY_FOR);
+    loop {
+        let conn = cluster.bootstrap();
+        let addr = conn.addr().to_string();
+        let answer =
+            pick_version::<InitProducerIdRequest>(conn, (0, 4), "Kafka 0.11+, idempotence")
+                .and_then(|version| conn.call_at(&request, version, conn.timeout()));
+        let why = match answer {
+            Ok(r) if r.error_code == 0 => return Ok((r.producer_id.0, r.producer_epoch)),
+            Ok(r)
+                if codes::coordinator_moved(r.error_code)
+                    || codes::leader_trouble(r.error_code) =>
+            {
+                format!(
+                    "{addr} cannot hand out a producer id yet ({})",
+                    codes::name(r.error_code)
+                )
+            }
+            Ok(r) => {
+                return Err(Error::broker(format!(
+                    "{addr} refused a producer id for an idempotent producer: broker error {} ({})",
+                    r.error_code,
+                    codes::name(r.error_code)
+                )))
+            }
+            Err(e) if retry::retriable(&e) => e.to_string(),
+            Err(e) => return Err(e),
+        };
+        if !retry.again(&why) {
+            return Err(if crate::client::deadline::interrupted() {
+                Error::Interrupted
+            } else {
+                Error::broker(why)
+            });
+        }
+    }
 }
 
 /// One request to one leader: its answer, or None with acks=0 (no answer comes).
