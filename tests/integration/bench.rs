@@ -220,7 +220,7 @@ fn bench_errors_are_one_line_with_an_exit_code() {
         2,
         "--duration must be more than 0",
     );
-    let r = run(&["bench", "produce", "--compression", "zstd"]);
+    let r = run(&["bench", "produce", "--compression", "brotli"]);
     assert_eq!(r.code, 2, "{r:?}");
     fails(
         &[

@@ -596,9 +596,15 @@ fn keys_land_where_kafkas_own_console_producer_puts_them() {
     );
     assert_eq!(p.code, 0, "{p:?}");
 
+    // Kafka 4 moved the console producer into the tools module.
+    let class = if std::env::var("KAFKA_VERSION").is_ok_and(|v| v.starts_with('4')) {
+        "org.apache.kafka.tools.ConsoleProducer"
+    } else {
+        "kafka.tools.ConsoleProducer"
+    };
     let mut java = std::process::Command::new(repo_root().join("scripts/kafka-class.sh"))
         .args([
-            "kafka.tools.ConsoleProducer",
+            class,
             "--bootstrap-server",
             &brokers(),
             "--topic",

@@ -1,5 +1,6 @@
 //! What a user sees against Kafka 4.x (the `kafka4` phase of `make test`
-//! starts 4.4 and runs only these; the other phases skip them): topics and
+//! starts 4.4 and runs the whole single-broker suite with these; the other
+//! phases skip them): topics and
 //! groups work; produce and consume run on the modern data path, which
 //! `auto` picks because 4.0 removed the request versions the `kafka` crate
 //! speaks; forcing the classic path exits 76 at once with one line that says

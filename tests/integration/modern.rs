@@ -27,6 +27,26 @@ fn consume_from_a_point_in_time() {
 }
 
 #[test]
+fn lz4_and_zstd_on_the_classic_path_are_usage_errors() {
+    let r = crate::fixture::run(&[
+        "--protocol",
+        "classic",
+        "bench",
+        "produce",
+        "--records",
+        "10",
+        "--compression",
+        "zstd",
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--compression zstd needs the modern data path"),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn headers_on_the_classic_path_are_a_usage_error() {
     let t = crate::fixture::Topic::new("dp-classic-headers", 1);
     let r = crate::fixture::run_with_input(
