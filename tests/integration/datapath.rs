@@ -261,3 +261,141 @@ fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// Kafka's own console tools of the broker's version and kafkademo agree on
+/// headers and timestamps: the Java console consumer prints the headers and
+/// CreateTime kafkademo wrote, and kafkademo reads the headers Kafka's
+/// console producer wrote.
+pub fn headers_and_timestamps_interoperate_with_kafkas_console_tools(path: &[&str]) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let kafka4 = std::env::var("KAFKA_VERSION").is_ok_and(|v| v.starts_with('4'));
+    let (producer_class, consumer_class) = if kafka4 {
+        (
+            "org.apache.kafka.tools.ConsoleProducer",
+            "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        )
+    } else {
+        (
+            "kafka.tools.ConsoleProducer",
+            "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        )
+    };
+    let java = |class: &str, args: &[&str], input: &str| {
+        let mut child = Command::new(repo_root().join("scripts/kafka-class.sh"))
+            .arg(class)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run Kafka's console tools");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{class} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let brokers = brokers();
+
+    // kafkademo writes, Kafka reads.
+    let ours = Topic::new("dp-interop-ours", 1);
+    let before = now_ms();
+    let p = run_with_input(
+        &args(
+            path,
+            &[
+                "produce",
+                "--topic",
+                &ours.name,
+                "--key-separator",
+                ",",
+                "--header",
+                "trace=abc",
+                "--header",
+                "tenant=t1",
+            ],
+        ),
+        "k1,v1\nk2,v2\n",
+    );
+    assert_eq!(p.code, 0, "{p:?}");
+    let shown = java(
+        consumer_class,
+        &[
+            "--bootstrap-server",
+            &brokers,
+            "--topic",
+            &ours.name,
+            "--from-beginning",
+            "--max-messages",
+            "2",
+            "--property",
+            "print.timestamp=true",
+            "--property",
+            "print.headers=true",
+            "--property",
+            "print.key=true",
+        ],
+        "",
+    );
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 2, "{shown}");
+    for (line, (key, value)) in lines.iter().zip([("k1", "v1"), ("k2", "v2")]) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert_eq!(fields.len(), 4, "{line:?}");
+        let ts: i64 = fields[0]
+            .strip_prefix("CreateTime:")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no CreateTime in {line:?}"));
+        assert!(ts >= before - 1000 && ts <= now_ms() + 1000, "{line:?}");
+        assert_eq!(fields[1], "trace:abc,tenant:t1", "{line:?}");
+        assert_eq!((fields[2], fields[3]), (key, value), "{line:?}");
+    }
+
+    // Kafka writes, kafkademo reads.
+    let theirs = Topic::new("dp-interop-theirs", 1);
+    java(
+        producer_class,
+        &[
+            "--bootstrap-server",
+            &brokers,
+            "--topic",
+            &theirs.name,
+            "--property",
+            "parse.key=true",
+            "--property",
+            "parse.headers=true",
+        ],
+        "source:java,run:1\tk3\tv3\n",
+    );
+    let c = ok(&args(
+        path,
+        &[
+            "consume",
+            "--topic",
+            &theirs.name,
+            "--from-beginning",
+            "--exit-at-end",
+            "--format",
+            "json",
+        ],
+    ));
+    let records = json_lines(&c.stdout);
+    assert_eq!(records.len(), 1, "{c:?}");
+    assert_eq!(
+        (records[0]["key"].as_str(), records[0]["value"].as_str()),
+        (Some("k3"), Some("v3"))
+    );
+    assert_eq!(
+        records[0]["headers"],
+        serde_json::json!([{"key": "source", "value": "java"}, {"key": "run", "value": "1"}]),
+        "{c:?}"
+    );
+    assert_eq!(records[0]["timestamp_type"], "CreateTime", "{c:?}");
+}

@@ -149,3 +149,8 @@ fn forced_classic_consume_in_a_group_is_refused_before_joining() {
         "the group was joined:\n{list:?}"
     );
 }
+
+#[test]
+fn headers_and_timestamps_interoperate_with_kafkas_console_tools() {
+    crate::datapath::headers_and_timestamps_interoperate_with_kafkas_console_tools(&[]);
+}

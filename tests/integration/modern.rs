@@ -68,3 +68,8 @@ fn headers_on_the_classic_path_are_a_usage_error() {
         "{r:?}"
     );
 }
+
+#[test]
+fn headers_and_timestamps_interoperate_with_kafkas_console_tools() {
+    crate::datapath::headers_and_timestamps_interoperate_with_kafkas_console_tools(MODERN);
+}
