@@ -303,6 +303,12 @@ pub fn headers_and_timestamps_interoperate_with_kafkas_console_tools(path: &[&st
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let brokers = brokers();
+    // Kafka 4 renamed the tools' --property (and says so on stdout).
+    let (formatter, reader) = if kafka4 {
+        ("--formatter-property", "--reader-property")
+    } else {
+        ("--property", "--property")
+    };
 
     // kafkademo writes, Kafka reads.
     let ours = Topic::new("dp-interop-ours", 1);
@@ -335,11 +341,11 @@ pub fn headers_and_timestamps_interoperate_with_kafkas_console_tools(path: &[&st
             "--from-beginning",
             "--max-messages",
             "2",
-            "--property",
+            formatter,
             "print.timestamp=true",
-            "--property",
+            formatter,
             "print.headers=true",
-            "--property",
+            formatter,
             "print.key=true",
         ],
         "",
@@ -367,9 +373,9 @@ pub fn headers_and_timestamps_interoperate_with_kafkas_console_tools(path: &[&st
             &brokers,
             "--topic",
             &theirs.name,
-            "--property",
+            reader,
             "parse.key=true",
-            "--property",
+            reader,
             "parse.headers=true",
         ],
         "source:java,run:1\tk3\tv3\n",
