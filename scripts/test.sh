@@ -2,14 +2,14 @@
 # make test: run `cargo test` against a real broker in each mode, ZooKeeper then
 # KRaft, then the same suite against Kafka 4.4 in KRaft mode (where the
 # modern data path runs) with kafka4:: (what is special about 4.x), then the replication tests (cluster::) against a 3-broker
-# cluster, then the fault suite (faults::, docs/reliability.md) against a
+# cluster and on a 4.4 one (cluster4, with the idempotent producer's failover), then the fault suite (faults::, docs/reliability.md) against a
 # fresh one. For each mode: start fresh brokers, run the tests with
 # KAFKA_BROKERS and KAFKA_MODE set, stop the brokers. Fails if any mode
 # failed. Brokers are stopped on every exit path (test failure, error,
 # Ctrl-C); no JVM is left behind.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]     e.g. scripts/test.sh -- --test-threads=1
-#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, cluster, faults)
+#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, cluster, cluster4, faults)
 #   KAFKA_TEST_MODES=faults scripts/test.sh  (make faults; report in target/faults.tsv)
 #   FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh   (make soak)
 #
@@ -20,9 +20,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KD_ROOT"
 
-read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 cluster faults}"
+read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 cluster cluster4 faults}"
 for mode in "${modes[@]}"; do
-  [[ $mode == cluster || $mode == kafka4 || $mode == faults ]] || KAFKA_MODE=$mode requested_mode >/dev/null
+  [[ $mode == cluster || $mode == cluster4 || $mode == kafka4 || $mode == faults ]] || KAFKA_MODE=$mode requested_mode >/dev/null
 done
 # The kafka4 phase's Kafka: the version scripts/kafka4-pom.xml declares.
 kafka4_version=$(pom_kafka_version "$KD_POM4")
@@ -82,7 +82,7 @@ cargo test "${build_args[@]}" --bins -- "${test_args[@]}"
 # never by a test.
 scripts/test-setup.sh
 scripts/kafka-install.sh
-if [[ " ${modes[*]} " == *" kafka4 "* ]]; then
+if [[ " ${modes[*]} " == *" kafka4 "* || " ${modes[*]} " == *" cluster4 "* ]]; then
   KAFKA_VERSION=$kafka4_version scripts/kafka-install.sh
 fi
 if cluster_running; then
@@ -116,6 +116,29 @@ for mode in "${modes[@]}"; do
     fi
     say "==> cluster mode: stopping the cluster"
     scripts/cluster-down.sh
+    continue
+  fi
+  if [[ $mode == cluster4 ]]; then
+    # Kafka 4.4, three KRaft brokers: the replication test and the idempotent
+    # producer through a leader failover (0 lost, 0 duplicates), serially.
+    say "==> cluster4 mode: starting 3 brokers of Kafka $kafka4_version (KRaft)"
+    if ! KAFKA_VERSION=$kafka4_version KAFKA_MODE=kraft scripts/cluster-up.sh; then
+      results+=("cluster4: CLUSTER DID NOT START")
+      failed=1
+      KAFKA_VERSION=$kafka4_version scripts/cluster-down.sh
+      continue
+    fi
+    say "==> cluster4 mode: cargo test ${build_args[*]} -- cluster:: faults::broker_restart_during_idempotent_produce --test-threads=1 ${test_args[*]}"
+    if KAFKA_VERSION=$kafka4_version KAFKA_MODE=kraft CLUSTER_PORT=$cport \
+      KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_CLUSTER_BROKERS=$KD_HOST:$cport,$KD_HOST:$((cport + 1)),$KD_HOST:$((cport + 2)) \
+      cargo test "${build_args[@]}" --test integration -- cluster:: faults::broker_restart_during_idempotent_produce --test-threads=1 "${test_args[@]}"; then
+      results+=("cluster4: ok")
+    else
+      results+=("cluster4: FAILED")
+      failed=1
+    fi
+    say "==> cluster4 mode: stopping the cluster"
+    KAFKA_VERSION=$kafka4_version scripts/cluster-down.sh
     continue
   fi
   if [[ $mode == kafka4 ]]; then

@@ -430,11 +430,14 @@ impl Feeder {
         self.fed.lock().unwrap().clone()
     }
 
-    /// Records fed after `t`.
+    /// Records fed after `t` and at least a second ago: feeding never
+    /// pauses, so the newest lines are always still on their way, and a
+    /// check on every line fed would pass only by luck.
     fn fed_after(&self, t: Instant) -> HashSet<String> {
+        let settled = Instant::now() - Duration::from_secs(1);
         self.fed()
             .into_iter()
-            .filter(|(at, _)| *at > t)
+            .filter(|(at, _)| *at > t && *at <= settled)
             .map(|(_, l)| l)
             .collect()
     }
