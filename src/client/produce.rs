@@ -385,8 +385,10 @@ impl Producer {
                 sent: 0,
                 record: None,
                 // A lost connection may have cost some partitions' acks: resending
-                // them can duplicate, never lose (at least once).
-                retriable: retriable(&e),
+                // them can duplicate, never lose (at least once). The topic
+                // existed when the producer started: a broker that lost track
+                // of it for a moment (frozen, restarted) is ridden out too.
+                retriable: retriable(&e) || matches!(e, Error::UnknownTopic { .. }),
                 error: e,
             })?;
         if self.acks == Acks::None {

@@ -89,8 +89,10 @@ fn produce_to_a_given_topic_with_options_lands_every_record() {
         assert_eq!(v["requests"], 10, "3000 records in batches of 300: {v}");
         positive(&v, "/records_per_sec");
     }
-    // acks=0 is not confirmed, so read back what arrived: all 9000
-    let v = json(&[
+    // acks=0 is not confirmed, so read back what arrived: all 9000. The
+    // broker appends acks=0 records after the producer has moved on, so the
+    // last ones may land a moment after it exits: wait for them.
+    let consume = [
         "bench",
         "consume",
         "--topic",
@@ -99,7 +101,13 @@ fn produce_to_a_given_topic_with_options_lands_every_record() {
         "9000",
         "--format",
         "json",
-    ]);
+    ];
+    wait_until(
+        Duration::from_secs(30),
+        "all 9000 records in the topic",
+        || run(&consume).code == 0,
+    );
+    let v = json(&consume);
     assert_eq!(v["records"], 9000, "{v}");
     assert_eq!(v["bytes"], 9000 * 1000, "{v}");
 }
