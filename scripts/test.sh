@@ -13,6 +13,9 @@
 #   KAFKA_TEST_MODES=faults scripts/test.sh  (make faults; report in target/faults.tsv)
 #   FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh   (make soak)
 #
+# `make test` runs `make lint` (cargo fmt --check, cargo clippy -D warnings)
+# before this script: a lint failure fails CI before any broker starts.
+#
 # A broker already running is stopped first, and the test brokers start from
 # empty data (.kafka/data is wiped): results never depend on earlier runs.
 set -euo pipefail
