@@ -9,7 +9,13 @@ use std::thread;
 
 use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 
+use std::time::Duration;
+
+use kafka::error::Error as KafkaError;
+
+use crate::client::codes;
 use crate::client::deadline::{Deadline, Expired, SLICE};
+use crate::error::Error;
 
 type Job<T> = Box<dyn FnOnce(&mut T) + Send>;
 
@@ -86,6 +92,42 @@ impl<T: Send + 'static> Worker<T> {
                 }
             }
         }
+    }
+}
+
+/// A job the worker could not finish in time, as one of our errors.
+pub fn abandoned(why: Abandoned, brokers: &str, timeout: Duration) -> Error {
+    match why {
+        Abandoned::Interrupted => Error::Interrupted,
+        Abandoned::TimedOut => Error::Timeout {
+            addr: brokers.to_string(),
+            timeout,
+        },
+        Abandoned::Gone => Error::Unreachable {
+            addr: brokers.to_string(),
+            reason: "the connection was lost".into(),
+        },
+    }
+}
+
+/// A `kafka` crate error as one of ours, naming where it happened.
+pub fn kafka_error(e: KafkaError, brokers: &str, topic: &str) -> Error {
+    match e {
+        KafkaError::Io(io) => Error::Unreachable {
+            addr: brokers.to_string(),
+            reason: io.to_string(),
+        },
+        KafkaError::NoHostReachable => Error::Unreachable {
+            addr: brokers.to_string(),
+            reason: "no broker reachable".into(),
+        },
+        KafkaError::Kafka(code) => codes::partition_error(code as i16, topic, -1, brokers),
+        KafkaError::TopicPartitionError {
+            topic_name,
+            partition_id,
+            error_code,
+        } => codes::partition_error(error_code as i16, &topic_name, partition_id, brokers),
+        other => Error::broker(format!("topic '{topic}' at {brokers}: {other}")),
     }
 }
 

@@ -3,6 +3,8 @@
 
 use kafka_protocol::ResponseError;
 
+use crate::error::Error;
+
 /// The broker's name for an error code, e.g. `NotCoordinator`.
 pub fn name(code: i16) -> String {
     match ResponseError::try_from_code(code) {
@@ -103,6 +105,41 @@ pub const NOT_CONTROLLER: i16 = 41;
 pub const POLICY_VIOLATION: i16 = 44;
 pub const TOPIC_DELETION_DISABLED: i16 = 73;
 pub const MEMBER_ID_REQUIRED: i16 = 79;
+
+/// A broker error code about a partition as one of our errors, naming
+/// where it happened.
+pub fn partition_error(code: i16, topic: &str, partition: i32, brokers: &str) -> Error {
+    let at = if partition >= 0 {
+        format!("topic '{topic}' partition {partition}")
+    } else {
+        format!("topic '{topic}'")
+    };
+    match code {
+        UNKNOWN_TOPIC_OR_PARTITION => Error::UnknownTopic {
+            topic: topic.to_string(),
+            brokers: brokers.to_string(),
+        },
+        MESSAGE_TOO_LARGE => Error::Data {
+            message: format!("a record is over the size limit of {at}"),
+            hint: Some("raise the topic's max.message.bytes".into()),
+        },
+        NOT_LEADER_OR_FOLLOWER | LEADER_NOT_AVAILABLE => Error::broker_with_hint(
+            format!("{at} has no leader at {brokers} right now"),
+            "a broker may be down or an election under way; try again",
+        ),
+        NOT_ENOUGH_REPLICAS | NOT_ENOUGH_REPLICAS_AFTER_APPEND => Error::broker_with_hint(
+            format!("{at}: not enough in-sync replicas for acks=all"),
+            "start the missing brokers or lower min.insync.replicas",
+        ),
+        REQUEST_TIMED_OUT => Error::broker(format!(
+            "{at}: the broker at {brokers} timed out the request"
+        )),
+        code => Error::broker(format!(
+            "{at} at {brokers}: broker error {code} ({})",
+            name(code)
+        )),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use kafka::client::fetch::Response as FetchResponse;
 use kafka::client::{FetchOffset, FetchPartition, KafkaClient};
 use kafka::error::Error as KafkaError;
 
-use crate::client::classic::Worker;
+use crate::client::classic::{abandoned, kafka_error, Worker};
 use crate::client::cluster::DataPath;
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::codes;
@@ -20,7 +20,7 @@ use crate::client::deadline::interrupted;
 use crate::client::deadline::Deadline;
 use crate::client::list_offsets::{self, At};
 use crate::client::modern::{self, leaders::Leaders};
-use crate::client::produce::{abandoned, kafka_error, partition_error};
+
 use crate::client::retry::{retriable, Retry, RETRY_FOR};
 use crate::error::{Error, Result};
 
@@ -556,10 +556,15 @@ impl Reader {
                 Ok(())
             }
             code if codes::leader_trouble(code) => {
-                let why = partition_error(code, &self.topic, partition, &self.brokers);
+                let why = codes::partition_error(code, &self.topic, partition, &self.brokers);
                 self.reconnect(why)
             }
-            code => Err(partition_error(code, &self.topic, partition, &self.brokers)),
+            code => Err(codes::partition_error(
+                code,
+                &self.topic,
+                partition,
+                &self.brokers,
+            )),
         }
     }
 }

@@ -11,7 +11,7 @@ use kafka::client::{KafkaClient, RequiredAcks};
 use kafka::error::Error as KafkaError;
 use kafka::producer::{ProduceConfirm, Record};
 
-use crate::client::classic::{Abandoned, Worker};
+use crate::client::classic::{abandoned, kafka_error, Worker};
 use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::codes;
 use crate::client::deadline::Deadline;
@@ -451,7 +451,7 @@ impl Producer {
                         ),
                     }
                 }
-                code => partition_error(code, &self.topic, partition, &self.brokers),
+                code => codes::partition_error(code, &self.topic, partition, &self.brokers),
             };
             return Err(SendError {
                 sent: sent(landed),
@@ -550,21 +550,6 @@ impl Producer {
 /// Per partition: the base offset the broker gave the records sent to it,
 /// or its error code.
 type Acked = HashMap<i32, std::result::Result<i64, i16>>;
-
-/// A job the worker could not finish in time, as one of our errors.
-pub fn abandoned(why: Abandoned, brokers: &str, timeout: Duration) -> Error {
-    match why {
-        Abandoned::Interrupted => Error::Interrupted,
-        Abandoned::TimedOut => Error::Timeout {
-            addr: brokers.to_string(),
-            timeout,
-        },
-        Abandoned::Gone => Error::Unreachable {
-            addr: brokers.to_string(),
-            reason: "the connection was lost".into(),
-        },
-    }
-}
 
 /// A producer for the cluster's data path, and the partition count of its
 /// topic, on fresh metadata.
@@ -670,62 +655,6 @@ pub fn murmur2(data: &[u8]) -> u32 {
     h = h.wrapping_mul(M);
     h ^= h >> 15;
     h
-}
-
-/// A `kafka` crate error as one of ours, naming where it happened.
-pub fn kafka_error(e: KafkaError, brokers: &str, topic: &str) -> Error {
-    match e {
-        KafkaError::Io(io) => Error::Unreachable {
-            addr: brokers.to_string(),
-            reason: io.to_string(),
-        },
-        KafkaError::NoHostReachable => Error::Unreachable {
-            addr: brokers.to_string(),
-            reason: "no broker reachable".into(),
-        },
-        KafkaError::Kafka(code) => partition_error(code as i16, topic, -1, brokers),
-        KafkaError::TopicPartitionError {
-            topic_name,
-            partition_id,
-            error_code,
-        } => partition_error(error_code as i16, &topic_name, partition_id, brokers),
-        other => Error::broker(format!("topic '{topic}' at {brokers}: {other}")),
-    }
-}
-
-pub fn partition_error(code: i16, topic: &str, partition: i32, brokers: &str) -> Error {
-    let at = if partition >= 0 {
-        format!("topic '{topic}' partition {partition}")
-    } else {
-        format!("topic '{topic}'")
-    };
-    match code {
-        codes::UNKNOWN_TOPIC_OR_PARTITION => Error::UnknownTopic {
-            topic: topic.to_string(),
-            brokers: brokers.to_string(),
-        },
-        codes::MESSAGE_TOO_LARGE => Error::Data {
-            message: format!("a record is over the size limit of {at}"),
-            hint: Some("raise the topic's max.message.bytes".into()),
-        },
-        codes::NOT_LEADER_OR_FOLLOWER | codes::LEADER_NOT_AVAILABLE => Error::broker_with_hint(
-            format!("{at} has no leader at {brokers} right now"),
-            "a broker may be down or an election under way; try again",
-        ),
-        codes::NOT_ENOUGH_REPLICAS | codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
-            Error::broker_with_hint(
-                format!("{at}: not enough in-sync replicas for acks=all"),
-                "start the missing brokers or lower min.insync.replicas",
-            )
-        }
-        codes::REQUEST_TIMED_OUT => Error::broker(format!(
-            "{at}: the broker at {brokers} timed out the request"
-        )),
-        code => Error::broker(format!(
-            "{at} at {brokers}: broker error {code} ({})",
-            codes::name(code)
-        )),
-    }
 }
 
 #[cfg(test)]
