@@ -89,7 +89,9 @@ pub fn execute(brokers: &BrokerConfig, args: Chat) -> Result<()> {
 
     let room_reader = history_reader(&cluster, &room, args.history)?;
     let presence_reader = presence_reader(&mut cluster, &presence)?;
-    let room_producer = Producer::new(&mut cluster, &room, Acks::Leader)?;
+    // acks=all: a message shown as sent survives the loss of the leader
+    // that took it (the rooms are replicated where the cluster allows).
+    let room_producer = Producer::new(&mut cluster, &room, Acks::All)?;
     let presence_producer = Producer::new(&mut cluster, &presence, Acks::Leader)?;
 
     let (tx, events) = bounded(1024);
