@@ -11,6 +11,7 @@ mod record;
 mod render;
 mod run;
 mod signal;
+mod stream;
 mod web;
 
 fn main() {

@@ -45,6 +45,7 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Chat(args) => commands::chat::execute(&brokers, args),
         Command::Web(args) => commands::web::execute(&brokers, args),
         Command::Bench(cmd) => commands::bench::execute(&brokers, cmd, cli.global.quiet),
+        Command::Stream(cmd) => commands::stream::execute(&brokers, cmd, cli.global.quiet),
     }
 }
 

@@ -105,6 +105,8 @@ pub const NOT_CONTROLLER: i16 = 41;
 pub const POLICY_VIOLATION: i16 = 44;
 pub const TOPIC_DELETION_DISABLED: i16 = 73;
 pub const MEMBER_ID_REQUIRED: i16 = 79;
+pub const NON_EMPTY_GROUP: i16 = 68;
+pub const GROUP_ID_NOT_FOUND: i16 = 69;
 
 /// A broker error code about a partition as one of our errors, naming
 /// where it happened.
@@ -158,6 +160,8 @@ mod tests {
         assert!(member_forgotten(22) && !member_forgotten(27));
         assert_eq!(name(16), "NotCoordinator");
         assert_eq!(name(MEMBER_ID_REQUIRED), "MemberIdRequired");
+        assert_eq!(name(NON_EMPTY_GROUP), "NonEmptyGroup");
+        assert_eq!(name(GROUP_ID_NOT_FOUND), "GroupIdNotFound");
         assert_eq!(name(i16::MAX), "unknown error");
     }
 

@@ -11,8 +11,8 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListGroupsRequest, OffsetCommitRequest,
-    OffsetFetchRequest,
+    DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListGroupsRequest,
+    OffsetCommitRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 
@@ -301,6 +301,26 @@ impl Coordinator {
             protocol: g.protocol_data.to_string(),
             members,
         })
+    }
+
+    /// Deletes the group and its committed offsets (DeleteGroups). `Ok(false)`:
+    /// there was no such group. A group with members is refused by the
+    /// broker (NON_EMPTY_GROUP), which this names.
+    pub fn delete(&mut self) -> Result<bool> {
+        let request = DeleteGroupsRequest::default()
+            .with_groups_names(vec![GroupId(StrBytes::from_string(self.group.clone()))]);
+        let response = self.request(&request, 2, self.timeout(), |r| {
+            first_error(r.results.iter().map(|g| g.error_code))
+        })?;
+        match first_error(response.results.iter().map(|g| g.error_code)) {
+            0 => Ok(true),
+            codes::GROUP_ID_NOT_FOUND => Ok(false),
+            codes::NON_EMPTY_GROUP => Err(Error::broker_with_hint(
+                format!("group '{}' still has members", self.group),
+                "stop every instance that uses it first",
+            )),
+            code => Err(group_error(code, &self.group, "delete")),
+        }
     }
 
     /// Commits `offsets` (partition, next offset to read) of `topic`.

@@ -5,5 +5,6 @@ pub mod chat;
 pub mod consume;
 pub mod group;
 pub mod produce;
+pub mod stream;
 pub mod topic;
 pub mod web;

@@ -14,5 +14,6 @@ mod faults;
 mod groups;
 mod kafka4;
 mod modern;
+mod streams;
 mod topic;
 mod web;

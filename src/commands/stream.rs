@@ -1,0 +1,658 @@
+//! `kafkademo stream count|reset`: a windowed count in the manner of Kafka
+//! Streams, run by one or more instances that share the input partitions
+//! through the consumer-group protocol. Each partition is a task whose
+//! state and position live together in a compacted changelog topic, so a
+//! crash or a moved task loses and double-counts nothing (stream::task says
+//! how); outputs are upserts of absolute counts, harmless to repeat.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::cli::{Emit, Format, StreamCommand, StreamCount, StreamReset, StreamTable};
+use crate::client::admin::{self, NewTopic, Outcome};
+use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
+use crate::client::coordinator::Coordinator;
+use crate::client::deadline::{interrupted, Deadline};
+use crate::client::fetch::{Reader, StartAt};
+use crate::client::member::{GroupTimeouts, Member};
+use crate::client::produce::{Acks, OutRecord, Producer};
+use crate::error::{Error, Result};
+use crate::stream::task::{Restorer, Task, WindowCount};
+use crate::stream::{Extract, Windows};
+
+/// How often the group learns the tasks' positions (they resume from the
+/// changelog, so this is for `group describe` and lag, not for safety).
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// Records that could not be counted are named this many times, then only counted.
+const SKIP_WARNINGS: u64 = 5;
+
+pub fn execute(brokers: &BrokerConfig, cmd: StreamCommand, quiet: bool) -> Result<()> {
+    match cmd {
+        StreamCommand::Count(args) => count(brokers, &args, quiet),
+        StreamCommand::Table(args) => table(brokers, &args),
+        StreamCommand::Reset(args) => reset(brokers, &args),
+    }
+}
+
+/// The changelog topic of an application's count store (Kafka Streams
+/// names it `<application.id>-<store>-changelog` too).
+pub fn changelog_topic(application_id: &str) -> String {
+    format!("{application_id}-count-store-changelog")
+}
+
+fn millis(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
+fn windows_of(args: &StreamCount) -> Result<Windows> {
+    let size = millis(args.window);
+    let hop = args.hop.map_or(size, millis);
+    if size <= 0 {
+        return Err(Error::Usage("--window must be at least 1ms".into()));
+    }
+    if hop <= 0 || hop > size {
+        return Err(Error::Usage(
+            "--hop must be at least 1ms and at most --window".into(),
+        ));
+    }
+    Ok(Windows {
+        size,
+        hop,
+        grace: millis(args.grace),
+    })
+}
+
+/// Creates a compacted topic with `partitions` unless it exists; returns
+/// its partition count.
+fn ensure_compacted(cluster: &mut Cluster, topic: &str, partitions: i32) -> Result<i32> {
+    match admin::describe_topic(cluster, topic) {
+        Ok(info) => return Ok(info.partitions.len() as i32),
+        Err(Error::UnknownTopic { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    // Replicated as far as the cluster allows (up to 3), like Kafka
+    // Streams' internal topics in production.
+    let brokers = cluster.bootstrap().metadata(Some(&[]))?.brokers.len();
+    let configs = [("cleanup.policy".to_string(), "compact".to_string())];
+    let outcome = admin::create_topic(
+        cluster,
+        &NewTopic {
+            name: topic,
+            partitions,
+            replication_factor: brokers.clamp(1, 3) as i16,
+            configs: &configs,
+        },
+    )?;
+    // Another instance created it a moment ago: the metadata this broker
+    // answers with may not show it yet.
+    let deadline = Deadline::after(cluster.config.timeout);
+    loop {
+        match admin::describe_topic(cluster, topic) {
+            Ok(info) => return Ok(info.partitions.len() as i32),
+            Err(Error::UnknownTopic { .. })
+                if outcome == Outcome::AlreadyThere && !deadline.expired() =>
+            {
+                deadline.sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> {
+    let windows = windows_of(args)?;
+    for name in [&args.input, &args.output, &args.application_id] {
+        admin::validate_topic_name(name)?;
+    }
+    let changelog = changelog_topic(&args.application_id);
+    admin::validate_topic_name(&changelog)?;
+    if args.output == args.input || args.output == changelog {
+        return Err(Error::Usage(
+            "--output must be another topic than --input and the changelog".into(),
+        ));
+    }
+    let extract = Extract {
+        key_field: args.key_field.clone(),
+        time_field: args.time_field.clone(),
+    };
+    let mut cluster = Cluster::connect(brokers)?;
+    if extract.time_field.is_none() && cluster.data_path()? == DataPath::Classic {
+        return Err(Error::Usage(
+            "records read on the classic data path (the kafka crate, message format v0) have no timestamps: \
+             give --time-field NAME, or use --protocol modern"
+                .into(),
+        ));
+    }
+    let input = admin::describe_topic(&mut cluster, &args.input)?;
+    let partitions = input.partitions.len() as i32;
+    let have = ensure_compacted(&mut cluster, &changelog, partitions)?;
+    if have != partitions {
+        return Err(Error::broker_with_hint(
+            format!(
+                "changelog topic '{changelog}' has {have} partitions, input '{}' has {partitions}; each task needs its own",
+                args.input
+            ),
+            format!(
+                "start over with `kafkademo stream reset --application-id {}`",
+                args.application_id
+            ),
+        ));
+    }
+    ensure_compacted(&mut cluster, &args.output, partitions)?;
+
+    let timeouts = GroupTimeouts {
+        session: args.session_timeout,
+        heartbeat: (args.session_timeout / 10).max(Duration::from_millis(100)),
+        rebalance: args.session_timeout,
+    };
+    let member = Member::join(&mut cluster, &args.application_id, &args.input, timeouts)?;
+    let outputs = Producer::new(&mut cluster, &args.output, Acks::All)?;
+    let log = Producer::new(&mut cluster, &changelog, Acks::All)?;
+    let mut app = App {
+        args,
+        windows,
+        extract,
+        changelog,
+        quiet,
+        member,
+        outputs,
+        log,
+        tasks: BTreeMap::new(),
+        last_input: HashMap::new(),
+        emitted: 0,
+        warned: 0,
+        restored: 0,
+        restore_time: Duration::ZERO,
+    };
+    let assignment = app.member.assignment().to_vec();
+    app.restore(&cluster, &assignment)?;
+    let start = app.start_offsets();
+    let mut reader = Reader::new(
+        &cluster,
+        &args.input,
+        &assignment,
+        &start,
+        StartAt::Earliest,
+    )?;
+    log::info!(
+        "ready: counting topic '{}' partitions {assignment:?} into '{}'",
+        args.input,
+        args.output
+    );
+    let result = app.run(&mut cluster, &mut reader);
+    let committed = app.last_commit();
+    app.summary();
+    // Leaving lets the group hand the tasks to others at once instead of
+    // after the session timeout.
+    let left = app.member.leave();
+    result.and(committed).and(left)
+}
+
+struct App<'a> {
+    args: &'a StreamCount,
+    windows: Windows,
+    extract: Extract,
+    changelog: String,
+    quiet: bool,
+    member: Member,
+    outputs: Producer,
+    log: Producer,
+    tasks: BTreeMap<i32, Task>,
+    /// When each task last saw an input record (for the idle flush).
+    last_input: HashMap<i32, Instant>,
+    emitted: u64,
+    warned: u64,
+    restored: u64,
+    restore_time: Duration,
+}
+
+impl App<'_> {
+    /// Restores the tasks of `partitions` that this instance does not run
+    /// yet, each from its changelog partition; drops the others.
+    fn restore(&mut self, cluster: &Cluster, partitions: &[i32]) -> Result<()> {
+        self.tasks.retain(|p, _| partitions.contains(p));
+        let new: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|p| !self.tasks.contains_key(p))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut restorers: BTreeMap<i32, Restorer> = new
+            .iter()
+            .map(|&p| (p, Restorer::new(self.windows)))
+            .collect();
+        let mut reader = Reader::new(
+            cluster,
+            &self.changelog,
+            &new,
+            &HashMap::new(),
+            StartAt::Earliest,
+        )?;
+        let mut failure: Option<String> = None;
+        while !reader.at_end() {
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            reader.poll_each(|r| {
+                if failure.is_some() {
+                    return;
+                }
+                if let Some(restorer) = restorers.get_mut(&r.partition) {
+                    if let Err(e) = restorer.feed(r.key, r.value) {
+                        failure = Some(format!(
+                            "changelog '{}' partition {} offset {}: {e}",
+                            self.changelog, r.partition, r.offset
+                        ));
+                    }
+                }
+            })?;
+            if let Some(why) = failure.take() {
+                return Err(Error::broker_with_hint(
+                    why,
+                    format!(
+                        "the topic was not written by `kafkademo stream count`; start over with `kafkademo stream reset --application-id {}`",
+                        self.args.application_id
+                    ),
+                ));
+            }
+        }
+        let took = started.elapsed();
+        let mut read = 0;
+        for (p, restorer) in restorers {
+            let (task, restored) = restorer.finish();
+            read += restored.records;
+            log::info!(
+                "task {p}: restored {} changelog records ({} open windows, position {}) in {:.3} s",
+                restored.records,
+                restored.windows,
+                task.position,
+                took.as_secs_f64()
+            );
+            self.last_input.insert(p, Instant::now());
+            self.tasks.insert(p, task);
+        }
+        self.restored += read;
+        self.restore_time += took;
+        if !self.quiet {
+            eprintln!(
+                "stream count: tasks {new:?} restored from '{}': {read} changelog records in {:.3} s",
+                self.changelog,
+                took.as_secs_f64()
+            );
+        }
+        Ok(())
+    }
+
+    /// Where each task reads on: just after the last offset in its state.
+    fn start_offsets(&self) -> HashMap<i32, i64> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.position >= 0)
+            .map(|(&p, t)| (p, t.position + 1))
+            .collect()
+    }
+
+    fn run(&mut self, cluster: &mut Cluster, reader: &mut Reader) -> Result<()> {
+        let began = Instant::now();
+        let mut last_commit = Instant::now();
+        let mut last_status = Instant::now();
+        loop {
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            if self.args.duration.is_some_and(|d| began.elapsed() >= d) {
+                return Ok(());
+            }
+            if self.member.needs_rejoin() {
+                self.commit()?;
+                let before = self.member.assignment().to_vec();
+                self.member.rejoin(cluster)?;
+                let now = self.member.assignment().to_vec();
+                if before != now {
+                    log::info!("tasks {before:?} -> {now:?}");
+                }
+                // Another instance may have run any of these tasks while the
+                // group rebalanced: every task starts again from its changelog.
+                self.tasks.clear();
+                self.restore(cluster, &now)?;
+                reader.assign(&now, &self.start_offsets())?;
+            }
+            self.poll(reader)?;
+            self.idle_flush();
+            self.flush()?;
+            if last_commit.elapsed() >= COMMIT_EVERY {
+                self.commit()?;
+                last_commit = Instant::now();
+            }
+            if !self.quiet && last_status.elapsed() >= STATUS_EVERY {
+                self.status();
+                last_status = Instant::now();
+            }
+            if self.args.exit_at_end && reader.at_end() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One fetch round, each record folded into its task.
+    fn poll(&mut self, reader: &mut Reader) -> Result<()> {
+        let tasks = &mut self.tasks;
+        let extract = &self.extract;
+        let last_input = &mut self.last_input;
+        let warned = &mut self.warned;
+        let topic = &self.args.input;
+        reader.poll_each(|r| {
+            let Some(task) = tasks.get_mut(&r.partition) else {
+                return;
+            };
+            last_input.insert(r.partition, Instant::now());
+            match extract.key_and_time(r.key, r.value, r.timestamp.map(|t| t.ms)) {
+                Ok((key, time)) => task.apply(r.offset, &key, time),
+                Err(why) => {
+                    if r.offset > task.position && *warned < SKIP_WARNINGS {
+                        *warned += 1;
+                        log::warn!(
+                            "topic '{topic}' partition {} offset {}: not counted: {why}",
+                            r.partition,
+                            r.offset
+                        );
+                    }
+                    task.skip(r.offset);
+                }
+            }
+        })?;
+        Ok(())
+    }
+
+    /// A task without input for `--idle-flush` moves its stream time to the
+    /// wall clock, so its last windows close (documented in docs/streams.md).
+    fn idle_flush(&mut self) {
+        let now = now_ms();
+        for (p, task) in &mut self.tasks {
+            let idle = self
+                .last_input
+                .get(p)
+                .is_none_or(|at| at.elapsed() >= self.args.idle_flush);
+            if idle && task.stream_time >= 0 && task.stream_time < now {
+                task.advance(now);
+                self.last_input.insert(*p, Instant::now());
+            }
+        }
+    }
+
+    /// Writes what changed: outputs first, then the changed windows, then
+    /// each task's position record; a crash between any two is repaired by
+    /// reading the input again from the last position record.
+    fn flush(&mut self) -> Result<()> {
+        if !self
+            .tasks
+            .values()
+            .any(|t| t.pending() || t.open_windows() > 0)
+        {
+            return Ok(());
+        }
+        if self.member.needs_rejoin() {
+            // The group is moving our tasks: what was counted since the last
+            // flush is not written (the next owner counts it again from the
+            // changelog), so a dropped instance cannot overwrite its successor.
+            return Ok(());
+        }
+        let mut out: Vec<WindowCount> = Vec::new();
+        for task in self.tasks.values_mut() {
+            match self.args.emit {
+                Emit::Updates => {
+                    out.extend(task.changes());
+                    // Closed windows cannot change again; their last count
+                    // was just written (or earlier).
+                    task.close_windows();
+                }
+                Emit::Final => out.extend(task.close_windows()),
+            }
+        }
+        if !out.is_empty() {
+            let records: Vec<OutRecord> = out
+                .iter()
+                .map(|w| {
+                    let (key, value) = w.record();
+                    OutRecord {
+                        key,
+                        value,
+                        partition: None,
+                    }
+                })
+                .collect();
+            self.outputs.send(records).map_err(|e| e.error)?;
+            self.emitted += out.len() as u64;
+        }
+        let mut windows = Vec::new();
+        let mut positions = Vec::new();
+        for (&p, task) in &self.tasks {
+            if !task.pending() {
+                continue;
+            }
+            windows.extend(task.changelog().into_iter().map(|(key, value)| OutRecord {
+                key,
+                value,
+                partition: Some(p),
+            }));
+            let (key, value) = task.position_entry();
+            positions.push(OutRecord {
+                key,
+                value,
+                partition: Some(p),
+            });
+        }
+        if positions.is_empty() {
+            return Ok(());
+        }
+        if !windows.is_empty() {
+            self.log.send(windows).map_err(|e| e.error)?;
+        }
+        self.log.send(positions).map_err(|e| e.error)?;
+        for task in self.tasks.values_mut() {
+            task.flushed();
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let offsets: Vec<(i32, i64)> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.position >= 0)
+            .map(|(&p, t)| (p, t.position + 1))
+            .collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.member.commit(&offsets).map(|_| ())
+    }
+
+    fn status(&self) {
+        let records: u64 = self.tasks.values().map(|t| t.records).sum();
+        let late: u64 = self.tasks.values().map(|t| t.late).sum();
+        let open: usize = self.tasks.values().map(|t| t.open_windows()).sum();
+        let stream_time = self
+            .tasks
+            .values()
+            .map(|t| t.stream_time)
+            .max()
+            .unwrap_or(-1);
+        let _ = writeln!(
+            std::io::stderr(),
+            "stream count: {} tasks, {records} records processed, {late} late, {open} open windows, {} outputs, stream time {}",
+            self.tasks.len(),
+            self.emitted,
+            show_time(stream_time)
+        );
+    }
+
+    /// The last commit, bounded by one `--timeout`.
+    fn last_commit(&mut self) -> Result<()> {
+        let timeout = self.member.coordinator().timeout();
+        self.member.coordinator().set_retry_for(timeout);
+        self.commit()
+    }
+
+    fn summary(&self) {
+        if self.quiet {
+            return;
+        }
+        let records: u64 = self.tasks.values().map(|t| t.records).sum();
+        let late: u64 = self.tasks.values().map(|t| t.late).sum();
+        let skipped: u64 = self.tasks.values().map(|t| t.skipped).sum();
+        eprintln!(
+            "stream count: {records} records processed, {late} late (dropped), {skipped} not countable, {} outputs written; restored {} changelog records in {:.3} s",
+            self.emitted,
+            self.restored,
+            self.restore_time.as_secs_f64()
+        );
+    }
+}
+
+fn show_time(ms: i64) -> String {
+    if ms < 0 {
+        return "none yet".into();
+    }
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+/// The latest value per key of a topic: each change as a line, and with
+/// `--exit-at-end` the whole table once the end is reached.
+fn table(brokers: &BrokerConfig, args: &StreamTable) -> Result<()> {
+    admin::validate_topic_name(&args.topic)?;
+    let mut cluster = Cluster::connect(brokers)?;
+    let info = admin::describe_topic(&mut cluster, &args.topic)?;
+    let all: Vec<i32> = info.partitions.iter().map(|p| p.partition).collect();
+    let mut reader = Reader::new(
+        &cluster,
+        &args.topic,
+        &all,
+        &HashMap::new(),
+        StartAt::Earliest,
+    )?;
+    let mut rows: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = std::io::stdout().lock();
+    loop {
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let mut lines = String::new();
+        reader.poll_each(|r| {
+            let key = String::from_utf8_lossy(r.key).into_owned();
+            let value = String::from_utf8_lossy(r.value).into_owned();
+            if rows.get(&key) == Some(&value) {
+                return;
+            }
+            if !args.exit_at_end {
+                lines.push_str(&row_line(args.format, &key, &value));
+            }
+            rows.insert(key, value);
+        })?;
+        if args.exit_at_end && reader.at_end() {
+            for (key, value) in &rows {
+                lines.push_str(&row_line(args.format, key, value));
+            }
+        }
+        match out.write_all(lines.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(Error::Output(e)),
+        }
+        if args.exit_at_end && reader.at_end() {
+            return Ok(());
+        }
+    }
+}
+
+/// One row: a window count as `START–END KEY COUNT ####`, anything else as
+/// `KEY = VALUE`; JSON rows are `{"key":…,"value":…}`.
+fn row_line(format: Format, key: &str, value: &str) -> String {
+    if format == Format::Json {
+        return format!("{}\n", serde_json::json!({"key": key, "value": value}));
+    }
+    let count: Option<WindowCount> = serde_json::from_str::<serde_json::Value>(value)
+        .ok()
+        .and_then(|v| {
+            Some(WindowCount {
+                key: v.get("key")?.as_str()?.to_string(),
+                start: v.get("window_start")?.as_i64()?,
+                end: v.get("window_end")?.as_i64()?,
+                count: v.get("count")?.as_i64()?,
+            })
+        });
+    match count {
+        Some(w) => format!(
+            "{} – {}  {}  {:>6}  {}\n",
+            clock(w.start),
+            clock(w.end),
+            w.key,
+            w.count,
+            "#".repeat(w.count.clamp(0, 60) as usize)
+        ),
+        None => format!("{key} = {value}\n"),
+    }
+}
+
+/// HH:MM:SS (UTC) of a time in ms, or the date too when it is not today.
+fn clock(ms: i64) -> String {
+    let (Ok(t), now) = (
+        jiff::Timestamp::from_millisecond(ms),
+        jiff::Timestamp::now(),
+    ) else {
+        return ms.to_string();
+    };
+    // RFC 3339 in UTC: 2026-12-02T04:10:00Z (or with fractional seconds)
+    let (text, today) = (t.to_string(), now.to_string());
+    match (text.get(..10), text.get(11..19)) {
+        (Some(date), Some(time)) if today.starts_with(date) => time.to_string(),
+        (Some(date), Some(time)) => format!("{date} {time}"),
+        _ => text,
+    }
+}
+
+fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
+    let id = &args.application_id;
+    admin::validate_topic_name(id)?;
+    let mut cluster = Cluster::connect(brokers)?;
+    let mut coordinator = Coordinator::find(&mut cluster, id)?;
+    let members = coordinator.describe()?.members.len();
+    if members > 0 {
+        return Err(Error::broker_with_hint(
+            format!("application '{id}' still has {members} running instance(s) in its group"),
+            "stop every instance first (Ctrl-C), then reset",
+        ));
+    }
+    let prefix = format!("{id}-");
+    let internal: Vec<String> = admin::list_topics(&mut cluster)?
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|n| {
+            n.starts_with(&prefix) && (n.ends_with("-changelog") || n.ends_with("-repartition"))
+        })
+        .collect();
+    for topic in &internal {
+        admin::delete_topic(&mut cluster, topic)?;
+        println!("Deleted internal topic {topic}");
+    }
+    if coordinator.delete()? {
+        println!("Deleted group {id} and its committed offsets");
+    } else {
+        println!("Group {id} had no committed offsets");
+    }
+    println!(
+        "No local state to remove: tasks keep their state in memory and rebuild it from the changelog"
+    );
+    Ok(())
+}

@@ -1,0 +1,516 @@
+//! `kafkademo stream`: windowed counts as a user reads them from the output
+//! topic, late records dropped and counted, `--emit final` writing each
+//! window once, exact counts through SIGKILLs, instances joining and
+//! leaving, and `stream reset`. Event times come from a JSON field so the
+//! same tests run on both data paths (message format v0 has no timestamps);
+//! one test uses record timestamps on the modern path.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Child, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::fixture::*;
+
+const BOUND: Duration = Duration::from_secs(60);
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Input lines `KEY:{"t":TIME}` for `produce --key-separator :`.
+fn lines(records: &[(&str, i64)]) -> String {
+    records
+        .iter()
+        .map(|(k, t)| format!("{k}:{{\"t\":{t}}}\n"))
+        .collect()
+}
+
+fn produce(topic: &str, input: &str) {
+    let r = run_with_input(
+        &["produce", "--topic", topic, "--key-separator", ":"],
+        input,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+/// The output topic as a compacted topic's reader sees it: the last value
+/// per key, plus how many records each key had.
+fn read_output(topic: &str) -> (BTreeMap<String, serde_json::Value>, BTreeMap<String, usize>) {
+    let r = ok(&[
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let mut last = BTreeMap::new();
+    let mut seen = BTreeMap::new();
+    for line in r.stdout.lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let key = rec["key"].as_str().expect("a key").to_string();
+        let value: serde_json::Value =
+            serde_json::from_str(rec["value"].as_str().expect("a value")).expect("JSON value");
+        *seen.entry(key.clone()).or_insert(0) += 1;
+        last.insert(key, value);
+    }
+    (last, seen)
+}
+
+/// Runs `stream count` to its end; it reports on stderr.
+fn counted(args: &[&str]) -> Run {
+    let r = run(args);
+    assert_eq!(r.code, 0, "kafkademo {args:?} failed:\n{r:?}");
+    assert!(!r.stderr.contains("error"), "{r:?}");
+    r
+}
+
+fn counts(last: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, i64> {
+    last.iter()
+        .map(|(k, v)| (k.clone(), v["count"].as_i64().expect("a count")))
+        .collect()
+}
+
+fn count_args<'a>(input: &'a str, output: &'a str, app: &'a str) -> Vec<&'a str> {
+    vec![
+        "stream",
+        "count",
+        "--input",
+        input,
+        "--output",
+        output,
+        "--application-id",
+        app,
+        "--window",
+        "10s",
+        "--grace",
+        "2s",
+        "--time-field",
+        "t",
+    ]
+}
+
+/// Deletes what `stream count` created for an application, whatever the test did.
+struct App {
+    id: String,
+    output: String,
+}
+
+impl App {
+    fn new(tag: &str) -> App {
+        App {
+            id: unique_topic(tag),
+            output: unique_topic(&format!("{tag}-out")),
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = kafkademo(&["stream", "reset", "--application-id", &self.id]).output();
+        let _ = kafkademo(&["topic", "delete", &self.output, "--if-exists"]).output();
+    }
+}
+
+/// Window starts of 10 s windows for times a few minutes ago, so the test
+/// records are not older than the topics' retention.
+fn base() -> i64 {
+    (now_ms() - 300_000) / 10_000 * 10_000
+}
+
+#[test]
+fn counts_per_key_and_window_and_drops_late_records() {
+    let input = Topic::new("st-in", 1);
+    let app = App::new("st-count");
+    let b = base();
+    produce(
+        &input.name,
+        &lines(&[
+            ("A", b + 1_000),
+            ("B", b + 2_000),
+            ("A", b + 9_999),
+            ("A", b + 10_000), // next window
+            ("B", b + 11_500), // stream time b+11.5 s: window b still open (grace 2 s)
+            ("A", b + 3_000),  // out of order, within grace: counts in window b
+            ("B", b + 14_000), // stream time b+14 s: window b closed at b+12 s
+            ("A", b + 5_000),  // late: dropped
+        ]),
+    );
+    let mut args = count_args(&input.name, &app.output, &app.id);
+    args.push("--exit-at-end");
+    let r = counted(&args);
+    assert!(
+        r.stderr
+            .contains("stream count: 8 records processed, 1 late (dropped), 0 not countable"),
+        "{r:?}"
+    );
+    let (last, _) = read_output(&app.output);
+    let expected: BTreeMap<String, i64> = [
+        (format!("A@{b}"), 3),
+        (format!("B@{b}"), 1),
+        (format!("A@{}", b + 10_000), 1),
+        (format!("B@{}", b + 10_000), 2),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts(&last), expected);
+    assert_eq!(
+        last[&format!("B@{}", b + 10_000)],
+        serde_json::json!({"key": "B", "window_start": b + 10_000, "window_end": b + 20_000, "count": 2})
+    );
+}
+
+#[test]
+fn emit_final_writes_each_window_once_when_it_closes_and_idle_flush_closes_the_last() {
+    let input = Topic::new("st-final", 1);
+    let app = App::new("st-final");
+    let b = base();
+    let mut records = Vec::new();
+    for w in 0..3 {
+        for i in 0..5 {
+            records.push(("K", b + w * 10_000 + i * 1_000));
+        }
+    }
+    produce(&input.name, &lines(&records));
+    let mut args = count_args(&input.name, &app.output, &app.id);
+    args.extend(["--emit", "final", "--exit-at-end"]);
+    counted(&args);
+    // Stream time is b+24 s: windows b and b+10 s closed (end + 2 s grace), b+20 s open.
+    let (last, seen) = read_output(&app.output);
+    let closed: BTreeMap<String, i64> = [(format!("K@{b}"), 5), (format!("K@{}", b + 10_000), 5)]
+        .into_iter()
+        .collect();
+    assert_eq!(counts(&last), closed);
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "one record per window: {seen:?}"
+    );
+    // Nothing new arrives: after --idle-flush the wall clock closes the last window.
+    let mut args = count_args(&input.name, &app.output, &app.id);
+    args.extend(["--emit", "final", "--idle-flush", "1s"]);
+    let running = Running::start(&args);
+    wait_until(BOUND, "the last window to be written", || {
+        read_output(&app.output).0.len() == 3
+    });
+    running.signal("INT");
+    let r = running.finish(BOUND);
+    assert_eq!(r.code, 130, "{r:?}");
+    let (last, seen) = read_output(&app.output);
+    assert_eq!(last[&format!("K@{}", b + 20_000)]["count"], 5);
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "one record per window: {seen:?}"
+    );
+}
+
+#[test]
+fn record_timestamps_are_event_time_on_the_modern_path() {
+    let input = Topic::new("st-ts", 2);
+    let app = App::new("st-ts");
+    let r = run_with_input(
+        &[
+            "--protocol",
+            "modern",
+            "produce",
+            "--topic",
+            &input.name,
+            "--key-separator",
+            ":",
+        ],
+        "x:1\ny:2\nx:3\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = counted(&[
+        "--protocol",
+        "modern",
+        "stream",
+        "count",
+        "--input",
+        &input.name,
+        "--output",
+        &app.output,
+        "--application-id",
+        &app.id,
+        "--window",
+        "1h",
+        "--exit-at-end",
+    ]);
+    assert!(r.stderr.contains("3 records processed, 0 late"), "{r:?}");
+    let (last, _) = read_output(&app.output);
+    let hour = now_ms() / 3_600_000 * 3_600_000;
+    // The records were stamped moments ago, in this hour (or, at a turn of
+    // the hour, the one before).
+    let got = counts(&last);
+    let this = [(format!("x@{hour}"), 2), (format!("y@{hour}"), 1)];
+    let before = [
+        (format!("x@{}", hour - 3_600_000), 2),
+        (format!("y@{}", hour - 3_600_000), 1),
+    ];
+    assert!(
+        got == this.into_iter().collect() || got == before.into_iter().collect(),
+        "{got:?}"
+    );
+}
+
+/// Spawns a console producer that writes `input` in chunks of `chunk` lines
+/// every 100 ms, so the input keeps arriving while instances come and go.
+fn trickle(topic: &str, input: Vec<String>, chunk: usize) -> (Child, std::thread::JoinHandle<()>) {
+    let mut child = kafkademo(&["produce", "--topic", topic, "--key-separator", ":"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run kafkademo produce");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        for block in input.chunks(chunk) {
+            stdin
+                .write_all(block.concat().as_bytes())
+                .expect("write to the producer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    (child, writer)
+}
+
+/// 200,000 records over 100 keys, event times in order but every 50th
+/// record 1.5 s early (within the 2 s grace); returns the input lines and
+/// the batch recomputation of every window's count.
+fn crash_input() -> (Vec<String>, BTreeMap<String, i64>) {
+    let b = base() - 600_000;
+    let mut input = Vec::with_capacity(200_000);
+    let mut expected = BTreeMap::new();
+    for i in 0..200_000i64 {
+        let key = format!("k{:02}", (i * 7919) % 100);
+        let mut t = b + i * 3;
+        if i % 50 == 49 {
+            t -= 1_500;
+        }
+        input.push(format!("{key}:{{\"t\":{t},\"n\":{i}}}\n"));
+        *expected
+            .entry(format!("{key}@{}", t / 10_000 * 10_000))
+            .or_insert(0) += 1;
+    }
+    (input, expected)
+}
+
+/// The sum of the group's committed offsets (0 before the first commit).
+fn committed(group: &str) -> i64 {
+    describe_group(group)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.committed)
+        .sum()
+}
+
+#[test]
+fn sigkilled_five_times_the_counts_are_exact() {
+    let input = Topic::new("st-crash", 4);
+    let app = App::new("st-crash");
+    let (records, expected) = crash_input();
+    // 4,000 records/s for 50 s: the input still flows at every kill.
+    let (mut producer, writer) = trickle(&input.name, records, 400);
+    let mut args = count_args(&input.name, &app.output, &app.id);
+    // The broker's minimum: a killed instance holds up the next one's
+    // join until its session ends.
+    args.extend(["--session-timeout", "6s"]);
+    let mut seed = now_ms() as u64;
+    for kill in 1..=5 {
+        let before = committed(&app.id);
+        let running = Running::start(&args);
+        // Killed only while it works: after its commits moved on.
+        wait_until(BOUND, "the processor to commit progress", || {
+            committed(&app.id) > before
+        });
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 700));
+        running.signal("KILL");
+        let r = running.finish(BOUND);
+        assert_eq!(r.code, -1, "kill {kill} (no exit code: a signal): {r:?}");
+    }
+    writer.join().expect("the input writer");
+    drop(producer.stdin.take());
+    let r = wait_bounded(producer, BOUND);
+    assert_eq!(r.code, 0, "the producer: {r:?}");
+    // The survivor reads to the end.
+    let mut last_args = args.clone();
+    last_args.push("--exit-at-end");
+    let r = counted(&last_args);
+    assert!(
+        r.stderr.contains("200000 records processed, 0 late"),
+        "{r:?}"
+    );
+    let (last, _) = read_output(&app.output);
+    let got = counts(&last);
+    let lost: Vec<_> = expected
+        .iter()
+        .filter(|(k, n)| got.get(*k).is_none_or(|g| g < n))
+        .collect();
+    let doubled: Vec<_> = expected
+        .iter()
+        .filter(|(k, n)| got.get(*k).is_some_and(|g| g > n))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} windows short: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    assert!(
+        doubled.is_empty(),
+        "{} windows over-counted: {:?}",
+        doubled.len(),
+        &doubled[..doubled.len().min(5)]
+    );
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn reset_refuses_while_an_instance_runs_then_deletes_the_changelog_and_offsets() {
+    let input = Topic::new("st-reset", 2);
+    let app = App::new("st-reset");
+    let b = base();
+    produce(&input.name, &lines(&[("A", b + 1), ("B", b + 2)]));
+    let running = Running::start(&count_args(&input.name, &app.output, &app.id));
+    let changelog = format!("{}-count-store-changelog", app.id);
+    wait_until(BOUND, "the count to be committed", || {
+        committed(&app.id) == 2
+    });
+    let r = fails(
+        &["stream", "reset", "--application-id", &app.id],
+        1,
+        &format!(
+            "application '{}' still has 1 running instance(s) in its group",
+            app.id
+        ),
+    );
+    assert!(
+        r.stderr.contains("hint: stop every instance first"),
+        "{r:?}"
+    );
+    running.signal("INT");
+    assert_eq!(running.finish(BOUND).code, 130);
+    let r = ok(&["stream", "reset", "--application-id", &app.id]);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "Deleted internal topic {changelog}\nDeleted group {} and its committed offsets\n\
+             No local state to remove: tasks keep their state in memory and rebuild it from the changelog\n",
+            app.id
+        )
+    );
+    let topics = ok(&["topic", "list"]).stdout;
+    assert!(!topics.lines().any(|l| l.contains(&changelog)), "{topics}");
+    assert!(describe_group(&app.id).is_none_or(|rows| rows.iter().all(|r| r.committed.is_none())));
+    // Counting again starts from scratch: the same totals, not doubled.
+    let mut args = count_args(&input.name, &app.output, &app.id);
+    args.push("--exit-at-end");
+    let r = counted(&args);
+    assert!(r.stderr.contains("2 records processed"), "{r:?}");
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    fails(
+        &[
+            "stream",
+            "count",
+            "-i",
+            "a",
+            "-o",
+            "b",
+            "--application-id",
+            "c",
+            "--window",
+            "10s",
+            "--hop",
+            "20s",
+        ],
+        2,
+        "--hop must be at least 1ms and at most --window",
+    );
+    fails(
+        &[
+            "stream",
+            "count",
+            "-i",
+            "a",
+            "-o",
+            "a",
+            "--application-id",
+            "c",
+            "--window",
+            "10s",
+        ],
+        2,
+        "--output must be another topic than --input",
+    );
+}
+
+#[test]
+fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
+    let input = Topic::new("st-scale", 6);
+    let app = App::new("st-scale");
+    let (all, _) = crash_input();
+    let records: Vec<String> = all.into_iter().take(100_000).collect();
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for line in &records {
+        let (key, value) = line.trim_end().split_once(':').unwrap();
+        let v: serde_json::Value = serde_json::from_str(value).unwrap();
+        let t = v["t"].as_i64().unwrap();
+        *expected
+            .entry(format!("{key}@{}", t / 10_000 * 10_000))
+            .or_insert(0) += 1;
+    }
+    // 4,000 records/s for 25 s
+    let (mut producer, writer) = trickle(&input.name, records, 400);
+    let mut args = count_args(&input.name, &app.output, &app.id);
+    args.extend(["--session-timeout", "6s"]);
+    let group = app.id.clone();
+    let owners = |n: usize| {
+        let group = group.clone();
+        move || {
+            describe_group(&group).is_some_and(|rows| {
+                let mut ids: Vec<String> = rows.iter().filter_map(|r| r.consumer.clone()).collect();
+                ids.sort();
+                ids.dedup();
+                rows.len() == 6 && rows.iter().all(|r| r.consumer.is_some()) && ids.len() == n
+            })
+        }
+    };
+    let first = Running::start(&args);
+    let second = Running::start(&args);
+    wait_until(BOUND, "two instances to own the six tasks", owners(2));
+    let before = committed(&app.id);
+    wait_until(BOUND, "progress with two instances", || {
+        committed(&app.id) > before
+    });
+    let third = Running::start(&args);
+    wait_until(BOUND, "three instances to own the six tasks", owners(3));
+    let before = committed(&app.id);
+    wait_until(BOUND, "progress with three instances", || {
+        committed(&app.id) > before
+    });
+    first.signal("INT");
+    assert_eq!(first.finish(BOUND).code, 130);
+    wait_until(BOUND, "two instances to own the six tasks again", owners(2));
+    writer.join().expect("the input writer");
+    drop(producer.stdin.take());
+    assert_eq!(wait_bounded(producer, BOUND).code, 0);
+    wait_until(BOUND, "every record to be counted", || {
+        committed(&app.id) == 100_000
+    });
+    for running in [second, third] {
+        running.signal("INT");
+        assert_eq!(running.finish(BOUND).code, 130);
+    }
+    let (last, _) = read_output(&app.output);
+    assert_eq!(counts(&last), expected);
+}
