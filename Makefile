@@ -101,3 +101,12 @@ cluster-clean:
 .PHONY: web-demo
 web-demo:
 	@scripts/web-demo.sh
+
+# The exercise counted per 10 s window: Kafka up if needed, producers A and B
+# (--protocol modern, for record timestamps), `kafkademo stream count`, the
+# counts live in the terminal (stream table) and as a bar chart on
+# http://127.0.0.1:8080/ for STREAM_DEMO_SECONDS (default 35); then a summary,
+# and the demo's topics and application state are removed.
+.PHONY: stream-demo
+stream-demo:
+	@scripts/stream-demo.sh

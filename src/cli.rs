@@ -101,6 +101,9 @@ pub enum StreamCommand {
         State and input position live together in the changelog topic ID-count-store-changelog, \
         so a restarted instance neither loses nor double-counts a record (docs/streams.md).")]
     Count(StreamCount),
+    /// Pass on the records that meet every condition (a stateless step),
+    /// partition by partition, each exactly once through crashes
+    Filter(StreamFilter),
     /// A table view: the latest value per key of a (compacted) topic,
     /// printed as it changes
     Table(StreamTable),
@@ -157,6 +160,41 @@ pub struct StreamCount {
 pub enum Emit {
     Updates,
     Final,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamFilter {
+    /// Topic to read
+    #[arg(long, short = 'i')]
+    pub input: String,
+    /// Topic to write, partition for partition (created if missing)
+    #[arg(long, short = 'o')]
+    pub output: String,
+    /// The consumer group, and the prefix of the position topic
+    #[arg(long)]
+    pub application_id: String,
+    /// Pass records with this key
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Pass records whose JSON value has FIELD equal to VALUE
+    #[arg(long = "where", value_name = "FIELD=VALUE", value_parser = parse_field_value)]
+    pub field: Option<(String, String)>,
+    /// Pass records whose value is an even or odd whole number
+    #[arg(long, value_enum)]
+    pub parity: Option<Parity>,
+    /// Stop once every input partition is read to its end
+    #[arg(long)]
+    pub exit_at_end: bool,
+    /// Without a heartbeat for this long, the group drops this instance
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub session_timeout: Duration,
+}
+
+fn parse_field_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((field, value)) if !field.is_empty() => Ok((field.to_string(), value.to_string())),
+        _ => Err("expected FIELD=VALUE, e.g. city=Oslo".into()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -340,7 +378,9 @@ pub struct Chat {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Open the printed URL in a browser. Records appear as they arrive (newest first); \
-the form at the top sends a message to the topic. Ctrl-C stops the server. See docs/web.md."
+the form at the top sends a message to the topic. Window counts (`stream count`'s output) also show \
+as a live bar chart; a compacted topic is read up to 10 000 records back so the chart starts with \
+the current counts. Ctrl-C stops the server. See docs/web.md."
 )]
 pub struct Web {
     /// Topic to show and send to

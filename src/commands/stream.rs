@@ -5,6 +5,8 @@
 //! crash or a moved task loses and double-counts nothing (stream::task says
 //! how); outputs are upserts of absolute counts, harmless to repeat.
 
+mod filter;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +33,7 @@ const SKIP_WARNINGS: u64 = 5;
 pub fn execute(brokers: &BrokerConfig, cmd: StreamCommand, quiet: bool) -> Result<()> {
     match cmd {
         StreamCommand::Count(args) => count(brokers, &args, quiet),
+        StreamCommand::Filter(args) => filter::run(brokers, &args, quiet),
         StreamCommand::Table(args) => table(brokers, &args),
         StreamCommand::Reset(args) => reset(brokers, &args),
     }
@@ -91,15 +94,20 @@ fn ensure_compacted(cluster: &mut Cluster, topic: &str, partitions: i32) -> Resu
             configs: &configs,
         },
     )?;
-    // Another instance created it a moment ago: the metadata this broker
-    // answers with may not show it yet.
+    match outcome {
+        Outcome::Done => Ok(admin::describe_topic(cluster, topic)?.partitions.len() as i32),
+        Outcome::AlreadyThere => wait_for_topic(cluster, topic),
+    }
+}
+
+/// The partition count of a topic another instance created a moment ago:
+/// the metadata a broker answers with may not show it yet.
+fn wait_for_topic(cluster: &mut Cluster, topic: &str) -> Result<i32> {
     let deadline = Deadline::after(cluster.config.timeout);
     loop {
         match admin::describe_topic(cluster, topic) {
             Ok(info) => return Ok(info.partitions.len() as i32),
-            Err(Error::UnknownTopic { .. })
-                if outcome == Outcome::AlreadyThere && !deadline.expired() =>
-            {
+            Err(Error::UnknownTopic { .. }) if !deadline.expired() => {
                 deadline.sleep(Duration::from_millis(100));
             }
             Err(e) => return Err(e),

@@ -3,6 +3,15 @@
 //! thread routes requests and watches for Ctrl-C; one consumer thread feeds
 //! the hub (src/web/); each open page's event stream and each POST get a
 //! thread of their own, so a slow browser never holds up the others.
+//!
+//! Window counts (`kafkademo stream count`'s output) need no flag: the page
+//! draws every record whose value is such a count as a live bar chart (the
+//! last 6 windows, one bar per key, the latest count per record key), above
+//! the record list. So that a page opened late still charts the current
+//! counts, the server reads a compacted topic up to 10 000 records per
+//! partition back on start, rather than `--history`, and the hub gives each
+//! new page the latest count of each of the 12 most recent windows besides
+//! the `--history` latest records.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};

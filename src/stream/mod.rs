@@ -4,6 +4,7 @@
 //! stored in the changelog. `commands::stream` moves records between Kafka
 //! and these types.
 
+pub mod filter;
 pub mod task;
 
 use serde_json::Value;

@@ -1,10 +1,12 @@
 //! The fan-out between the one consumer thread and the page's event streams:
 //! a ring of recent record events (what a new page shows, and what a
-//! reconnecting one missed), the latest broker status, and one bounded
-//! queue per connected page. A page that falls behind loses its queue, so it
-//! can never hold up the consumer or the other pages.
+//! reconnecting one missed), the latest event of each recent window count
+//! (so a new page charts current counts however far back they were
+//! written), the latest broker status, and one bounded queue per connected
+//! page. A page that falls behind loses its queue, so it can never hold up
+//! the consumer or the other pages.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -19,6 +21,10 @@ pub const MAX_CLIENTS: usize = 32;
 const REPLAY_EXTRA: usize = 1000;
 /// Longest value (and key) shown on the page; the rest is cut.
 pub const MAX_SHOWN_BYTES: usize = 4096;
+/// Window starts whose latest counts a new page gets (the page charts 6).
+const TABLE_WINDOWS: usize = 12;
+/// Record keys kept per window start; counts of further keys are not kept.
+const TABLE_KEYS: usize = 64;
 
 /// One SSE frame, shared by every queue it is sent to.
 pub type Frame = Arc<str>;
@@ -60,6 +66,9 @@ pub struct Hub {
 struct Inner {
     next_seq: u64,
     ring: VecDeque<(u64, Frame)>,
+    /// Window counts (`stream count`'s output) as an upsert table: window
+    /// start -> record key -> the latest event for it.
+    table: BTreeMap<i64, BTreeMap<Vec<u8>, (u64, Frame)>>,
     clients: Vec<Sender<Frame>>,
     status: Frame,
     closed: bool,
@@ -75,6 +84,7 @@ impl Hub {
             inner: Mutex::new(Inner {
                 next_seq: 1,
                 ring: VecDeque::new(),
+                table: BTreeMap::new(),
                 clients: Vec::new(),
                 status,
                 closed: false,
@@ -102,6 +112,21 @@ impl Hub {
         while inner.ring.len() > self.history + REPLAY_EXTRA {
             inner.ring.pop_front();
         }
+        if let Some(start) = window_start(&record.value) {
+            let keys = inner.table.entry(start).or_default();
+            if keys.len() < TABLE_KEYS || keys.contains_key(&record.key) {
+                keys.insert(record.key.clone(), (seq, frame.clone()));
+            }
+            while inner.table.len() > TABLE_WINDOWS {
+                inner.table.pop_first();
+            }
+        } else if !inner.table.is_empty() {
+            // anything else under a count's record key replaces it (as on the page)
+            for keys in inner.table.values_mut() {
+                keys.remove(&record.key);
+            }
+            inner.table.retain(|_, keys| !keys.is_empty());
+        }
         fan_out(&mut inner.clients, &frame);
     }
 
@@ -119,7 +144,9 @@ impl Hub {
     /// A new stream: the status, then the records the page lacks, then live
     /// frames. `last_event_id` is the browser's Last-Event-ID on reconnect;
     /// without one (or from another run) the page gets the latest `history`
-    /// records. None when the server is full or closing.
+    /// records. Either way the latest event of each recent window count
+    /// that the page lacks and the ring no longer replays comes too, in
+    /// order. None when the server is full or closing.
     pub fn subscribe(&self, last_event_id: Option<&str>) -> Option<Subscription> {
         let mut inner = self.lock();
         if inner.closed || inner.clients.len() >= MAX_CLIENTS {
@@ -129,20 +156,25 @@ impl Hub {
             let (instance, seq) = id.trim().split_once('.')?;
             (instance == self.instance).then(|| seq.parse::<u64>().ok())?
         });
-        let mut replay = vec![inner.status.clone()];
-        match after {
-            Some(seq) => replay.extend(
-                inner
-                    .ring
-                    .iter()
-                    .filter(|(s, _)| *s > seq)
-                    .map(|(_, f)| f.clone()),
-            ),
+        let ring: Vec<&(u64, Frame)> = match after {
+            Some(seq) => inner.ring.iter().filter(|(s, _)| *s > seq).collect(),
             None => {
                 let skip = inner.ring.len().saturating_sub(self.history);
-                replay.extend(inner.ring.iter().skip(skip).map(|(_, f)| f.clone()));
+                inner.ring.iter().skip(skip).collect()
             }
-        }
+        };
+        // The ring's seqs are consecutive: everything from its first
+        // replayed one on is in `ring`.
+        let from = ring.first().map_or(inner.next_seq, |(s, _)| *s);
+        let mut counts: Vec<&(u64, Frame)> = inner
+            .table
+            .values()
+            .flat_map(BTreeMap::values)
+            .filter(|(s, _)| *s > after.unwrap_or(0) && *s < from)
+            .collect();
+        counts.sort_by_key(|(s, _)| *s);
+        let mut replay = vec![inner.status.clone()];
+        replay.extend(counts.into_iter().chain(ring).map(|(_, f)| f.clone()));
         let (tx, rx) = bounded(CLIENT_QUEUE);
         inner.clients.push(tx);
         Some(Subscription { replay, live: rx })
@@ -171,6 +203,19 @@ fn fan_out(clients: &mut Vec<Sender<Frame>>, frame: &Frame) {
         }
         Err(TrySendError::Disconnected(_)) => false,
     });
+}
+
+/// The window start of a value that is a window count as `stream count`
+/// writes it: `{"key":…,"window_start":…,"window_end":…,"count":…}`.
+fn window_start(value: &[u8]) -> Option<i64> {
+    if value.first() != Some(&b'{') || value.len() > MAX_SHOWN_BYTES {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(value).ok()?;
+    v.get("key")?.as_str()?;
+    v.get("window_end")?.as_i64()?;
+    v.get("count")?.as_i64()?;
+    v.get("window_start")?.as_i64()
 }
 
 fn status_frame(topic: &str, state: State, message: &str) -> Frame {
@@ -315,6 +360,100 @@ mod tests {
         hub.close();
         assert!(subs[0].as_ref().unwrap().live.recv().is_err());
         assert!(hub.subscribe(None).is_none());
+    }
+
+    fn count(key: &str, start: i64, n: i64) -> Consumed {
+        let value = serde_json::json!({
+            "key": key, "window_start": start, "window_end": start + 10, "count": n,
+        });
+        let id = format!("{key}@{start}");
+        rec(0, 0, id.as_bytes(), value.to_string().as_bytes())
+    }
+
+    /// The records of a replay: `KEY COUNT` for a window count, else the value.
+    fn shown(frames: &[Frame]) -> Vec<String> {
+        frames[1..]
+            .iter()
+            .map(|f| {
+                let v = data(f);
+                let value = v["value"].as_str().unwrap().to_string();
+                match serde_json::from_str::<serde_json::Value>(&value) {
+                    Ok(c) => format!("{} {}", v["key"].as_str().unwrap(), c["count"]),
+                    Err(_) => value,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_page_gets_the_latest_count_of_each_recent_window_too() {
+        let hub = Hub::new("t", 1, "x".into());
+        hub.publish(&count("A", 0, 3));
+        hub.publish(&count("B", 0, 4));
+        hub.publish(&count("A", 0, 7)); // an upsert: replaces A@0's 3
+        hub.publish(&rec(0, 0, b"", b"plain"));
+        let sub = hub.subscribe(None).unwrap();
+        assert_eq!(
+            shown(&sub.replay),
+            ["B@0 4", "A@0 7", "plain"],
+            "the counts in the order written, then the history (1 record)"
+        );
+        // a count that is also in the history comes once
+        hub.publish(&count("B", 0, 5));
+        let sub = hub.subscribe(None).unwrap();
+        assert_eq!(shown(&sub.replay), ["A@0 7", "B@0 5"]);
+        // another value under a count's record key replaces the count
+        hub.publish(&rec(0, 0, b"A@0", b""));
+        let sub = hub.subscribe(None).unwrap();
+        assert_eq!(shown(&sub.replay), ["B@0 5", ""]);
+    }
+
+    #[test]
+    fn a_reconnecting_page_gets_the_counts_it_missed_beyond_the_ring() {
+        let hub = Hub::new("t", 0, "x".into());
+        hub.publish(&count("A", 0, 7));
+        for i in 0..REPLAY_EXTRA {
+            hub.publish(&rec(0, i as i64, b"", b"plain"));
+        }
+        // the ring no longer holds the count (seq 1)
+        let missed = hub.subscribe(Some("x.0")).unwrap();
+        assert_eq!(missed.replay.len(), 2 + REPLAY_EXTRA);
+        assert_eq!(shown(&missed.replay)[0], "A@0 7");
+        let had = hub.subscribe(Some("x.1")).unwrap();
+        assert_eq!(had.replay.len(), 1 + REPLAY_EXTRA, "no count it had");
+    }
+
+    #[test]
+    fn the_count_table_keeps_the_latest_windows_only() {
+        let hub = Hub::new("t", 0, "x".into());
+        for start in 0..(TABLE_WINDOWS as i64 + 3) {
+            hub.publish(&count("A", start * 10, start));
+        }
+        // not counts: a bad one, a field missing, not JSON
+        hub.publish(&rec(
+            0,
+            0,
+            b"k",
+            br#"{"key":"A","window_start":"x","window_end":1,"count":1}"#,
+        ));
+        hub.publish(&rec(
+            0,
+            0,
+            b"k",
+            br#"{"key":"A","window_start":1,"window_end":1}"#,
+        ));
+        hub.publish(&rec(0, 0, b"k", b"{not json"));
+        let sub = hub.subscribe(None).unwrap();
+        let starts: Vec<i64> = sub.replay[1..]
+            .iter()
+            .map(|f| {
+                let v: serde_json::Value =
+                    serde_json::from_str(data(f)["value"].as_str().unwrap()).unwrap();
+                v["window_start"].as_i64().unwrap()
+            })
+            .collect();
+        let want: Vec<i64> = (3..(TABLE_WINDOWS as i64 + 3)).map(|s| s * 10).collect();
+        assert_eq!(starts, want);
     }
 
     #[test]

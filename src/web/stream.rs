@@ -3,6 +3,9 @@
 //! for the page, never the end of the server: the thread waits (backing off
 //! up to MAX_BACKOFF), rebuilds its client from scratch, and resumes after
 //! the last record it passed on, so pages get no duplicates and no gaps.
+//! A compacted topic (a table, such as `stream count`'s output) is read
+//! further back on first contact, so the hub knows each recent window's
+//! current count however long ago it was written.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +23,9 @@ const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often a retry wait looks at the stop flag.
 const TICK: Duration = Duration::from_millis(50);
+/// Records per partition read back on first contact with a compacted topic
+/// (if `history` is fewer): enough for many windows' counts.
+const TABLE_READBACK: i64 = 10_000;
 
 pub struct Stream {
     pub brokers: BrokerConfig,
@@ -95,6 +101,11 @@ impl Stream {
         let topic = admin::describe_topic(&mut cluster, &self.topic)?;
         let partitions: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
         let first_contact = positions.is_none();
+        let back = if first_contact && compacted(&mut cluster, &self.topic) {
+            self.history.max(TABLE_READBACK)
+        } else {
+            self.history
+        };
         let mut start = positions.clone().unwrap_or_default();
         let mut reader = Reader::new(&cluster, &self.topic, &partitions, &start, StartAt::Latest)?;
         let missing: Vec<i32> = partitions
@@ -103,7 +114,7 @@ impl Stream {
             .filter(|p| !start.contains_key(p))
             .collect();
         if !missing.is_empty() {
-            // New partitions start at their end; on first contact, `history`
+            // New partitions start at their end; on first contact, `back`
             // records before it (as far as the log still reaches back).
             let latest = reader.offsets(StartAt::Latest)?;
             let earliest = if first_contact {
@@ -113,7 +124,7 @@ impl Stream {
             };
             for p in missing {
                 if let Some(&end) = latest.get(&p) {
-                    let from = earliest.get(&p).map_or(end, |&e| e.max(end - self.history));
+                    let from = earliest.get(&p).map_or(end, |&e| e.max(end - back));
                     start.insert(p, from);
                 }
             }
@@ -139,6 +150,20 @@ impl Stream {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether the topic's cleanup.policy includes compact. Unknown (an old
+/// broker, no permission) counts as no.
+fn compacted(cluster: &mut Cluster, topic: &str) -> bool {
+    match admin::topic_overrides(cluster, topic) {
+        Ok(overrides) => overrides
+            .iter()
+            .any(|(name, value)| name == "cleanup.policy" && value.contains("compact")),
+        Err(e) => {
+            log::debug!("cannot read the configs of '{topic}': {e}");
+            false
+        }
     }
 }
 

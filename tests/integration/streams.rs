@@ -514,3 +514,100 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
     let (last, _) = read_output(&app.output);
     assert_eq!(counts(&last), expected);
 }
+
+#[test]
+fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills() {
+    let input = Topic::new("st-split", 3);
+    let evens = App::new("st-evens");
+    let odds = App::new("st-odds");
+    // The exercise's records: key A with even numbers, B with odd ones.
+    let records: Vec<String> = (0..30_000)
+        .map(|n| format!("{}:{n}\n", if n % 2 == 0 { "A" } else { "B" }))
+        .collect();
+    let (mut producer, writer) = trickle(&input.name, records, 300);
+    let filter = |app: &App, parity: &str| -> Vec<String> {
+        [
+            "stream",
+            "filter",
+            "--input",
+            &input.name,
+            "--output",
+            &app.output,
+            "--application-id",
+            &app.id,
+            "--parity",
+            parity,
+            "--session-timeout",
+            "6s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let even_args = filter(&evens, "even");
+    let even_args: Vec<&str> = even_args.iter().map(String::as_str).collect();
+    // The evens are SIGKILLed twice while they work; the odds run throughout.
+    let odd_args = filter(&odds, "odd");
+    let odd_args: Vec<&str> = odd_args.iter().map(String::as_str).collect();
+    let odd_run = Running::start(&odd_args);
+    for kill in 1..=2 {
+        let before = committed(&evens.id);
+        let running = Running::start(&even_args);
+        wait_until(BOUND, "the filter to commit progress", || {
+            committed(&evens.id) > before
+        });
+        running.signal("KILL");
+        assert_eq!(running.finish(BOUND).code, -1, "kill {kill}");
+    }
+    writer.join().expect("the input writer");
+    drop(producer.stdin.take());
+    assert_eq!(wait_bounded(producer, BOUND).code, 0);
+    let mut last = even_args.clone();
+    last.push("--exit-at-end");
+    let r = counted(&last);
+    assert!(r.stderr.contains("passed on to"), "{r:?}");
+    wait_until(BOUND, "the odds to be read to the end", || {
+        committed(&odds.id) == 30_000
+    });
+    odd_run.signal("INT");
+    assert_eq!(odd_run.finish(BOUND).code, 130);
+    // Every number once, in its input order, on the side of its parity.
+    for (app, parity) in [(&evens, 0), (&odds, 1)] {
+        let r = ok(&[
+            "consume",
+            "--topic",
+            &app.output,
+            "--from-beginning",
+            "--exit-at-end",
+            "--format",
+            "json",
+        ]);
+        let mut got: Vec<i64> = Vec::new();
+        let mut by_partition: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for line in r.stdout.lines() {
+            let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+            let n: i64 = rec["value"].as_str().unwrap().parse().unwrap();
+            got.push(n);
+            by_partition
+                .entry(rec["partition"].as_i64().unwrap())
+                .or_default()
+                .push(n);
+        }
+        for ns in by_partition.values() {
+            assert!(
+                ns.windows(2).all(|w| w[0] < w[1]),
+                "out of order or repeated: {ns:?}"
+            );
+        }
+        got.sort_unstable();
+        let want: Vec<i64> = (0..30_000).filter(|n| n % 2 == parity).collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "parity {parity}: {} records, not {}",
+            got.len(),
+            want.len()
+        );
+        assert_eq!(got, want);
+    }
+}

@@ -1,7 +1,8 @@
 //! `kafkademo web` in a real headless Chromium and over raw HTTP: the page
-//! shows history and live records, the form produces, payloads stay text,
-//! HTTP errors are the right ones, reconnects resume without duplicates, a
-//! broker outage is shown and recovered from. Needs the broker and
+//! shows history and live records, window counts as a live bar chart, the
+//! form produces, payloads stay text, HTTP errors are the right ones,
+//! reconnects resume without duplicates, a broker outage is shown and
+//! recovered from. Needs the broker and
 //! Chromium + chromedriver (scripts/test-setup.sh); never skips.
 
 mod browser;
@@ -208,9 +209,159 @@ fn the_page_shows_history_then_live_records_newest_first() {
         json!([]),
     );
     assert_ne!(colours[0], colours[1], "{colours}");
+    let chart = b.eval("return document.getElementById('chart').hidden", json!([]));
+    assert_eq!(chart, json!(true), "no chart without window counts");
     drop(b);
     let r = server.interrupt();
     assert_eq!(r.code, 130, "{r:?}");
+}
+
+/// A window count as `stream count` writes it, as a line for `produce
+/// --key-separator '|'`: `KEY@START|{"key":…,"window_start":…,…}`.
+fn window_count(key: &str, start: i64, count: i64) -> String {
+    let value = json!({
+        "key": key, "window_start": start, "window_end": start + 10_000, "count": count,
+    });
+    format!("{key}@{start}|{value}\n")
+}
+
+/// The chart, oldest window first: [span label, [[key, count label, bar
+/// height, fill colour], …]], or null while it is hidden.
+const CHART: &str = "const chart = document.getElementById('chart'); \
+    if (chart.hidden) return null; \
+    return [...chart.querySelectorAll('.window')].map(g => [ \
+      g.querySelector('.window-label').textContent, \
+      [...g.querySelectorAll('.bar')].map(b => { const r = b.querySelector('rect'); \
+        return [b.querySelector('.bar-key').textContent, b.querySelector('.bar-count').textContent, \
+          r.getBBox().height, getComputedStyle(r).fill]; })])";
+
+type Bar = (String, String, f64, String);
+
+fn chart(b: &Browser) -> Option<Vec<(String, Vec<Bar>)>> {
+    serde_json::from_value(b.eval(CHART, json!([]))).unwrap()
+}
+
+/// Waits until the chart's newest window is the one labelled `last` and
+/// `ready` holds for the chart; returns it.
+fn wait_chart(
+    b: &Browser,
+    what: &str,
+    ready: impl Fn(&[(String, Vec<Bar>)]) -> bool,
+) -> Vec<(String, Vec<Bar>)> {
+    poll(WAIT, || chart(b).filter(|c| ready(c))).unwrap_or_else(|| {
+        panic!(
+            "waited {WAIT:?} for the chart to show {what}; it shows {:?}",
+            chart(b)
+        )
+    })
+}
+
+/// Key and count label of each bar of a window.
+fn bars(window: &(String, Vec<Bar>)) -> Vec<(&str, &str)> {
+    window
+        .1
+        .iter()
+        .map(|(k, c, _, _)| (k.as_str(), c.as_str()))
+        .collect()
+}
+
+#[test]
+fn window_counts_show_as_a_live_bar_chart_of_the_current_counts() {
+    require_broker();
+    // compacted, as `stream count` creates its output: the server reads
+    // such a topic back far enough to chart every recent window
+    let t = Topic {
+        name: unique_topic("web-chart"),
+    };
+    ok(&[
+        "topic",
+        "create",
+        &t.name,
+        "--partitions",
+        "1",
+        "--config",
+        "cleanup.policy=compact",
+    ]);
+    // Seven 10 s windows from 1 s after the epoch: the chart shows the last
+    // six. A@11000 is updated from 3 to 7 (an upsert). With --history 1 the
+    // record list starts with the last record only; the chart must still
+    // show every window's current counts.
+    let start = |i: i64| 1_000 + i * 10_000;
+    let mut lines = window_count("A", start(0), 1);
+    lines += &window_count("A", start(1), 3);
+    lines += &window_count("B", start(1), 4);
+    lines += &window_count("A", start(1), 7);
+    for i in 2..=6 {
+        lines += &window_count("A", start(i), i);
+    }
+    lines += "k|an ordinary record\n";
+    produce_lines(&t.name, &lines, &["--key-separator", "|"]);
+
+    let server = WebServer::start(&t.name, &["--history", "1"]);
+    // +05:30: times in the page's local time, not UTC
+    let b = Browser::in_time_zone("Asia/Kolkata");
+    b.goto(&server.url);
+    let shown = wait_chart(&b, "six windows", |c| c.len() == 6);
+    let labels: Vec<&str> = shown.iter().map(|w| w.0.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "05:30:11 – 05:30:21",
+            "05:30:21 – 05:30:31",
+            "05:30:31 – 05:30:41",
+            "05:30:41 – 05:30:51",
+            "05:30:51 – 05:31:01",
+            "05:31:01 – 05:31:11",
+        ],
+        "the last six windows, oldest first: {shown:?}"
+    );
+    assert_eq!(bars(&shown[0]), [("A", "7"), ("B", "4")], "{shown:?}");
+    for (i, window) in shown.iter().enumerate().skip(1) {
+        let count = (i + 1).to_string();
+        assert_eq!(bars(window), [("A", count.as_str())], "{shown:?}");
+    }
+    let (a7, b4) = (&shown[0].1[0], &shown[0].1[1]);
+    assert!(
+        (a7.2 / b4.2 - 7.0 / 4.0).abs() < 0.05,
+        "bar heights in proportion to the counts: {a7:?} {b4:?}"
+    );
+    let a2 = &shown[1].1[0];
+    assert!(
+        (a2.2 / a7.2 - 2.0 / 7.0).abs() < 0.05,
+        "one scale for the whole chart: {a2:?} {a7:?}"
+    );
+    assert_eq!(a7.3, a2.3, "A has one colour");
+    assert_ne!(a7.3, b4.3, "A and B have different colours");
+    // the record list works as before
+    let rows = wait_rows(&b, "the history record", 1);
+    assert_eq!(rows[0][1], "an ordinary record", "{rows:?}");
+
+    // Live: B joins the newest window, A's count there changes (an upsert
+    // of the same record key), a new window pushes the oldest one out.
+    let mut live = window_count("B", start(6), 5);
+    live += &window_count("A", start(6), 9);
+    live += &window_count("C", start(7), 2);
+    produce_lines(&t.name, &live, &["--key-separator", "|"]);
+    let shown = wait_chart(&b, "the live counts", |c| {
+        c.last().is_some_and(|w| w.0 == "05:31:11 – 05:31:21")
+            && c.iter().any(|w| bars(w) == [("A", "9"), ("B", "5")])
+    });
+    let labels: Vec<&str> = shown.iter().map(|w| w.0.as_str()).collect();
+    assert_eq!(labels.len(), 6, "{shown:?}");
+    assert_eq!(labels[0], "05:30:21 – 05:30:31", "{shown:?}");
+    assert_eq!(bars(&shown[4]), [("A", "9"), ("B", "5")], "{shown:?}");
+    assert_eq!(bars(&shown[5]), [("C", "2")], "{shown:?}");
+    let (a9, b5, c2) = (&shown[4].1[0], &shown[4].1[1], &shown[5].1[0]);
+    assert!(
+        (b5.2 / a9.2 - 5.0 / 9.0).abs() < 0.05,
+        "the scale follows the largest count: {a9:?} {b5:?}"
+    );
+    assert!(
+        c2.3 != a9.3 && c2.3 != b5.3,
+        "another key, another colour: {shown:?}"
+    );
+    let rows = wait_rows(&b, "the live records", 4);
+    assert!(rows[0][1].contains(r#""key":"C""#), "{rows:?}");
 }
 
 #[test]

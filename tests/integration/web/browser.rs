@@ -192,6 +192,16 @@ impl Browser {
     /// Starts chromedriver and a Chromium session; panics (never skips)
     /// when either is missing.
     pub fn start() -> Browser {
+        Browser::start_in(None)
+    }
+
+    /// As `start`, with the browser's local time in the time zone `tz`
+    /// (e.g. Asia/Kolkata), so a test can predict the times a page shows.
+    pub fn in_time_zone(tz: &str) -> Browser {
+        Browser::start_in(Some(tz))
+    }
+
+    fn start_in(tz: Option<&str>) -> Browser {
         let turn = one_at_a_time();
         let missing = "run scripts/test-setup.sh (as `make test` does) to install it";
         let chromium = on_path("chromium").unwrap_or_else(|| {
@@ -200,7 +210,12 @@ impl Browser {
         let chromedriver = on_path("chromedriver")
             .unwrap_or_else(|| panic!("chromedriver is not installed; {missing}"));
         let port = free_port();
-        let driver = Command::new(chromedriver)
+        let mut driver = Command::new(chromedriver);
+        if let Some(tz) = tz {
+            // inherited by the Chromium it starts
+            driver.env("TZ", tz);
+        }
+        let driver = driver
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
