@@ -455,6 +455,33 @@ pub enum BenchCommand {
     Consume(BenchConsume),
     /// Produce at a steady rate and time each record until it is consumed
     E2e(BenchE2e),
+    /// Feed a running stream processor at a steady rate and time each record
+    /// until its window count is in the output (docs/performance.md)
+    StreamE2e(BenchStreamE2e),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStreamE2e {
+    /// The processor's input topic
+    #[arg(long, short = 'i')]
+    pub input: String,
+    /// The processor's output topic (it must exist: start the processor first)
+    #[arg(long, short = 'o')]
+    pub output: String,
+    /// Records per second to produce, each with a key of its own
+    #[arg(long, short = 'r', default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub rate: u64,
+    /// How long to produce, e.g. 20s
+    #[arg(long, short = 'd', default_value = "20s", value_parser = parse_duration,
+          value_name = "DURATION")]
+    pub duration: Duration,
+    /// Records of the first DURATION are not in the figures
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub warmup: Duration,
+    /// Output format of the report
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Where a benchmark runs and how it reports; shared by every bench mode.

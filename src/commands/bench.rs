@@ -6,6 +6,7 @@
 
 mod progress;
 mod stats;
+mod stream_e2e;
 mod workers;
 
 use std::io::Write;
@@ -13,7 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::cli::{BenchCommand, BenchConsume, BenchE2e, BenchProduce, BenchTarget, Format};
+use crate::cli::{
+    BenchCommand, BenchConsume, BenchE2e, BenchProduce, BenchStreamE2e, BenchTarget, Format,
+};
 use crate::client::admin::{self, NewTopic};
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::produce::{Acks, Compression};
@@ -29,6 +32,7 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
         BenchCommand::Produce(args) => produce(brokers, &args, quiet),
         BenchCommand::Consume(args) => consume(brokers, &args, quiet),
         BenchCommand::E2e(args) => e2e(brokers, &args, quiet),
+        BenchCommand::StreamE2e(args) => stream_e2e(brokers, &args),
     }
 }
 
@@ -230,6 +234,65 @@ fn e2e(brokers: &BrokerConfig, args: &BenchE2e, quiet: bool) -> Result<()> {
     ];
     print_report(args.target.format, &report, &text)?;
     topic.finish()
+}
+
+fn stream_e2e(brokers: &BrokerConfig, args: &BenchStreamE2e) -> Result<()> {
+    if args.duration.is_zero() || args.warmup >= args.duration {
+        return Err(Error::Usage(
+            "--duration must be more than 0 and longer than --warmup".into(),
+        ));
+    }
+    let run = stream_e2e::run(
+        brokers,
+        &args.input,
+        &args.output,
+        args.rate,
+        args.duration,
+        args.warmup,
+    )?;
+    if run.received < run.sent {
+        return Err(Error::broker_with_hint(
+            format!(
+                "only {} of {} records reached '{}' within 30 s of the last send",
+                run.received, run.sent, args.output
+            ),
+            "is the processor running, with --emit updates, on these topics?",
+        ));
+    }
+    let h = &run.latency;
+    let report = json!({
+        "mode": "stream-e2e",
+        "input": args.input,
+        "output": args.output,
+        "rate": args.rate,
+        "duration_s": round(args.duration.as_secs_f64(), 3),
+        "warmup_s": round(args.warmup.as_secs_f64(), 3),
+        "sent": run.sent,
+        "received": run.received,
+        "measured": h.count(),
+        "latency_ms": {
+            "p50": round(h.quantile_ms(0.50), 3),
+            "p95": round(h.quantile_ms(0.95), 3),
+            "p99": round(h.quantile_ms(0.99), 3),
+            "max": round(h.max_ms(), 3),
+        },
+    });
+    let text = vec![
+        format!(
+            "bench stream-e2e: {} records at {}/s into '{}', each one's count read from '{}'",
+            run.sent, args.rate, args.input, args.output
+        ),
+        format!(
+            "  latency     p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} records after {} of warm-up)",
+            h.quantile_ms(0.50),
+            h.quantile_ms(0.95),
+            h.quantile_ms(0.99),
+            h.max_ms(),
+            h.count(),
+            humantime::format_duration(args.warmup)
+        ),
+    ];
+    print_report(args.format, &report, &text)
 }
 
 // ---- the topic a run uses -------------------------------------------------
