@@ -154,6 +154,8 @@ run_one() {
   TOPICS+=("$in" "$out")
   APPS+=("$app")
   "$KD" -q topic create "$in" --partitions 4 >/dev/null
+  # Kafka Streams does not create its sink topic (kafkademo would).
+  "$KD" -q topic create "$out" --partitions 4 --config cleanup.policy=compact >/dev/null
   say "$p: input trickles in at $RATE records/s; $KILLS SIGKILLs while it counts"
   start_s=$(date +%s)
   (for f in "$WORK"/chunks/c*; do cat "$f" && sleep 0.1; done) |
