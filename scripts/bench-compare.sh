@@ -1,33 +1,48 @@
 #!/usr/bin/env bash
-# make bench: kafkademo bench against Kafka's own perf tools and kcat, on one
-# broker, in one run. For 100 B and 1 KB records it produces with acks=1 and
-# acks=all, and consumes from the start of a filled topic, ROUNDS times with
-# the clients in a different order each round, then prints one table of
-# medians: records/s, MB/s, peak RSS, client and broker CPU per record, and
-# kafkademo's ratio to each peer. Also writes the table, the raw results and
-# an SVG plot of throughput by record size under OUT (target/bench-compare).
+# make bench: kafkademo against Kafka's own perf tools and kcat, on Kafka 3.9
+# and on Kafka 4.4, in one run. On each Kafka line it runs one single broker
+# and, for 100 B and 1 KB records, produces with acks=1 and acks=all and
+# consumes from the start of a filled topic, ROUNDS times with the clients in
+# a different order each round. The clients: kafkademo on each data path the
+# broker accepts (classic: the kafka crate, Kafka <= 3.9 only; modern: record
+# batches over kafka-protocol), Java's ProducerPerformance/ConsumerPerformance
+# of the same Kafka version, and kcat. It also times the console producers:
+# `kafkademo produce --topic T < FILE` against `kcat -P -l FILE` on
+# RECORDS_CONSOLE lines of 100 B. Then one table of medians: records/s, MB/s,
+# peak RSS, client and broker CPU per record, and the modern path's ratio to
+# each peer. Writes the table, the raw results and one SVG plot per Kafka
+# line under OUT (target/bench-compare).
 #
-# Uses the broker at 127.0.0.1:9092; starts one with scripts/kafka-up.sh only
-# if none answers, and stops only a broker it started.
+# Each Kafka line runs on 127.0.0.1:9092 (KAFKA_PORT): a broker of that
+# version already running there is used and left running; otherwise the
+# script starts one (scripts/kafka-up.sh with KAFKA_VERSION) and stops it
+# when that line is done. A broker of another version running there is an
+# error (stop it with make kafka-down, or choose the lines with VERSIONS).
 #
-# Options (or environment): --rounds N (ROUNDS, 3), --records-100 N
-# (RECORDS_100, 3000000), --records-1k N (RECORDS_1K, 600000), --partitions N
-# (PARTITIONS, 4), --out DIR (OUT), --svg FILE (SVG; also copy the plot there).
+# Options (or environment): --versions "V ..." (VERSIONS, "3.9.2 4.4.0"),
+# --rounds N (ROUNDS, 3), --records-100 N (RECORDS_100, 3000000),
+# --records-1k N (RECORDS_1K, 600000), --records-console N (RECORDS_CONSOLE,
+# 1000000), --partitions N (PARTITIONS, 4), --out DIR (OUT), --svg PREFIX
+# (SVG; also copy each plot to PREFIX-VERSION.svg).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+VERSIONS=${VERSIONS:-3.9.2 4.4.0}
 ROUNDS=${ROUNDS:-3}
 RECORDS_100=${RECORDS_100:-3000000}
 RECORDS_1K=${RECORDS_1K:-600000}
+RECORDS_CONSOLE=${RECORDS_CONSOLE:-1000000}
 PARTITIONS=${PARTITIONS:-4}
 OUT=${OUT:-$KD_ROOT/target/bench-compare}
 SVG_COPY=${SVG:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
+  --versions) VERSIONS=$2 && shift 2 ;;
   --rounds) ROUNDS=$2 && shift 2 ;;
   --records-100) RECORDS_100=$2 && shift 2 ;;
   --records-1k) RECORDS_1K=$2 && shift 2 ;;
+  --records-console) RECORDS_CONSOLE=$2 && shift 2 ;;
   --partitions) PARTITIONS=$2 && shift 2 ;;
   --out) OUT=$2 && shift 2 ;;
   --svg) SVG_COPY=$2 && shift 2 ;;
@@ -38,42 +53,50 @@ while [[ $# -gt 0 ]]; do
   *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-for n in "$ROUNDS" "$RECORDS_100" "$RECORDS_1K" "$PARTITIONS"; do
+for n in "$ROUNDS" "$RECORDS_100" "$RECORDS_1K" "$RECORDS_CONSOLE" "$PARTITIONS"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"
+done
+read -r -a KAFKA_LINES <<<"$VERSIONS"
+((${#KAFKA_LINES[@]} > 0)) || die "VERSIONS names no Kafka version"
+for v in "${KAFKA_LINES[@]}"; do
+  [[ $v =~ ^[34]\.[0-9]+\.[0-9]+$ ]] || die "'$v' is not a Kafka release 3.x.y or 4.x.y"
 done
 
 BROKERS=$KD_HOST:$KD_KAFKA_PORT
 KD=$KD_ROOT/target/release/kafkademo
 TIME=/usr/bin/time
 SIZES=(100 1000)
-CLIENTS=(kafkademo java kcat)
 RUN_ID=$$
 WORK=$OUT/work
 mkdir -p "$OUT" "$WORK"
 RESULTS=$OUT/results.tsv
 
-# ---- setup: broker, tools ----------------------------------------------------
+# ---- setup: tools, brokers ---------------------------------------------------
 
+# The Kafka line being measured, and whether this script started its broker.
+LINE=
 STARTED_BROKER=0
 TOPICS=()
-cleanup() {
+drop_topics() {
   local t
   for t in "${TOPICS[@]}"; do
     "$KD" --brokers "$BROKERS" -q topic delete "$t" --if-exists >/dev/null 2>&1 || true
   done
+  TOPICS=()
+}
+stop_started_broker() {
   if ((STARTED_BROKER)); then
-    say "Stopping the broker this script started"
-    "$KD_ROOT/scripts/kafka-down.sh" || true
+    say "Stopping the Kafka $LINE broker this script started"
+    KAFKA_VERSION=$LINE "$KD_ROOT/scripts/kafka-down.sh" || true
+    STARTED_BROKER=0
   fi
+}
+cleanup() {
+  drop_topics
+  stop_started_broker
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-if ! kafka_probe 3; then
-  say "No broker answers on $BROKERS: starting one (and stopping it at the end)"
-  STARTED_BROKER=1
-  "$KD_ROOT/scripts/kafka-up.sh"
-fi
 
 # install_pkg CMD PACKAGE: apt-get install PACKAGE when CMD is missing.
 install_pkg() {
@@ -95,12 +118,40 @@ install_pkg kcat kcat
 say "Building kafkademo (release)"
 (cd "$KD_ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
 
-# The broker's pid, for its CPU time: ours from the pid file, else the
-# listener's owner. Empty when unknown (then broker CPU reads n/a).
-BROKER_PID=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" || true)
-if [[ -z $BROKER_PID ]] && command -v ss >/dev/null 2>&1; then
-  BROKER_PID=$(ss -ltnpH "sport = :$KD_KAFKA_PORT" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
-fi
+# use_line VERSION: makes a Kafka VERSION broker answer on $BROKERS (starting
+# one if none runs) and sets LINE, STARTED_BROKER, BROKER_PID and CLIENTS.
+use_line() {
+  local v=$1 running
+  LINE=$v
+  STARTED_BROKER=0
+  if kafka_probe 3; then
+    if pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null; then
+      running=$(running_version)
+      [[ $running == "$v" ]] ||
+        die "Kafka $running runs on $BROKERS, and this run measures Kafka $v next: stop it first (make kafka-down), or choose the lines (VERSIONS=$running make bench)"
+    elif ((${#KAFKA_LINES[@]} > 1)); then
+      die "a broker the scripts did not start answers on $BROKERS and its version is unknown: stop it, or measure it alone (VERSIONS=<its version> make bench)"
+    fi
+    say "Using the Kafka $v broker that runs on $BROKERS"
+  else
+    say "No broker answers on $BROKERS: starting Kafka $v (and stopping it when its rounds end)"
+    STARTED_BROKER=1
+    KAFKA_VERSION=$v "$KD_ROOT/scripts/kafka-up.sh"
+  fi
+  # The broker's pid, for its CPU time: ours from the pid file, else the
+  # listener's owner. Empty when unknown (then broker CPU reads n/a).
+  BROKER_PID=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" || true)
+  if [[ -z $BROKER_PID ]] && command -v ss >/dev/null 2>&1; then
+    BROKER_PID=$(ss -ltnpH "sport = :$KD_KAFKA_PORT" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+  fi
+  # Kafka 4.x refuses every request version the kafka crate speaks.
+  if [[ $v == 3.* ]]; then
+    CLIENTS=(classic modern java kcat)
+  else
+    CLIENTS=(modern java kcat)
+  fi
+}
+
 CLK_TCK=$(getconf CLK_TCK)
 broker_ticks() {
   if [[ -n $BROKER_PID && -r /proc/$BROKER_PID/stat ]]; then
@@ -133,18 +184,25 @@ machine() {
   mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
   say "machine:   $(nproc) CPUs ($cpu), $mem memory, kernel $(uname -r)"
   say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at start"
-  say "kafka:     $(installed_kafka_version 2>/dev/null || echo '?') broker at $BROKERS ($(running_mode) mode), $PARTITIONS partitions per topic, replication factor 1"
+  say "kafka:     ${KAFKA_LINES[*]}, one broker at a time on $BROKERS, $PARTITIONS partitions per topic, replication factor 1"
   say "kafkademo: $("$KD" --version | cut -d' ' -f2) ($(rustc --version 2>/dev/null | cut -d' ' -f1-2)), release build"
-  say "java:      $(java -version 2>&1 | head -n 1); perf tools with their defaults, heap ${KAFKA_TOOLS_HEAP_OPTS:--Xmx512m}"
+  say "java:      $(java -version 2>&1 | head -n 1); perf tools of each broker's version, their defaults, heap ${KAFKA_TOOLS_HEAP_OPTS:--Xmx512m}"
   say "kcat:      $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*librdkafka \([^ ]*\).*/\1, librdkafka \2/p')"
-  say "rounds:    $ROUNDS, clients alternating; records: $RECORDS_100 of 100 B, $RECORDS_1K of 1 KB"
-  say "broker:    $(broker_background) busy with no bench running, at start"
+  say "rounds:    $ROUNDS, clients alternating; records: $RECORDS_100 of 100 B, $RECORDS_1K of 1 KB, $RECORDS_CONSOLE console lines of 100 B"
 }
 machine | tee "$OUT/machine.txt"
 
 # ---- one measured run --------------------------------------------------------
 
-records_for() { if (($1 == 100)); then echo "$RECORDS_100"; else echo "$RECORDS_1K"; fi; }
+records_for() {
+  if [[ $1 == console ]]; then
+    echo "$RECORDS_CONSOLE"
+  elif (($2 == 100)); then
+    echo "$RECORDS_100"
+  else
+    echo "$RECORDS_1K"
+  fi
+}
 
 # kcat reads records from a file, one a line: SIZE random letters each.
 kcat_file() {
@@ -177,48 +235,57 @@ drop_topic() {
 }
 
 # measure OP CLIENT SIZE ACKS TOPIC ROUND: runs one client under time -v and
-# appends a line to results.tsv.
+# appends a line to results.tsv. OP is produce, consume or console (stdin
+# lines); CLIENT is classic or modern (kafkademo on that data path), java or
+# kcat.
 measure() {
   local op=$1 client=$2 size=$3 acks=$4 topic=$5 round=$6
-  local n log tv rps b0 b1 start_ms ms
-  n=$(records_for "$size")
-  log=$WORK/$op-$client-$size-$acks-$round.out
-  tv=$WORK/$op-$client-$size-$acks-$round.time
+  local n log tv rps b0 b1 start_ms ms input=/dev/null
+  n=$(records_for "$op" "$size")
+  log=$WORK/$LINE-$op-$client-$size-$acks-$round.out
+  tv=$WORK/$LINE-$op-$client-$size-$acks-$round.time
   local -a cmd
   case $op/$client in
-  produce/kafkademo)
-    cmd=("$KD" --brokers "$BROKERS" -q bench produce --topic "$topic" --records "$n"
-      --record-size "$size" --acks "$acks" --format json) ;;
+  produce/classic | produce/modern)
+    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q bench produce --topic "$topic"
+      --records "$n" --record-size "$size" --acks "$acks" --format json) ;;
+  console/classic | console/modern)
+    input=$(kcat_file "$size" "$n")
+    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q produce --topic "$topic"
+      --acks "$acks") ;;
   produce/java)
-    cmd=("$KD_ROOT/scripts/kafka-class.sh" org.apache.kafka.tools.ProducerPerformance
+    cmd=(env "KAFKA_VERSION=$LINE" "$KD_ROOT/scripts/kafka-class.sh" org.apache.kafka.tools.ProducerPerformance
       --topic "$topic" --num-records "$n" --record-size "$size" --throughput -1
       --producer-props "bootstrap.servers=$BROKERS" "acks=$acks") ;;
-  produce/kcat)
+  produce/kcat | console/kcat)
     cmd=(kcat -P -b "$BROKERS" -t "$topic" -X "acks=$acks" -l "$(kcat_file "$size" "$n")") ;;
-  consume/kafkademo)
-    cmd=("$KD" --brokers "$BROKERS" -q bench consume --topic "$topic" --records "$n" --format json) ;;
+  consume/classic | consume/modern)
+    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q bench consume --topic "$topic"
+      --records "$n" --format json) ;;
   consume/java)
-    cmd=("$KD_ROOT/scripts/kafka-class.sh" org.apache.kafka.tools.ConsumerPerformance
+    cmd=(env "KAFKA_VERSION=$LINE" "$KD_ROOT/scripts/kafka-class.sh" org.apache.kafka.tools.ConsumerPerformance
       --bootstrap-server "$BROKERS" --topic "$topic" --messages "$n" --timeout 60000) ;;
   consume/kcat)
     cmd=(kcat -C -b "$BROKERS" -t "$topic" -o beginning -c "$n" -q -f '') ;;
   esac
   b0=$(broker_ticks)
   start_ms=$(now_ms)
-  if ! "$TIME" -v -o "$tv" "${cmd[@]}" >"$log" 2>&1; then
-    warn "$op with $client ($size B, acks=$acks) failed; its output:"
+  if ! "$TIME" -v -o "$tv" "${cmd[@]}" <"$input" >"$log" 2>&1; then
+    warn "Kafka $LINE: $op with $client ($size B, acks=$acks) failed; its output:"
     tail -n 20 "$log" >&2
     return 1
   fi
   ms=$(($(now_ms) - start_ms))
   b1=$(broker_ticks)
   case $op/$client in
-  */kafkademo) rps=$(sed -n 's/.*"records_per_sec":\([0-9.]*\).*/\1/p' "$log") ;;
+  produce/classic | produce/modern | consume/classic | consume/modern)
+    rps=$(sed -n 's/.*"records_per_sec":\([0-9.]*\).*/\1/p' "$log") ;;
   produce/java) rps=$(sed -n 's/.* records sent, \([0-9.]*\) records\/sec .*ms 99.9th\.$/\1/p' "$log") ;;
   # fetch.nMsg.sec: leaves out the group join, which kafkademo does not do
   consume/java) rps=$(awk -F', ' 'NF >= 10 && $10 ~ /^[0-9.]+$/ {v = $10} END {print v}' "$log") ;;
-  # kcat reports no rate: records over the whole process's wall time
-  */kcat) rps=$(awk -v n="$n" -v ms="$ms" 'BEGIN {printf "%.1f", n * 1000 / ms}') ;;
+  # kcat reports no rate, nor does a console producer: records over the
+  # whole process's wall time
+  */kcat | console/*) rps=$(awk -v n="$n" -v ms="$ms" 'BEGIN {printf "%.1f", n * 1000 / ms}') ;;
   esac
   [[ -n $rps ]] || {
     warn "cannot read a rate from $client's output ($log)"
@@ -231,59 +298,83 @@ measure() {
   if ((b0 >= 0 && b1 >= 0)); then
     broker=$(awk -v d=$((b1 - b0)) -v t="$CLK_TCK" 'BEGIN {printf "%.2f", d / t}')
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$op" "$size" "$acks" "$client" "$round" "$n" "$rps" "$rss" "$cpu" "$broker" >>"$RESULTS"
-  printf '  %-7s %4s B acks=%-3s %-9s %12.0f records/s  RSS %7d KB  cpu %6.2f s  broker cpu %6s s\n' \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$LINE" "$op" "$size" "$acks" "$client" "$round" "$n" "$rps" "$rss" "$cpu" "$broker" >>"$RESULTS"
+  printf '  %-7s %4s B acks=%-3s %-8s %12.0f records/s  RSS %7d KB  cpu %6.2f s  broker cpu %6s s\n' \
     "$op" "$size" "$acks" "$client" "$rps" "$rss" "$cpu" "$broker"
 }
 
 # ---- the runs ------------------------------------------------------------------
 
-printf 'op\tsize\tacks\tclient\tround\trecords\trecords_per_sec\tpeak_rss_kb\tclient_cpu_s\tbroker_cpu_s\n' >"$RESULTS"
+printf 'kafka\top\tsize\tacks\tclient\tround\trecords\trecords_per_sec\tpeak_rss_kb\tclient_cpu_s\tbroker_cpu_s\n' >"$RESULTS"
+for size in "${SIZES[@]}"; do kcat_file "$size" "$(records_for produce "$size")" >/dev/null; done
+kcat_file 100 "$RECORDS_CONSOLE" >/dev/null
 
-say "Filling one topic per record size for the consumers"
-declare -A FILLED
-for size in "${SIZES[@]}"; do
-  new_topic "fill-$size"
-  FILLED[$size]=$TOPIC
-  "$KD" --brokers "$BROKERS" -q bench produce --topic "${FILLED[$size]}" \
-    --records "$(records_for "$size")" --record-size "$size" >/dev/null
-done
-for size in "${SIZES[@]}"; do kcat_file "$size" "$(records_for "$size")" >/dev/null; done
-
-for ((round = 1; round <= ROUNDS; round++)); do
-  say "Round $round of $ROUNDS"
-  # rotate the clients so none always runs first (or last)
-  order=()
-  for ((i = 0; i < ${#CLIENTS[@]}; i++)); do
-    order+=("${CLIENTS[(i + round - 1) % ${#CLIENTS[@]}]}")
-  done
+# bench_line VERSION: every round on a Kafka VERSION broker.
+bench_line() {
+  use_line "$1"
+  {
+    say "Kafka $LINE: $(running_mode) mode, clients: ${CLIENTS[*]}"
+    say "broker:    $(broker_background) busy with no bench running, at start"
+  } | tee -a "$OUT/machine.txt"
+  say "Filling one topic per record size for the consumers"
+  local -A filled
+  local size round i client acks
   for size in "${SIZES[@]}"; do
-    for acks in 1 all; do
+    new_topic "fill-$size"
+    filled[$size]=$TOPIC
+    "$KD" --brokers "$BROKERS" -q bench produce --topic "$TOPIC" \
+      --records "$(records_for produce "$size")" --record-size "$size" >/dev/null
+  done
+  for ((round = 1; round <= ROUNDS; round++)); do
+    say "Kafka $LINE, round $round of $ROUNDS"
+    # rotate the clients so none always runs first (or last)
+    local -a order=() console=()
+    for ((i = 0; i < ${#CLIENTS[@]}; i++)); do
+      order+=("${CLIENTS[(i + round - 1) % ${#CLIENTS[@]}]}")
+    done
+    for size in "${SIZES[@]}"; do
+      for acks in 1 all; do
+        for client in "${order[@]}"; do
+          new_topic "p-$size-$acks-$client-$round"
+          measure produce "$client" "$size" "$acks" "$TOPIC" "$round" || true
+          drop_topic "$TOPIC"
+        done
+      done
       for client in "${order[@]}"; do
-        new_topic "p-$size-$acks-$client-$round"
-        measure produce "$client" "$size" "$acks" "$TOPIC" "$round" || true
-        drop_topic "$TOPIC"
+        measure consume "$client" "$size" - "${filled[$size]}" "$round" || true
       done
     done
     for client in "${order[@]}"; do
-      measure consume "$client" "$size" - "${FILLED[$size]}" "$round" || true
+      [[ $client == java ]] || console+=("$client")
+    done
+    for client in "${console[@]}"; do
+      new_topic "c-$client-$round"
+      measure console "$client" 100 1 "$TOPIC" "$round" || true
+      drop_topic "$TOPIC"
     done
   done
-done
+  say "broker:    $(broker_background) busy with no bench running, at the end of Kafka $LINE" |
+    tee -a "$OUT/machine.txt"
+  drop_topics
+  stop_started_broker
+}
+
+for v in "${KAFKA_LINES[@]}"; do bench_line "$v"; done
 
 # ---- the table --------------------------------------------------------------------
 
-# medians per (op, size, acks, client), then kafkademo's ratio to each peer
+# medians per (kafka, op, size, acks, client), then the modern path's ratio
+# to each other client, in records/s and in peak RSS
 summarize() {
   awk -F'\t' -v mib=1048576 '
     NR == 1 { next }
     {
-      k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4
+      k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
       if (!(k in n)) { keys[++nk] = k }
       i = ++n[k]
-      rps[k, i] = $7; rss[k, i] = $8; cpu[k, i] = $9 / $6 * 1e6
-      bro[k, i] = ($10 < 0) ? -1 : $10 / $6 * 1e6
+      rps[k, i] = $8; rss[k, i] = $9; cpu[k, i] = $10 / $7 * 1e6
+      bro[k, i] = ($11 < 0) ? -1 : $11 / $7 * 1e6
     }
     function median(arr, k, m,    i, j, t, v) {
       for (i = 1; i <= m; i++) v[i] = arr[k, i]
@@ -291,34 +382,39 @@ summarize() {
       return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
     }
     END {
+      name["classic"] = "kafkademo classic"; name["modern"] = "kafkademo modern"
+      name["java"] = "Java perf tool"; name["kcat"] = "kcat"
       for (x = 1; x <= nk; x++) {
-        k = keys[x]; split(k, f, SUBSEP)
+        k = keys[x]
         mr[k] = median(rps, k, n[k]); ms[k] = median(rss, k, n[k])
         mc[k] = median(cpu, k, n[k]); mb[k] = median(bro, k, n[k])
       }
-      print "| op | record | acks | client | records/s | MB/s | peak RSS | client CPU µs/record | broker CPU µs/record | kafkademo ÷ client |"
-      print "|----|-------:|------|--------|----------:|-----:|---------:|------:|------:|------:|"
+      print "| Kafka | op | record | acks | client | records/s | MB/s | peak RSS | client CPU µs/record | broker CPU µs/record | modern ÷ client, records/s | modern ÷ client, peak RSS |"
+      print "|-------|----|-------:|------|--------|----------:|-----:|---------:|------:|------:|------:|------:|"
       for (x = 1; x <= nk; x++) {
         k = keys[x]; split(k, f, SUBSEP)
-        kd = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP "kafkademo"
-        ratio = (f[4] == "kafkademo") ? "—" : sprintf("%.2f", mr[kd] / mr[k])
-        size = (f[2] == 1000) ? "1 KB" : f[2] " B"
+        kd = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4] SUBSEP "modern"
+        if (f[5] == "modern" || !(kd in mr)) { ratio = "—"; rssr = "—" }
+        else { ratio = sprintf("%.2f", mr[kd] / mr[k]); rssr = sprintf("%.2f", ms[kd] / ms[k]) }
+        size = (f[3] == 1000) ? "1 KB" : f[3] " B"
         broker = (mb[k] < 0) ? "n/a" : sprintf("%.2f", mb[k])
-        printf "| %s | %s | %s | %s | %.0f | %.1f | %.1f MB | %.2f | %s | %s |\n",
-          f[1], size, f[3], f[4], mr[k], mr[k] * f[2] / mib, ms[k] / 1024, mc[k], broker, ratio
+        printf "| %s | %s | %s | %s | %s | %.0f | %.1f | %.1f MB | %.2f | %s | %s | %s |\n",
+          f[1], f[2], size, f[4], (f[5] in name) ? name[f[5]] : f[5], mr[k], mr[k] * f[3] / mib,
+          ms[k] / 1024, mc[k], broker, ratio, rssr
       }
     }' "$RESULTS"
 }
 
-# an SVG bar chart: MB/s by record size, one bar per client, for each of
-# produce acks=1, produce acks=all and consume
+# plot VERSION: an SVG bar chart of one Kafka line: MB/s by record size, one
+# bar per client, for each of produce acks=1, produce acks=all, consume and
+# the console producer
 plot() {
-  awk -F'\t' '
-    NR == 1 { next }
+  awk -F'\t' -v line="$1" '
+    NR == 1 || $1 != line { next }
     {
-      panel = ($1 == "consume") ? "consume" : "produce acks=" $3
-      k = panel SUBSEP $2 SUBSEP $4
-      v[k, ++n[k]] = $7 * $2 / 1048576
+      panel = ($2 == "produce") ? "produce acks=" $4 : $2
+      k = panel SUBSEP $3 SUBSEP $5
+      v[k, ++n[k]] = $8 * $3 / 1048576
     }
     function median(k, m,    i, j, t, w) {
       for (i = 1; i <= m; i++) w[i] = v[k, i]
@@ -326,19 +422,19 @@ plot() {
       return (m % 2) ? w[(m + 1) / 2] : (w[m / 2] + w[m / 2 + 1]) / 2
     }
     END {
-      np = split("produce acks=1,produce acks=all,consume", panels, ",")
-      nc = split("kafkademo,java,kcat", clients, ",")
-      split("#d9480f,#1c7ed6,#2f9e44", colour, ",")
-      split("kafkademo bench,Java perf tools,kcat", label, ",")
+      np = split("produce acks=1,produce acks=all,consume,console", panels, ",")
+      nc = split("classic,modern,java,kcat", clients, ",")
+      split("#f59f00,#d9480f,#1c7ed6,#2f9e44", colour, ",")
+      split("kafkademo classic,kafkademo modern,Java perf tools,kcat", label, ",")
       ns = split("100,1000", sizes, ",")
       top = 0
       for (k in n) { m[k] = median(k, n[k]); if (m[k] > top) top = m[k] }
       step = 50; while (top / step > 8) step *= 2
       top = (int(top / step) + 1) * step
-      pw = 300; ph = 220; left = 60; gap = 40; width = left + np * (pw + gap); height = ph + 135
+      pw = 260; ph = 220; left = 60; gap = 40; width = left + np * (pw + gap); height = ph + 135
       printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", width, height
       printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      printf "<text x=\"%d\" y=\"18\" font-size=\"14\" font-weight=\"bold\">Throughput by record size (MB/s, median of rounds; higher is better)</text>\n", left
+      printf "<text x=\"%d\" y=\"18\" font-size=\"14\" font-weight=\"bold\">Kafka %s: throughput by record size (MB/s, median of rounds; higher is better)</text>\n", left, line
       for (y = 0; y <= top; y += step) {
         yy = 40 + ph - y / top * ph
         printf "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, width - gap, yy, yy
@@ -369,13 +465,13 @@ plot() {
     }' "$RESULTS"
 }
 
-{
-  say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end"
-  say "broker:    $(broker_background) busy with no bench running, at the end"
-} | tee -a "$OUT/machine.txt"
+say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end" | tee -a "$OUT/machine.txt"
 summarize | tee "$OUT/table.md"
-plot >"$OUT/throughput.svg"
-if [[ -n $SVG_COPY ]]; then cp "$OUT/throughput.svg" "$SVG_COPY"; fi
+for v in "${KAFKA_LINES[@]}"; do
+  plot "$v" >"$OUT/throughput-$v.svg"
+  if [[ -n $SVG_COPY ]]; then cp "$OUT/throughput-$v.svg" "$SVG_COPY-$v.svg"; fi
+done
 say "MB/s is MiB (2^20 bytes) of record values per second; CPU is user + system time per record;"
 say "broker CPU includes whatever else the broker did meanwhile (see 'broker:' above)."
-say "Results in ${OUT#"$KD_ROOT"/}/: table.md, results.tsv, throughput.svg, machine.txt"
+say "console: stdin lines to a topic, records over the whole process's wall time (start-up included)."
+say "Results in ${OUT#"$KD_ROOT"/}/: table.md, results.tsv, throughput-VERSION.svg, machine.txt"
