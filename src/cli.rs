@@ -516,7 +516,7 @@ pub struct BenchProduce {
     /// Replicas that must have a record before the broker answers: 0, 1 or all
     #[arg(long, default_value = "1", value_parser = parse_acks)]
     pub acks: Acks,
-    /// Records per produce request [default: about 256 KiB worth, at most 5000]
+    /// Records per produce request [default: about 256 KiB worth, at most 5000 (1000 on the modern data path)]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch: Option<u64>,
     /// Compression of each request: none, gzip, snappy, lz4 or zstd (lz4 and zstd on the modern data path)
@@ -545,7 +545,7 @@ pub struct BenchConsume {
           value_parser = clap::value_parser!(u64).range(1..=16 * 1024 * 1024))]
     pub record_size: u64,
     /// Bytes asked for per partition in each fetch
-    #[arg(long, default_value_t = 1024 * 1024,
+    #[arg(long, default_value_t = 256 * 1024,
           value_parser = clap::value_parser!(i32).range(1024..=64 * 1024 * 1024))]
     pub fetch_bytes: i32,
     /// Skip the check of each record's CRC (librdkafka skips it by default; Java checks)

@@ -58,7 +58,7 @@ pub enum StartAt {
 /// How long the broker may hold a fetch open waiting for data: the bound on
 /// how late Ctrl-C and heartbeats are noticed.
 const FETCH_WAIT: Duration = Duration::from_millis(250);
-const FETCH_BYTES: i32 = 1024 * 1024;
+const FETCH_BYTES: i32 = 256 * 1024;
 const FETCH_BYTES_MAX: i32 = 64 * 1024 * 1024;
 
 /// What fetches: the `kafka` crate's client on its worker (Kafka 0.11 to
@@ -145,7 +145,8 @@ impl Reader {
     pub fn set_crc_check(&mut self, check: bool) {
         self.crc_check = check;
         let deadline = self.deadline();
-        // kafka-protocol always checks a batch's CRC-32C: once per batch.
+        // The modern path checks each batch's CRC-32C as it reads it
+        // (compressed batches always: kafka-protocol unpacks those).
         if let Backend::Classic(client) = &mut self.backend {
             let _ = client.run(deadline, move |c| c.set_fetch_crc_validation(check));
         }
@@ -420,30 +421,38 @@ impl Reader {
             }
             fetched = true;
             self.end.insert(partition, answer.high_watermark);
-            let mut next = at;
-            for r in &answer.records {
-                if r.offset < at {
-                    continue;
-                }
+            // The records are parsed as they are handed to `f`, borrowed
+            // from the answer: nothing is built per record.
+            let (mut next, mut records) = (at, 0);
+            let read = answer.read(&self.topic, at, self.crc_check, |r| {
                 next = r.offset + 1;
-                count += 1;
+                records += 1;
                 f(Fetched {
                     partition,
                     offset: r.offset,
-                    key: r.key.as_deref().unwrap_or_default(),
-                    value: r.value.as_deref().unwrap_or_default(),
+                    key: r.key.unwrap_or_default(),
+                    value: r.value.unwrap_or_default(),
                     timestamp: Some(Timestamp {
                         ms: r.timestamp,
                         log_append: r.log_append_time,
                     }),
-                    headers: &r.headers,
-                });
-            }
+                    headers: r.headers,
+                })
+            });
+            count += records;
+            let end = match read {
+                Ok(end) => end,
+                Err(e) => {
+                    // What `f` was given stays given: a caller that goes on
+                    // after the error does not see those records again.
+                    self.fetch_at.insert(partition, next);
+                    return Err(e);
+                }
+            };
             // Past transaction markers and skipped batches too: continue
             // where the answer's whole batches end.
-            self.fetch_at
-                .insert(partition, next.max(answer.next_offset));
-            if answer.too_small(at) {
+            self.fetch_at.insert(partition, next.max(end));
+            if answer.too_small(at, records, end) {
                 stalled.push(partition);
             }
         }

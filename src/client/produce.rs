@@ -16,7 +16,10 @@ use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::codes;
 use crate::client::deadline::Deadline;
 use crate::client::list_offsets::epoch_millis;
-use crate::client::modern::{self, batch::BatchIdentity, leaders::Leaders, produce::Outgoing};
+use crate::client::modern;
+use crate::client::modern::batch::BatchIdentity;
+use crate::client::modern::leaders::Leaders;
+use crate::client::modern::produce::{BatchBuffer, Outgoing};
 use crate::client::retry::{retriable, Retry};
 use crate::error::{Error, Result};
 
@@ -166,6 +169,8 @@ pub struct Producer {
     headers: Arc<[(String, Vec<u8>)]>,
     /// The modern path with acks=all: producer id, epoch, sequences.
     idempotence: Option<Idempotence>,
+    /// The modern path's record batches are written here, send after send.
+    batches: BatchBuffer,
 }
 
 /// What makes retries harmless: the broker keeps, per producer id and
@@ -202,6 +207,7 @@ impl Producer {
             compression: Compression::None,
             headers: Arc::new([]),
             idempotence: None,
+            batches: BatchBuffer::default(),
         }
         .idempotent_if_modern(cluster)
     }
@@ -480,16 +486,19 @@ impl Producer {
             Backend::Classic(inner) => inner,
             Backend::Modern(leaders) => {
                 let now = epoch_millis(SystemTime::now());
-                let outgoing: Vec<Outgoing<'_>> = indices
-                    .iter()
-                    .map(|&i| Outgoing {
+                // A view of the chosen records, not a list of them: the
+                // batches are written straight from `records`.
+                let headers: &[(String, Vec<u8>)] = &self.headers;
+                let outgoing = |k: usize| {
+                    let i = indices[k];
+                    Outgoing {
                         partition: placed[i],
                         key: &records[i].key,
                         value: &records[i].value,
-                        headers: &self.headers,
+                        headers,
                         timestamp_ms: now,
-                    })
-                    .collect();
+                    }
+                };
                 // Each partition's batch starts at its first pending record's
                 // sequence number: the same numbers on every retry.
                 let mut identities = HashMap::new();
@@ -505,11 +514,13 @@ impl Producer {
                 let mut acked = modern::produce::send(
                     leaders,
                     &self.topic,
-                    &outgoing,
+                    indices.len(),
+                    outgoing,
                     self.acks.code(),
                     self.config.timeout,
                     self.compression.batch_codec(),
                     &identities,
+                    &mut self.batches,
                 )?;
                 // A batch the broker already wrote longer ago than it keeps
                 // sequence numbers for: written, offset unknown.

@@ -18,7 +18,7 @@ use crate::cli::{
     BenchCommand, BenchConsume, BenchE2e, BenchProduce, BenchStreamE2e, BenchTarget, Format,
 };
 use crate::client::admin::{self, NewTopic};
-use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::produce::{Acks, Compression};
 use crate::error::{Error, Result};
 
@@ -37,14 +37,15 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
 }
 
 /// Which data path the run uses (`--protocol`, or what auto picks).
-fn data_path(brokers: &BrokerConfig) -> Result<&'static str> {
-    Ok(Cluster::connect(brokers)?.data_path()?.name())
+fn data_path(brokers: &BrokerConfig) -> Result<DataPath> {
+    Cluster::connect(brokers)?.data_path()
 }
 
 // ---- the three modes ------------------------------------------------------
 
 fn produce(brokers: &BrokerConfig, args: &BenchProduce, quiet: bool) -> Result<()> {
-    let path = data_path(brokers)?;
+    let data_path = data_path(brokers)?;
+    let path = data_path.name();
     let topic = BenchTopic::resolve(brokers, &args.target)?;
     let plan = ProducePlan {
         records: args.records,
@@ -52,7 +53,7 @@ fn produce(brokers: &BrokerConfig, args: &BenchProduce, quiet: bool) -> Result<(
         acks: args.acks,
         batch: args
             .batch
-            .unwrap_or_else(|| auto_batch(args.record_size))
+            .unwrap_or_else(|| auto_batch(args.record_size, data_path))
             .min(args.records) as usize,
         compression: args.compression,
         connections: args.connections as usize,
@@ -113,7 +114,8 @@ fn produce(brokers: &BrokerConfig, args: &BenchProduce, quiet: bool) -> Result<(
 }
 
 fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<()> {
-    let path = data_path(brokers)?;
+    let data_path = data_path(brokers)?;
+    let path = data_path.name();
     let topic = BenchTopic::resolve(brokers, &args.target)?;
     let mut progress = Progress::new(quiet);
     if topic.temp.is_some() {
@@ -121,7 +123,7 @@ fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<(
             records: args.records,
             record_size: args.record_size as usize,
             acks: Acks::Leader,
-            batch: auto_batch(args.record_size).min(args.records) as usize,
+            batch: auto_batch(args.record_size, data_path).min(args.records) as usize,
             compression: Compression::None,
             connections: args.connections as usize,
         };
@@ -178,7 +180,7 @@ fn consume(brokers: &BrokerConfig, args: &BenchConsume, quiet: bool) -> Result<(
 }
 
 fn e2e(brokers: &BrokerConfig, args: &BenchE2e, quiet: bool) -> Result<()> {
-    let path = data_path(brokers)?;
+    let path = data_path(brokers)?.name();
     if args.duration.is_zero() {
         return Err(Error::Usage("--duration must be more than 0".into()));
     }

@@ -85,7 +85,7 @@ fn ensure_compacted(cluster: &mut Cluster, topic: &str, partitions: i32) -> Resu
     // Streams' internal topics in production.
     let brokers = cluster.bootstrap().metadata(Some(&[]))?.brokers.len();
     let configs = [("cleanup.policy".to_string(), "compact".to_string())];
-    let outcome = admin::create_topic(
+    let outcome = create_topic(
         cluster,
         &NewTopic {
             name: topic,
@@ -97,6 +97,22 @@ fn ensure_compacted(cluster: &mut Cluster, topic: &str, partitions: i32) -> Resu
     match outcome {
         Outcome::Done => Ok(admin::describe_topic(cluster, topic)?.partitions.len() as i32),
         Outcome::AlreadyThere => wait_for_topic(cluster, topic),
+    }
+}
+
+/// Creates a topic; one that `stream reset` deleted a moment ago may still
+/// be on its way out, and is waited for (within the retry window).
+fn create_topic(cluster: &mut Cluster, topic: &NewTopic) -> Result<Outcome> {
+    let deadline = Deadline::after(crate::client::retry::RETRY_FOR);
+    loop {
+        match admin::create_topic(cluster, topic) {
+            Err(Error::Broker { message, .. })
+                if message.ends_with("is still being deleted") && !deadline.expired() =>
+            {
+                deadline.sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -399,9 +415,10 @@ impl App<'_> {
         }
     }
 
-    /// Writes what changed: outputs first, then the changed windows, then
-    /// each task's position record; a crash between any two is repaired by
-    /// reading the input again from the last position record.
+    /// Writes what changed: outputs first (acknowledged before anything
+    /// else, so no state ever runs ahead of the output), then the changed
+    /// windows followed by each task's position record; a crash anywhere
+    /// is repaired by reading the input again from the last position record.
     fn flush(&mut self) -> Result<()> {
         if !self
             .tasks
@@ -464,10 +481,12 @@ impl App<'_> {
         if positions.is_empty() {
             return Ok(());
         }
-        if !windows.is_empty() {
-            self.log.send(windows).map_err(|e| e.error)?;
-        }
-        self.log.send(positions).map_err(|e| e.error)?;
+        // One request: each partition's window records and then its
+        // position record, in order (a request too large for one batch is
+        // sent in pieces, in order, stopping at the first failure; a
+        // restore then reads a cut-off piece's windows as their `prev`).
+        windows.extend(positions);
+        self.log.send(windows).map_err(|e| e.error)?;
         for task in self.tasks.values_mut() {
             task.flushed();
         }

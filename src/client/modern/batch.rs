@@ -1,12 +1,25 @@
 //! Record batches (message format v2), the pure part of the modern data
 //! path: one partition's records into one batch for a Produce request, and
-//! the raw bytes of a Fetch answer back into records. A broker may cut the
-//! last batch of an answer short (at the fetch size), so the answer is
-//! sliced into whole batches here and the cut one left for the next fetch;
-//! control batches (transaction markers) are stepped over, and records
-//! before the offset asked for are dropped.
+//! the raw bytes of a Fetch answer back into records.
+//!
+//! Uncompressed batches, what nearly every request carries, are written and
+//! read here, byte by byte: a batch is sized first and then written straight
+//! from the caller's records into the producer's buffer, and fetched records
+//! are handed out one at a time as slices of the Fetch answer. kafka-protocol's
+//! encoder and decoder build a `Record` per record first (a struct of about
+//! 200 bytes with its own copies of key and value and a map for its
+//! headers), which for 100 B records took more memory than the batch
+//! itself. Compressed batches go through kafka-protocol, which has the
+//! codecs.
+//!
+//! A broker may cut the last batch of an answer short (at the fetch size),
+//! so only whole batches are read and the cut one is left for the next
+//! fetch; control batches (transaction markers) are stepped over, and
+//! records before the offset asked for are dropped.
 
-use bytes::{Bytes, BytesMut};
+use std::ops::Range;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
@@ -15,8 +28,8 @@ use kafka_protocol::records::{
 };
 
 /// Who writes a batch. A plain producer is `PLAIN`; an idempotent one
-/// (InitProducerId, not implemented yet) puts its producer id and epoch
-/// here, with the partition's next sequence number as `base_sequence`.
+/// (InitProducerId) puts its producer id and epoch here, with the
+/// partition's next sequence number as `base_sequence`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchIdentity {
     pub producer_id: i64,
@@ -46,7 +59,9 @@ pub struct BatchRecord<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
     /// Two headers of one record share a name: `kafka-protocol` keeps a
-    /// record's headers in a map, so one would be lost.
+    /// record's headers in a map, so one would be lost in a compressed
+    /// batch (and uncompressed ones are refused alike, so the codec does
+    /// not decide what is accepted).
     DuplicateHeader {
         record: usize,
         name: String,
@@ -54,28 +69,211 @@ pub enum EncodeError {
     Encoder(String),
 }
 
+// The v2 batch header: where each field starts.
+const LENGTH_AT: usize = 8;
+const HEADER_BEFORE_LENGTH: usize = 12;
+const MAGIC_AT: usize = 16;
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+const LAST_OFFSET_DELTA_AT: usize = 23;
+const BASE_TIMESTAMP_AT: usize = 27;
+const MAX_TIMESTAMP_AT: usize = 35;
+const RECORD_COUNT_AT: usize = 57;
+const RECORDS_AT: usize = 61;
+
+const COMPRESSION_BITS: i16 = 0b111;
+const LOG_APPEND_TIME: i16 = 1 << 3;
+const CONTROL: i16 = 1 << 5;
+
+// ---- writing ----------------------------------------------------------------
+
 /// One record batch holding `records` in order, at offsets 0..n (the broker
-/// assigns the real ones), compressed with `compression` as a whole.
-pub fn encode(
-    records: &[BatchRecord<'_>],
+/// assigns the real ones), compressed with `compression` as a whole; no
+/// batch (empty bytes) for no records. `records` is walked more than once
+/// (to size the batch, then to write it), so it is a cheap iterator over
+/// the caller's own records rather than a copy of them. (Producers use
+/// `encode_into`, with a buffer they keep.)
+#[cfg(test)]
+pub fn encode<'a, I>(
+    records: I,
     identity: BatchIdentity,
     compression: Compression,
-) -> Result<Bytes, EncodeError> {
-    let mut built = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        let mut headers = IndexMap::with_capacity(r.headers.len());
-        for (name, value) in r.headers {
-            let old = headers.insert(
-                StrBytes::from_string(name.clone()),
-                Some(Bytes::copy_from_slice(value)),
-            );
-            if old.is_some() {
-                return Err(EncodeError::DuplicateHeader {
-                    record: i,
-                    name: name.clone(),
-                });
-            }
+) -> Result<Bytes, EncodeError>
+where
+    I: IntoIterator<Item = BatchRecord<'a>>,
+    I::IntoIter: Clone,
+{
+    let mut out = BytesMut::new();
+    encode_into(records, identity, compression, &mut out)?;
+    Ok(out.freeze())
+}
+
+/// `encode`, appending the batch to `out` (nothing for no records), so the
+/// batches of one request share one buffer, and a buffer whose earlier
+/// contents were all dropped is written again rather than allocated anew.
+/// On error `out` is as it was.
+pub fn encode_into<'a, I>(
+    records: I,
+    identity: BatchIdentity,
+    compression: Compression,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError>
+where
+    I: IntoIterator<Item = BatchRecord<'a>>,
+    I::IntoIter: Clone,
+{
+    let records = records.into_iter();
+    let start = out.len();
+    let written = match compression {
+        Compression::None => encode_plain(records, identity, out),
+        _ => encode_compressed(records, identity, compression, out),
+    };
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// An uncompressed batch, appended to `out` after growing it (at most) once.
+fn encode_plain<'a>(
+    records: impl Iterator<Item = BatchRecord<'a>> + Clone,
+    identity: BatchIdentity,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    // First pass: how many, the timestamps' range (deltas are taken from
+    // the smallest, as kafka-protocol and the Java client do), and headers
+    // that would not survive the compressed path.
+    let (mut count, mut min_ts, mut max_ts) = (0usize, i64::MAX, i64::MIN);
+    let mut checked: &[(String, Vec<u8>)] = &[];
+    for (i, r) in records.clone().enumerate() {
+        // A producer gives every record the same headers: check them once.
+        if !std::ptr::eq(checked, r.headers) {
+            check_headers(i, r.headers)?;
+            checked = r.headers;
         }
+        count += 1;
+        min_ts = min_ts.min(r.timestamp_ms);
+        max_ts = max_ts.max(r.timestamp_ms);
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    let too_large =
+        |what: &str| EncodeError::Encoder(format!("{what} is too large for a record batch"));
+    let last_offset_delta = i32::try_from(count - 1).map_err(|_| too_large("the record count"))?;
+    // Second pass: the exact size, so the buffer grows once if at all.
+    let mut size = RECORDS_AT;
+    for (i, r) in records.clone().enumerate() {
+        let body = body_len(&r, r.timestamp_ms.wrapping_sub(min_ts), i as i32)
+            .ok_or_else(|| too_large("a record"))?;
+        size += varint_len(body as i32) + body;
+    }
+    let batch_length =
+        i32::try_from(size - HEADER_BEFORE_LENGTH).map_err(|_| too_large("the batch"))?;
+    let start = out.len();
+    out.reserve(size);
+    out.extend_from_slice(&0i64.to_be_bytes()); // base offset: the broker's to set
+    out.extend_from_slice(&batch_length.to_be_bytes());
+    out.extend_from_slice(&NO_PARTITION_LEADER_EPOCH.to_be_bytes());
+    out.put_u8(2); // magic
+    out.extend_from_slice(&[0; 4]); // CRC-32C, once the rest is written
+    out.extend_from_slice(&0i16.to_be_bytes()); // attributes: no codec, CreateTime, no transaction
+    out.extend_from_slice(&last_offset_delta.to_be_bytes());
+    out.extend_from_slice(&min_ts.to_be_bytes());
+    out.extend_from_slice(&max_ts.to_be_bytes());
+    out.extend_from_slice(&identity.producer_id.to_be_bytes());
+    out.extend_from_slice(&identity.producer_epoch.to_be_bytes());
+    out.extend_from_slice(&identity.base_sequence.to_be_bytes());
+    out.extend_from_slice(&(last_offset_delta + 1).to_be_bytes());
+    // Third pass: the records.
+    for (i, r) in records.enumerate() {
+        let timestamp_delta = r.timestamp_ms.wrapping_sub(min_ts);
+        let offset_delta = i as i32;
+        let body =
+            body_len(&r, timestamp_delta, offset_delta).ok_or_else(|| too_large("a record"))?;
+        put_varint(out, body as i32);
+        out.put_u8(0); // record attributes: none defined
+        put_varlong(out, timestamp_delta);
+        put_varint(out, offset_delta);
+        if r.key.is_empty() {
+            put_varint(out, -1);
+        } else {
+            put_bytes(out, r.key);
+        }
+        put_bytes(out, r.value);
+        put_varint(out, r.headers.len() as i32);
+        for (name, value) in r.headers {
+            put_bytes(out, name.as_bytes());
+            put_bytes(out, value);
+        }
+    }
+    // The records are the caller's and cannot change between the passes;
+    // a batch whose length field lies would be refused as corrupt, so
+    // this is checked rather than trusted.
+    let batch = &mut out[start..];
+    if batch.len() != size {
+        return Err(EncodeError::Encoder(format!(
+            "internal error: a batch sized {size} bytes came out as {}",
+            batch.len()
+        )));
+    }
+    let crc = crc32c(&batch[ATTRIBUTES_AT..]);
+    batch[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
+/// A record's bytes after its length field; None past what a length
+/// field can say (2 GiB).
+fn body_len(r: &BatchRecord<'_>, timestamp_delta: i64, offset_delta: i32) -> Option<usize> {
+    let field = |len: usize| i32::try_from(len).ok().map(|l| varint_len(l) + len);
+    let mut len = 1 + varlong_len(timestamp_delta) + varint_len(offset_delta);
+    len += if r.key.is_empty() {
+        1
+    } else {
+        field(r.key.len())?
+    };
+    len += field(r.value.len())?;
+    len += varint_len(i32::try_from(r.headers.len()).ok()?);
+    for (name, value) in r.headers {
+        len += field(name.len())? + field(value.len())?;
+    }
+    i32::try_from(len).ok().map(|_| len)
+}
+
+/// Refuses a record whose headers repeat a name (see `EncodeError`).
+fn check_headers(record: usize, headers: &[(String, Vec<u8>)]) -> Result<(), EncodeError> {
+    for (i, (name, _)) in headers.iter().enumerate() {
+        if headers[..i].iter().any(|(other, _)| other == name) {
+            return Err(EncodeError::DuplicateHeader {
+                record,
+                name: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A compressed batch, through kafka-protocol's encoder (it has the codecs),
+/// appended to `out`.
+fn encode_compressed<'a>(
+    records: impl Iterator<Item = BatchRecord<'a>>,
+    identity: BatchIdentity,
+    compression: Compression,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let mut built = Vec::new();
+    for (i, r) in records.enumerate() {
+        check_headers(i, r.headers)?;
+        let headers = r
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    StrBytes::from_string(name.clone()),
+                    Some(Bytes::copy_from_slice(value)),
+                )
+            })
+            .collect::<IndexMap<_, _>>();
         built.push(Record {
             transactional: false,
             control: false,
@@ -95,37 +293,67 @@ pub fn encode(
             headers,
         });
     }
-    let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
         compression,
     };
-    RecordBatchEncoder::encode(&mut buf, built.iter(), &options)
-        .map_err(|e| EncodeError::Encoder(e.to_string()))?;
-    Ok(buf.freeze())
+    RecordBatchEncoder::encode(out, built.iter(), &options)
+        .map_err(|e| EncodeError::Encoder(e.to_string()))
 }
 
-/// A record as fetched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedRecord {
+/// `bytes` with its length as a varint in front.
+fn put_bytes(out: &mut BytesMut, bytes: &[u8]) {
+    // body_len checked every length against i32::MAX.
+    put_varint(out, bytes.len() as i32);
+    out.extend_from_slice(bytes);
+}
+
+/// A signed varint as Kafka writes it: zigzag, then 7 bits a byte.
+fn put_varint(out: &mut BytesMut, v: i32) {
+    put_unsigned(out, u64::from(((v << 1) ^ (v >> 31)) as u32));
+}
+
+fn put_varlong(out: &mut BytesMut, v: i64) {
+    put_unsigned(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+fn put_unsigned(out: &mut BytesMut, mut u: u64) {
+    while u >= 0x80 {
+        out.put_u8(u as u8 | 0x80);
+        u >>= 7;
+    }
+    out.put_u8(u as u8);
+}
+
+fn varint_len(v: i32) -> usize {
+    unsigned_len(u64::from(((v << 1) ^ (v >> 31)) as u32))
+}
+
+fn varlong_len(v: i64) -> usize {
+    unsigned_len(((v << 1) ^ (v >> 63)) as u64)
+}
+
+fn unsigned_len(u: u64) -> usize {
+    // 7 bits a byte; zero still takes one.
+    (64 - (u | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+// ---- reading ----------------------------------------------------------------
+
+/// A fetched record, borrowing from the Fetch answer (or, for a compressed
+/// batch, from its unpacked records).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
     pub offset: i64,
     /// Milliseconds since the epoch: the producer's, or the broker's append
     /// time when `log_append_time` (topics with LogAppendTime).
     pub timestamp: i64,
     pub log_append_time: bool,
-    pub key: Option<Bytes>,
-    pub value: Option<Bytes>,
-    pub headers: Vec<(String, Option<Bytes>)>,
-}
-
-/// The records of a Fetch answer's raw bytes for one partition.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Decoded {
-    pub records: Vec<FetchedRecord>,
-    /// One past the last offset of the last whole batch (control batches
-    /// included), or None when the bytes held no whole batch. A fetch that
-    /// returns only a transaction marker moves on by this.
-    pub next_offset: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    /// In the order written. Names are copied out (they are strings to the
+    /// caller), values are slices of the answer, not copies.
+    pub headers: &'a [(String, Option<Bytes>)],
 }
 
 /// Why fetched bytes could not be read.
@@ -136,100 +364,243 @@ pub struct DecodeError {
     pub reason: String,
 }
 
-// The v2 batch header: where each field starts.
-const LENGTH_AT: usize = 8;
-const HEADER_BEFORE_LENGTH: usize = 12;
-const MAGIC_AT: usize = 16;
-const ATTRIBUTES_AT: usize = 21;
-const LAST_OFFSET_DELTA_AT: usize = 23;
-const MAX_TIMESTAMP_AT: usize = 35;
-const RECORDS_AT: usize = 61;
-
-const LOG_APPEND_TIME: i16 = 1 << 3;
-const CONTROL: i16 = 1 << 5;
-
-/// The whole batches at the start of `raw`; a batch cut short at the end
-/// (the broker stops at the fetch size) is left out.
-pub fn slice_batches(raw: &Bytes) -> Vec<Bytes> {
-    let mut out = Vec::new();
+/// Where the whole batches at the start of `raw` lie; a batch cut short at
+/// the end (the broker stops at the fetch size) is left out.
+fn whole_batches(raw: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     let mut at = 0;
-    while raw.len() - at >= HEADER_BEFORE_LENGTH {
-        let len = i32::from_be_bytes(be(raw, at + LENGTH_AT));
-        let Ok(len) = usize::try_from(len) else {
-            break;
-        };
+    std::iter::from_fn(move || {
+        if raw.len() - at < HEADER_BEFORE_LENGTH {
+            return None;
+        }
+        let len = usize::try_from(i32::from_be_bytes(be(raw, at + LENGTH_AT))).ok()?;
         let end = at + HEADER_BEFORE_LENGTH + len;
         if end > raw.len() {
-            break;
+            return None;
         }
-        out.push(raw.slice(at..end));
+        let batch = at..end;
         at = end;
-    }
-    out
+        Some(batch)
+    })
 }
 
-/// The records at or after `from` in a Fetch answer's raw bytes for one
-/// partition; control batches are skipped, a cut-short last batch ignored.
-/// Compressed batches (gzip, snappy, lz4, zstd) are unpacked by
-/// kafka-protocol's decoder. A batch that cannot be read (an old message
-/// format, a bad checksum, a codec it does not know) is an error, never
-/// skipped.
-pub fn decode(raw: &Bytes, from: i64) -> Result<Decoded, DecodeError> {
-    let mut out = Decoded::default();
-    for batch in slice_batches(raw) {
-        let base = i64::from_be_bytes(be(&batch, 0));
+/// Hands each record at or after `from` in a Fetch answer's raw bytes for
+/// one partition to `f`, in order, and returns one past the last offset of
+/// the last whole batch (control batches included), or None when the bytes
+/// held no whole batch: a fetch that returns only a transaction marker
+/// moves on by it. Control batches are skipped, a cut-short last batch
+/// ignored. `check_crc`: each uncompressed batch's CRC-32C is checked
+/// before its records are read (compressed ones are always checked, by
+/// kafka-protocol, which unpacks gzip, snappy, lz4 and zstd).
+///
+/// A batch that cannot be read (an old message format, a bad checksum, a
+/// codec it does not know, records that do not parse) is an error, never
+/// skipped; the records of the batches before it have been handed out by
+/// then.
+pub fn read(
+    raw: &Bytes,
+    from: i64,
+    check_crc: bool,
+    mut f: impl FnMut(RecordRef<'_>),
+) -> Result<Option<i64>, DecodeError> {
+    let mut next_offset = None;
+    // One record's headers, reused from record to record.
+    let mut headers = Vec::new();
+    for range in whole_batches(raw) {
+        let batch = &raw[range.clone()];
+        let base = i64::from_be_bytes(be(batch, 0));
         let fail = |reason: String| DecodeError {
             offset: base,
             reason,
         };
-        if batch.len() < RECORDS_AT {
-            // An old message set (v0/v1) can be this short.
-            let magic = batch.get(MAGIC_AT).copied().unwrap_or_default();
+        // An old message set (v0/v1) can be shorter than a v2 header.
+        let magic = batch.get(MAGIC_AT).copied().unwrap_or_default() as i8;
+        if magic != 2 || batch.len() < RECORDS_AT {
             return Err(fail(format!(
                 "a message set of format v{magic} (kafkademo reads v2 record batches)"
             )));
         }
-        let magic = batch[MAGIC_AT] as i8;
-        if magic != 2 {
-            return Err(fail(format!(
-                "a message set of format v{magic} (kafkademo reads v2 record batches)"
-            )));
-        }
-        let attributes = i16::from_be_bytes(be(&batch, ATTRIBUTES_AT));
-        let last_offset = base + i64::from(i32::from_be_bytes(be(&batch, LAST_OFFSET_DELTA_AT)));
-        out.next_offset = Some(last_offset + 1);
+        let attributes = i16::from_be_bytes(be(batch, ATTRIBUTES_AT));
+        let last_offset = base + i64::from(i32::from_be_bytes(be(batch, LAST_OFFSET_DELTA_AT)));
+        next_offset = Some(last_offset + 1);
         if attributes & CONTROL != 0 || last_offset < from {
             continue;
         }
         let log_append_time = attributes & LOG_APPEND_TIME != 0;
-        let max_timestamp = i64::from_be_bytes(be(&batch, MAX_TIMESTAMP_AT));
-        let mut buf = batch.clone();
-        let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| fail(e.to_string()))?;
-        for r in set.records {
-            if r.offset < from {
+        let max_timestamp = i64::from_be_bytes(be(batch, MAX_TIMESTAMP_AT));
+        if attributes & COMPRESSION_BITS != 0 {
+            let mut buf = raw.slice(range);
+            let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| fail(e.to_string()))?;
+            for r in &set.records {
+                if r.offset < from {
+                    continue;
+                }
+                headers.clear();
+                headers.extend(r.headers.iter().map(|(k, v)| (k.to_string(), v.clone())));
+                f(RecordRef {
+                    offset: r.offset,
+                    // With LogAppendTime the broker stamps the batch's max
+                    // timestamp; the records keep the producer's deltas.
+                    timestamp: if log_append_time {
+                        max_timestamp
+                    } else {
+                        r.timestamp
+                    },
+                    log_append_time,
+                    key: r.key.as_deref(),
+                    value: r.value.as_deref(),
+                    headers: &headers,
+                });
+            }
+            continue;
+        }
+        if check_crc {
+            let stated = u32::from_be_bytes(be(batch, CRC_AT));
+            let actual = crc32c(&batch[ATTRIBUTES_AT..]);
+            if stated != actual {
+                // kafka-protocol's words, which the tests and users know.
+                return Err(fail(format!(
+                    "Cyclic redundancy check failed ({stated} != {actual})"
+                )));
+            }
+        }
+        let plain = PlainBatch {
+            raw,
+            base,
+            base_timestamp: i64::from_be_bytes(be(batch, BASE_TIMESTAMP_AT)),
+            max_timestamp,
+            log_append_time,
+            count: i32::from_be_bytes(be(batch, RECORD_COUNT_AT)),
+            records: range.start + RECORDS_AT..range.end,
+        };
+        plain.read(from, &mut headers, &mut f).map_err(fail)?;
+    }
+    Ok(next_offset)
+}
+
+/// An uncompressed batch of a Fetch answer, its header read.
+struct PlainBatch<'r> {
+    raw: &'r Bytes,
+    base: i64,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    log_append_time: bool,
+    count: i32,
+    /// Where its records lie in `raw`.
+    records: Range<usize>,
+}
+
+impl PlainBatch<'_> {
+    /// Hands its records at or after `from` to `f`, straight from `raw`.
+    fn read(
+        &self,
+        from: i64,
+        headers: &mut Vec<(String, Option<Bytes>)>,
+        f: &mut impl FnMut(RecordRef<'_>),
+    ) -> Result<(), String> {
+        if self.count < 0 {
+            return Err(format!("a batch of {} records", self.count));
+        }
+        let mut records = Cursor(&self.raw[self.records.clone()]);
+        for _ in 0..self.count {
+            let len = records.varint()?;
+            let len = usize::try_from(len).map_err(|_| format!("a record of {len} bytes"))?;
+            let mut r = Cursor(records.take(len)?);
+            r.take(1)?; // attributes: none defined
+            let timestamp_delta = r.varlong()?;
+            let offset = self.base + i64::from(r.varint()?);
+            if offset < from {
+                // Before the offset asked for (the first batch of a fetch
+                // can start earlier): its key, value and headers unread.
                 continue;
             }
-            out.records.push(FetchedRecord {
-                offset: r.offset,
+            let key = r.nullable("key")?;
+            let value = r.nullable("value")?;
+            let count = r.varint()?;
+            let count = usize::try_from(count).map_err(|_| format!("{count} headers"))?;
+            for i in 0..count {
+                let name = r
+                    .nullable("header name")?
+                    .ok_or("a header without a name")?;
+                let name =
+                    std::str::from_utf8(name).map_err(|_| "a header name that is not UTF-8")?;
+                let value = r.nullable("header value")?.map(|v| self.raw.slice_ref(v));
+                // The slots of earlier records are reused, their strings too.
+                match headers.get_mut(i) {
+                    Some(slot) => {
+                        slot.0.clear();
+                        slot.0.push_str(name);
+                        slot.1 = value;
+                    }
+                    None => headers.push((name.to_string(), value)),
+                }
+            }
+            headers.truncate(count);
+            f(RecordRef {
+                offset,
                 // With LogAppendTime the broker stamps the batch's max
                 // timestamp; the records keep the producer's deltas.
-                timestamp: if log_append_time {
-                    max_timestamp
+                timestamp: if self.log_append_time {
+                    self.max_timestamp
                 } else {
-                    r.timestamp
+                    self.base_timestamp.wrapping_add(timestamp_delta)
                 },
-                log_append_time,
-                key: r.key,
-                value: r.value,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+                log_append_time: self.log_append_time,
+                key,
+                value,
+                headers,
             });
         }
+        Ok(())
     }
-    Ok(out)
+}
+
+/// Reads the fields of a record from the front of a slice.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.0.len() {
+            return Err(format!(
+                "cut short: {n} bytes wanted, {} left in the batch",
+                self.0.len()
+            ));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn unsigned(&mut self, max_bytes: usize) -> Result<u64, String> {
+        let mut u = 0u64;
+        for i in 0..max_bytes {
+            let &b = self.0.get(i).ok_or("cut short inside a varint")?;
+            u |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                self.0 = &self.0[i + 1..];
+                return Ok(u);
+            }
+        }
+        Err("a varint longer than its type".into())
+    }
+
+    fn varint(&mut self) -> Result<i32, String> {
+        let u = self.unsigned(5)? as u32;
+        Ok((u >> 1) as i32 ^ -((u & 1) as i32))
+    }
+
+    fn varlong(&mut self) -> Result<i64, String> {
+        let u = self.unsigned(10)?;
+        Ok((u >> 1) as i64 ^ -((u & 1) as i64))
+    }
+
+    /// A length-prefixed byte string; length -1 is null.
+    fn nullable(&mut self, what: &str) -> Result<Option<&'a [u8]>, String> {
+        match self.varint()? {
+            -1 => Ok(None),
+            len if len < 0 => Err(format!("a {what} of {len} bytes")),
+            len => self.take(len as usize).map(Some),
+        }
+    }
 }
 
 /// `N` bytes of `b` from `at`, for a big-endian number; callers check the length.
@@ -241,12 +612,64 @@ fn be<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
     out
 }
 
+// ---- CRC-32C ------------------------------------------------------------------
+
+/// CRC-32C (Castagnoli), what a v2 batch header carries over its bytes from
+/// the attributes on: the `crc32c` crate (the one kafka-protocol uses),
+/// which takes the CPU's CRC instruction where there is one.
+pub fn crc32c(data: &[u8]) -> u32 {
+    crc32c::crc32c(data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A record as `read` hands it out, owned, for comparing.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Got {
+        offset: i64,
+        timestamp: i64,
+        log_append_time: bool,
+        key: Option<Bytes>,
+        value: Option<Bytes>,
+        headers: Vec<(String, Option<Bytes>)>,
+    }
+
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Decoded {
+        records: Vec<Got>,
+        next_offset: Option<i64>,
+    }
+
+    fn decode(raw: &Bytes, from: i64) -> Result<Decoded, DecodeError> {
+        decode_checked(raw, from, true)
+    }
+
+    fn decode_checked(raw: &Bytes, from: i64, check_crc: bool) -> Result<Decoded, DecodeError> {
+        let mut records = Vec::new();
+        let next_offset = read(raw, from, check_crc, |r| {
+            records.push(Got {
+                offset: r.offset,
+                timestamp: r.timestamp,
+                log_append_time: r.log_append_time,
+                key: r.key.map(Bytes::copy_from_slice),
+                value: r.value.map(Bytes::copy_from_slice),
+                headers: r.headers.to_vec(),
+            })
+        })?;
+        Ok(Decoded {
+            records,
+            next_offset,
+        })
+    }
+
     fn headers() -> Vec<(String, Vec<u8>)> {
         vec![("h1".into(), b"v1".to_vec()), ("h2".into(), Vec::new())]
+    }
+
+    fn plain(records: &[BatchRecord<'_>], id: BatchIdentity) -> Bytes {
+        encode(records.iter().copied(), id, Compression::None).unwrap()
     }
 
     /// A batch of `n` records valued "v{base+i}", as the broker would store it at `base`.
@@ -262,8 +685,7 @@ mod tests {
                 timestamp_ms: 1_700_000_000_000 + i as i64,
             })
             .collect();
-        let batch = encode(&records, BatchIdentity::PLAIN, Compression::None).unwrap();
-        rebase(&batch, base)
+        rebase(&plain(&records, BatchIdentity::PLAIN), base)
     }
 
     /// The batch with its base offset set (only the first 8 bytes, outside the CRC).
@@ -288,11 +710,41 @@ mod tests {
             .collect()
     }
 
+    /// A record as kafka-protocol's encoder takes it.
+    fn kp_record(offset: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> Record {
+        Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            // Counting up with the offset, or the encoder starts a new batch.
+            sequence: NO_SEQUENCE.wrapping_add(offset as i32),
+            timestamp: 1_700_000_000_000 + offset,
+            key: key.map(Bytes::copy_from_slice),
+            value: value.map(Bytes::copy_from_slice),
+            headers: IndexMap::new(),
+        }
+    }
+
+    fn kp_encode(records: &[Record], compression: Compression) -> Bytes {
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression,
+        };
+        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
+        buf.freeze()
+    }
+
     #[test]
     fn one_partitions_records_make_one_batch_that_reads_back() {
         let h = headers();
         let batch = stored(0, 5, &h);
-        assert_eq!(slice_batches(&batch).len(), 1);
+        assert_eq!(whole_batches(&batch).count(), 1);
         let header_base_sequence = i32::from_be_bytes(be(&batch, 53));
         assert_eq!(header_base_sequence, NO_SEQUENCE);
         let producer_id = i64::from_be_bytes(be(&batch, 43));
@@ -329,34 +781,176 @@ mod tests {
             headers: &[],
             timestamp_ms: 1,
         };
-        let batch = encode(&[r, r, r], id, Compression::None).unwrap();
+        for codec in [Compression::None, Compression::Lz4] {
+            let batch = encode([r, r, r], id, codec).unwrap();
+            assert_eq!(
+                whole_batches(&batch).count(),
+                1,
+                "one batch, not one per record"
+            );
+            assert_eq!(i64::from_be_bytes(be(&batch, 43)), 42);
+            assert_eq!(i16::from_be_bytes(be(&batch, 51)), 3);
+            assert_eq!(i32::from_be_bytes(be(&batch, 53)), 7);
+            assert_eq!(i32::from_be_bytes(be(&batch, 57)), 3, "record count");
+        }
+    }
+
+    #[test]
+    fn uncompressed_batches_are_byte_for_byte_what_kafka_protocol_writes() {
+        let h = headers();
+        let values: Vec<Vec<u8>> = (0..300)
+            .map(|i| vec![b'a' + (i % 26) as u8; i * 7])
+            .collect();
+        // Timestamps out of order and far apart: the deltas go both ways
+        // from the smallest, and some take several varint bytes.
+        let stamps = [
+            5_000_000_000_000i64,
+            1_700_000_000_000,
+            1_700_000_000_123,
+            0,
+        ];
+        for id in [
+            BatchIdentity::PLAIN,
+            BatchIdentity {
+                producer_id: 1 << 40,
+                producer_epoch: 9,
+                base_sequence: i32::MAX - 1,
+            },
+        ] {
+            let ours: Vec<BatchRecord> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| BatchRecord {
+                    key: if i % 3 == 0 {
+                        b""
+                    } else {
+                        &v[..v.len().min(5)]
+                    },
+                    value: v,
+                    headers: if i % 2 == 0 { &h } else { &[] },
+                    timestamp_ms: stamps[i % stamps.len()],
+                })
+                .collect();
+            let mut theirs = BytesMut::new();
+            encode_compressed(ours.iter().copied(), id, Compression::None, &mut theirs).unwrap();
+            assert_eq!(plain(&ours, id), theirs);
+            // And kafka-protocol reads ours back as written.
+            let set = RecordBatchDecoder::decode(&mut plain(&ours, id)).unwrap();
+            assert_eq!(set.records.len(), ours.len());
+            for (i, (got, sent)) in set.records.iter().zip(&ours).enumerate() {
+                assert_eq!(got.offset, i as i64);
+                assert_eq!(got.timestamp, sent.timestamp_ms);
+                assert_eq!(
+                    got.key.as_deref(),
+                    (!sent.key.is_empty()).then_some(sent.key)
+                );
+                assert_eq!(got.value.as_deref(), Some(sent.value));
+                assert_eq!(got.headers.len(), sent.headers.len());
+                assert_eq!(
+                    (got.producer_id, got.producer_epoch),
+                    (id.producer_id, id.producer_epoch)
+                );
+                assert_eq!(got.sequence, id.base_sequence.wrapping_add(i as i32));
+            }
+        }
         assert_eq!(
-            slice_batches(&batch).len(),
-            1,
-            "one batch, not one per record"
+            encode([], BatchIdentity::PLAIN, Compression::None).unwrap(),
+            Bytes::new()
         );
-        assert_eq!(i64::from_be_bytes(be(&batch, 43)), 42);
-        assert_eq!(i16::from_be_bytes(be(&batch, 51)), 3);
-        assert_eq!(i32::from_be_bytes(be(&batch, 53)), 7);
-        assert_eq!(i32::from_be_bytes(be(&batch, 57)), 3, "record count");
+    }
+
+    #[test]
+    fn batches_kafka_protocol_writes_read_back_here() {
+        let mut records: Vec<Record> = (0..6)
+            .map(|i| kp_record(i, (i % 2 == 0).then_some(&b"key"[..]), Some(b"value")))
+            .collect();
+        records[1].value = None;
+        records[2].key = Some(Bytes::new());
+        records[3].headers.insert(
+            StrBytes::from_static_str("a"),
+            Some(Bytes::from_static(b"1")),
+        );
+        records[3]
+            .headers
+            .insert(StrBytes::from_static_str("null"), None);
+        records[3]
+            .headers
+            .insert(StrBytes::from_static_str("é"), Some(Bytes::new()));
+        records[4].timestamp = -5; // before the others: the base timestamp
+        for codec in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let batch = rebase(&kp_encode(&records, codec), 100);
+            let d = decode(&batch, 101).unwrap();
+            assert_eq!(d.next_offset, Some(106), "{codec:?}");
+            assert_eq!(
+                d.records.len(),
+                5,
+                "offset 100 was before the one asked for"
+            );
+            for got in &d.records {
+                let sent = &records[(got.offset - 100) as usize];
+                assert_eq!(got.timestamp, sent.timestamp, "{codec:?}");
+                assert_eq!(got.key, sent.key, "{codec:?}");
+                assert_eq!(got.value, sent.value, "{codec:?}");
+                let headers: Vec<(String, Option<Bytes>)> = sent
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect();
+                assert_eq!(got.headers, headers, "{codec:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn batches_append_to_one_buffer_and_a_refused_one_leaves_no_trace() {
+        let r = BatchRecord {
+            key: b"k",
+            value: b"v",
+            headers: &[],
+            timestamp_ms: 1,
+        };
+        let twice = vec![("a".to_string(), Vec::new()), ("a".to_string(), Vec::new())];
+        let refused = BatchRecord {
+            headers: &twice,
+            ..r
+        };
+        let mut out = BytesMut::new();
+        encode_into([r, r], BatchIdentity::PLAIN, Compression::None, &mut out).unwrap();
+        let first = out.len();
+        encode_into([r], BatchIdentity::PLAIN, Compression::Gzip, &mut out).unwrap();
+        let both = out.len();
+        for codec in [Compression::None, Compression::Zstd] {
+            assert!(encode_into([r, refused], BatchIdentity::PLAIN, codec, &mut out).is_err());
+            assert_eq!(out.len(), both, "{codec:?}");
+        }
+        let all = out.freeze();
+        let batches: Vec<Range<usize>> = whole_batches(&all).collect();
+        assert_eq!(batches, [0..first, first..both]);
+        let second = rebase(&all.slice(first..both), 2);
+        let d = decode(&concat(&[&all.slice(..first), &second]), 0).unwrap();
+        assert_eq!(values(&d), ["v", "v", "v"]);
+        assert_eq!(d.next_offset, Some(3));
     }
 
     #[test]
     fn duplicate_header_names_are_refused_not_lost() {
         let h = vec![("a".to_string(), vec![1]), ("a".to_string(), vec![2])];
-        let r = BatchRecord {
+        let ok = BatchRecord {
             key: b"",
             value: b"x",
-            headers: &h,
+            headers: &[],
             timestamp_ms: 1,
         };
-        assert_eq!(
-            encode(&[r], BatchIdentity::PLAIN, Compression::None),
-            Err(EncodeError::DuplicateHeader {
-                record: 0,
-                name: "a".into()
-            })
-        );
+        let r = BatchRecord { headers: &h, ..ok };
+        for codec in [Compression::None, Compression::Snappy] {
+            assert_eq!(
+                encode([ok, r], BatchIdentity::PLAIN, codec),
+                Err(EncodeError::DuplicateHeader {
+                    record: 1,
+                    name: "a".into()
+                })
+            );
+        }
     }
 
     #[test]
@@ -386,8 +980,8 @@ mod tests {
         assert_eq!(d.next_offset, Some(17));
     }
 
-    /// CRC-32C (Castagnoli), bit by bit: what a v2 batch header carries.
-    fn crc32c(data: &[u8]) -> u32 {
+    /// CRC-32C bit by bit, the definition the fast ones are checked against.
+    fn crc32c_bitwise(data: &[u8]) -> u32 {
         let mut crc = !0u32;
         for &byte in data {
             crc ^= u32::from(byte);
@@ -402,13 +996,49 @@ mod tests {
         !crc
     }
 
+    #[test]
+    fn crc32c_matches_its_definition_at_every_length() {
+        assert_eq!(
+            crc32c(b"123456789"),
+            0xE306_9283,
+            "the standard check value"
+        );
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for len in 0..data.len() {
+            let want = crc32c_bitwise(&data[..len]);
+            assert_eq!(crc32c(&data[..len]), want, "{len} bytes");
+            assert_eq!(
+                crc32c(&data[3..len.max(3)]),
+                crc32c_bitwise(&data[3..len.max(3)])
+            );
+        }
+    }
+
+    #[test]
+    fn varints_round_trip_at_their_limits() {
+        for v in [0, 1, -1, 63, 64, -64, -65, 8191, 8192, i32::MAX, i32::MIN] {
+            let mut out = BytesMut::new();
+            put_varint(&mut out, v);
+            assert_eq!(out.len(), varint_len(v), "{v}");
+            assert_eq!(Cursor(&out).varint(), Ok(v));
+        }
+        for v in [0, -1, 1 << 40, -(1 << 40), i64::MAX, i64::MIN] {
+            let mut out = BytesMut::new();
+            put_varlong(&mut out, v);
+            assert_eq!(out.len(), varlong_len(v), "{v}");
+            assert_eq!(Cursor(&out).varlong(), Ok(v));
+        }
+        assert!(Cursor(&[0xff; 6]).varint().is_err(), "too long");
+        assert!(Cursor(&[0x80]).varint().is_err(), "cut short");
+    }
+
     /// The batch with attribute bits set (and its CRC made right again).
     fn with_attributes(batch: &Bytes, bits: i16) -> Bytes {
         let mut b = BytesMut::from(&batch[..]);
         let attributes = i16::from_be_bytes(be(&b, ATTRIBUTES_AT)) | bits;
         b[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-        let crc = crc32c(&b[ATTRIBUTES_AT..]);
-        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        let crc = crc32c_bitwise(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
         b.freeze()
     }
 
@@ -422,6 +1052,15 @@ mod tests {
         let d = decode(&marker, 3).unwrap();
         assert!(d.records.is_empty());
         assert_eq!(d.next_offset, Some(4));
+        // A real one, as kafka-protocol writes it (control records have keys).
+        let mut end_txn = kp_record(0, Some(&[0, 0, 0, 0]), Some(&[0, 0, 0, 0, 0, 0]));
+        end_txn.control = true;
+        end_txn.transactional = true;
+        let end_txn = rebase(&kp_encode(&[end_txn], Compression::None), 6);
+        let all = concat(&[&stored(3, 3, &[]), &end_txn]);
+        let d = decode(&all, 3).unwrap();
+        assert_eq!(values(&d), ["v3", "v4", "v5"]);
+        assert_eq!(d.next_offset, Some(7));
     }
 
     #[test]
@@ -449,21 +1088,43 @@ mod tests {
                 headers: &[],
                 timestamp_ms: 1,
             };
-            let batch = encode(&[r, r, r], BatchIdentity::PLAIN, codec).unwrap();
+            let batch = encode([r, r, r], BatchIdentity::PLAIN, codec).unwrap();
             let d = decode(&batch, 0).unwrap();
             assert_eq!(d.records.len(), 3, "{codec:?}");
             assert_eq!(d.records[2].value.as_deref(), Some(&[b'x'; 300][..]));
         }
-        // A corrupt batch is an error.
+        // A corrupt batch is an error, unless the check is off (a value's
+        // last byte: before the last record's header count).
         let mut bad = BytesMut::from(&stored(0, 2, &[])[..]);
-        let last = bad.len() - 1;
-        bad[last] ^= 0xff;
-        let e = decode(&bad.freeze(), 0).unwrap_err();
+        let at = bad.len() - 2;
+        bad[at] = b'X';
+        let bad = bad.freeze();
+        let e = decode(&bad, 0).unwrap_err();
         assert!(e.reason.contains("Cyclic redundancy"), "{}", e.reason);
+        assert_eq!(
+            values(&decode_checked(&bad, 0, false).unwrap()),
+            ["v0", "vX"]
+        );
         // An old message set (magic 1).
         let mut old = BytesMut::from(&stored(0, 1, &[])[..]);
         old[MAGIC_AT] = 1;
         let e = decode(&old.freeze(), 0).unwrap_err();
         assert!(e.reason.contains("format v1"), "{}", e.reason);
+    }
+
+    #[test]
+    fn records_that_do_not_parse_are_errors_after_the_batches_before() {
+        let good = stored(0, 2, &[]);
+        // One record more than the batch holds, with a right CRC.
+        let mut b = BytesMut::from(&stored(2, 2, &[])[..]);
+        b[RECORD_COUNT_AT..RECORDS_AT].copy_from_slice(&3i32.to_be_bytes());
+        let crc = crc32c_bitwise(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let all = concat(&[&good, &b.freeze()]);
+        let mut seen = Vec::new();
+        let e = read(&all, 0, true, |r| seen.push(r.offset)).unwrap_err();
+        assert_eq!(e.offset, 2);
+        assert!(e.reason.contains("cut short"), "{}", e.reason);
+        assert_eq!(seen, [0, 1, 2, 3]);
     }
 }

@@ -1,10 +1,14 @@
 //! Fetching with record batches: one Fetch request (v4 to v12) per leader
 //! for the partitions it leads, every partition answered alone. A partition
 //! whose leader is unknown or unreachable comes back with an error code and
-//! no records, so the caller retries it after `Leaders::refresh`.
+//! no records, so the caller retries it after `Leaders::refresh`. Each
+//! partition's records stay the bytes the broker sent until `read` hands
+//! them out one by one (client::modern::batch), so a fetch costs the
+//! answer's size in memory and no more.
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
@@ -17,7 +21,7 @@ use crate::client::modern::produce::{check_topic, pick_version};
 use crate::client::retry;
 use crate::error::{Error, Result};
 
-pub use crate::client::modern::batch::FetchedRecord;
+pub use crate::client::modern::batch::RecordRef;
 
 /// Fetch v4 is the first with isolation levels and record batches'
 /// aborted-transaction list; v13 and later name topics by id.
@@ -36,42 +40,68 @@ pub struct PartitionFetch {
     pub error_code: i16,
     /// -1 unless the broker answered for the partition.
     pub high_watermark: i64,
-    /// The records at or after the offset asked for, in order.
-    pub records: Vec<FetchedRecord>,
-    /// Where to fetch from next: one past the last whole batch the answer
-    /// held (transaction markers included), else the offset asked for.
-    /// No records, `next_offset` still the offset asked for and
-    /// `high_watermark` beyond it: the next batch is bigger than the
-    /// partition's max bytes (grow it).
-    pub next_offset: i64,
+    /// The record batches as the broker sent them: a slice of its answer,
+    /// not a copy; `read` walks them.
+    pub records: Option<Bytes>,
+    /// Who answered (`host:port`), for errors; empty if no broker did.
+    pub broker: String,
 }
 
 impl PartitionFetch {
-    fn failed(partition: i32, offset: i64, error_code: i16) -> PartitionFetch {
+    fn failed(partition: i32, error_code: i16) -> PartitionFetch {
         PartitionFetch {
             partition,
             error_code,
             high_watermark: -1,
-            records: Vec::new(),
-            next_offset: offset,
+            records: None,
+            broker: String::new(),
         }
     }
 
-    /// The next batch is larger than the max bytes asked for: nothing
-    /// whole came back although the log goes on.
-    pub fn too_small(&self, offset: i64) -> bool {
-        self.error_code == 0
-            && self.records.is_empty()
-            && self.next_offset == offset
-            && self.high_watermark > offset
+    /// Hands each record at or after `offset` (the offset this partition
+    /// was fetched from) to `f`, in order, borrowed from the answer, and
+    /// returns where to fetch from next: one past the last whole batch the
+    /// answer held (transaction markers included), else `offset`. A batch
+    /// that cannot be read (corrupt, an old format) is an error naming the
+    /// topic, partition and broker; the records before it have been handed
+    /// to `f` by then. `check_crc` covers uncompressed batches; compressed
+    /// ones are always checked.
+    pub fn read(
+        &self,
+        topic: &str,
+        offset: i64,
+        check_crc: bool,
+        f: impl FnMut(RecordRef<'_>),
+    ) -> Result<i64> {
+        let Some(raw) = self.records.as_ref().filter(|_| self.error_code == 0) else {
+            return Ok(offset);
+        };
+        let next = batch::read(raw, offset, check_crc, f).map_err(|e| {
+            Error::broker_with_hint(
+                format!(
+                    "cannot read topic '{topic}' partition {} from {}: the batch at offset {} is {}",
+                    self.partition, self.broker, e.offset, e.reason
+                ),
+                "kafkademo reads record batches (message format v2) only",
+            )
+        })?;
+        Ok(next.unwrap_or(offset).max(offset))
+    }
+
+    /// Whether the next batch is larger than the max bytes asked for: `read`
+    /// from `offset` gave `records` records and `next` to go on from, and
+    /// nothing whole came back although the log goes on (grow the size).
+    pub fn too_small(&self, offset: i64, records: usize, next: i64) -> bool {
+        self.error_code == 0 && records == 0 && next == offset && self.high_watermark > offset
     }
 }
 
 /// Fetches each `(partition, offset, max bytes)` of `topic` from its leader:
 /// the broker answers once it has a byte or after `max_wait`, and its answer
 /// is awaited `max_wait + timeout`. Every wanted partition has an entry, in
-/// the order asked. Fails as a whole only on Ctrl-C, a batch that cannot be
-/// read (compressed, corrupt), or a broker too old for Fetch v4.
+/// the order asked; its records are read by `PartitionFetch::read`, which
+/// is where a batch that cannot be read (corrupt, an old format) shows.
+/// Fails as a whole only on Ctrl-C or a broker too old for Fetch v4.
 pub fn fetch(
     leaders: &mut Leaders,
     topic: &str,
@@ -83,13 +113,9 @@ pub fn fetch(
     let mut results: Vec<Option<PartitionFetch>> = vec![None; wanted.len()];
     let (grouped, leaderless) = leaders.by_leader(wanted.iter().map(|w| w.0));
     for p in leaderless {
-        for (i, &(wp, offset, _)) in wanted.iter().enumerate() {
+        for (i, &(wp, _, _)) in wanted.iter().enumerate() {
             if wp == p {
-                results[i] = Some(PartitionFetch::failed(
-                    p,
-                    offset,
-                    leaders.leaderless_code(p),
-                ));
+                results[i] = Some(PartitionFetch::failed(p, leaders.leaderless_code(p)));
             }
         }
     }
@@ -110,8 +136,7 @@ pub fn fetch(
                 log::info!("fetching topic '{topic}' partitions {partitions:?}: {e}");
                 leaders.forget(leader);
                 for i in mine {
-                    let (p, offset, _) = wanted[i];
-                    results[i] = Some(PartitionFetch::failed(p, offset, NETWORK_EXCEPTION));
+                    results[i] = Some(PartitionFetch::failed(wanted[i].0, NETWORK_EXCEPTION));
                 }
             }
             Err(e) => return Err(e),
@@ -120,8 +145,8 @@ pub fn fetch(
     Ok(results
         .into_iter()
         .zip(wanted)
-        .map(|(r, &(p, offset, _))| {
-            r.unwrap_or_else(|| PartitionFetch::failed(p, offset, codes::LEADER_NOT_AVAILABLE))
+        .map(|(r, &(p, _, _))| {
+            r.unwrap_or_else(|| PartitionFetch::failed(p, codes::LEADER_NOT_AVAILABLE))
         })
         .collect())
 }
@@ -140,7 +165,7 @@ fn fetch_from(
     let request = request(topic, asked, max_wait);
     let response = conn.call_at(&request, version, max_wait.saturating_add(timeout))?;
     let addr = conn.addr().to_string();
-    answers(&response, topic, asked, &addr)
+    Ok(answers(response, topic, asked, &addr))
 }
 
 fn request(topic: &str, asked: &[(i32, i64, i32)], max_wait: Duration) -> FetchRequest {
@@ -169,56 +194,41 @@ fn request(topic: &str, asked: &[(i32, i64, i32)], max_wait: Duration) -> FetchR
 }
 
 /// Each of `asked` from a Fetch answer: its code, high watermark and
-/// records from the offset asked for. A partition the answer left out gets
-/// UNKNOWN_SERVER_ERROR; a batch that cannot be read is an error.
+/// record batches (read later, by `PartitionFetch::read`). A partition the
+/// answer left out gets UNKNOWN_SERVER_ERROR.
 fn answers(
-    response: &FetchResponse,
+    mut response: FetchResponse,
     topic: &str,
     asked: &[(i32, i64, i32)],
     addr: &str,
-) -> Result<Vec<PartitionFetch>> {
+) -> Vec<PartitionFetch> {
     let mut out = Vec::with_capacity(asked.len());
-    for &(p, offset, _) in asked {
+    for &(p, _, _) in asked {
         if response.error_code != 0 {
-            out.push(PartitionFetch::failed(p, offset, response.error_code));
+            out.push(PartitionFetch::failed(p, response.error_code));
             continue;
         }
         let answer = response
             .responses
-            .iter()
+            .iter_mut()
             .filter(|t| t.topic.as_str() == topic)
-            .flat_map(|t| t.partitions.iter())
+            .flat_map(|t| t.partitions.iter_mut())
             .find(|a| a.partition_index == p);
         let Some(answer) = answer else {
             log::warn!("{addr} left topic '{topic}' partition {p} out of its Fetch answer");
-            out.push(PartitionFetch::failed(p, offset, UNKNOWN_SERVER_ERROR));
+            out.push(PartitionFetch::failed(p, UNKNOWN_SERVER_ERROR));
             continue;
         };
-        let mut fetched = PartitionFetch {
+        out.push(PartitionFetch {
             partition: p,
             error_code: answer.error_code,
             high_watermark: answer.high_watermark,
-            records: Vec::new(),
-            next_offset: offset,
-        };
-        if answer.error_code == 0 {
-            if let Some(raw) = &answer.records {
-                let decoded = batch::decode(raw, offset).map_err(|e| {
-                    Error::broker_with_hint(
-                        format!(
-                            "cannot read topic '{topic}' partition {p} from {addr}: the batch at offset {} is {}",
-                            e.offset, e.reason
-                        ),
-                        "kafkademo reads uncompressed record batches (message format v2) only",
-                    )
-                })?;
-                fetched.records = decoded.records;
-                fetched.next_offset = decoded.next_offset.unwrap_or(offset).max(offset);
-            }
-        }
-        out.push(fetched);
+            // Taken, not cloned: the answer is dropped as soon as all are.
+            records: answer.records.take(),
+            broker: addr.to_string(),
+        });
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -251,6 +261,17 @@ mod tests {
         assert_eq!(r.max_bytes, MAX_FETCH_BYTES);
     }
 
+    /// What `read` hands out from offset `at`: (offset, value) pairs and where to go on.
+    fn read_all(p: &PartitionFetch, at: i64) -> (Vec<(i64, Vec<u8>)>, i64) {
+        let mut got = Vec::new();
+        let next = p
+            .read("t", at, true, |r| {
+                got.push((r.offset, r.value.unwrap_or_default().to_vec()))
+            })
+            .unwrap();
+        (got, next)
+    }
+
     #[test]
     fn a_batch_larger_than_the_fetch_size_shows_as_too_small() {
         let r = BatchRecord {
@@ -260,14 +281,14 @@ mod tests {
             timestamp_ms: 1,
         };
         let whole = encode(
-            &[r, r],
+            [r, r],
             BatchIdentity::PLAIN,
             kafka_protocol::records::Compression::None,
         )
         .unwrap();
         let cut = whole.slice(..50);
         let got = answers(
-            &response(vec![
+            response(vec![
                 PartitionData::default()
                     .with_partition_index(0)
                     .with_high_watermark(2)
@@ -275,44 +296,52 @@ mod tests {
                 PartitionData::default()
                     .with_partition_index(1)
                     .with_high_watermark(2)
-                    .with_records(Some(whole)),
+                    .with_records(Some(whole.clone())),
                 PartitionData::default()
                     .with_partition_index(2)
                     .with_error_code(1)
-                    .with_high_watermark(-1),
+                    .with_high_watermark(-1)
+                    .with_records(Some(whole)),
             ]),
             "t",
             &[(0, 0, 50), (1, 1, 1000), (2, 9, 1000), (3, 0, 1000)],
             "b:1",
-        )
-        .unwrap();
-        assert!(got[0].records.is_empty() && got[0].too_small(0));
+        );
+        let (records, next) = read_all(&got[0], 0);
+        assert!(records.is_empty() && got[0].too_small(0, 0, next));
+        let (records, next) = read_all(&got[1], 1);
         assert_eq!(
-            got[1].records.len(),
-            1,
+            records,
+            [(1, vec![7; 100])],
             "offset 0 is before the one asked for"
         );
-        assert_eq!((got[1].records[0].offset, got[1].next_offset), (1, 2));
-        assert!(!got[1].too_small(1));
-        assert_eq!((got[2].error_code, got[2].next_offset), (1, 9));
+        assert_eq!(next, 2);
+        assert!(!got[1].too_small(1, 1, next));
+        assert_eq!(got[2].error_code, 1);
+        assert_eq!(
+            read_all(&got[2], 9),
+            (Vec::new(), 9),
+            "no records with an error"
+        );
         assert_eq!(
             got[3].error_code,
             crate::client::codes::UNKNOWN_SERVER_ERROR
         );
+        assert_eq!(read_all(&got[3], 0), (Vec::new(), 0));
     }
 
     #[test]
     fn an_unreadable_batch_names_topic_partition_and_broker() {
-        let e = answers(
-            &response(vec![PartitionData::default()
+        let got = answers(
+            response(vec![PartitionData::default()
                 .with_partition_index(4)
                 .with_high_watermark(1)
                 .with_records(Some(bytes::Bytes::from(vec![0u8; 70])))]),
             "t",
             &[(4, 0, 1000)],
             "b:1",
-        )
-        .unwrap_err();
+        );
+        let e = got[0].read("t", 0, true, |_| {}).unwrap_err();
         assert!(
             e.to_string().starts_with(
                 "cannot read topic 't' partition 4 from b:1: the batch at offset 0 is"

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId,
@@ -38,57 +39,76 @@ pub struct Outgoing<'a> {
     pub timestamp_ms: i64,
 }
 
-/// Sends `records` to their partitions' leaders, in order within each
-/// partition, and returns per partition the base offset of its batch (-1
-/// with acks=0) or the error code: the broker's, LEADER_NOT_AVAILABLE (or
-/// UNKNOWN_TOPIC_OR_PARTITION) without a known leader, NETWORK_EXCEPTION
-/// when the leader could not be reached, timed out or broke the connection.
-/// The broker may take `timeout * 3/4` to replicate (acks=-1); each answer
-/// is awaited at most `timeout`. Fails as a whole only on Ctrl-C, on
-/// records that cannot be encoded, or a broker too old for record batches.
-pub fn send(
+/// Sends `count` records, `record(0)` to `record(count - 1)`, to their
+/// partitions' leaders, in order within each partition, and returns per
+/// partition the base offset of its batch (-1 with acks=0) or the error
+/// code: the broker's, LEADER_NOT_AVAILABLE (or UNKNOWN_TOPIC_OR_PARTITION)
+/// without a known leader, NETWORK_EXCEPTION when the leader could not be
+/// reached, timed out or broke the connection. The records are looked at
+/// through `record` (more than once: to size each batch, then to write it)
+/// rather than handed over as a list, so sending copies them exactly once,
+/// into their batch. The broker may take `timeout * 3/4` to replicate
+/// (acks=-1); each answer is awaited at most `timeout`. Fails as a whole
+/// only on Ctrl-C, on records that cannot be encoded, or a broker too old
+/// for record batches.
+#[allow(clippy::too_many_arguments)]
+pub fn send<'a>(
     leaders: &mut Leaders,
     topic: &str,
-    records: &[Outgoing<'_>],
+    count: usize,
+    record: impl Fn(usize) -> Outgoing<'a>,
     acks: i16,
     timeout: Duration,
     compression: Compression,
     identities: &HashMap<i32, BatchIdentity>,
+    buffer: &mut BatchBuffer,
 ) -> Result<HashMap<i32, std::result::Result<i64, i16>>> {
     check_topic(leaders, topic)?;
-    // Records by partition, in order.
-    let mut by_partition: BTreeMap<i32, Vec<BatchRecord<'_>>> = BTreeMap::new();
-    for r in records {
+    // Which records go to each partition, in order (4 bytes a record).
+    let mut by_partition: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
+    for i in 0..count {
         by_partition
-            .entry(r.partition)
+            .entry(record(i).partition)
             .or_default()
-            .push(BatchRecord {
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-                timestamp_ms: r.timestamp_ms,
-            });
+            .push(i as u32);
     }
+    let batch_record = |i: &u32| {
+        let r = record(*i as usize);
+        BatchRecord {
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp_ms: r.timestamp_ms,
+        }
+    };
     let mut results = HashMap::new();
     let (grouped, leaderless) = leaders.by_leader(by_partition.keys().copied());
     for p in leaderless {
         results.insert(p, Err(leaders.leaderless_code(p)));
     }
     for (leader, partitions) in grouped {
-        let mut data = Vec::with_capacity(partitions.len());
+        // The leader's batches, one after another in the buffer.
+        let out = buffer.start();
+        let mut ranges = Vec::with_capacity(partitions.len());
         for &p in &partitions {
-            let records = by_partition.get(&p).map(Vec::as_slice).unwrap_or_default();
+            let mine = by_partition.get(&p).map(Vec::as_slice).unwrap_or_default();
             // An idempotent producer's id, epoch and the partition's
             // sequence number for the batch's first record.
             let identity = identities.get(&p).copied().unwrap_or(BatchIdentity::PLAIN);
-            let bytes = batch::encode(records, identity, compression)
+            let start = out.len();
+            batch::encode_into(mine.iter().map(batch_record), identity, compression, out)
                 .map_err(|e| encode_error(e, topic, p))?;
-            data.push(
+            ranges.push((p, start..out.len()));
+        }
+        let batches = buffer.finish();
+        let data = ranges
+            .into_iter()
+            .map(|(p, range)| {
                 PartitionProduceData::default()
                     .with_index(p)
-                    .with_records(Some(bytes)),
-            );
-        }
+                    .with_records(Some(batches.slice(range)))
+            })
+            .collect();
         let request = ProduceRequest::default()
             .with_acks(acks)
             .with_timeout_ms(ack_timeout_ms(timeout))
@@ -108,6 +128,38 @@ pub fn send(
         }
     }
     Ok(results)
+}
+
+/// Where a producer writes its record batches, kept from request to
+/// request. A request's batches are slices of it; once the request is
+/// dropped the next one is written into the same allocation, so a producer
+/// sending requests of similar size allocates (and page-faults in) its
+/// batch memory once rather than once a request.
+#[derive(Debug, Default)]
+pub struct BatchBuffer(BytesMut);
+
+/// A buffer larger than this is let go after its request rather than kept
+/// for the next (one huge send must not pin its size for the producer's life).
+const KEEP_BYTES: usize = 1024 * 1024;
+
+impl BatchBuffer {
+    /// The buffer, empty, to append one request's batches to. Its first
+    /// `reserve` moves back to the start of the allocation when the last
+    /// request's batches are gone, and allocates anew only when they are
+    /// not (or do not fit).
+    fn start(&mut self) -> &mut BytesMut {
+        self.0.clear();
+        &mut self.0
+    }
+
+    /// What was appended since `start`, as one `Bytes` to slice.
+    fn finish(&mut self) -> Bytes {
+        let batches = self.0.split().freeze();
+        if batches.len() > KEEP_BYTES {
+            self.0 = BytesMut::new();
+        }
+        batches
+    }
 }
 
 /// A producer id and epoch for an idempotent producer (InitProducerId with
@@ -287,6 +339,32 @@ mod tests {
     use kafka_protocol::messages::produce_response::{
         PartitionProduceResponse, TopicProduceResponse,
     };
+
+    #[test]
+    fn the_batch_buffer_is_written_again_once_its_request_is_gone() {
+        let r = BatchRecord {
+            key: b"",
+            value: &[7; 1000],
+            headers: &[],
+            timestamp_ms: 1,
+        };
+        let mut buffer = BatchBuffer::default();
+        let request = |buffer: &mut BatchBuffer| {
+            let out = buffer.start();
+            batch::encode_into([r; 10], BatchIdentity::PLAIN, Compression::None, out).unwrap();
+            batch::encode_into([r; 5], BatchIdentity::PLAIN, Compression::None, out).unwrap();
+            buffer.finish()
+        };
+        let first = request(&mut buffer);
+        let at = first.as_ptr();
+        drop(first);
+        let second = request(&mut buffer);
+        assert_eq!(second.as_ptr(), at, "the same allocation");
+        // While a request's batches are still held, the next gets its own.
+        let third = request(&mut buffer);
+        assert_ne!(third.as_ptr(), second.as_ptr());
+        assert_eq!(third, second);
+    }
 
     #[test]
     fn versions_are_the_highest_both_speak_from_v3() {

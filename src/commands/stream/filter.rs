@@ -206,7 +206,7 @@ fn ensure_partitions(cluster: &mut Cluster, topic: &str, partitions: i32) -> Res
         return Ok(info.partitions.len() as i32);
     }
     let brokers = cluster.bootstrap().metadata(Some(&[]))?.brokers.len();
-    admin::create_topic(
+    super::create_topic(
         cluster,
         &admin::NewTopic {
             name: topic,
