@@ -139,6 +139,7 @@ pub struct StreamCount {
     #[arg(long, value_name = "NAME")]
     pub time_field: Option<String>,
     /// Key from this JSON field of the value instead of the record key
+    /// (a 1-partition input only: kafkademo does not repartition)
     #[arg(long, value_name = "NAME")]
     pub key_field: Option<String>,
     /// With no input for this long, stream time moves to the wall clock, so

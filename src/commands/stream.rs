@@ -157,6 +157,16 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
     }
     let input = admin::describe_topic(&mut cluster, &args.input)?;
     let partitions = input.partitions.len() as i32;
+    if extract.key_field.is_some() && partitions > 1 {
+        // Each task counts its own partition: a key spread over several
+        // partitions would be counted in parts that overwrite each other.
+        return Err(Error::Usage(format!(
+            "--key-field needs every record of a key in one partition, and kafkademo does not repartition: \
+             topic '{}' has {partitions} partitions; key the records by that field (the record key is used \
+             without --key-field), or read a 1-partition topic",
+            args.input
+        )));
+    }
     let have = ensure_compacted(&mut cluster, &changelog, partitions)?;
     if have != partitions {
         return Err(Error::broker_with_hint(

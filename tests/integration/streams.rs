@@ -611,3 +611,31 @@ fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills(
         assert_eq!(got, want);
     }
 }
+
+#[test]
+fn key_field_counts_a_json_field_and_is_refused_where_it_would_need_a_repartition() {
+    let one = Topic::new("st-kf1", 1);
+    let app = App::new("st-kf");
+    let b = base();
+    let input: String = [("ann", 1), ("bob", 2), ("ann", 3)]
+        .iter()
+        .map(|(user, i)| format!("x:{{\"user\":\"{user}\",\"t\":{}}}\n", b + i))
+        .collect();
+    produce(&one.name, &input);
+    let mut args = count_args(&one.name, &app.output, &app.id);
+    args.extend(["--key-field", "user", "--exit-at-end"]);
+    counted(&args);
+    let (last, _) = read_output(&app.output);
+    let expected: BTreeMap<String, i64> = [(format!("ann@{b}"), 2), (format!("bob@{b}"), 1)]
+        .into_iter()
+        .collect();
+    assert_eq!(counts(&last), expected);
+    let two = Topic::new("st-kf2", 2);
+    let mut args = count_args(&two.name, &app.output, &app.id);
+    args.extend(["--key-field", "user"]);
+    fails(
+        &args,
+        2,
+        &format!("--key-field needs every record of a key in one partition, and kafkademo does not repartition: topic '{}' has 2 partitions", two.name),
+    );
+}
