@@ -138,8 +138,8 @@ pub struct StreamCount {
     /// RFC 3339) instead of the record's timestamp
     #[arg(long, value_name = "NAME")]
     pub time_field: Option<String>,
-    /// Key from this JSON field of the value instead of the record key
-    /// (a 1-partition input only: kafkademo does not repartition)
+    /// Key from this JSON field of the value instead of the record key (an
+    /// input of several partitions is repartitioned by it first)
     #[arg(long, value_name = "NAME")]
     pub key_field: Option<String>,
     /// With no input for this long, stream time moves to the wall clock, so

@@ -6,6 +6,7 @@
 //! how); outputs are upserts of absolute counts, harmless to repeat.
 
 mod filter;
+mod repartition;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -157,15 +158,21 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
     }
     let input = admin::describe_topic(&mut cluster, &args.input)?;
     let partitions = input.partitions.len() as i32;
-    if extract.key_field.is_some() && partitions > 1 {
-        // Each task counts its own partition: a key spread over several
-        // partitions would be counted in parts that overwrite each other.
-        return Err(Error::Usage(format!(
-            "--key-field needs every record of a key in one partition, and kafkademo does not repartition: \
-             topic '{}' has {partitions} partitions; key the records by that field (the record key is used \
-             without --key-field), or read a 1-partition topic",
-            args.input
-        )));
+    // With --key-field on several partitions, records go through the
+    // repartition topic first, so that each key has one counting task.
+    let repartition = (extract.key_field.is_some() && partitions > 1)
+        .then(|| repartition::topic(&args.application_id));
+    if let Some(topic) = &repartition {
+        let have = filter::ensure_partitions(&mut cluster, topic, partitions)?;
+        if have != partitions {
+            return Err(Error::broker_with_hint(
+                format!("repartition topic '{topic}' has {have} partitions, input '{}' has {partitions}", args.input),
+                format!(
+                    "start over with `kafkademo stream reset --application-id {}`",
+                    args.application_id
+                ),
+            ));
+        }
     }
     let have = ensure_compacted(&mut cluster, &changelog, partitions)?;
     if have != partitions {
@@ -187,13 +194,31 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
         heartbeat: (args.session_timeout / 10).max(Duration::from_millis(100)),
         rebalance: args.session_timeout,
     };
-    let member = Member::join(&mut cluster, &args.application_id, &args.input, timeouts)?;
+    let feeder = match &repartition {
+        Some(_) => Some(repartition::Feeder::start(
+            &mut cluster,
+            &args.application_id,
+            &args.input,
+            extract.clone(),
+            timeouts,
+        )?),
+        None => None,
+    };
+    // The counting tasks read the input, or the repartition topic (their
+    // own group, named like it).
+    let (group, counted) = match &repartition {
+        Some(topic) => (topic.clone(), topic.clone()),
+        None => (args.application_id.clone(), args.input.clone()),
+    };
+    let member = Member::join(&mut cluster, &group, &counted, timeouts)?;
     let outputs = Producer::new(&mut cluster, &args.output, Acks::All)?;
     let log = Producer::new(&mut cluster, &changelog, Acks::All)?;
     let mut app = App {
         args,
         windows,
         extract,
+        input: counted,
+        feeder,
         changelog,
         quiet,
         member,
@@ -209,16 +234,10 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
     let assignment = app.member.assignment().to_vec();
     app.restore(&cluster, &assignment)?;
     let start = app.start_offsets();
-    let mut reader = Reader::new(
-        &cluster,
-        &args.input,
-        &assignment,
-        &start,
-        StartAt::Earliest,
-    )?;
+    let mut reader = Reader::new(&cluster, &app.input, &assignment, &start, StartAt::Earliest)?;
     log::info!(
         "ready: counting topic '{}' partitions {assignment:?} into '{}'",
-        args.input,
+        app.input,
         args.output
     );
     let result = app.run(&mut cluster, &mut reader);
@@ -226,14 +245,19 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
     app.summary();
     // Leaving lets the group hand the tasks to others at once instead of
     // after the session timeout.
+    let fed = app.feeder.take().map_or(Ok(()), |f| f.finish());
     let left = app.member.leave();
-    result.and(committed).and(left)
+    result.and(committed).and(fed).and(left)
 }
 
 struct App<'a> {
     args: &'a StreamCount,
     windows: Windows,
     extract: Extract,
+    /// The topic the counting tasks read: the input, or the repartition topic.
+    input: String,
+    /// With a repartition topic: the step that fills it.
+    feeder: Option<repartition::Feeder>,
     changelog: String,
     quiet: bool,
     member: Member,
@@ -341,6 +365,7 @@ impl App<'_> {
         let began = Instant::now();
         let mut last_commit = Instant::now();
         let mut last_status = Instant::now();
+        let mut settled = self.feeder.is_none();
         loop {
             if interrupted() {
                 return Err(Error::Interrupted);
@@ -362,6 +387,11 @@ impl App<'_> {
                 self.restore(cluster, &now)?;
                 reader.assign(&now, &self.start_offsets())?;
             }
+            // The repartition step first: one fetch of the input, copied.
+            let fed = match self.feeder.as_mut() {
+                Some(f) => f.pump(cluster)?,
+                None => 0,
+            };
             self.poll(reader)?;
             self.idle_flush();
             self.flush()?;
@@ -373,8 +403,15 @@ impl App<'_> {
                 self.status();
                 last_status = Instant::now();
             }
-            if self.args.exit_at_end && reader.at_end() {
-                return Ok(());
+            if self.args.exit_at_end {
+                // With a repartition step: its input read to the end and
+                // nothing copied in the last round, then one more fetch of
+                // the repartition topic, so its end includes the last copies.
+                let quiet = self.feeder.as_ref().is_none_or(|f| f.at_end() && fed == 0);
+                if quiet && settled && reader.at_end() {
+                    return Ok(());
+                }
+                settled = quiet;
             }
         }
     }
@@ -385,12 +422,25 @@ impl App<'_> {
         let extract = &self.extract;
         let last_input = &mut self.last_input;
         let warned = &mut self.warned;
-        let topic = &self.args.input;
+        let topic = &self.input;
+        let repartitioned = self.feeder.is_some();
         reader.poll_each(|r| {
             let Some(task) = tasks.get_mut(&r.partition) else {
                 return;
             };
             last_input.insert(r.partition, Instant::now());
+            if repartitioned {
+                match serde_json::from_slice::<repartition::Copy>(r.value) {
+                    Ok(c) => task.apply_repartitioned(
+                        r.offset,
+                        (c.src, c.off),
+                        &String::from_utf8_lossy(r.key),
+                        c.t,
+                    ),
+                    Err(_) => task.skip(r.offset),
+                }
+                return;
+            }
             match extract.key_and_time(r.key, r.value, r.timestamp.map(|t| t.ms)) {
                 Ok((key, time)) => task.apply(r.offset, &key, time),
                 Err(why) => {
@@ -548,7 +598,8 @@ impl App<'_> {
         }
         let records: u64 = self.tasks.values().map(|t| t.records).sum();
         let late: u64 = self.tasks.values().map(|t| t.late).sum();
-        let skipped: u64 = self.tasks.values().map(|t| t.skipped).sum();
+        let skipped: u64 = self.tasks.values().map(|t| t.skipped).sum::<u64>()
+            + self.feeder.as_ref().map_or(0, |f| f.skipped);
         eprintln!(
             "stream count: {records} records processed, {late} late (dropped), {skipped} not countable, {} outputs written; restored {} changelog records in {:.3} s",
             self.emitted,
@@ -663,13 +714,20 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
     let id = &args.application_id;
     admin::validate_topic_name(id)?;
     let mut cluster = Cluster::connect(brokers)?;
-    let mut coordinator = Coordinator::find(&mut cluster, id)?;
-    let members = coordinator.describe()?.members.len();
-    if members > 0 {
-        return Err(Error::broker_with_hint(
-            format!("application '{id}' still has {members} running instance(s) in its group"),
-            "stop every instance first (Ctrl-C), then reset",
-        ));
+    // The application's group, and its counting tasks' group when it
+    // repartitions (named like the repartition topic).
+    let groups = [id.clone(), repartition::topic(id)];
+    let mut coordinators = Vec::new();
+    for group in &groups {
+        let mut coordinator = Coordinator::find(&mut cluster, group)?;
+        let members = coordinator.describe()?.members.len();
+        if members > 0 {
+            return Err(Error::broker_with_hint(
+                format!("application '{id}' still has {members} running instance(s) in its group"),
+                "stop every instance first (Ctrl-C), then reset",
+            ));
+        }
+        coordinators.push(coordinator);
     }
     let prefix = format!("{id}-");
     let internal: Vec<String> = admin::list_topics(&mut cluster)?
@@ -683,10 +741,14 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
         admin::delete_topic(&mut cluster, topic)?;
         println!("Deleted internal topic {topic}");
     }
-    if coordinator.delete()? {
-        println!("Deleted group {id} and its committed offsets");
-    } else {
-        println!("Group {id} had no committed offsets");
+    for (i, mut coordinator) in coordinators.into_iter().enumerate() {
+        let group = &groups[i];
+        match coordinator.delete()? {
+            true => println!("Deleted group {group} and its committed offsets"),
+            // Only an application that repartitions has the second group.
+            false if i == 0 => println!("Group {group} had no committed offsets"),
+            false => {}
+        }
     }
     println!(
         "No local state to remove: tasks keep their state in memory and rebuild it from the changelog"

@@ -10,7 +10,7 @@
 //! `prev`. The input is then read again from just after that position, so
 //! every record is counted exactly once whatever moment the crash hit.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -63,13 +63,17 @@ struct WindowRecord {
     pos: i64,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 struct PositionRecord {
     pos: i64,
     stream_time: i64,
     late: u64,
     records: u64,
     skipped: u64,
+    /// Repartitioned input: the last input offset counted per input
+    /// partition, so a record the feeding step wrote twice counts once.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    sources: BTreeMap<i32, i64>,
 }
 
 /// What a restore read and kept.
@@ -94,6 +98,8 @@ pub struct Task {
     pub records: u64,
     /// Input records that could not be counted (no key or time).
     pub skipped: u64,
+    /// Repartitioned input: the last offset counted per input partition.
+    sources: BTreeMap<i32, i64>,
     flushed: PositionRecord,
 }
 
@@ -108,6 +114,7 @@ impl Task {
             late: 0,
             records: 0,
             skipped: 0,
+            sources: BTreeMap::new(),
             flushed: PositionRecord {
                 pos: -1,
                 stream_time: -1,
@@ -140,6 +147,31 @@ impl Task {
                 .count += 1;
             self.dirty.insert(id);
         }
+    }
+
+    /// Folds in a record of the repartition topic at `offset`, which the
+    /// feeding step took from input partition `source` at `source_offset`:
+    /// a copy written again after a crash of that step changes nothing.
+    pub fn apply_repartitioned(
+        &mut self,
+        offset: i64,
+        (source, source_offset): (i32, i64),
+        key: &str,
+        time: i64,
+    ) {
+        if offset <= self.position {
+            return;
+        }
+        if self
+            .sources
+            .get(&source)
+            .is_some_and(|&seen| source_offset <= seen)
+        {
+            self.position = offset;
+            return;
+        }
+        self.sources.insert(source, source_offset);
+        self.apply(offset, key, time);
     }
 
     /// A record that cannot be counted still moves the position past it.
@@ -238,6 +270,7 @@ impl Task {
             late: self.late,
             records: self.records,
             skipped: self.skipped,
+            sources: self.sources.clone(),
         }
     }
 
@@ -298,6 +331,7 @@ impl Restorer {
             task.late = p.late;
             task.records = p.records;
             task.skipped = p.skipped;
+            task.sources = p.sources.clone();
             task.flushed = p;
         }
         for (key, record) in self.last {
@@ -471,6 +505,23 @@ mod tests {
         let r = restore(&compacted(&log));
         assert_eq!(r.open_windows(), 1);
         assert_eq!(count(&r, "A", 10_000), 1);
+    }
+
+    #[test]
+    fn a_repartitioned_record_written_twice_counts_once_also_after_a_restore() {
+        let mut log = Vec::new();
+        let mut t = Task::new(TEN);
+        t.apply_repartitioned(0, (3, 100), "A", 1_000);
+        t.apply_repartitioned(1, (5, 7), "A", 1_000);
+        // the feeding step crashed and wrote input offset 100 again
+        t.apply_repartitioned(2, (3, 100), "A", 1_000);
+        assert_eq!(count(&t, "A", 0), 2);
+        assert_eq!(t.position, 2);
+        flush(&mut t, &mut log);
+        let mut r = restore(&compacted(&log));
+        r.apply_repartitioned(3, (5, 7), "A", 1_000);
+        r.apply_repartitioned(4, (5, 8), "A", 1_000);
+        assert_eq!(count(&r, "A", 0), 3);
     }
 
     #[test]

@@ -613,29 +613,92 @@ fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills(
 }
 
 #[test]
-fn key_field_counts_a_json_field_and_is_refused_where_it_would_need_a_repartition() {
-    let one = Topic::new("st-kf1", 1);
+fn key_field_repartitions_and_counts_exactly_through_sigkills() {
+    let input = Topic::new("st-kf", 3);
     let app = App::new("st-kf");
-    let b = base();
-    let input: String = [("ann", 1), ("bob", 2), ("ann", 3)]
-        .iter()
-        .map(|(user, i)| format!("x:{{\"user\":\"{user}\",\"t\":{}}}\n", b + i))
+    let b = base() - 600_000;
+    // No record keys: the console producer spreads the lines over the
+    // partitions, so every user's records are in all three.
+    let users = ["ann", "bob", "cy", "dee", "eve"];
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    let lines: Vec<String> = (0..40_000i64)
+        .map(|i| {
+            let user = users[(i % 5) as usize];
+            let t = b + i * 10;
+            *expected
+                .entry(format!("{user}@{}", t / 10_000 * 10_000))
+                .or_insert(0) += 1;
+            format!("{{\"user\":\"{user}\",\"t\":{t}}}\n")
+        })
         .collect();
-    produce(&one.name, &input);
-    let mut args = count_args(&one.name, &app.output, &app.id);
-    args.extend(["--key-field", "user", "--exit-at-end"]);
-    counted(&args);
+    let mut producer = kafkademo(&["produce", "--topic", &input.name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run kafkademo produce");
+    let mut stdin = producer.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        for block in lines.chunks(400) {
+            stdin
+                .write_all(block.concat().as_bytes())
+                .expect("write to the producer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let args = vec![
+        "stream",
+        "count",
+        "--input",
+        &input.name,
+        "--output",
+        &app.output,
+        "--application-id",
+        &app.id,
+        "--window",
+        "10s",
+        // After a restart the repartition step copies a backlog from three
+        // partitions: a grace of a minute keeps its interleaving on time.
+        "--grace",
+        "60s",
+        "--time-field",
+        "t",
+        "--key-field",
+        "user",
+        "--session-timeout",
+        "6s",
+    ];
+    // Killed while it works: the repartition step may then copy some
+    // records twice, and the counting step must count them once.
+    for kill in 1..=2 {
+        let before = committed(&app.id);
+        let running = Running::start(&args);
+        wait_until(BOUND, "the repartition step to commit progress", || {
+            committed(&app.id) > before
+        });
+        running.signal("KILL");
+        assert_eq!(running.finish(BOUND).code, -1, "kill {kill}");
+    }
+    writer.join().expect("the input writer");
+    assert_eq!(wait_bounded(producer, BOUND).code, 0);
+    let mut last = args.clone();
+    last.push("--exit-at-end");
+    let r = counted(&last);
+    assert!(
+        r.stderr.contains("40000 records processed, 0 late"),
+        "{r:?}"
+    );
+    let topics = ok(&["topic", "list"]).stdout;
+    assert!(
+        topics.contains(&format!("{}-count-repartition", app.id)),
+        "{topics}"
+    );
     let (last, _) = read_output(&app.output);
-    let expected: BTreeMap<String, i64> = [(format!("ann@{b}"), 2), (format!("bob@{b}"), 1)]
-        .into_iter()
-        .collect();
     assert_eq!(counts(&last), expected);
-    let two = Topic::new("st-kf2", 2);
-    let mut args = count_args(&two.name, &app.output, &app.id);
-    args.extend(["--key-field", "user"]);
-    fails(
-        &args,
-        2,
-        &format!("--key-field needs every record of a key in one partition, and kafkademo does not repartition: topic '{}' has 2 partitions", two.name),
+    let r = ok(&["stream", "reset", "--application-id", &app.id]);
+    assert!(
+        r.stdout
+            .contains(&format!("Deleted group {}-count-repartition", app.id)),
+        "{r:?}"
     );
 }

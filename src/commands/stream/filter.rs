@@ -201,7 +201,11 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
 }
 
 /// Creates a plain topic with `partitions` unless it exists.
-fn ensure_partitions(cluster: &mut Cluster, topic: &str, partitions: i32) -> Result<i32> {
+pub(super) fn ensure_partitions(
+    cluster: &mut Cluster,
+    topic: &str,
+    partitions: i32,
+) -> Result<i32> {
     if let Ok(info) = admin::describe_topic(cluster, topic) {
         return Ok(info.partitions.len() as i32);
     }

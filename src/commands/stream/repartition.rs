@@ -1,0 +1,171 @@
+//! The repartition step of `stream count --key-field` on an input of several
+//! partitions: records are re-keyed by the field and written to the
+//! internal topic `ID-count-repartition`, so that every record of a key
+//! reaches the same counting task (Kafka Streams does the same through its
+//! `-repartition` topics). Each copy names its input partition and offset;
+//! this step commits its input offsets (group ID) only after the copies are
+//! acknowledged, so after a crash it may write some again, and the counting
+//! task skips what it has already counted from that input partition
+//! (stream::task::Task::apply_repartitioned). The counting tasks form their
+//! own group, named like the topic.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::cluster::Cluster;
+use crate::client::fetch::{Reader, StartAt};
+use crate::client::member::{GroupTimeouts, Member};
+use crate::client::produce::{Acks, OutRecord, Producer};
+use crate::error::Result;
+use crate::stream::Extract;
+
+/// The repartition topic of an application, and its counting tasks' group.
+pub fn topic(application_id: &str) -> String {
+    format!("{application_id}-count-repartition")
+}
+
+/// A repartitioned record's value: event time and where it came from.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Copy {
+    pub t: i64,
+    pub src: i32,
+    pub off: i64,
+}
+
+pub struct Feeder {
+    member: Member,
+    reader: Reader,
+    out: Producer,
+    extract: Extract,
+    input: String,
+    /// Next input offset per partition, once something was copied.
+    next: HashMap<i32, i64>,
+    last_commit: Instant,
+    pub skipped: u64,
+    warned: u64,
+}
+
+const SKIP_WARNINGS: u64 = 5;
+/// Input offsets are committed this often (after the copies before them
+/// were acknowledged); what a crash leaves uncommitted is copied again and
+/// skipped by the counting tasks.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
+impl Feeder {
+    pub fn start(
+        cluster: &mut Cluster,
+        application_id: &str,
+        input: &str,
+        extract: Extract,
+        timeouts: GroupTimeouts,
+    ) -> Result<Feeder> {
+        let mut member = Member::join(cluster, application_id, input, timeouts)?;
+        let assignment = member.assignment().to_vec();
+        let committed = member.coordinator().fetch_offsets(input, &assignment)?;
+        let reader = Reader::new(cluster, input, &assignment, &committed, StartAt::Earliest)?;
+        let out = Producer::new(cluster, &topic(application_id), Acks::All)?;
+        Ok(Feeder {
+            member,
+            reader,
+            out,
+            extract,
+            input: input.to_string(),
+            next: HashMap::new(),
+            last_commit: Instant::now(),
+            skipped: 0,
+            warned: 0,
+        })
+    }
+
+    /// One fetch of the input, re-keyed and written; every second the
+    /// offsets copied so far are committed. Returns how many records were read.
+    pub fn pump(&mut self, cluster: &mut Cluster) -> Result<usize> {
+        if self.member.needs_rejoin() {
+            self.commit()?;
+            self.member.rejoin(cluster)?;
+            let assignment = self.member.assignment().to_vec();
+            let committed = self
+                .member
+                .coordinator()
+                .fetch_offsets(&self.input, &assignment)?;
+            self.next.clear();
+            self.reader.assign(&assignment, &committed)?;
+        }
+        let mut copies = Vec::new();
+        let (extract, next, skipped, warned, input) = (
+            &self.extract,
+            &mut self.next,
+            &mut self.skipped,
+            &mut self.warned,
+            &self.input,
+        );
+        let read = self.reader.poll_each(|r| {
+            next.insert(r.partition, r.offset + 1);
+            match extract.key_and_time(r.key, r.value, r.timestamp.map(|t| t.ms)) {
+                Ok((key, t)) => {
+                    let copy = Copy {
+                        t,
+                        src: r.partition,
+                        off: r.offset,
+                    };
+                    copies.push((
+                        t,
+                        OutRecord {
+                            key: key.into_bytes(),
+                            value: serde_json::to_vec(&copy).unwrap_or_default(),
+                            partition: None,
+                        },
+                    ));
+                }
+                Err(why) => {
+                    *skipped += 1;
+                    if *warned < SKIP_WARNINGS {
+                        *warned += 1;
+                        log::warn!(
+                            "topic '{input}' partition {} offset {}: not counted: {why}",
+                            r.partition,
+                            r.offset
+                        );
+                    }
+                }
+            }
+        })?;
+        if !copies.is_empty() {
+            // One fetch holds a stretch of each partition: copied in event
+            // time order, they reach the counting tasks as one stream rather
+            // than one partition's stretch after another's, which would make
+            // the later ones late (Kafka Streams also picks the partition
+            // with the oldest record next).
+            copies.sort_by_key(|(t, _)| *t);
+            let records: Vec<OutRecord> = copies.into_iter().map(|(_, r)| r).collect();
+            self.out.send(records).map_err(|e| e.error)?;
+        }
+        if self.last_commit.elapsed() >= COMMIT_EVERY {
+            self.commit()?;
+        }
+        Ok(read)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.last_commit = Instant::now();
+        let offsets: Vec<(i32, i64)> = self.next.iter().map(|(&p, &o)| (p, o)).collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.member.commit(&offsets).map(|_| ())
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.reader.at_end()
+    }
+
+    /// The last commit (bounded by one `--timeout`) and the leave notice.
+    pub fn finish(mut self) -> Result<()> {
+        let timeout = self.member.coordinator().timeout();
+        self.member.coordinator().set_retry_for(timeout);
+        let committed = self.commit();
+        committed.and(self.member.leave())
+    }
+}
