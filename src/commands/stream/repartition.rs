@@ -9,7 +9,7 @@
 //! (stream::task::Task::apply_repartitioned). The counting tasks form their
 //! own group, named like the topic.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,28 @@ use crate::client::member::{GroupTimeouts, Member};
 use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::error::Result;
 use crate::stream::Extract;
+
+/// One fetch holds a stretch of each input partition. Copied one partition
+/// after another, a later partition's records would reach the counting
+/// tasks after stream time had moved past them (late); so the copies are
+/// merged as Kafka Streams picks its next record: from the partition whose
+/// next record is oldest. Each partition's own order is kept, which the
+/// counting task's skipping of copies it has counted relies on.
+fn merge_by_time(mut copies: BTreeMap<i32, VecDeque<(i64, OutRecord)>>) -> Vec<OutRecord> {
+    let total = copies.values().map(VecDeque::len).sum();
+    let mut out = Vec::with_capacity(total);
+    while let Some(next) = copies
+        .iter()
+        .filter_map(|(&p, q)| q.front().map(|(t, _)| (*t, p)))
+        .min()
+        .map(|(_, p)| p)
+    {
+        if let Some((_, record)) = copies.get_mut(&next).and_then(VecDeque::pop_front) {
+            out.push(record);
+        }
+    }
+    out
+}
 
 /// The repartition topic of an application, and its counting tasks' group.
 pub fn topic(application_id: &str) -> String {
@@ -93,7 +115,8 @@ impl Feeder {
             self.next.clear();
             self.reader.assign(&assignment, &committed)?;
         }
-        let mut copies = Vec::new();
+        // Each input partition's copies, in offset order.
+        let mut copies: BTreeMap<i32, VecDeque<(i64, OutRecord)>> = BTreeMap::new();
         let (extract, next, skipped, warned, input) = (
             &self.extract,
             &mut self.next,
@@ -110,7 +133,7 @@ impl Feeder {
                         src: r.partition,
                         off: r.offset,
                     };
-                    copies.push((
+                    copies.entry(r.partition).or_default().push_back((
                         t,
                         OutRecord {
                             key: key.into_bytes(),
@@ -132,14 +155,8 @@ impl Feeder {
                 }
             }
         })?;
-        if !copies.is_empty() {
-            // One fetch holds a stretch of each partition: copied in event
-            // time order, they reach the counting tasks as one stream rather
-            // than one partition's stretch after another's, which would make
-            // the later ones late (Kafka Streams also picks the partition
-            // with the oldest record next).
-            copies.sort_by_key(|(t, _)| *t);
-            let records: Vec<OutRecord> = copies.into_iter().map(|(_, r)| r).collect();
+        let records = merge_by_time(copies);
+        if !records.is_empty() {
             self.out.send(records).map_err(|e| e.error)?;
         }
         if self.last_commit.elapsed() >= COMMIT_EVERY {
@@ -167,5 +184,37 @@ impl Feeder {
         self.member.coordinator().set_retry_for(timeout);
         let committed = self.commit();
         committed.and(self.member.leave())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(p: i32, off: i64, t: i64) -> (i64, OutRecord) {
+        (
+            t,
+            OutRecord {
+                key: format!("{p}:{off}").into_bytes(),
+                value: Vec::new(),
+                partition: None,
+            },
+        )
+    }
+
+    #[test]
+    fn copies_merge_oldest_first_and_keep_each_partitions_order() {
+        let mut copies = BTreeMap::new();
+        // partition 0 has an early record after a later one (out of order)
+        copies.insert(
+            0,
+            VecDeque::from([copy(0, 10, 5), copy(0, 11, 3), copy(0, 12, 9)]),
+        );
+        copies.insert(1, VecDeque::from([copy(1, 0, 4), copy(1, 1, 6)]));
+        let keys: Vec<String> = merge_by_time(copies)
+            .into_iter()
+            .map(|r| String::from_utf8(r.key).unwrap())
+            .collect();
+        assert_eq!(keys, ["1:0", "0:10", "0:11", "1:1", "0:12"]);
     }
 }
