@@ -729,6 +729,17 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
         }
         coordinators.push(coordinator);
     }
+    // Groups first: deleting a topic drops its committed offsets, after
+    // which a broker may drop an empty group by itself (racing our delete).
+    for (i, mut coordinator) in coordinators.into_iter().enumerate() {
+        let group = &groups[i];
+        match coordinator.delete()? {
+            true => println!("Deleted group {group} and its committed offsets"),
+            // Only an application that repartitions has the second group.
+            false if i == 0 => println!("Group {group} had no committed offsets"),
+            false => {}
+        }
+    }
     let prefix = format!("{id}-");
     let internal: Vec<String> = admin::list_topics(&mut cluster)?
         .into_iter()
@@ -740,15 +751,6 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
     for topic in &internal {
         admin::delete_topic(&mut cluster, topic)?;
         println!("Deleted internal topic {topic}");
-    }
-    for (i, mut coordinator) in coordinators.into_iter().enumerate() {
-        let group = &groups[i];
-        match coordinator.delete()? {
-            true => println!("Deleted group {group} and its committed offsets"),
-            // Only an application that repartitions has the second group.
-            false if i == 0 => println!("Group {group} had no committed offsets"),
-            false => {}
-        }
     }
     println!(
         "No local state to remove: tasks keep their state in memory and rebuild it from the changelog"

@@ -401,7 +401,7 @@ fn reset_refuses_while_an_instance_runs_then_deletes_the_changelog_and_offsets()
     assert_eq!(
         r.stdout,
         format!(
-            "Deleted internal topic {changelog}\nDeleted group {} and its committed offsets\n\
+            "Deleted group {} and its committed offsets\nDeleted internal topic {changelog}\n\
              No local state to remove: tasks keep their state in memory and rebuild it from the changelog\n",
             app.id
         )
