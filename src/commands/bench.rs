@@ -204,12 +204,7 @@ fn e2e(brokers: &BrokerConfig, args: &BenchE2e, quiet: bool) -> Result<()> {
         "sent": run.sent,
         "received": h.count(),
         "achieved_rate": round(achieved, 1),
-        "latency_ms": {
-            "p50": round(h.quantile_ms(0.50), 3),
-            "p95": round(h.quantile_ms(0.95), 3),
-            "p99": round(h.quantile_ms(0.99), 3),
-            "max": round(h.max_ms(), 3),
-        },
+        "latency_ms": latency_json(h),
     });
     let text = vec![
         format!(
@@ -272,12 +267,7 @@ fn stream_e2e(brokers: &BrokerConfig, args: &BenchStreamE2e) -> Result<()> {
         "sent": run.sent,
         "received": run.received,
         "measured": h.count(),
-        "latency_ms": {
-            "p50": round(h.quantile_ms(0.50), 3),
-            "p95": round(h.quantile_ms(0.95), 3),
-            "p99": round(h.quantile_ms(0.99), 3),
-            "max": round(h.max_ms(), 3),
-        },
+        "latency_ms": latency_json(h),
     });
     let text = vec![
         format!(
@@ -295,6 +285,16 @@ fn stream_e2e(brokers: &BrokerConfig, args: &BenchStreamE2e) -> Result<()> {
         ),
     ];
     print_report(args.format, &report, &text)
+}
+
+/// The e2e modes' latency quantiles, in ms.
+fn latency_json(h: &stats::Histogram) -> serde_json::Value {
+    json!({
+        "p50": round(h.quantile_ms(0.50), 3),
+        "p95": round(h.quantile_ms(0.95), 3),
+        "p99": round(h.quantile_ms(0.99), 3),
+        "max": round(h.max_ms(), 3),
+    })
 }
 
 // ---- the topic a run uses -------------------------------------------------

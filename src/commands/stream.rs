@@ -56,6 +56,15 @@ fn now_ms() -> i64 {
         .map_or(0, millis)
 }
 
+/// A stream application's group timing: heartbeats ten times a session.
+fn group_timeouts(session: Duration) -> GroupTimeouts {
+    GroupTimeouts {
+        session,
+        heartbeat: (session / 10).max(Duration::from_millis(100)),
+        rebalance: session,
+    }
+}
+
 fn windows_of(args: &StreamCount) -> Result<Windows> {
     let size = millis(args.window);
     let hop = args.hop.map_or(size, millis);
@@ -189,11 +198,7 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
     }
     ensure_compacted(&mut cluster, &args.output, partitions)?;
 
-    let timeouts = GroupTimeouts {
-        session: args.session_timeout,
-        heartbeat: (args.session_timeout / 10).max(Duration::from_millis(100)),
-        rebalance: args.session_timeout,
-    };
+    let timeouts = group_timeouts(args.session_timeout);
     let feeder = match &repartition {
         Some(_) => Some(repartition::Feeder::start(
             &mut cluster,
@@ -554,12 +559,7 @@ impl App<'_> {
     }
 
     fn commit(&mut self) -> Result<()> {
-        let offsets: Vec<(i32, i64)> = self
-            .tasks
-            .iter()
-            .filter(|(_, t)| t.position >= 0)
-            .map(|(&p, t)| (p, t.position + 1))
-            .collect();
+        let offsets: Vec<(i32, i64)> = self.start_offsets().into_iter().collect();
         if offsets.is_empty() {
             return Ok(());
         }

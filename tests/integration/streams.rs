@@ -257,25 +257,62 @@ fn record_timestamps_are_event_time_on_the_modern_path() {
     );
 }
 
-/// Spawns a console producer that writes `input` in chunks of `chunk` lines
-/// every 100 ms, so the input keeps arriving while instances come and go.
-fn trickle(topic: &str, input: Vec<String>, chunk: usize) -> (Child, std::thread::JoinHandle<()>) {
-    let mut child = kafkademo(&["produce", "--topic", topic, "--key-separator", ":"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run kafkademo produce");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || {
-        for block in input.chunks(chunk) {
-            stdin
-                .write_all(block.concat().as_bytes())
-                .expect("write to the producer");
-            std::thread::sleep(Duration::from_millis(100));
+/// A console producer fed `input` in chunks of `chunk` lines every 100 ms,
+/// so the input keeps arriving while instances come and go. `keyed`:
+/// lines are `KEY:VALUE`; otherwise values without keys, which the
+/// producer spreads over the partitions.
+struct Trickle {
+    producer: Child,
+    writer: std::thread::JoinHandle<()>,
+}
+
+impl Trickle {
+    fn start(topic: &str, keyed: bool, input: Vec<String>, chunk: usize) -> Trickle {
+        let mut args = vec!["produce", "--topic", topic];
+        if keyed {
+            args.extend(["--key-separator", ":"]);
         }
-    });
-    (child, writer)
+        let mut producer = kafkademo(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run kafkademo produce");
+        let mut stdin = producer.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || {
+            for block in input.chunks(chunk) {
+                stdin
+                    .write_all(block.concat().as_bytes())
+                    .expect("write to the producer");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Trickle { producer, writer }
+    }
+
+    /// Waits until every line was written (then stdin closes) and the
+    /// producer exited 0.
+    fn finish(self) {
+        self.writer.join().expect("the input writer");
+        let r = wait_bounded(self.producer, BOUND);
+        assert_eq!(r.code, 0, "the producer: {r:?}");
+    }
+}
+
+/// Starts `args` `kills` times, each time SIGKILLing it `delay()` after
+/// the group's committed offsets moved on (so it dies while it works).
+fn kill_while_working(args: &[&str], group: &str, kills: u32, mut delay: impl FnMut() -> Duration) {
+    for kill in 1..=kills {
+        let before = committed(group);
+        let running = Running::start(args);
+        wait_until(BOUND, "the processor to commit progress", || {
+            committed(group) > before
+        });
+        std::thread::sleep(delay());
+        running.signal("KILL");
+        let r = running.finish(BOUND);
+        assert_eq!(r.code, -1, "kill {kill} (no exit code: a signal): {r:?}");
+    }
 }
 
 /// 200,000 records over 100 keys, event times in order but every 50th
@@ -314,31 +351,19 @@ fn sigkilled_five_times_the_counts_are_exact() {
     let app = App::new("st-crash");
     let (records, expected) = crash_input();
     // 4,000 records/s for 50 s: the input still flows at every kill.
-    let (mut producer, writer) = trickle(&input.name, records, 400);
+    let trickle = Trickle::start(&input.name, true, records, 400);
     let mut args = count_args(&input.name, &app.output, &app.id);
     // The broker's minimum: a killed instance holds up the next one's
     // join until its session ends.
     args.extend(["--session-timeout", "6s"]);
     let mut seed = now_ms() as u64;
-    for kill in 1..=5 {
-        let before = committed(&app.id);
-        let running = Running::start(&args);
-        // Killed only while it works: after its commits moved on.
-        wait_until(BOUND, "the processor to commit progress", || {
-            committed(&app.id) > before
-        });
+    kill_while_working(&args, &app.id, 5, || {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis((seed >> 33) % 700));
-        running.signal("KILL");
-        let r = running.finish(BOUND);
-        assert_eq!(r.code, -1, "kill {kill} (no exit code: a signal): {r:?}");
-    }
-    writer.join().expect("the input writer");
-    drop(producer.stdin.take());
-    let r = wait_bounded(producer, BOUND);
-    assert_eq!(r.code, 0, "the producer: {r:?}");
+        Duration::from_millis((seed >> 33) % 700)
+    });
+    trickle.finish();
     // The survivor reads to the end.
     let mut last_args = args.clone();
     last_args.push("--exit-at-end");
@@ -470,7 +495,7 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
             .or_insert(0) += 1;
     }
     // 4,000 records/s for 25 s
-    let (mut producer, writer) = trickle(&input.name, records, 400);
+    let trickle = Trickle::start(&input.name, true, records, 400);
     let mut args = count_args(&input.name, &app.output, &app.id);
     args.extend(["--session-timeout", "6s"]);
     let group = app.id.clone();
@@ -501,9 +526,7 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
     first.signal("INT");
     assert_eq!(first.finish(BOUND).code, 130);
     wait_until(BOUND, "two instances to own the six tasks again", owners(2));
-    writer.join().expect("the input writer");
-    drop(producer.stdin.take());
-    assert_eq!(wait_bounded(producer, BOUND).code, 0);
+    trickle.finish();
     wait_until(BOUND, "every record to be counted", || {
         committed(&app.id) == 100_000
     });
@@ -524,7 +547,7 @@ fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills(
     let records: Vec<String> = (0..30_000)
         .map(|n| format!("{}:{n}\n", if n % 2 == 0 { "A" } else { "B" }))
         .collect();
-    let (mut producer, writer) = trickle(&input.name, records, 300);
+    let trickle = Trickle::start(&input.name, true, records, 300);
     let filter = |app: &App, parity: &str| -> Vec<String> {
         [
             "stream",
@@ -550,18 +573,8 @@ fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills(
     let odd_args = filter(&odds, "odd");
     let odd_args: Vec<&str> = odd_args.iter().map(String::as_str).collect();
     let odd_run = Running::start(&odd_args);
-    for kill in 1..=2 {
-        let before = committed(&evens.id);
-        let running = Running::start(&even_args);
-        wait_until(BOUND, "the filter to commit progress", || {
-            committed(&evens.id) > before
-        });
-        running.signal("KILL");
-        assert_eq!(running.finish(BOUND).code, -1, "kill {kill}");
-    }
-    writer.join().expect("the input writer");
-    drop(producer.stdin.take());
-    assert_eq!(wait_bounded(producer, BOUND).code, 0);
+    kill_while_working(&even_args, &evens.id, 2, || Duration::ZERO);
+    trickle.finish();
     let mut last = even_args.clone();
     last.push("--exit-at-end");
     let r = counted(&last);
@@ -632,21 +645,7 @@ fn key_field_repartitions_and_counts_exactly_through_sigkills() {
             format!("{{\"user\":\"{user}\",\"t\":{t}}}\n")
         })
         .collect();
-    let mut producer = kafkademo(&["produce", "--topic", &input.name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run kafkademo produce");
-    let mut stdin = producer.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || {
-        for block in lines.chunks(400) {
-            stdin
-                .write_all(block.concat().as_bytes())
-                .expect("write to the producer");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
+    let trickle = Trickle::start(&input.name, false, lines, 400);
     let args = vec![
         "stream",
         "count",
@@ -671,17 +670,8 @@ fn key_field_repartitions_and_counts_exactly_through_sigkills() {
     ];
     // Killed while it works: the repartition step may then copy some
     // records twice, and the counting step must count them once.
-    for kill in 1..=2 {
-        let before = committed(&app.id);
-        let running = Running::start(&args);
-        wait_until(BOUND, "the repartition step to commit progress", || {
-            committed(&app.id) > before
-        });
-        running.signal("KILL");
-        assert_eq!(running.finish(BOUND).code, -1, "kill {kill}");
-    }
-    writer.join().expect("the input writer");
-    assert_eq!(wait_bounded(producer, BOUND).code, 0);
+    kill_while_working(&args, &app.id, 2, || Duration::ZERO);
+    trickle.finish();
     let mut last = args.clone();
     last.push("--exit-at-end");
     let r = counted(&last);

@@ -18,7 +18,7 @@ use crate::client::admin;
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::deadline::interrupted;
 use crate::client::fetch::{Reader, StartAt};
-use crate::client::member::{GroupTimeouts, Member};
+use crate::client::member::Member;
 use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::error::{Error, Result};
 use crate::stream::filter::{self, Filter};
@@ -93,11 +93,7 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
             ));
         }
     }
-    let timeouts = GroupTimeouts {
-        session: args.session_timeout,
-        heartbeat: (args.session_timeout / 10).max(Duration::from_millis(100)),
-        rebalance: args.session_timeout,
-    };
+    let timeouts = super::group_timeouts(args.session_timeout);
     let mut member = Member::join(&mut cluster, &args.application_id, &args.input, timeouts)?;
     let mut out = Producer::new(&mut cluster, &args.output, Acks::All)?;
     let mut log = Producer::new(&mut cluster, &positions, Acks::All)?;
@@ -157,7 +153,10 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
                 };
                 let mut entries = Vec::new();
                 for (&p, &pos) in &moved {
-                    let task = tasks.get_mut(&p).expect("a task per moved partition");
+                    // `moved` only holds partitions that have a task.
+                    let Some(task) = tasks.get_mut(&p) else {
+                        continue;
+                    };
                     task.at.pos = pos;
                     if let Some(end) = landed
                         .iter()
@@ -231,11 +230,7 @@ fn start_offsets(tasks: &BTreeMap<i32, Task>) -> HashMap<i32, i64> {
 }
 
 fn commit(member: &mut Member, tasks: &BTreeMap<i32, Task>) -> Result<()> {
-    let offsets: Vec<(i32, i64)> = tasks
-        .iter()
-        .filter(|(_, t)| t.at.pos >= 0)
-        .map(|(&p, t)| (p, t.at.pos + 1))
-        .collect();
+    let offsets: Vec<(i32, i64)> = start_offsets(tasks).into_iter().collect();
     if offsets.is_empty() {
         return Ok(());
     }
