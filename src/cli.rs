@@ -14,7 +14,9 @@ use crate::client::produce::{Acks, Compression};
     name = "kafkademo",
     version,
     about = "Apache Kafka's core ideas, hands on: topics, producers, consumers, groups, against a real broker",
-    after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 65 bad data, 69 broker unavailable, 74 output error, 130 interrupted (docs/exit-codes.md)."
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 65 bad data, 69 broker unavailable, 74 output error, \
+        76 protocol refused, 77 not allowed (authentication, certificate, ACL), 78 client configuration, \
+        130 interrupted (docs/exit-codes.md)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -27,15 +29,31 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Brokers to bootstrap from, comma-separated host:port list
+    /// [default: bootstrap.servers of --command-config, else 127.0.0.1:9092]
     #[arg(
         long,
         short = 'b',
         global = true,
         env = "KAFKA_BROKERS",
-        default_value = "127.0.0.1:9092",
         value_name = "HOST:PORT,..."
     )]
-    pub brokers: String,
+    pub brokers: Option<String>,
+
+    /// Client properties as Kafka's tools read them (security.protocol,
+    /// sasl.mechanism, sasl.jaas.config, ssl.truststore.location, …;
+    /// docs/security.md)
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKADEMO_COMMAND_CONFIG",
+        value_name = "FILE"
+    )]
+    pub command_config: Option<std::path::PathBuf>,
+
+    /// A client property, over the file's (repeatable), e.g.
+    /// -X security.protocol=SSL -X ssl.truststore.location=ca.pem
+    #[arg(short = 'X', global = true, value_name = "KEY=VALUE", action = clap::ArgAction::Append)]
+    pub property: Vec<String>,
 
     /// How long to wait for a broker to accept and answer (e.g. 500ms, 10s)
     #[arg(
@@ -846,7 +864,7 @@ mod tests {
     #[test]
     fn global_options_go_anywhere() {
         let cli = parse(&["topic", "list", "--brokers", "h:1", "--timeout", "250ms"]).unwrap();
-        assert_eq!(cli.global.brokers, "h:1");
+        assert_eq!(cli.global.brokers.as_deref(), Some("h:1"));
         assert_eq!(cli.global.timeout, Duration::from_millis(250));
     }
 }

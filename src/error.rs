@@ -21,6 +21,12 @@ pub enum ExitCode {
     /// The broker refuses the request versions kafkademo sends (EX_PROTOCOL):
     /// Kafka 4.x and the `kafka` crate's Produce/Fetch/ListOffsets v0.
     Protocol = 76,
+    /// Not allowed (EX_NOPERM): authentication failed, a TLS certificate
+    /// was not trusted, or an ACL denies the operation.
+    NotAllowed = 77,
+    /// The client configuration is wrong (EX_CONFIG): --command-config, -X,
+    /// or a security.protocol that does not match the listener.
+    Config = 78,
     /// Stopped by Ctrl-C (SIGINT) after a clean shutdown.
     Interrupted = 130,
 }
@@ -106,6 +112,36 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// The client configuration is wrong or does not fit the listener.
+    #[error("{message}")]
+    Config {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// Authentication failed, or a certificate was not trusted.
+    #[error("{message}")]
+    Denied {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// An ACL denies the operation. `user` is filled in by the command
+    /// layer, which knows the configured credentials.
+    #[error(
+        "{} is not authorized to {operation} {resource}",
+        .user.as_deref().map(|u| format!("user {u}")).unwrap_or_else(|| "kafkademo".into())
+    )]
+    NotAuthorized {
+        user: Option<String>,
+        /// What we tried, e.g. "write", "read", "join", "create".
+        operation: String,
+        /// The ACL operation it needs, e.g. "Write", "Read", "Describe".
+        acl: &'static str,
+        /// e.g. "topic secure.b", "group gb", "the cluster".
+        resource: String,
+    },
+
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
 
@@ -150,6 +186,8 @@ impl Error {
             Error::Data { .. } => ExitCode::DataError,
             Error::Output(_) => ExitCode::IoError,
             Error::VersionRefused { .. } | Error::PathUnavailable { .. } => ExitCode::Protocol,
+            Error::Denied { .. } | Error::NotAuthorized { .. } => ExitCode::NotAllowed,
+            Error::Config { .. } => ExitCode::Config,
             Error::Interrupted => ExitCode::Interrupted,
         }
     }
@@ -176,8 +214,13 @@ impl Error {
             Error::UnknownTopic { topic, .. } => {
                 Some(format!("create it with `kafkademo topic create {topic}`"))
             }
+            Error::NotAuthorized { user, acl, resource, .. } => Some(format!(
+                "an admin can allow it: kafka-acls --add --allow-principal User:{} --operation {acl} --{}",
+                user.as_deref().unwrap_or("NAME"),
+                acl_resource(resource)
+            )),
             Error::Broker { hint, .. } | Error::Data { hint, .. } | Error::Group { hint, .. }
-            | Error::Serve { hint, .. } => {
+            | Error::Serve { hint, .. } | Error::Config { hint, .. } | Error::Denied { hint, .. } => {
                 hint.clone()
             }
             _ => None,
@@ -196,9 +239,56 @@ impl Error {
         }
     }
 
+    /// Names the configured user in a "not authorized" error.
+    pub fn with_user(self, name: Option<&str>) -> Self {
+        match self {
+            Error::NotAuthorized {
+                user: None,
+                operation,
+                acl,
+                resource,
+            } => Error::NotAuthorized {
+                user: name.map(str::to_string),
+                operation,
+                acl,
+                resource,
+            },
+            e => e,
+        }
+    }
+
+    /// Says what a topic refusal was about (a metadata answer only says
+    /// "not authorized", whether we meant to write or to read).
+    pub fn for_operation(self, op: &str, acl: &'static str) -> Self {
+        match self {
+            Error::NotAuthorized {
+                user,
+                operation,
+                resource,
+                ..
+            } if operation == "use" || operation == "describe" => Error::NotAuthorized {
+                user,
+                operation: op.to_string(),
+                acl,
+                resource,
+            },
+            e => e,
+        }
+    }
+
     /// A closed pipe on our own output is how `| head` says "enough": not an error.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// "topic secure.b" -> "topic secure.b", "the cluster" -> "cluster", for
+/// the kafka-acls hint.
+fn acl_resource(resource: &str) -> String {
+    if resource == "the cluster" {
+        "cluster".into()
+    } else {
+        resource.to_string()
     }
 }
 
@@ -215,6 +305,8 @@ mod tests {
         assert_eq!(ExitCode::Unavailable.code(), 69);
         assert_eq!(ExitCode::IoError.code(), 74);
         assert_eq!(ExitCode::Protocol.code(), 76);
+        assert_eq!(ExitCode::NotAllowed.code(), 77);
+        assert_eq!(ExitCode::Config.code(), 78);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         let unreachable = Error::Unreachable {
             addr: "127.0.0.1:1".into(),

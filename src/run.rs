@@ -4,7 +4,8 @@
 use clap::Parser;
 
 use crate::cli::{Cli, Command, Global};
-use crate::client::cluster::BrokerConfig;
+use crate::client::cluster::{BrokerConfig, DataPath};
+use crate::client::security::Security;
 use crate::commands;
 use crate::error::{Error, ExitCode, Result};
 
@@ -35,8 +36,53 @@ pub fn run() -> i32 {
 }
 
 fn execute(cli: Cli) -> Result<()> {
-    let brokers = BrokerConfig::new(&cli.global.brokers, cli.global.timeout)?
-        .with_data_path(cli.global.protocol);
+    let brokers = broker_config(&cli.global)?;
+    let user = brokers.security.user().map(str::to_string);
+    dispatch(cli, &brokers).map_err(|e| e.with_user(user.as_deref()))
+}
+
+/// The global options and the client properties as one `BrokerConfig`.
+fn broker_config(global: &Global) -> Result<BrokerConfig> {
+    let props = crate::properties::load(global.command_config.as_deref(), &global.property)?;
+    let (security, warnings) = Security::from_properties(&props)?;
+    for w in warnings {
+        log::warn!("{w}");
+    }
+    let list = match (&global.brokers, props.get("bootstrap.servers")) {
+        (Some(list), _) => list.as_str(),
+        (None, Some(list)) => list.as_str(),
+        (None, None) => "127.0.0.1:9092",
+    };
+    if security.is_secured() {
+        match global.protocol {
+            DataPath::Classic => {
+                return Err(Error::Config {
+                    message: format!(
+                        "security.protocol {} needs the modern data path: the kafka crate (--protocol classic) speaks neither TLS nor SASL",
+                        security.protocol.name()
+                    ),
+                    hint: Some("leave --protocol at auto (or modern)".into()),
+                })
+            }
+            DataPath::Auto => log::info!(
+                "modern data path: security.protocol {} (the kafka crate cannot do it)",
+                security.protocol.name()
+            ),
+            DataPath::Modern => {}
+        }
+    }
+    let data_path = if security.is_secured() {
+        DataPath::Modern
+    } else {
+        global.protocol
+    };
+    Ok(BrokerConfig::new(list, global.timeout)?
+        .with_data_path(data_path)
+        .with_security(security))
+}
+
+fn dispatch(cli: Cli, brokers: &BrokerConfig) -> Result<()> {
+    let brokers = brokers.clone();
     match cli.command {
         Command::Topic(cmd) => commands::topic::execute(&brokers, cmd),
         Command::Produce(args) => commands::produce::execute(&brokers, args),

@@ -455,7 +455,16 @@ fn topic_error(code: i16, message: Option<String>, topic: &str, action: &str) ->
             "it may still complete; check with `kafkademo topic list`",
         ),
         TOPIC_AUTHORIZATION_FAILED | CLUSTER_AUTHORIZATION_FAILED => {
-            Error::broker(format!("not authorized to {action} topic '{topic}'"))
+            let acl = match action {
+                "create" => "Create",
+                "delete" => "Delete",
+                "alter" | "add partitions to" => "Alter",
+                _ => "Describe",
+            };
+            codes::denied(TOPIC_AUTHORIZATION_FAILED, action, acl, || {
+                format!("topic {topic}")
+            })
+            .unwrap_or_else(|| Error::broker(format!("not authorized to {action} topic '{topic}'")))
         }
         TOPIC_DELETION_DISABLED => Error::broker_with_hint(
             format!("cannot delete topic '{topic}': topic deletion is disabled on the broker"),

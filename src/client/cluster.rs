@@ -11,6 +11,7 @@ use kafka_protocol::messages::MetadataResponse;
 
 use crate::client::connection::{Connection, CLIENT_ID};
 use crate::client::deadline::Deadline;
+use crate::client::security::Security;
 use crate::client::versions;
 use crate::error::{Error, Result};
 
@@ -55,6 +56,8 @@ pub struct BrokerConfig {
     pub timeout: Duration,
     /// The data path asked for; `Cluster::data_path` says which one runs.
     pub data_path: DataPath,
+    /// TLS and SASL settings every connection uses.
+    pub security: Arc<Security>,
     /// Brokers the cluster's metadata named, shared by every clone: after
     /// the listed brokers die, the others can still be reached.
     discovered: Arc<Mutex<Vec<String>>>,
@@ -80,12 +83,18 @@ impl BrokerConfig {
             brokers,
             timeout,
             data_path: DataPath::Auto,
+            security: Arc::default(),
             discovered: Arc::default(),
         })
     }
 
     pub fn with_data_path(mut self, data_path: DataPath) -> Self {
         self.data_path = data_path;
+        self
+    }
+
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = Arc::new(security);
         self
     }
 
@@ -181,7 +190,7 @@ impl Cluster {
             // others: each remaining one gets an equal share (500 ms at least).
             let share = deadline.remaining() / (candidates.len() - i) as u32;
             let attempt = deadline.min(Deadline::after(share.max(Duration::from_millis(500))));
-            match Connection::open_until(addr, config.timeout, attempt) {
+            match Connection::open_until(addr, config, attempt) {
                 Ok(mut bootstrap) => {
                     // Learn the other brokers, so losing this one is survivable.
                     match bootstrap.metadata(Some(&[])) {
@@ -244,7 +253,7 @@ impl Cluster {
                 ))
             })?;
         let addr = join_host_port(&broker.host, broker.port);
-        Connection::open(&addr, self.config.timeout)
+        Connection::open(&addr, &self.config)
     }
 
     /// The data path that runs for this cluster (never `Auto`): as asked,

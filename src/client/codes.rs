@@ -108,6 +108,41 @@ pub const MEMBER_ID_REQUIRED: i16 = 79;
 pub const NON_EMPTY_GROUP: i16 = 68;
 pub const GROUP_ID_NOT_FOUND: i16 = 69;
 
+pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+
+/// An ACL refusal as "not authorized" (exit 77), or None for any other
+/// code. `operation` is what we tried ("write", "join"), `acl` the ACL
+/// operation it needs, `resource` e.g. "topic t" or "group g".
+pub fn denied(
+    code: i16,
+    operation: &str,
+    acl: &'static str,
+    resource: impl FnOnce() -> String,
+) -> Option<Error> {
+    let (operation, acl, resource) = match code {
+        TOPIC_AUTHORIZATION_FAILED | GROUP_AUTHORIZATION_FAILED => {
+            (operation.to_string(), acl, resource())
+        }
+        CLUSTER_AUTHORIZATION_FAILED => (
+            format!("{operation} on"),
+            "ClusterAction",
+            "the cluster".to_string(),
+        ),
+        TRANSACTIONAL_ID_AUTHORIZATION_FAILED => (
+            operation.to_string(),
+            "Write",
+            "a transactional id".to_string(),
+        ),
+        _ => return None,
+    };
+    Some(Error::NotAuthorized {
+        user: None,
+        operation,
+        acl,
+        resource,
+    })
+}
+
 /// A broker error code about a partition as one of our errors, naming
 /// where it happened.
 pub fn partition_error(code: i16, topic: &str, partition: i32, brokers: &str) -> Error {
@@ -116,6 +151,9 @@ pub fn partition_error(code: i16, topic: &str, partition: i32, brokers: &str) ->
     } else {
         format!("topic '{topic}'")
     };
+    if let Some(e) = denied(code, "use", "Describe", || format!("topic {topic}")) {
+        return e;
+    }
     match code {
         UNKNOWN_TOPIC_OR_PARTITION => Error::UnknownTopic {
             topic: topic.to_string(),

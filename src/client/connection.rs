@@ -1,12 +1,12 @@
-//! One TCP connection to one broker, speaking framed Kafka requests
-//! (`kafka-protocol`) with a deadline on every step: connect, write, read.
-//! Reads wait in short slices, so a frozen broker costs at most `--timeout`
-//! and Ctrl-C is noticed at once (client::deadline).
+//! One connection to one broker, speaking framed Kafka requests
+//! (`kafka-protocol`) with a deadline on every step: connect, TLS, SASL,
+//! write, read (the bytes themselves: client::wire). Reads wait in short
+//! slices, so a frozen broker costs at most `--timeout` and Ctrl-C is
+//! noticed at once (client::deadline). A SASL session the broker limits
+//! (`connections.max.reauth.ms`) is renewed before it runs out.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -16,8 +16,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
+use crate::client::cluster::BrokerConfig;
 use crate::client::codes;
-use crate::client::deadline::{Deadline, Expired, SLICE};
+use crate::client::deadline::Deadline;
+use crate::client::security::{sasl, Sasl};
+use crate::client::wire::Wire;
 use crate::error::{Error, Result};
 
 pub const CLIENT_ID: &str = "kafkademo";
@@ -25,11 +28,11 @@ pub const CLIENT_ID: &str = "kafkademo";
 /// Largest response we accept; a broker's fetch or metadata reply is far below.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 
-/// One TCP connection to one broker, speaking framed Kafka requests with
+/// One connection to one broker, speaking framed Kafka requests with
 /// deadlines on every step.
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    wire: Wire,
     timeout: Duration,
     correlation_id: i32,
     /// api key -> (min, max) version the broker accepts.
@@ -38,28 +41,73 @@ pub struct Connection {
     /// broker went away): the byte stream is out of step and must not be
     /// used again.
     broken: bool,
+    /// The SASL credentials, kept to re-authenticate.
+    sasl: Option<Sasl>,
+    /// When to re-authenticate: before the broker's session limit runs out.
+    reauth_at: Option<Instant>,
 }
 
 impl Connection {
-    /// Connects within `timeout` and negotiates API versions.
-    pub fn open(addr: &str, timeout: Duration) -> Result<Self> {
-        Connection::open_until(addr, timeout, Deadline::after(timeout))
+    /// Connects within the configured timeout, runs TLS and SASL as
+    /// configured, and negotiates API versions.
+    pub fn open(addr: &str, config: &BrokerConfig) -> Result<Self> {
+        Connection::open_until(addr, config, Deadline::after(config.timeout))
     }
 
     /// Like `open`, within a deadline shared with other work (a cluster
     /// connect trying several brokers within one `--timeout`).
-    pub fn open_until(addr: &str, timeout: Duration, deadline: Deadline) -> Result<Self> {
-        let stream = connect(addr, timeout, deadline)?;
+    pub fn open_until(addr: &str, config: &BrokerConfig, deadline: Deadline) -> Result<Self> {
+        let mut wire = Wire::connect(addr, config.timeout, deadline)?;
+        if let Some(tls) = &config.security.tls {
+            wire.start_tls(tls.clone(), deadline)?;
+        }
         let mut conn = Connection {
             addr: addr.to_string(),
-            stream,
-            timeout,
+            wire,
+            timeout: config.timeout,
             correlation_id: 0,
             versions: HashMap::new(),
             broken: false,
+            sasl: config.security.sasl.clone(),
+            reauth_at: None,
         };
         conn.negotiate(deadline)?;
+        if conn.sasl.is_some() {
+            conn.authenticate(deadline, false)?;
+        }
         Ok(conn)
+    }
+
+    /// SASL handshake and authentication; remembers when to do it again.
+    fn authenticate(&mut self, deadline: Deadline, again: bool) -> Result<()> {
+        let Some(creds) = self.sasl.clone() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let lifetime = sasl::authenticate(self, &creds, deadline)?;
+        // Renew at 85% of the session, as Kafka's Java client does at 85-95%.
+        self.reauth_at = lifetime.map(|l| started + l.mul_f64(0.85));
+        let how = if again {
+            "re-authenticated"
+        } else {
+            "authenticated"
+        };
+        match lifetime {
+            Some(l) => log::info!(
+                "{how} to {} as {} with {} (session {})",
+                self.addr,
+                creds.username,
+                creds.mechanism.name(),
+                humantime::format_duration(l)
+            ),
+            None => log::info!(
+                "{how} to {} as {} with {}",
+                self.addr,
+                creds.username,
+                creds.mechanism.name()
+            ),
+        }
+        Ok(())
     }
 
     pub fn addr(&self) -> &str {
@@ -135,8 +183,23 @@ impl Connection {
         self.call_until(request, version, Deadline::after(wait))
     }
 
-    /// Sends `request` and reads its answer, all before `deadline`.
+    /// Sends `request` and reads its answer, all before `deadline`;
+    /// re-authenticates first when the SASL session is about to end.
     pub fn call_until<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+        deadline: Deadline,
+    ) -> Result<R::Response> {
+        if self.reauth_at.is_some_and(|at| Instant::now() >= at) && !self.broken {
+            self.authenticate(deadline, true)?;
+        }
+        self.call_raw(request, version, deadline)
+    }
+
+    /// Sends `request` and reads its answer, all before `deadline`, as it is
+    /// (no re-authentication: the SASL exchange itself goes this way).
+    pub(crate) fn call_raw<R: Request>(
         &mut self,
         request: &R,
         version: i16,
@@ -152,9 +215,9 @@ impl Connection {
 
         // From here on, a failure leaves the stream out of step.
         self.broken = true;
-        self.write_all(&frame, deadline)?;
+        self.wire.write_all(&frame, deadline)?;
         let mut len = [0u8; 4];
-        self.read_exact(&mut len, deadline).map_err(|e| {
+        self.wire.read_exact(&mut len, deadline).map_err(|e| {
             // A broker closes the connection on a version below its minimum (Kafka 4.x).
             match (&e, self.versions.get(&R::KEY)) {
                 (Error::Protocol { .. }, Some(&(min, max))) if version < min => {
@@ -170,12 +233,20 @@ impl Connection {
                 _ => e,
             }
         })?;
+        // A TLS alert record (0x15 0x03 ...) where a size should be: our
+        // plaintext went to a TLS listener.
+        if len[0] == 0x15 && len[1] == 0x03 && !self.wire.is_tls() {
+            return Err(Error::Config {
+                message: format!("Kafka at {} speaks TLS on this port, and kafkademo sent plaintext", self.addr),
+                hint: Some("set security.protocol=SSL or SASL_SSL (--command-config or -X) for this listener".into()),
+            });
+        }
         let len = u32::from_be_bytes(len) as usize;
         if len > MAX_RESPONSE_BYTES {
             return Err(self.protocol(format!("response of {len} bytes is implausibly large")));
         }
         let mut body = vec![0u8; len];
-        self.read_exact(&mut body, deadline)?;
+        self.wire.read_exact(&mut body, deadline)?;
         self.broken = false;
 
         let mut buf = bytes::Bytes::from(body);
@@ -224,7 +295,7 @@ impl Connection {
         }
         let frame = self.frame(request, version)?;
         self.broken = true;
-        self.write_all(&frame, deadline)?;
+        self.wire.write_all(&frame, deadline)?;
         self.broken = false;
         Ok(())
     }
@@ -246,66 +317,6 @@ impl Connection {
         let size = (frame.len() - 4) as u32;
         frame[..4].copy_from_slice(&size.to_be_bytes());
         Ok(frame)
-    }
-
-    /// `write_all` in slices, each bounded by what is left of `deadline`.
-    fn write_all(&mut self, mut bytes: &[u8], deadline: Deadline) -> Result<()> {
-        while !bytes.is_empty() {
-            let slice = self.slice(deadline)?;
-            self.stream
-                .set_write_timeout(Some(slice))
-                .map_err(|e| self.io_error(e))?;
-            match self.stream.write(bytes) {
-                Ok(0) => return Err(self.io_error(ErrorKind::WriteZero.into())),
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if waiting(&e) => {}
-                Err(e) => return Err(self.io_error(e)),
-            }
-        }
-        Ok(())
-    }
-
-    /// `read_exact` in slices, each bounded by what is left of `deadline`.
-    fn read_exact(&mut self, buf: &mut [u8], deadline: Deadline) -> Result<()> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            let slice = self.slice(deadline)?;
-            self.stream
-                .set_read_timeout(Some(slice))
-                .map_err(|e| self.io_error(e))?;
-            match self.stream.read(&mut buf[filled..]) {
-                Ok(0) => return Err(self.io_error(ErrorKind::UnexpectedEof.into())),
-                Ok(n) => filled += n,
-                Err(e) if waiting(&e) => {}
-                Err(e) => return Err(self.io_error(e)),
-            }
-        }
-        Ok(())
-    }
-
-    /// How long the next blocking step may take, or the error that ends the wait.
-    fn slice(&self, deadline: Deadline) -> Result<Duration> {
-        match deadline.check() {
-            Ok(left) => Ok(left.min(SLICE)),
-            Err(Expired::Interrupted) => Err(Error::Interrupted),
-            Err(Expired::TimedOut) => Err(Error::Timeout {
-                addr: self.addr.clone(),
-                timeout: self.timeout,
-            }),
-        }
-    }
-
-    fn io_error(&self, e: std::io::Error) -> Error {
-        match e.kind() {
-            ErrorKind::UnexpectedEof => Error::Protocol {
-                addr: self.addr.clone(),
-                reason: "the broker closed the connection (is this a Kafka listener?)".into(),
-            },
-            _ => Error::Unreachable {
-                addr: self.addr.clone(),
-                reason: e.to_string(),
-            },
-        }
     }
 
     fn protocol(&self, reason: String) -> Error {
@@ -336,14 +347,6 @@ impl Connection {
     }
 }
 
-/// A read or write that only ran out of its slice: wait again.
-fn waiting(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-    )
-}
-
 pub fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
 }
@@ -352,52 +355,6 @@ fn api_name<R: Request>() -> String {
     let full = std::any::type_name::<R>();
     let short = full.rsplit("::").next().unwrap_or(full);
     short.trim_end_matches("Request").to_string()
-}
-
-/// A TCP connection within `timeout` and `deadline`, trying each address the
-/// name resolves to (a name can resolve to an address that does not answer
-/// and another that does).
-fn connect(addr: &str, timeout: Duration, deadline: Deadline) -> Result<TcpStream> {
-    let unreachable = |reason: String| Error::Unreachable {
-        addr: addr.to_string(),
-        reason,
-    };
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| unreachable(format!("cannot resolve the host name: {e}")))?
-        .collect();
-    let mut last = None;
-    for (i, sa) in addrs.iter().enumerate() {
-        let left = match deadline.check() {
-            Ok(left) => left,
-            Err(Expired::Interrupted) => return Err(Error::Interrupted),
-            Err(Expired::TimedOut) => break,
-        };
-        // Each remaining address gets an equal share of the time left.
-        let share = left / (addrs.len() - i) as u32;
-        match TcpStream::connect_timeout(sa, share.max(Duration::from_millis(1))) {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) if waiting(&e) => Error::Timeout {
-            addr: addr.to_string(),
-            timeout,
-        },
-        Some(e) if e.kind() == ErrorKind::ConnectionRefused => {
-            unreachable("connection refused".into())
-        }
-        Some(e) => unreachable(e.to_string()),
-        None if addrs.is_empty() => unreachable("the host name resolves to no address".into()),
-        None => Error::Timeout {
-            addr: addr.to_string(),
-            timeout,
-        },
-    })
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@ impl Coordinator {
         match response.error_code {
             0 => {
                 let addr = join_host_port(&response.host, response.port);
-                Connection::open(&addr, self.config.timeout).map(Some)
+                Connection::open(&addr, &self.config).map(Some)
             }
             code if codes::coordinator_moved(code) => Ok(None),
             code => Err(group_error(code, &self.group, "find the coordinator of")),
@@ -420,8 +420,15 @@ pub fn list_groups(cluster: &mut Cluster) -> Result<Vec<(String, String)>> {
 /// A broker error code on a group request as one sentence, keeping the code
 /// so membership can tell a rebalance from a failure.
 pub fn group_error(code: i16, group: &str, action: &str) -> Error {
+    let acl = match action {
+        "describe" | "list" | "find the coordinator of" => "Describe",
+        "delete" => "Delete",
+        _ => "Read",
+    };
+    if let Some(e) = codes::denied(code, action, acl, || format!("group {group}")) {
+        return e;
+    }
     let (message, hint) = match code {
-        codes::GROUP_AUTHORIZATION_FAILED => (format!("not authorized to {action} group '{group}'"), None),
         codes::INVALID_GROUP_ID => (format!("invalid group id '{group}'"), None),
         codes::INVALID_SESSION_TIMEOUT => (
             format!("cannot {action} group '{group}': the session timeout is outside the broker's limits"),

@@ -568,12 +568,10 @@ impl Reader {
                 let why = codes::partition_error(code, &self.topic, partition, &self.brokers);
                 self.reconnect(why)
             }
-            code => Err(codes::partition_error(
-                code,
-                &self.topic,
-                partition,
-                &self.brokers,
-            )),
+            code => Err(
+                codes::partition_error(code, &self.topic, partition, &self.brokers)
+                    .for_operation("read", "Read"),
+            ),
         }
     }
 }
@@ -598,7 +596,9 @@ fn fetch_backend(
     match cluster.data_path()? {
         DataPath::Modern => {
             let mut own = Cluster::connect(&cluster.config)?;
-            Ok(Backend::Modern(Box::new(Leaders::new(&mut own, topic)?)))
+            let leaders =
+                Leaders::new(&mut own, topic).map_err(|e| e.for_operation("read", "Read"))?;
+            Ok(Backend::Modern(Box::new(leaders)))
         }
         _ => fetch_client(cluster, topic, fetch_bytes, crc_check).map(Backend::Classic),
     }

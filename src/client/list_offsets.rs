@@ -82,6 +82,9 @@ pub fn offset_for_time(
             brokers: cluster.config.display(),
         }),
         code => {
+            if let Some(e) = codes::denied(code, "read", "Describe", || format!("topic {topic}")) {
+                return Err(e);
+            }
             let name = codes::name(code);
             Err(Error::broker(format!(
                 "cannot look up offsets by time in topic '{topic}' partition {partition}: broker error {code} ({name})"
@@ -261,6 +264,11 @@ fn answers(
             .ok_or_else(|| fail(format!("{} left it out of its answer", from.addr)))?;
         if answer.error_code != 0 {
             let code = answer.error_code;
+            if let Some(e) =
+                codes::denied(code, "read", "Describe", || format!("topic {}", from.topic))
+            {
+                return Err(e);
+            }
             return Err(fail(format!(
                 "{} answered error {code} ({})",
                 from.addr,

@@ -1,5 +1,5 @@
 //! Everything that speaks the Kafka protocol, in one tree below the commands:
-//! connections with deadlines, topic administration, producing, fetching,
+//! connections with deadlines, TLS and SASL, topic administration, producing, fetching,
 //! offsets, and consumer groups. It never prints and never sees the command
 //! line; commands depend on it, never the reverse (docs/architecture.md).
 
@@ -17,4 +17,6 @@ pub mod member;
 pub mod modern;
 pub mod produce;
 pub mod retry;
+pub mod security;
 pub mod versions;
+pub mod wire;

@@ -457,7 +457,8 @@ impl Producer {
                         ),
                     }
                 }
-                code => codes::partition_error(code, &self.topic, partition, &self.brokers),
+                code => codes::partition_error(code, &self.topic, partition, &self.brokers)
+                    .for_operation("write", "Write"),
             };
             return Err(SendError {
                 sent: sent(landed),
@@ -570,7 +571,9 @@ fn build(
     acks: Acks,
     compression: Compression,
 ) -> Result<(Backend, i32)> {
-    let partitions = crate::client::admin::describe_topic(cluster, topic)?
+    let write = |e: Error| e.for_operation("write", "Write");
+    let partitions = crate::client::admin::describe_topic(cluster, topic)
+        .map_err(write)?
         .partitions
         .len() as i32;
     let brokers = cluster.config.display();
@@ -581,7 +584,7 @@ fn build(
         ));
     }
     if cluster.data_path()? == DataPath::Modern {
-        let leaders = Leaders::new(cluster, topic)?;
+        let leaders = Leaders::new(cluster, topic).map_err(write)?;
         return Ok((Backend::Modern(Box::new(leaders)), partitions));
     }
     let timeout = cluster.config.timeout;

@@ -107,7 +107,7 @@ impl Leaders {
                     self.config.display()
                 ))
             })?;
-            let conn = Connection::open(addr, self.config.timeout)?;
+            let conn = Connection::open(addr, &self.config)?;
             self.connections.insert(id, conn);
         }
         self.connections.get_mut(&id).ok_or_else(|| {
@@ -180,10 +180,15 @@ fn read_leaders(metadata: &MetadataResponse, topic: &str, brokers: &str) -> Resu
             // A topic being created has no leaders yet: no partitions known.
             codes::LEADER_NOT_AVAILABLE => {}
             code => {
+                if let Some(e) =
+                    codes::denied(code, "describe", "Describe", || format!("topic {topic}"))
+                {
+                    return Err(e);
+                }
                 return Err(Error::broker(format!(
                     "cannot find the leaders of topic '{topic}': broker error {code} ({}) from {brokers}",
                     codes::name(code)
-                )))
+                )));
             }
         }
         for p in &t.partitions {

@@ -192,11 +192,19 @@ pub fn init_producer_id(cluster: &mut Cluster) -> Result<(i64, i16)> {
                 )
             }
             Ok(r) => {
+                if let Some(e) = codes::denied(
+                    r.error_code,
+                    "produce idempotently",
+                    "IdempotentWrite",
+                    String::new,
+                ) {
+                    return Err(e);
+                }
                 return Err(Error::broker(format!(
                     "{addr} refused a producer id for an idempotent producer: broker error {} ({})",
                     r.error_code,
                     codes::name(r.error_code)
-                )))
+                )));
             }
             Err(e) if retry::retriable(&e) => e.to_string(),
             Err(e) => return Err(e),
