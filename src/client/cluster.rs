@@ -196,6 +196,8 @@ impl Cluster {
                     match bootstrap.metadata(Some(&[])) {
                         Ok(m) => config.learn(&m),
                         Err(Error::Interrupted) => return Err(Error::Interrupted),
+                        // Wrong security settings fail every broker alike.
+                        Err(e @ (Error::Config { .. } | Error::Denied { .. })) => return Err(e),
                         Err(e) => log::debug!("{e}"),
                     }
                     return Ok(Cluster {

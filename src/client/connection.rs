@@ -45,6 +45,8 @@ pub struct Connection {
     sasl: Option<Sasl>,
     /// When to re-authenticate: before the broker's session limit runs out.
     reauth_at: Option<Instant>,
+    /// Requests answered so far (ApiVersions is the first).
+    answered: u64,
 }
 
 impl Connection {
@@ -70,6 +72,7 @@ impl Connection {
             broken: false,
             sasl: config.security.sasl.clone(),
             reauth_at: None,
+            answered: 0,
         };
         conn.negotiate(deadline)?;
         if conn.sasl.is_some() {
@@ -217,9 +220,22 @@ impl Connection {
         self.broken = true;
         self.wire.write_all(&frame, deadline)?;
         let mut len = [0u8; 4];
+        let first = self.answered == 1 && self.sasl.is_none();
         self.wire.read_exact(&mut len, deadline).map_err(|e| {
             // A broker closes the connection on a version below its minimum (Kafka 4.x).
             match (&e, self.versions.get(&R::KEY)) {
+                // A SASL listener answers ApiVersions, then closes on any
+                // other request from a client that did not authenticate.
+                (Error::Protocol { .. }, _) if first => Error::Config {
+                    message: format!(
+                        "Kafka at {} closed the connection at kafkademo's first request after ApiVersions: the listener probably expects SASL",
+                        self.addr
+                    ),
+                    hint: Some(
+                        "set security.protocol=SASL_PLAINTEXT or SASL_SSL with sasl.mechanism and sasl.jaas.config (--command-config or -X)"
+                            .into(),
+                    ),
+                },
                 (Error::Protocol { .. }, Some(&(min, max))) if version < min => {
                     Error::VersionRefused {
                         addr: self.addr.clone(),
@@ -248,6 +264,7 @@ impl Connection {
         let mut body = vec![0u8; len];
         self.wire.read_exact(&mut body, deadline)?;
         self.broken = false;
+        self.answered += 1;
 
         let mut buf = bytes::Bytes::from(body);
         // ApiVersions' response header is always v0, so a broker can answer

@@ -19,6 +19,8 @@ pub struct Wire {
     timeout: Duration,
     tcp: TcpStream,
     tls: Option<Box<ClientConnection>>,
+    /// Whether our TLS configuration offers a client certificate.
+    client_cert: bool,
 }
 
 impl Wire {
@@ -29,6 +31,7 @@ impl Wire {
             timeout,
             tcp: connect(addr, timeout, deadline)?,
             tls: None,
+            client_cert: false,
         })
     }
 
@@ -43,8 +46,9 @@ impl Wire {
         deadline: Deadline,
     ) -> Result<()> {
         let name = tls::server_name(&self.addr)?;
-        let mut conn =
-            ClientConnection::new(config, name).map_err(|e| tls::error(&self.addr, &e))?;
+        self.client_cert = config.client_auth_cert_resolver.has_certs();
+        let mut conn = ClientConnection::new(config, name)
+            .map_err(|e| tls::error(&self.addr, &e, self.client_cert))?;
         // A whole request is encrypted at once; `flush` then writes it out
         // in as many socket writes as the kernel wants.
         conn.set_buffer_limit(None);
@@ -159,7 +163,7 @@ impl Wire {
         if let Err(e) = tls.process_new_packets() {
             // Tell the broker why (an alert), as far as the socket takes it.
             let _ = tls.write_tls(&mut self.tcp);
-            return Err(tls::error(&self.addr, &e));
+            return Err(tls::error(&self.addr, &e, self.client_cert));
         }
         // A key update or an alert to answer.
         if tls.wants_write() && !tls.is_handshaking() {

@@ -226,6 +226,7 @@ pub fn wait_until(bound: Duration, what: &str, mut condition: impl FnMut() -> bo
 /// test can wait for what it printed without blocking on a read.
 pub struct Running {
     child: Option<Child>,
+    stdin: Option<std::process::ChildStdin>,
     lines: Arc<Mutex<Vec<String>>>,
     reader: Option<std::thread::JoinHandle<()>>,
     args: Vec<String>,
@@ -233,11 +234,51 @@ pub struct Running {
 
 impl Running {
     pub fn start(args: &[&str]) -> Running {
-        let mut child = kafkademo(args)
+        Running::spawn(kafkademo(args), args)
+    }
+
+    /// Started in `dir` (where a config's relative paths point).
+    pub fn start_in(dir: &Path, args: &[&str]) -> Running {
+        let mut cmd = kafkademo(args);
+        cmd.current_dir(dir);
+        Running::spawn(cmd, args)
+    }
+
+    /// Like `start_in`, with a stdin to type into (`say`).
+    pub fn start_in_with_stdin(dir: &Path, args: &[&str]) -> Running {
+        let mut cmd = kafkademo(args);
+        cmd.current_dir(dir).stdin(Stdio::piped());
+        Running::spawn(cmd, args)
+    }
+
+    /// Writes one line to its stdin.
+    pub fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("started without a stdin");
+        writeln!(stdin, "{line}").expect("cannot write to kafkademo's stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// Waits until a printed line contains `needle`.
+    pub fn wait_for_line(&self, needle: &str, bound: Duration) -> String {
+        poll(bound, || {
+            self.lines().into_iter().find(|l| l.contains(needle))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "kafkademo {:?} printed no line with {needle:?} within {bound:?}:\n{}",
+                self.args,
+                self.lines().join("\n")
+            )
+        })
+    }
+
+    fn spawn(mut cmd: Command, args: &[&str]) -> Running {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot run kafkademo");
+        let stdin = child.stdin.take();
         let out = BufReader::new(child.stdout.take().expect("stdout"));
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
@@ -248,6 +289,7 @@ impl Running {
         });
         Running {
             child: Some(child),
+            stdin,
             lines,
             reader: Some(reader),
             args: args.iter().map(|a| a.to_string()).collect(),

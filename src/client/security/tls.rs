@@ -114,21 +114,28 @@ pub fn client_config(props: &BTreeMap<String, String>) -> Result<(rustls::Client
     let key_pem = get("ssl.keystore.key");
     let cert_file = get("ssl.certificate.location");
     let key_file = get("ssl.key.location");
+    // An encrypted PKCS#8 key is opened with ssl.key.password, as Java's
+    // PEM key store requires for a key in a file.
+    let key_password = props.get("ssl.key.password").map(String::as_str);
     let identity = if let Some(path) = key_store {
         let bytes = read_file(path, "ssl.keystore.location")?;
         Some((
             pem_certs(&bytes, "ssl.keystore.location")?,
-            pem_key(&bytes, "ssl.keystore.location")?,
+            pem_key(&bytes, key_password, "ssl.keystore.location")?,
         ))
     } else if let (Some(chain), Some(key)) = (chain_pem, key_pem) {
         Some((
             pem_certs(chain.as_bytes(), "ssl.keystore.certificate.chain")?,
-            pem_key(key.as_bytes(), "ssl.keystore.key")?,
+            pem_key(key.as_bytes(), key_password, "ssl.keystore.key")?,
         ))
     } else if let (Some(cert), Some(key)) = (cert_file, key_file) {
         Some((
             read_certs_file(cert, "ssl.certificate.location")?,
-            pem_key(&read_file(key, "ssl.key.location")?, "ssl.key.location")?,
+            pem_key(
+                &read_file(key, "ssl.key.location")?,
+                key_password,
+                "ssl.key.location",
+            )?,
         ))
     } else {
         if chain_pem.is_some() != key_pem.is_some() || cert_file.is_some() != key_file.is_some() {
@@ -139,12 +146,6 @@ pub fn client_config(props: &BTreeMap<String, String>) -> Result<(rustls::Client
         }
         None
     };
-    if props.contains_key("ssl.key.password") && identity.is_some() {
-        return Err(config_error(
-            "ssl.key.password is set, but kafkademo reads only unencrypted PEM keys".into(),
-            "decrypt the key once (openssl pkcs8 -topk8 -nocrypt) and drop ssl.key.password",
-        ));
-    }
     let mut config = match identity {
         Some((chain, key)) => {
             if chain.is_empty() {
@@ -191,11 +192,55 @@ fn pem_certs(bytes: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
         })
 }
 
-fn pem_key(bytes: &[u8], what: &str) -> Result<PrivateKeyDer<'static>> {
+/// The private key of a PEM text: plain (PKCS#8, PKCS#1, SEC1), or an
+/// ENCRYPTED PRIVATE KEY (PKCS#8 with PBES2) opened with `password`.
+fn pem_key(bytes: &[u8], password: Option<&str>, what: &str) -> Result<PrivateKeyDer<'static>> {
+    const BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let text = String::from_utf8_lossy(bytes);
+    if let Some(start) = text.find(BEGIN) {
+        let body = &text[start + BEGIN.len()..];
+        let body = body.find(END).map(|end| &body[..end]).ok_or_else(|| {
+            config_error(
+                format!("{what}: the encrypted private key has no END line"),
+                "the PEM block is cut short",
+            )
+        })?;
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let der = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b64)
+        }
+        .map_err(|_| {
+            config_error(
+                format!("{what}: the encrypted private key is not base64"),
+                "the PEM block is damaged",
+            )
+        })?;
+        let Some(password) = password else {
+            return Err(config_error(
+                format!("{what}: the private key is encrypted and ssl.key.password is not set"),
+                "set ssl.key.password",
+            ));
+        };
+        let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| {
+            config_error(
+                format!("{what}: not an encrypted PKCS#8 key ({e})"),
+                "convert it with openssl pkcs8 -topk8 -v2 aes-256-cbc",
+            )
+        })?;
+        let plain = info.decrypt(password).map_err(|_| {
+            config_error(
+                format!("{what}: cannot decrypt the private key with ssl.key.password"),
+                "check ssl.key.password (PBES2 with AES is supported)",
+            )
+        })?;
+        return Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()));
+    }
     PrivateKeyDer::from_pem_slice(bytes).map_err(|_| {
         config_error(
-            format!("{what}: no unencrypted PEM private key found"),
-            "expected a -----BEGIN PRIVATE KEY----- (or RSA/EC PRIVATE KEY) block",
+            format!("{what}: no PEM private key found"),
+            "expected a -----BEGIN PRIVATE KEY----- (or ENCRYPTED, RSA or EC PRIVATE KEY) block",
         )
     })
 }
@@ -263,8 +308,9 @@ pub fn server_name(addr: &str) -> Result<ServerName<'static>> {
     })
 }
 
-/// One line for a TLS failure at `addr`.
-pub fn error(addr: &str, e: &rustls::Error) -> Error {
+/// One line for a TLS failure at `addr`; `client_cert` says whether we
+/// offered a certificate of our own.
+pub fn error(addr: &str, e: &rustls::Error, client_cert: bool) -> Error {
     let denied = |message: String, hint: &str| Error::Denied {
         message,
         hint: Some(hint.to_string()),
@@ -303,7 +349,7 @@ pub fn error(addr: &str, e: &rustls::Error) -> Error {
                     if presented.is_empty() {
                         "no host name".to_string()
                     } else {
-                        presented.join(", ")
+                        presented.iter().map(|n| bare_name(n)).collect::<Vec<_>>().join(", ")
                     }
                 ),
                 "connect by a name the certificate lists (host name verification can be turned off with ssl.endpoint.identification.algorithm= , which is unsafe)",
@@ -315,6 +361,17 @@ pub fn error(addr: &str, e: &rustls::Error) -> Error {
         },
         rustls::Error::AlertReceived(alert) => {
             let hint = match alert {
+                _ if !client_cert
+                    && matches!(
+                        alert,
+                        AlertDescription::CertificateRequired
+                            | AlertDescription::HandshakeFailure
+                            | AlertDescription::BadCertificate
+                            | AlertDescription::CertificateUnknown
+                    ) =>
+                {
+                    "the listener requires a client certificate: set ssl.keystore.location (PEM key and certificate)"
+                }
                 AlertDescription::CertificateRequired | AlertDescription::HandshakeFailure => {
                     "the listener may require a client certificate: set ssl.keystore.location (PEM key and certificate)"
                 }
@@ -345,6 +402,16 @@ pub fn error(addr: &str, e: &rustls::Error) -> Error {
             reason: format!("TLS failed: {other}"),
         },
     }
+}
+
+/// "IpAddress(127.0.0.1)" or "DnsName(\"h\")", as rustls names a
+/// certificate's subject names, as the bare name.
+fn bare_name(n: &str) -> String {
+    let inner = n
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or(n);
+    inner.trim_matches('"').to_string()
 }
 
 /// A certificate time as an RFC 3339 date.
