@@ -13,6 +13,13 @@
 # each peer. Writes the table, the raw results and one SVG plot per Kafka
 # line under OUT (target/bench-compare).
 #
+# TLS rows (TLS=1, the default): each line's broker is the secured one
+# (KAFKA_SECURITY=1, docs/security.md), and kafkademo modern and kcat also
+# produce (acks=1) and consume through its SSL listener (KAFKA_PORT+2, mutual
+# TLS as user alice, on topics named secure.a.*), so a second table gives
+# what TLS costs each of them: its records/s over TLS as a share of its own
+# plaintext records/s on the same broker in the same run.
+#
 # Each Kafka line runs on 127.0.0.1:9092 (KAFKA_PORT): a broker of that
 # version already running there is used and left running; otherwise the
 # script starts one (scripts/kafka-up.sh with KAFKA_VERSION) and stops it
@@ -23,7 +30,7 @@
 # --rounds N (ROUNDS, 3), --records-100 N (RECORDS_100, 3000000),
 # --records-1k N (RECORDS_1K, 600000), --records-console N (RECORDS_CONSOLE,
 # 1000000), --partitions N (PARTITIONS, 4), --out DIR (OUT), --svg PREFIX
-# (SVG; also copy each plot to PREFIX-VERSION.svg).
+# (SVG; also copy each plot to PREFIX-VERSION.svg), --no-tls (TLS=0).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,6 +41,7 @@ RECORDS_100=${RECORDS_100:-3000000}
 RECORDS_1K=${RECORDS_1K:-600000}
 RECORDS_CONSOLE=${RECORDS_CONSOLE:-1000000}
 PARTITIONS=${PARTITIONS:-4}
+TLS=${TLS:-1}
 OUT=${OUT:-$KD_ROOT/target/bench-compare}
 SVG_COPY=${SVG:-}
 while [[ $# -gt 0 ]]; do
@@ -46,6 +54,7 @@ while [[ $# -gt 0 ]]; do
   --partitions) PARTITIONS=$2 && shift 2 ;;
   --out) OUT=$2 && shift 2 ;;
   --svg) SVG_COPY=$2 && shift 2 ;;
+  --no-tls) TLS=0 && shift ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
     exit 0
@@ -63,6 +72,14 @@ for v in "${KAFKA_LINES[@]}"; do
 done
 
 BROKERS=$KD_HOST:$KD_KAFKA_PORT
+# The SSL listener of the secured broker, and alice's key and certificate
+# (scripts/kafka-certs.sh), for the TLS rows; TLS_ON says whether the line
+# being measured has them.
+TLS_BROKERS=$KD_HOST:$((KD_KAFKA_PORT + 2))
+TLS_ON=0
+# Topics alice may use (her ACLs cover the prefix secure.a); PLAINTEXT clients
+# are super users, so every topic of a secured line is named so.
+TOPIC_PREFIX=
 KD=$KD_ROOT/target/release/kafkademo
 TIME=/usr/bin/time
 SIZES=(100 1000)
@@ -136,7 +153,15 @@ use_line() {
   else
     say "No broker answers on $BROKERS: starting Kafka $v (and stopping it when its rounds end)"
     STARTED_BROKER=1
-    KAFKA_VERSION=$v "$KD_ROOT/scripts/kafka-up.sh"
+    KAFKA_SECURITY=$TLS KAFKA_VERSION=$v "$KD_ROOT/scripts/kafka-up.sh"
+  fi
+  TLS_ON=0 TOPIC_PREFIX=
+  if ((TLS)); then
+    if [[ $(running_security 2>/dev/null || true) == 1 ]]; then
+      TLS_ON=1 TOPIC_PREFIX=secure.a.
+    else
+      warn "Kafka $v runs without security (not started by this run with KAFKA_SECURITY=1): no TLS rows"
+    fi
   fi
   # The broker's pid, for its CPU time: ours from the pid file, else the
   # listener's owner. Empty when unknown (then broker CPU reads n/a).
@@ -225,7 +250,7 @@ kcat_file() {
 
 # new_topic TAG: creates a topic and sets TOPIC to its name.
 new_topic() {
-  TOPIC=kd-cmp-$RUN_ID-$1
+  TOPIC=${TOPIC_PREFIX}kd-cmp-$RUN_ID-$1
   "$KD" --brokers "$BROKERS" -q topic create "$TOPIC" --partitions "$PARTITIONS" >/dev/null
   TOPICS+=("$TOPIC")
 }
@@ -245,7 +270,21 @@ measure() {
   log=$WORK/$LINE-$op-$client-$size-$acks-$round.out
   tv=$WORK/$LINE-$op-$client-$size-$acks-$round.time
   local -a cmd
+  local -a kd_tls=(-X security.protocol=SSL -X "ssl.truststore.location=$KD_SECURE_DIR/ca.pem"
+    -X "ssl.certificate.location=$KD_SECURE_DIR/alice.pem" -X "ssl.key.location=$KD_SECURE_DIR/alice-key.pem")
+  local -a kcat_tls=(-X security.protocol=SSL -X "ssl.ca.location=$KD_SECURE_DIR/ca.pem"
+    -X "ssl.certificate.location=$KD_SECURE_DIR/alice.pem" -X "ssl.key.location=$KD_SECURE_DIR/alice-key.pem")
   case $op/$client in
+  produce/modern-tls)
+    cmd=("$KD" --brokers "$TLS_BROKERS" "${kd_tls[@]}" -q bench produce --topic "$topic"
+      --records "$n" --record-size "$size" --acks "$acks" --format json) ;;
+  consume/modern-tls)
+    cmd=("$KD" --brokers "$TLS_BROKERS" "${kd_tls[@]}" -q bench consume --topic "$topic"
+      --records "$n" --format json) ;;
+  produce/kcat-tls)
+    cmd=(kcat -P -b "$TLS_BROKERS" "${kcat_tls[@]}" -t "$topic" -X "acks=$acks" -l "$(kcat_file "$size" "$n")") ;;
+  consume/kcat-tls)
+    cmd=(kcat -C -b "$TLS_BROKERS" "${kcat_tls[@]}" -t "$topic" -o beginning -c "$n" -q -f '') ;;
   produce/classic | produce/modern)
     cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q bench produce --topic "$topic"
       --records "$n" --record-size "$size" --acks "$acks" --format json) ;;
@@ -278,14 +317,14 @@ measure() {
   ms=$(($(now_ms) - start_ms))
   b1=$(broker_ticks)
   case $op/$client in
-  produce/classic | produce/modern | consume/classic | consume/modern)
+  produce/classic | produce/modern | consume/classic | consume/modern | */modern-tls)
     rps=$(sed -n 's/.*"records_per_sec":\([0-9.]*\).*/\1/p' "$log") ;;
   produce/java) rps=$(sed -n 's/.* records sent, \([0-9.]*\) records\/sec .*ms 99.9th\.$/\1/p' "$log") ;;
   # fetch.nMsg.sec: leaves out the group join, which kafkademo does not do
   consume/java) rps=$(awk -F', ' 'NF >= 10 && $10 ~ /^[0-9.]+$/ {v = $10} END {print v}' "$log") ;;
   # kcat reports no rate, nor does a console producer: records over the
   # whole process's wall time
-  */kcat | console/*) rps=$(awk -v n="$n" -v ms="$ms" 'BEGIN {printf "%.1f", n * 1000 / ms}') ;;
+  */kcat | */kcat-tls | console/*) rps=$(awk -v n="$n" -v ms="$ms" 'BEGIN {printf "%.1f", n * 1000 / ms}') ;;
   esac
   [[ -n $rps ]] || {
     warn "cannot read a rate from $client's output ($log)"
@@ -344,6 +383,20 @@ bench_line() {
       for client in "${order[@]}"; do
         measure consume "$client" "$size" - "${filled[$size]}" "$round" || true
       done
+      if ((TLS_ON)); then
+        # Over TLS, in the order of the round: the same work as the
+        # plaintext rows above (produce acks=1, consume from the start).
+        local -a tls_order=(modern-tls kcat-tls)
+        ((round % 2)) || tls_order=(kcat-tls modern-tls)
+        for client in "${tls_order[@]}"; do
+          new_topic "p-$size-1-$client-$round"
+          measure produce "$client" "$size" 1 "$TOPIC" "$round" || true
+          drop_topic "$TOPIC"
+        done
+        for client in "${tls_order[@]}"; do
+          measure consume "$client" "$size" - "${filled[$size]}" "$round" || true
+        done
+      fi
     done
     for client in "${order[@]}"; do
       [[ $client == java ]] || console+=("$client")
@@ -384,6 +437,7 @@ summarize() {
     END {
       name["classic"] = "kafkademo classic"; name["modern"] = "kafkademo modern"
       name["java"] = "Java perf tool"; name["kcat"] = "kcat"
+      name["modern-tls"] = "kafkademo modern, TLS"; name["kcat-tls"] = "kcat, TLS"
       for (x = 1; x <= nk; x++) {
         k = keys[x]
         mr[k] = median(rps, k, n[k]); ms[k] = median(rss, k, n[k])
@@ -393,14 +447,33 @@ summarize() {
       print "|-------|----|-------:|------|--------|----------:|-----:|---------:|------:|------:|------:|------:|"
       for (x = 1; x <= nk; x++) {
         k = keys[x]; split(k, f, SUBSEP)
-        kd = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4] SUBSEP "modern"
-        if (f[5] == "modern" || !(kd in mr)) { ratio = "—"; rssr = "—" }
+        kd = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4] SUBSEP ((f[5] ~ /-tls$/) ? "modern-tls" : "modern")
+        if (f[5] ~ /^modern/ || !(kd in mr)) { ratio = "—"; rssr = "—" }
         else { ratio = sprintf("%.2f", mr[kd] / mr[k]); rssr = sprintf("%.2f", ms[kd] / ms[k]) }
         size = (f[3] == 1000) ? "1 KB" : f[3] " B"
         broker = (mb[k] < 0) ? "n/a" : sprintf("%.2f", mb[k])
         printf "| %s | %s | %s | %s | %s | %.0f | %.1f | %.1f MB | %.2f | %s | %s | %s |\n",
           f[1], f[2], size, f[4], (f[5] in name) ? name[f[5]] : f[5], mr[k], mr[k] * f[3] / mib,
           ms[k] / 1024, mc[k], broker, ratio, rssr
+      }
+      # What TLS costs each client: its TLS records/s as a share of its own
+      # plaintext records/s, same broker, same run.
+      header = 0
+      for (x = 1; x <= nk; x++) {
+        k = keys[x]; split(k, f, SUBSEP)
+        if (f[5] != "modern") continue
+        base = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4]
+        if (!((base SUBSEP "modern-tls") in mr) || !((base SUBSEP "kcat-tls") in mr) || !((base SUBSEP "kcat") in mr)) continue
+        if (!header++) {
+          print ""
+          print "| Kafka | op | record | acks | kafkademo plaintext | kafkademo TLS | kafkademo TLS ÷ plaintext | kcat plaintext | kcat TLS | kcat TLS ÷ plaintext | goal: kafkademo share ≥ kcat share |"
+          print "|-------|----|-------:|------|------:|------:|------:|------:|------:|------:|------|"
+        }
+        kp = mr[base SUBSEP "modern"]; kt = mr[base SUBSEP "modern-tls"]
+        cp = mr[base SUBSEP "kcat"]; ct = mr[base SUBSEP "kcat-tls"]
+        size = (f[3] == 1000) ? "1 KB" : f[3] " B"
+        printf "| %s | %s | %s | %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %s |\n",
+          f[1], f[2], size, f[4], kp, kt, kt / kp, cp, ct, ct / cp, (kt / kp >= ct / cp) ? "met" : "not met"
       }
     }' "$RESULTS"
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make test: run `cargo test` against a real broker in each mode, ZooKeeper then
 # KRaft, then the same suite against Kafka 4.4 in KRaft mode (where the
-# modern data path runs) with kafka4:: (what is special about 4.x), then the replication tests (cluster::) against a 3-broker
+# modern data path runs) with kafka4:: (what is special about 4.x), then
+# security:: against a Kafka 4.4 broker with TLS, SASL and ACLs
+# (KAFKA_SECURITY=1), then the replication tests (cluster::) against a 3-broker
 # cluster and on a 4.4 one (cluster4, with the idempotent producer's failover), then the fault suite (faults::, docs/reliability.md) against a
 # fresh one. For each mode: start fresh brokers, run the tests with
 # KAFKA_BROKERS and KAFKA_MODE set, stop the brokers. Fails if any mode
@@ -9,7 +11,7 @@
 # Ctrl-C); no JVM is left behind.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]     e.g. scripts/test.sh -- --test-threads=1
-#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, cluster, cluster4, faults)
+#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, secure, cluster, cluster4, faults)
 #   KAFKA_TEST_MODES=faults scripts/test.sh  (make faults; report in target/faults.tsv)
 #   FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh   (make soak)
 #
@@ -23,9 +25,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KD_ROOT"
 
-read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 cluster cluster4 faults}"
+read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 secure cluster cluster4 faults}"
 for mode in "${modes[@]}"; do
-  [[ $mode == cluster || $mode == cluster4 || $mode == kafka4 || $mode == faults ]] || KAFKA_MODE=$mode requested_mode >/dev/null
+  [[ $mode == cluster || $mode == cluster4 || $mode == kafka4 || $mode == secure || $mode == faults ]] || KAFKA_MODE=$mode requested_mode >/dev/null
 done
 # The kafka4 phase's Kafka: the version scripts/kafka4-pom.xml declares.
 kafka4_version=$(pom_kafka_version "$KD_POM4")
@@ -85,7 +87,7 @@ cargo test "${build_args[@]}" --bins -- "${test_args[@]}"
 # never by a test.
 scripts/test-setup.sh
 scripts/kafka-install.sh
-if [[ " ${modes[*]} " == *" kafka4 "* || " ${modes[*]} " == *" cluster4 "* ]]; then
+if [[ " ${modes[*]} " == *" kafka4 "* || " ${modes[*]} " == *" cluster4 "* || " ${modes[*]} " == *" secure "* ]]; then
   KAFKA_VERSION=$kafka4_version scripts/kafka-install.sh
 fi
 if cluster_running; then
@@ -156,15 +158,37 @@ for mode in "${modes[@]}"; do
     # The whole single-broker suite (auto picks the modern data path on 4.x),
     # plus kafka4:: (what is special about 4.x).
     # (modern:: forces the modern path on 3.9; kafka4:: covers it here.)
-    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: ${test_args[*]}"
+    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: ${test_args[*]}"
     if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft KAFKA_VERSION=$kafka4_version \
-      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: "${test_args[@]}"; then
+      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: "${test_args[@]}"; then
       results+=("kafka4 mode: ok")
     else
       results+=("kafka4 mode: FAILED")
       failed=1
     fi
     say "==> kafka4 mode: stopping Kafka"
+    scripts/kafka-down.sh
+    continue
+  fi
+  if [[ $mode == secure ]]; then
+    # Kafka 4.4 with TLS, SASL and ACLs (KAFKA_SECURITY=1, docs/security.md):
+    # security:: connects through each listener as alice, bob and admin.
+    say "==> secure mode: starting Kafka $kafka4_version (KRaft) with TLS, SASL and ACLs"
+    if ! KAFKA_SECURITY=1 KAFKA_VERSION=$kafka4_version KAFKA_MODE=kraft scripts/kafka-up.sh; then
+      results+=("secure mode: BROKER DID NOT START")
+      failed=1
+      scripts/kafka-down.sh
+      continue
+    fi
+    say "==> secure mode: cargo test ${build_args[*]} --test integration -- security:: ${test_args[*]}"
+    if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft KAFKA_VERSION=$kafka4_version \
+      cargo test "${build_args[@]}" --test integration -- security:: "${test_args[@]}"; then
+      results+=("secure mode: ok")
+    else
+      results+=("secure mode: FAILED")
+      failed=1
+    fi
+    say "==> secure mode: stopping Kafka"
     scripts/kafka-down.sh
     continue
   fi
@@ -204,9 +228,9 @@ for mode in "${modes[@]}"; do
   fi
   # The replication and fault tests need three brokers, the Kafka 4.x tests
   # Kafka 4.4: they have phases of their own.
-  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: ${test_args[*]}"
+  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: ${test_args[*]}"
   if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
-    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: "${test_args[@]}"; then
+    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")

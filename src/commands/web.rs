@@ -59,8 +59,12 @@ pub fn execute(brokers: &BrokerConfig, args: Web) -> Result<()> {
     let server = Server::from_listener(listener, None)
         .map_err(|e| serve_error(format!("cannot start the web server on {addr}: {e}"), None))?;
     if !args.bind.is_loopback() {
+        let rights = match brokers.security.user() {
+            Some(user) => format!(" as user {user}"),
+            None => String::new(),
+        };
         log::warn!(
-            "listening on {addr}: anyone who can reach this address can read '{}' and send to it",
+            "listening on {addr}: anyone who can reach this address can read '{}' and send to it{rights}",
             args.topic
         );
     }
