@@ -215,6 +215,13 @@ impl Connection {
             });
         }
         let frame = self.frame(request, version)?;
+        // Names and sizes only: a SaslAuthenticate body holds a password.
+        log::trace!(
+            "{} <- {} v{version}, {} bytes",
+            self.addr,
+            api_name::<R>(),
+            frame.len()
+        );
 
         // From here on, a failure leaves the stream out of step.
         self.broken = true;

@@ -26,7 +26,8 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
     }
     admin::validate_topic_name(&args.topic)?;
     let mut cluster = Cluster::connect(brokers)?;
-    let topic = admin::describe_topic(&mut cluster, &args.topic)?;
+    let topic = admin::describe_topic(&mut cluster, &args.topic)
+        .map_err(|e| e.for_operation("read", "Read"))?;
     let all: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
     let reset = if args.from_beginning {
         StartAt::Earliest

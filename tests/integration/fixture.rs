@@ -176,18 +176,37 @@ pub fn sigint(child: &Child) {
 
 /// Waits for a child with a bound, killing it if the bound passes.
 pub fn wait_bounded(mut child: Child, bound: Duration) -> Run {
+    // Read both pipes while waiting: a child that writes more than a pipe
+    // holds (-vvv logs) would otherwise block and never end.
+    fn drain<R: std::io::Read + Send + 'static>(
+        pipe: Option<R>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let ended = poll(bound, || {
         matches!(child.try_wait(), Ok(Some(_))).then_some(())
     });
     if ended.is_none() {
         let _ = child.kill();
-        let out = child.wait_with_output().expect("wait");
-        panic!(
-            "process did not end within {bound:?}:\n{:?}",
-            Run::from(out)
-        );
     }
-    Run::from(child.wait_with_output().expect("wait"))
+    let status = child.wait().expect("wait");
+    let run = Run::from(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    });
+    if ended.is_none() {
+        panic!("process did not end within {bound:?}:\n{run:?}");
+    }
+    run
 }
 
 /// Calls `check` until it returns a value or `bound` has passed (then None).

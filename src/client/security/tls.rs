@@ -330,7 +330,7 @@ pub fn error(addr: &str, e: &rustls::Error, client_cert: bool) -> Error {
             ),
             CertificateError::ExpiredContext { not_after, .. } => denied(
                 format!(
-                    "the TLS certificate of Kafka at {addr} expired at {}",
+                    "the TLS certificate of Kafka at {addr} has expired: it was valid until {}",
                     date(*not_after)
                 ),
                 "the broker needs a new certificate",
