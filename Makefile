@@ -3,12 +3,14 @@
 # The broker runs in ZooKeeper mode unless KAFKA_MODE=kraft (in the environment
 # or as `make kafka-up KAFKA_MODE=kraft`). KAFKA_VERSION=4.4.0 runs Kafka 4.4
 # instead of the default 3.9 (KRaft only), installed beside it; KAFKA_PORT
-# moves the single broker off 9092. Everything it needs and writes lives in
-# .kafka/; see scripts/ for the details.
+# moves the single broker off 9092. KAFKA_SECURITY=1 secures it (TLS, SASL,
+# ACLs on the ports after KAFKA_PORT; docs/security.md). Everything it needs
+# and writes lives in .kafka/; see scripts/ for the details.
 
 export KAFKA_MODE
 export KAFKA_VERSION
 export KAFKA_PORT
+export KAFKA_SECURITY
 export CLUSTER_PORT
 
 .PHONY: demo failover-demo soak faults build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
@@ -59,6 +61,11 @@ kafka-install:
 	@scripts/kafka-install.sh
 
 # ZooKeeper (unless KAFKA_MODE=kraft or Kafka 4.x), then a broker on 127.0.0.1:9092.
+# KAFKA_SECURITY=1: the secured broker (config/server-secure.properties):
+# PLAINTEXT 9092 stays open as the admin door; SSL (client certificate) 9094,
+# SASL_SSL 9095, SASL_PLAINTEXT 9096, an expired certificate on 9097; users
+# alice, bob, admin; certificates made into .kafka/secure; ACLs and topics
+# secure.a, secure.b made before it says it is up. Clients: config/secure/.
 kafka-up:
 	@scripts/kafka-up.sh
 
@@ -69,7 +76,8 @@ kafka-down:
 kafka-status:
 	@scripts/kafka-status.sh
 
-# Delete topics, offsets and logs (.kafka/data, .kafka/logs); keeps the install.
+# Delete topics, offsets and logs (.kafka/data, .kafka/logs) and the secured
+# broker's certificates (.kafka/secure); keeps the install.
 kafka-clean:
 	@scripts/kafka-clean.sh
 

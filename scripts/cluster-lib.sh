@@ -117,12 +117,6 @@ cluster_bootstrap() {
   say "$list"
 }
 
-# port_open PORT: something accepts connections on 127.0.0.1:PORT.
-port_open() {
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$KD_HOST" "$1" 2>/dev/null
-}
-
 # cluster_check_ports ID: the ports broker ID needs are free. Refuses (exits)
 # when the single broker of kafka-start.sh uses one, or anything else does.
 cluster_check_ports() {
@@ -133,8 +127,12 @@ cluster_check_ports() {
   if [[ $KD_CLUSTER_MODE == kraft ]]; then mine+=("$cport"); fi
   if pid=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN"); then
     single_ports=("$(running_port)")
-    # The KRaft single broker's controller listens on the next port (9093).
+    # The KRaft single broker's controller listens on the next port (9093),
+    # and a secured one's TLS and SASL listeners on the four after (9094-9097).
     if [[ $(running_mode) == kraft ]]; then single_ports+=($((single_ports[0] + 1))); fi
+    if [[ $(running_security) == 1 ]]; then
+      for p in "${KD_SECURE_LISTENERS[@]}"; do single_ports+=("$(secure_port "$p" "${single_ports[0]}")"); done
+    fi
     for p in "${mine[@]}"; do
       if [[ " ${single_ports[*]} " == *" $p "* ]]; then
         die "the single Kafka broker ($(running_mode) mode, pid $pid) uses port $p, which broker $id needs: stop it first (make kafka-down), or run the cluster on other ports (e.g. CLUSTER_PORT=19092)"

@@ -7,7 +7,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 name=Kafka
 if pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null; then
-  name="Kafka $(running_version) in $(running_mode) mode"
+  name="$(running_secured_word)Kafka $(running_version) in $(running_mode) mode"
+  name=${name^}
 fi
 stop_process "$name" "$KD_KAFKA_PID" "$KD_KAFKA_MAIN"
-rm -f "$KD_KAFKA_MODE_FILE" "$KD_KAFKA_VERSION_FILE" "$KD_KAFKA_PORT_FILE"
+rm -f "$KD_KAFKA_MODE_FILE" "$KD_KAFKA_VERSION_FILE" "$KD_KAFKA_PORT_FILE" \
+  "$KD_KAFKA_SECURITY_FILE" "$KD_SECURE_CONFIG"

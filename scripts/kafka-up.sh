@@ -3,6 +3,8 @@
 # KAFKA_MODE=kraft, or Kafka 4.x) and the broker. Harmless when they already run.
 # KAFKA_VERSION=4.4.0 make kafka-up: Kafka 4.4.0 in KRaft mode, installed
 # beside the default version (scripts/kafka4-pom.xml).
+# KAFKA_SECURITY=1 make kafka-up: the secured broker, in either mode (TLS, SASL,
+# ACLs; see scripts/kafka-start.sh and config/server-secure.properties).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -12,6 +12,10 @@
 # in .kafka/lib, so switching does not reinstall. KAFKA_PORT moves the single
 # broker (default 9092; its KRaft controller listens on the next port).
 #
+# KAFKA_SECURITY=1 secures the single broker (config/server-secure.properties):
+# TLS, SASL and ACLs on the ports after KAFKA_PORT, certificates made into
+# .kafka/secure, PLAINTEXT left open as the local admin door.
+#
 # If KAFKA_HOME points at an unpacked Kafka download, its bin/kafka-run-class.sh
 # runs every class and nothing is installed into .kafka/lib.
 
@@ -33,7 +37,27 @@ KD_KAFKA_MODE_FILE=$KD_RUN/kafka.mode
 # Version and port of the single broker that runs, written at its start.
 KD_KAFKA_VERSION_FILE=$KD_RUN/kafka.version
 KD_KAFKA_PORT_FILE=$KD_RUN/kafka.port
+# "1" when it runs secured (KAFKA_SECURITY=1), and the config it was started
+# with then (its config plus config/server-secure.properties and the ports').
+KD_KAFKA_SECURITY_FILE=$KD_RUN/kafka.security
+KD_SECURE_CONFIG=$KD_RUN/server-secure.properties
 KD_ZK_PID=$KD_RUN/zookeeper.pid
+
+# The secured broker (KAFKA_SECURITY=1): its certificates (scripts/kafka-certs.sh)
+# and the password of their PKCS12 stores (as in config/server-secure.properties);
+# the SCRAM users it is given (PLAIN's are in config/server-secure.properties),
+# and the topics the setup makes (scripts/kafka-secure-setup.sh). Development
+# passwords in the open: the config/secure/*.properties clients use them.
+KD_SECURE_DIR=$KD_DIR/secure
+KD_STORE_PASSWORD=kafkademo-store
+KD_SCRAM_USERS=(alice:alice-secret bob:bob-secret admin:admin-secret)
+KD_SECURE_TOPICS=(secure.a secure.b)
+# Its listeners other than PLAINTEXT (KAFKA_PORT) and CONTROLLER (the next
+# port, KRaft): SSL on KAFKA_PORT+2, then SASL_SSL, SASL_PLAINTEXT, EXPIRED.
+KD_SECURE_LISTENERS=(SSL SASL_SSL SASL_PLAINTEXT EXPIRED)
+# The secured broker in ZooKeeper mode keeps its topics, ACLs and SCRAM users
+# under this chroot, apart from the plain broker's.
+KD_SECURE_CHROOT=/kafkademo-secure
 
 KD_KAFKA_MAIN=kafka.Kafka
 KD_ZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain
@@ -94,6 +118,37 @@ KD_LIB=$KD_LIBS/$KD_VERSION
 if [[ ! $KD_KAFKA_PORT =~ ^[0-9]+$ ]] || ((KD_KAFKA_PORT < 1024 || KD_KAFKA_PORT > 65534)); then
   die "KAFKA_PORT must be a port number from 1024 to 65534, not '$KD_KAFKA_PORT'"
 fi
+# KD_SECURITY: 1 if the secured broker is asked for (KAFKA_SECURITY=1).
+case ${KAFKA_SECURITY:-0} in
+1 | yes | true | on) KD_SECURITY=1 ;;
+'' | 0 | no | false | off) KD_SECURITY=0 ;;
+*) die "KAFKA_SECURITY must be 1 (the secured broker) or 0, not '$KAFKA_SECURITY'" ;;
+esac
+if ((KD_SECURITY && KD_KAFKA_PORT + ${#KD_SECURE_LISTENERS[@]} + 1 > 65535)); then
+  die "KAFKA_SECURITY=1 needs KAFKA_PORT to KAFKA_PORT+$((${#KD_SECURE_LISTENERS[@]} + 1)): KAFKA_PORT=$KD_KAFKA_PORT is too high"
+fi
+
+# secure_port LISTENER [PORT]: the port of a secured listener (SSL,
+# SASL_SSL, SASL_PLAINTEXT, EXPIRED) of the broker on PORT (default KAFKA_PORT).
+secure_port() {
+  local i
+  for i in "${!KD_SECURE_LISTENERS[@]}"; do
+    if [[ ${KD_SECURE_LISTENERS[i]} == "$1" ]]; then
+      printf '%s\n' $((${2:-$KD_KAFKA_PORT} + 2 + i))
+      return 0
+    fi
+  done
+  return 1
+}
+# secure_ports_text PORT: "SSL 9094, SASL_SSL 9095, ..." for messages about
+# the secured broker on PORT.
+secure_ports_text() {
+  local name text=
+  for name in "${KD_SECURE_LISTENERS[@]}"; do
+    text+="${text:+, }$name $(secure_port "$name" "$1")"
+  done
+  printf '%s\n' "$text"
+}
 
 # The version that will run: KAFKA_HOME's, or KD_VERSION if it is installed in .kafka.
 installed_kafka_version() {
@@ -285,6 +340,12 @@ log_tail() {
 
 # ---- probes (pure bash: no JVM, no python per poll) -------------------------
 
+# port_open PORT: something accepts connections on 127.0.0.1:PORT.
+port_open() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$KD_HOST" "$1" 2>/dev/null
+}
+
 # zk_probe [SECS]: ZooKeeper answers the `srvr` four-letter word and serves.
 zk_probe() {
   local reply
@@ -356,6 +417,51 @@ kafka_probe() {
   return 0
 }
 
+# kafka_topic_probe TOPIC [SECS [HOST [PORT]]]: a Metadata v0 request for TOPIC
+# alone; succeeds if the topic exists and its first partition has a leader.
+# (Auto-creation is off in config/, so asking does not create it.)
+kafka_topic_probe() {
+  local topic=$1 secs=${2:-3} to_host=${3:-$KD_HOST} to_port=${4:-$KD_KAFKA_PORT} out frame
+  [[ $topic =~ ^[A-Za-z0-9._-]{1,249}$ ]] || return 1
+  # size | api_key=3 | api_version=0 | correlation_id="KDMP" | client_id="probe"
+  # | topics: [TOPIC]
+  local n=$((21 + ${#topic}))
+  printf -v frame '\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x03\\x00\\x00\\x4b\\x44\\x4d\\x50\\x00\\x05probe\\x00\\x00\\x00\\x01\\x%02x\\x%02x%s' \
+    $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)) \
+    $((${#topic} >> 8)) $((${#topic} & 255)) "$topic"
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  out=$(timeout "$secs" bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "$2" >&3
+    set -- $(head -c 4 <&3 | od -An -tu1 -v)
+    [ $# -eq 4 ] || exit 1
+    n=$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))
+    [ "$n" -ge 12 ] && [ "$n" -le 16777216 ] || exit 1
+    head -c "$n" <&3 | od -An -tu1 -v
+  ' "$to_host" "$to_port" "$frame" 2>/dev/null) || return 1
+  local -a b
+  read -r -d '' -a b <<<"$out" || true
+  local len=${#b[@]} i=0 k count
+  _i32() { KD_I32=$(((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3])) && i=$((i + 4)); }
+  _i16() { KD_I16=$(((b[i] << 8) | b[i + 1])) && i=$((i + 2)); }
+  ((len >= 12)) || return 1
+  _i32
+  ((KD_I32 == 0x4b444d50)) || return 1 # correlation id
+  _i32 && count=$KD_I32                  # brokers: node, host, port each
+  ((count < 10000)) || return 1
+  for ((k = 0; k < count; k++)); do
+    ((i + 6 <= len)) || return 1
+    i=$((i + 4)) && _i16 && i=$((i + KD_I16 + 4))
+  done
+  ((i + 4 + 2 + 2 + ${#topic} + 4 + 10 <= len)) || return 1
+  _i32 && ((KD_I32 == 1)) || return 1     # one topic
+  _i16 && ((KD_I16 == 0)) || return 1     # its error code
+  _i16 && i=$((i + KD_I16))               # its name
+  _i32 && ((KD_I32 >= 1)) || return 1     # partitions
+  _i16 && ((KD_I16 == 0)) || return 1     # the first one's error code
+  i=$((i + 4)) && _i32 && ((KD_I32 < 0x80000000)) # its leader, not -1
+}
+
 # wait_until NAME PID TIMEOUT PROBE LOGS...: poll PROBE until it succeeds while
 # PID lives. On death or timeout, print the log tails, kill PID, return 1.
 wait_until() {
@@ -411,6 +517,16 @@ running_mode() {
   if [[ -s $KD_KAFKA_MODE_FILE ]]; then cat "$KD_KAFKA_MODE_FILE"; else say zookeeper; fi
 }
 
+# Whether the broker that runs is secured (1) or not (0).
+running_security() {
+  if [[ -s $KD_KAFKA_SECURITY_FILE ]] && [[ $(<"$KD_KAFKA_SECURITY_FILE") == 1 ]]; then say 1; else say 0; fi
+}
+# "secured " for messages about the broker that runs, or "".
+running_secured_word() {
+  if [[ $(running_security) == 1 ]]; then say "secured "; fi
+  return 0
+}
+
 # The version and port of the broker that runs (files written at start; a
 # broker started before they existed is the default version on 9092).
 running_version() {
@@ -421,16 +537,28 @@ running_port() {
 }
 
 # check_running MODE: sets KD_RUNNING_PID to the pid of the single broker if
-# it runs as asked (MODE, KD_VERSION, KD_KAFKA_PORT), or to "" if none runs;
-# dies if it runs otherwise.
+# it runs as asked (MODE, KD_VERSION, KD_KAFKA_PORT, secured if KD_SECURITY),
+# or to "" if none runs; dies if it runs otherwise. A secured broker does for
+# a plain one (its PLAINTEXT listener is the plain broker's, open to all);
+# KD_RUNNING_SECURITY says which runs.
 check_running() {
-  local mode=$1 rmode rversion rport
+  local mode=$1 rmode rversion rport rsec runs wanted
   KD_RUNNING_PID=
+  KD_RUNNING_SECURITY=0
   KD_RUNNING_PID=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN") || return 0
   rmode=$(running_mode)
   rversion=$(running_version)
   rport=$(running_port)
-  if [[ $rmode != "$mode" || $rversion != "$KD_VERSION" || $rport != "$KD_KAFKA_PORT" ]]; then
-    die "Kafka $rversion is running in $rmode mode on $KD_HOST:$rport (pid $KD_RUNNING_PID); stop it first (make kafka-down) to start Kafka $KD_VERSION in $mode mode on $KD_HOST:$KD_KAFKA_PORT"
+  rsec=$(running_security)
+  KD_RUNNING_SECURITY=$rsec
+  if [[ $rmode != "$mode" || $rversion != "$KD_VERSION" || $rport != "$KD_KAFKA_PORT" ]] || ((KD_SECURITY && !rsec)); then
+    runs="Kafka $rversion is running in $rmode mode on $KD_HOST:$rport (pid $KD_RUNNING_PID)"
+    wanted="Kafka $KD_VERSION in $mode mode on $KD_HOST:$KD_KAFKA_PORT"
+    if ((rsec)); then runs="Secured $runs"; fi
+    if ((KD_SECURITY)); then
+      wanted="secured $wanted"
+      if ((!rsec)); then runs+=" without security"; fi
+    fi
+    die "$runs; stop it first (make kafka-down) to start $wanted"
   fi
 }
