@@ -3,7 +3,7 @@
 //! its deadline and Ctrl-C is noticed at once (client::deadline). TLS
 //! records are written whole however the kernel splits the socket writes.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +14,19 @@ use crate::client::deadline::{Deadline, Expired, SLICE};
 use crate::client::security::tls;
 use crate::error::{Error, Result};
 
+/// Bytes read from the socket at once: rustls asks for 4 KiB at a time,
+/// and a fetch answer is up to 256 KiB per partition.
+const READ_BUFFER: usize = 64 * 1024;
+
 pub struct Wire {
     addr: String,
     timeout: Duration,
-    tcp: TcpStream,
+    /// Reads go through the buffer; writes go to the socket itself.
+    tcp: BufReader<TcpStream>,
+    /// The socket timeouts last set, so a slice costs no system call when
+    /// it has not changed.
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
     tls: Option<Box<ClientConnection>>,
     /// Whether our TLS configuration offers a client certificate.
     client_cert: bool,
@@ -29,7 +38,9 @@ impl Wire {
         Ok(Wire {
             addr: addr.to_string(),
             timeout,
-            tcp: connect(addr, timeout, deadline)?,
+            tcp: BufReader::with_capacity(READ_BUFFER, connect(addr, timeout, deadline)?),
+            read_timeout: None,
+            write_timeout: None,
             tls: None,
             client_cert: false,
         })
@@ -84,11 +95,8 @@ impl Wire {
             return self.flush(deadline);
         }
         while !bytes.is_empty() {
-            let slice = slice(&self.addr, self.timeout, deadline)?;
-            self.tcp
-                .set_write_timeout(Some(slice))
-                .map_err(|e| io_error(&self.addr, e))?;
-            match self.tcp.write(bytes) {
+            self.arm_write(deadline)?;
+            match self.tcp.get_ref().write(bytes) {
                 Ok(0) => return Err(io_error(&self.addr, ErrorKind::WriteZero.into())),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if waiting(&e) => {}
@@ -111,10 +119,7 @@ impl Wire {
                 }
                 continue;
             }
-            let slice = slice(&self.addr, self.timeout, deadline)?;
-            self.tcp
-                .set_read_timeout(Some(slice))
-                .map_err(|e| io_error(&self.addr, e))?;
+            self.arm_read(deadline)?;
             match self.tcp.read(&mut buf[filled..]) {
                 Ok(0) => return Err(io_error(&self.addr, ErrorKind::UnexpectedEof.into())),
                 Ok(n) => filled += n,
@@ -127,15 +132,12 @@ impl Wire {
 
     /// Writes out what TLS holds for the socket.
     fn flush(&mut self, deadline: Deadline) -> Result<()> {
-        let Some(tls) = self.tls.as_mut() else {
-            return Ok(());
-        };
-        while tls.wants_write() {
-            let slice = slice(&self.addr, self.timeout, deadline)?;
-            self.tcp
-                .set_write_timeout(Some(slice))
-                .map_err(|e| io_error(&self.addr, e))?;
-            match tls.write_tls(&mut self.tcp) {
+        while self.tls.as_ref().is_some_and(|t| t.wants_write()) {
+            self.arm_write(deadline)?;
+            let (Some(tls), mut socket) = (self.tls.as_mut(), self.tcp.get_ref()) else {
+                break;
+            };
+            match tls.write_tls(&mut socket) {
                 Ok(0) => return Err(io_error(&self.addr, ErrorKind::WriteZero.into())),
                 Ok(_) => {}
                 Err(e) if waiting(&e) => {}
@@ -147,13 +149,16 @@ impl Wire {
 
     /// Reads one slice's worth of TLS records from the socket and decrypts them.
     fn fill(&mut self, deadline: Deadline) -> Result<()> {
+        if self.tls.is_none() {
+            return Ok(());
+        }
+        // Buffered bytes need no wait (nor a timeout change).
+        if self.tcp.buffer().is_empty() {
+            self.arm_read(deadline)?;
+        }
         let Some(tls) = self.tls.as_mut() else {
             return Ok(());
         };
-        let slice = slice(&self.addr, self.timeout, deadline)?;
-        self.tcp
-            .set_read_timeout(Some(slice))
-            .map_err(|e| io_error(&self.addr, e))?;
         match tls.read_tls(&mut self.tcp) {
             Ok(0) => return Err(io_error(&self.addr, ErrorKind::UnexpectedEof.into())),
             Ok(_) => {}
@@ -162,12 +167,40 @@ impl Wire {
         }
         if let Err(e) = tls.process_new_packets() {
             // Tell the broker why (an alert), as far as the socket takes it.
-            let _ = tls.write_tls(&mut self.tcp);
+            let _ = tls.write_tls(&mut self.tcp.get_ref());
             return Err(tls::error(&self.addr, &e, self.client_cert));
         }
         // A key update or an alert to answer.
         if tls.wants_write() && !tls.is_handshaking() {
             self.flush(deadline)?;
+        }
+        Ok(())
+    }
+}
+
+impl Wire {
+    /// Sets the socket's read timeout to the next slice of `deadline`.
+    fn arm_read(&mut self, deadline: Deadline) -> Result<()> {
+        let slice = Some(slice(&self.addr, self.timeout, deadline)?);
+        if self.read_timeout != slice {
+            self.tcp
+                .get_ref()
+                .set_read_timeout(slice)
+                .map_err(|e| io_error(&self.addr, e))?;
+            self.read_timeout = slice;
+        }
+        Ok(())
+    }
+
+    /// Sets the socket's write timeout to the next slice of `deadline`.
+    fn arm_write(&mut self, deadline: Deadline) -> Result<()> {
+        let slice = Some(slice(&self.addr, self.timeout, deadline)?);
+        if self.write_timeout != slice {
+            self.tcp
+                .get_ref()
+                .set_write_timeout(slice)
+                .map_err(|e| io_error(&self.addr, e))?;
+            self.write_timeout = slice;
         }
         Ok(())
     }
