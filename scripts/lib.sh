@@ -366,6 +366,22 @@ zk_ephemerals() {
   sed -n '/^ephemeral nodes dump:/,/^Connections dump:/s/^[[:space:]]\{1,\}\(\/.*\)/\1/p' <<<"$reply"
 }
 
+# kafka_roundtrip SECS HOST PORT FRAME: sends FRAME (printf escapes) to
+# HOST:PORT and prints the answer's bytes (after its size) as decimal
+# numbers; fails without a plausible answer within SECS.
+kafka_roundtrip() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout "$1" bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "$2" >&3
+    set -- $(head -c 4 <&3 | od -An -tu1 -v)
+    [ $# -eq 4 ] || exit 1
+    n=$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))
+    [ "$n" -ge 12 ] && [ "$n" -le 16777216 ] || exit 1
+    head -c "$n" <&3 | od -An -tu1 -v
+  ' "$2" "$3" "$4" 2>/dev/null
+}
+
 # kafka_probe [SECS [HOST [PORT]]]: send a Metadata v0 request (all topics) and
 # check that a well-formed response with our correlation id and at least one
 # broker comes back. Sets KD_BROKERS ("0@127.0.0.1:9092 ...") and KD_TOPICS
@@ -375,16 +391,7 @@ kafka_probe() {
   # size=19 | api_key=3 (Metadata) | api_version=0 | correlation_id="KDMP"
   # | client_id="probe" | topics: empty array (= all topics in v0)
   local frame='\x00\x00\x00\x13\x00\x03\x00\x00\x4b\x44\x4d\x50\x00\x05probe\x00\x00\x00\x00'
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  out=$(timeout "$secs" bash -c '
-    exec 3<>"/dev/tcp/$0/$1" || exit 1
-    printf "$2" >&3
-    set -- $(head -c 4 <&3 | od -An -tu1 -v)
-    [ $# -eq 4 ] || exit 1
-    n=$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))
-    [ "$n" -ge 12 ] && [ "$n" -le 16777216 ] || exit 1
-    head -c "$n" <&3 | od -An -tu1 -v
-  ' "$to_host" "$to_port" "$frame" 2>/dev/null) || return 1
+  out=$(kafka_roundtrip "$secs" "$to_host" "$to_port" "$frame") || return 1
   local -a b
   read -r -d '' -a b <<<"$out" || true
   local len=${#b[@]} i=0
@@ -429,16 +436,7 @@ kafka_topic_probe() {
   printf -v frame '\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x03\\x00\\x00\\x4b\\x44\\x4d\\x50\\x00\\x05probe\\x00\\x00\\x00\\x01\\x%02x\\x%02x%s' \
     $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)) \
     $((${#topic} >> 8)) $((${#topic} & 255)) "$topic"
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  out=$(timeout "$secs" bash -c '
-    exec 3<>"/dev/tcp/$0/$1" || exit 1
-    printf "$2" >&3
-    set -- $(head -c 4 <&3 | od -An -tu1 -v)
-    [ $# -eq 4 ] || exit 1
-    n=$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))
-    [ "$n" -ge 12 ] && [ "$n" -le 16777216 ] || exit 1
-    head -c "$n" <&3 | od -An -tu1 -v
-  ' "$to_host" "$to_port" "$frame" 2>/dev/null) || return 1
+  out=$(kafka_roundtrip "$secs" "$to_host" "$to_port" "$frame") || return 1
   local -a b
   read -r -d '' -a b <<<"$out" || true
   local len=${#b[@]} i=0 k count
