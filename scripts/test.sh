@@ -158,9 +158,9 @@ for mode in "${modes[@]}"; do
     # The whole single-broker suite (auto picks the modern data path on 4.x),
     # plus kafka4:: (what is special about 4.x).
     # (modern:: forces the modern path on 3.9; kafka4:: covers it here.)
-    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: ${test_args[*]}"
+    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: ${test_args[*]}"
     if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft KAFKA_VERSION=$kafka4_version \
-      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: "${test_args[@]}"; then
+      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: "${test_args[@]}"; then
       results+=("kafka4 mode: ok")
     else
       results+=("kafka4 mode: FAILED")
@@ -180,9 +180,12 @@ for mode in "${modes[@]}"; do
       scripts/kafka-down.sh
       continue
     fi
-    say "==> secure mode: cargo test ${build_args[*]} --test integration -- security:: ${test_args[*]}"
+    say "==> secure mode: cargo test ${build_args[*]} --test integration -- security:: ${test_args[*]}, then secured_broker:: alone"
+    # secured_broker:: freezes the broker: alone, after the others.
     if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft KAFKA_VERSION=$kafka4_version \
-      cargo test "${build_args[@]}" --test integration -- security:: "${test_args[@]}"; then
+      cargo test "${build_args[@]}" --test integration -- security:: "${test_args[@]}" &&
+      KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft KAFKA_VERSION=$kafka4_version \
+        cargo test "${build_args[@]}" --test integration -- secured_broker:: --test-threads=1 "${test_args[@]}"; then
       results+=("secure mode: ok")
     else
       results+=("secure mode: FAILED")
@@ -228,9 +231,9 @@ for mode in "${modes[@]}"; do
   fi
   # The replication and fault tests need three brokers, the Kafka 4.x tests
   # Kafka 4.4: they have phases of their own.
-  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: ${test_args[*]}"
+  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: ${test_args[*]}"
   if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
-    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: "${test_args[@]}"; then
+    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")

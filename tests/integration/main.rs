@@ -14,6 +14,7 @@ mod faults;
 mod groups;
 mod kafka4;
 mod modern;
+mod secured_broker;
 mod security;
 mod streams;
 mod topic;

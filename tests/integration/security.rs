@@ -32,7 +32,7 @@ fn port(offset: u16) -> String {
 fn ssl() -> String {
     port(2)
 }
-fn sasl_ssl() -> String {
+pub(crate) fn sasl_ssl() -> String {
     port(3)
 }
 fn sasl_plaintext() -> String {
@@ -44,13 +44,13 @@ fn expired() -> String {
 
 /// kafkademo run in the repository root (where the configs' relative
 /// paths point), with a scrubbed environment.
-fn kd(args: &[&str]) -> Command {
+pub(crate) fn kd(args: &[&str]) -> Command {
     let mut cmd = kafkademo(args);
     cmd.current_dir(repo_root());
     cmd
 }
 
-fn run_kd(args: &[&str], input: Option<&str>) -> Run {
+pub(crate) fn run_kd(args: &[&str], input: Option<&str>) -> Run {
     let mut child = kd(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -72,7 +72,7 @@ fn run_kd(args: &[&str], input: Option<&str>) -> Run {
     wait_bounded(child, Duration::from_secs(60))
 }
 
-fn ok_kd(args: &[&str], input: Option<&str>) -> Run {
+pub(crate) fn ok_kd(args: &[&str], input: Option<&str>) -> Run {
     let r = run_kd(args, input);
     assert_eq!(r.code, 0, "kafkademo {args:?} failed:\n{r:?}");
     assert_no_password(&r);
@@ -112,7 +112,7 @@ fn fails_kd(args: &[&str], code: i32, needle: &str) -> Run {
     r
 }
 
-fn assert_no_password(r: &Run) {
+pub(crate) fn assert_no_password(r: &Run) {
     for pw in PASSWORDS.iter().chain(&["wrong-secret"]) {
         assert!(
             !r.stdout.contains(pw) && !r.stderr.contains(pw),
@@ -123,10 +123,10 @@ fn assert_no_password(r: &Run) {
 
 /// A topic in alice's namespace (secure.a…), made by admin through the
 /// PLAINTEXT listener, deleted at the end.
-struct AliceTopic(String);
+pub(crate) struct AliceTopic(pub(crate) String);
 
 impl AliceTopic {
-    fn new(tag: &str) -> AliceTopic {
+    pub(crate) fn new(tag: &str) -> AliceTopic {
         let name = format!("secure.a.{}", unique_topic(tag));
         ok(&["topic", "create", &name, "--partitions", "2"]);
         AliceTopic(name)
@@ -141,7 +141,7 @@ impl Drop for AliceTopic {
 
 /// `-X` arguments for alice over `protocol` with `mechanism` (SASL) or a
 /// client certificate (SSL).
-fn alice(protocol: &str, mechanism: Option<&str>, password: &str) -> Vec<String> {
+pub(crate) fn alice(protocol: &str, mechanism: Option<&str>, password: &str) -> Vec<String> {
     let mut x = vec![format!("security.protocol={protocol}")];
     if protocol.ends_with("SSL") {
         x.push(format!("ssl.truststore.location={CA}"));
@@ -164,7 +164,7 @@ fn alice(protocol: &str, mechanism: Option<&str>, password: &str) -> Vec<String>
     x.into_iter().flat_map(|p| ["-X".to_string(), p]).collect()
 }
 
-fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
+pub(crate) fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
     let mut v = head.to_vec();
     v.extend(tail.iter().map(String::as_str));
     v
