@@ -233,7 +233,12 @@ impl Connection {
             match (&e, self.versions.get(&R::KEY)) {
                 // A SASL listener answers ApiVersions, then closes on any
                 // other request from a client that did not authenticate.
-                (Error::Protocol { .. }, _) if first => Error::Config {
+                // (Unless the request's version is below the broker's
+                // minimum: that is the VersionRefused arm's case.)
+                (Error::Protocol { .. }, range)
+                    if first && range.is_none_or(|&(min, _)| version >= min) =>
+                {
+                    Error::Config {
                     message: format!(
                         "Kafka at {} closed the connection at kafkademo's first request after ApiVersions: the listener probably expects SASL",
                         self.addr
@@ -241,8 +246,9 @@ impl Connection {
                     hint: Some(
                         "set security.protocol=SASL_PLAINTEXT or SASL_SSL with sasl.mechanism and sasl.jaas.config (--command-config or -X)"
                             .into(),
-                    ),
-                },
+                        ),
+                    }
+                }
                 (Error::Protocol { .. }, Some(&(min, max))) if version < min => {
                     Error::VersionRefused {
                         addr: self.addr.clone(),
