@@ -82,16 +82,15 @@ fn broker_config(global: &Global) -> Result<BrokerConfig> {
 }
 
 fn dispatch(cli: Cli, brokers: &BrokerConfig) -> Result<()> {
-    let brokers = brokers.clone();
     match cli.command {
-        Command::Topic(cmd) => commands::topic::execute(&brokers, cmd),
-        Command::Produce(args) => commands::produce::execute(&brokers, args),
-        Command::Consume(args) => commands::consume::execute(&brokers, args),
-        Command::Group(cmd) => commands::group::execute(&brokers, cmd),
-        Command::Chat(args) => commands::chat::execute(&brokers, args),
-        Command::Web(args) => commands::web::execute(&brokers, args),
-        Command::Bench(cmd) => commands::bench::execute(&brokers, cmd, cli.global.quiet),
-        Command::Stream(cmd) => commands::stream::execute(&brokers, cmd, cli.global.quiet),
+        Command::Topic(cmd) => commands::topic::execute(brokers, cmd),
+        Command::Produce(args) => commands::produce::execute(brokers, args),
+        Command::Consume(args) => commands::consume::execute(brokers, args),
+        Command::Group(cmd) => commands::group::execute(brokers, cmd),
+        Command::Chat(args) => commands::chat::execute(brokers, args),
+        Command::Web(args) => commands::web::execute(brokers, args),
+        Command::Bench(cmd) => commands::bench::execute(brokers, cmd, cli.global.quiet),
+        Command::Stream(cmd) => commands::stream::execute(brokers, cmd, cli.global.quiet),
     }
 }
 
