@@ -173,6 +173,18 @@ pub struct StreamCount {
     /// Without a heartbeat for this long, the group drops this instance
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub session_timeout: Duration,
+    /// exactly-once: each flush is a Kafka transaction with the input
+    /// offsets under the group's generation, so an instance the group
+    /// dropped (a pause) cannot write (modern data path); unfenced: exact
+    /// through crashes only, no transactions (either data path)
+    #[arg(long, value_enum, default_value = "exactly-once")]
+    pub guarantee: Guarantee,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Guarantee {
+    ExactlyOnce,
+    Unfenced,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -299,9 +311,10 @@ pub struct Produce {
     /// Topic to write to
     #[arg(long, short = 't', default_value = "sample")]
     pub topic: String,
-    /// Replicas that must have a record before it counts as sent: 0, 1 or all
-    #[arg(long, default_value = "1", value_parser = parse_acks)]
-    pub acks: Acks,
+    /// Replicas that must have a record before it counts as sent: 0, 1 or
+    /// all [default: 1; all with --transactional-id]
+    #[arg(long, value_parser = parse_acks)]
+    pub acks: Option<Acks>,
     /// Time between two numbers [default: 1s for even, 2s for odd]
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Option<Duration>,
@@ -332,6 +345,15 @@ pub struct Produce {
     /// on 3.9)
     #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Stdin lines: write in Kafka transactions under this id (modern data
+    /// path, acks all): a transaction per batch of lines read (or per
+    /// --transaction-size), committed at end of input, aborted on Ctrl-C or
+    /// an error, so a read_committed reader sees none of an aborted one
+    #[arg(long, value_name = "ID")]
+    pub transactional_id: Option<String>,
+    /// With --transactional-id: commit every N records instead of every batch
+    #[arg(long, value_name = "N", requires = "transactional_id", value_parser = clap::value_parser!(u64).range(1..))]
+    pub transaction_size: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -372,6 +394,18 @@ pub struct Consume {
     /// text: `A 42`, `key<TAB>value` or the value; json: one object a line
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// read-committed: records of aborted transactions never show, and
+    /// reading stops at the last stable offset; read-uncommitted: every
+    /// record. [default: read-committed on the modern data path, as kcat;
+    /// read-uncommitted on the classic one, which has no transactions]
+    #[arg(long, value_enum)]
+    pub isolation: Option<IsolationArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    ReadCommitted,
+    ReadUncommitted,
 }
 
 #[derive(Debug, Args)]

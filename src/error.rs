@@ -105,6 +105,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A transactional producer was fenced: another producer took its
+    /// transactional id, or the coordinator aborted its transaction.
+    #[error("{message}")]
+    Fenced {
+        message: String,
+        hint: Option<String>,
+    },
+
     /// The web server could not start (port in use, no permission, …).
     #[error("{message}")]
     Serve {
@@ -180,7 +188,8 @@ impl Error {
             Error::Protocol { .. }
             | Error::Unsupported { .. }
             | Error::Broker { .. }
-            | Error::Group { .. } => ExitCode::Failure,
+            | Error::Group { .. }
+            | Error::Fenced { .. } => ExitCode::Failure,
             Error::UnknownTopic { .. } | Error::Serve { .. } => ExitCode::Failure,
             Error::Usage(_) => ExitCode::Usage,
             Error::Data { .. } => ExitCode::DataError,
@@ -219,7 +228,7 @@ impl Error {
                 user.as_deref().unwrap_or("NAME"),
                 acl_resource(resource)
             )),
-            Error::Broker { hint, .. } | Error::Data { hint, .. } | Error::Group { hint, .. }
+            Error::Broker { hint, .. } | Error::Data { hint, .. } | Error::Group { hint, .. } | Error::Fenced { hint, .. }
             | Error::Serve { hint, .. } | Error::Config { hint, .. } | Error::Denied { hint, .. } => {
                 hint.clone()
             }

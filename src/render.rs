@@ -77,6 +77,10 @@ pub fn json_line(r: &Consumed) -> String {
     };
     map.insert("key".into(), key);
     map.insert("value".into(), text(&r.value).into());
+    if let Some((id, transactional)) = r.producer {
+        map.insert("producer_id".into(), id.into());
+        map.insert("transactional".into(), transactional.into());
+    }
     if let Some(t) = r.timestamp {
         map.insert("timestamp".into(), t.ms.into());
         let kind = if t.log_append {

@@ -92,6 +92,11 @@ impl Coordinator {
         self.config.timeout
     }
 
+    /// The version of `R` the coordinator speaks (finding it first).
+    pub fn version<R: Request>(&mut self) -> Result<i16> {
+        self.locate()?.version::<R>()
+    }
+
     /// A connection to the coordinator, finding it first if need be.
     fn locate(&mut self) -> Result<&mut Connection> {
         if self.conn.as_ref().is_some_and(Connection::is_broken) {
@@ -214,6 +219,53 @@ impl Coordinator {
             .collect())
     }
 
+    /// Like `fetch_offsets`, but never an offset a transaction has yet to
+    /// commit or abort (OffsetFetch v7+ with require_stable, KIP-447): while
+    /// one is pending the broker answers UNSTABLE_OFFSET_COMMIT and this
+    /// waits, up to `wait` (the transaction timeout, after which the
+    /// coordinator aborts a transaction left open).
+    pub fn fetch_stable_offsets(
+        &mut self,
+        topic: &str,
+        partitions: &[i32],
+        wait: Duration,
+    ) -> Result<HashMap<i32, i64>> {
+        if self.version::<OffsetFetchRequest>()? < 7 {
+            return Err(Error::Unsupported {
+                addr: self.addr.clone(),
+                what: "OffsetFetch v7 (Kafka 2.5+: stable offsets for transactions)".into(),
+            });
+        }
+        let mut retry = Retry::within(wait);
+        loop {
+            let wanted = OffsetFetchRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partition_indexes(partitions.to_vec());
+            match self.offset_fetch_with(Some(vec![wanted]), true) {
+                Err(Error::Group { code, .. }) if code == UNSTABLE_OFFSET_COMMIT => {
+                    let why = format!(
+                        "group '{}' has offsets a transaction has yet to commit or abort",
+                        self.group
+                    );
+                    if !retry.again(&why) {
+                        return Err(interrupted_or(group_error(
+                            code,
+                            &self.group,
+                            "fetch the offsets of",
+                        )));
+                    }
+                }
+                other => {
+                    return Ok(other?
+                        .into_iter()
+                        .filter(|((t, _), _)| t == topic)
+                        .map(|((_, p), o)| (p, o))
+                        .collect())
+                }
+            }
+        }
+    }
+
     /// Every committed offset of the group: (topic, partition) -> offset.
     pub fn fetch_all_offsets(&mut self) -> Result<BTreeMap<(String, i32), i64>> {
         self.offset_fetch(None)
@@ -224,10 +276,19 @@ impl Coordinator {
         &mut self,
         topics: Option<Vec<OffsetFetchRequestTopic>>,
     ) -> Result<BTreeMap<(String, i32), i64>> {
+        self.offset_fetch_with(topics, false)
+    }
+
+    fn offset_fetch_with(
+        &mut self,
+        topics: Option<Vec<OffsetFetchRequestTopic>>,
+        require_stable: bool,
+    ) -> Result<BTreeMap<(String, i32), i64>> {
         let all = topics.is_none();
         let request = OffsetFetchRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
-            .with_topics(topics);
+            .with_topics(topics)
+            .with_require_stable(require_stable);
         let response = self.request(&request, 7, self.timeout(), |r| {
             if r.error_code != 0 {
                 return r.error_code;
@@ -366,6 +427,9 @@ impl Coordinator {
         Ok(())
     }
 }
+
+/// A transaction has offsets of the group pending (OffsetFetch, KIP-447).
+const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 
 /// The first non-zero error code, or 0.
 fn first_error(codes: impl IntoIterator<Item = i16>) -> i16 {

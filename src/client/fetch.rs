@@ -19,6 +19,7 @@ use crate::client::codes;
 use crate::client::deadline::interrupted;
 use crate::client::deadline::Deadline;
 use crate::client::list_offsets::{self, At};
+pub use crate::client::modern::fetch::Isolation;
 use crate::client::modern::{self, leaders::Leaders};
 
 use crate::client::retry::{retriable, Retry, RETRY_FOR};
@@ -36,6 +37,9 @@ pub struct Consumed {
     pub timestamp: Option<Timestamp>,
     /// Record headers, in order (record batches only).
     pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Record batches only: the producer id (-1: a plain producer's) and
+    /// whether a transaction wrote it.
+    pub producer: Option<(i64, bool)>,
 }
 
 /// A record's timestamp: milliseconds since the epoch, and who set it.
@@ -84,6 +88,7 @@ pub struct Reader {
     fetch_bytes: HashMap<i32, i32>,
     /// Per-partition fetch size before any record forced it up.
     fetch_default: i32,
+    isolation: Isolation,
 }
 
 /// A fetched record, borrowed from the broker's response (see `poll_each`).
@@ -94,6 +99,9 @@ pub struct Fetched<'a> {
     pub value: &'a [u8],
     pub timestamp: Option<Timestamp>,
     pub headers: &'a [(String, Option<bytes::Bytes>)],
+    /// The producer id of its batch, where the format has one (-1: a plain
+    /// producer's), and whether a transaction wrote it.
+    pub producer: Option<(i64, bool)>,
 }
 
 impl Reader {
@@ -120,6 +128,7 @@ impl Reader {
             end: HashMap::new(),
             fetch_bytes: HashMap::new(),
             fetch_default: FETCH_BYTES,
+            isolation: Isolation::default(),
         };
         reader.assign(partitions, committed)?;
         Ok(reader)
@@ -138,6 +147,20 @@ impl Reader {
                 c.set_fetch_max_bytes_per_partition(bytes)
             });
         }
+    }
+
+    /// Which records it reads: read_committed skips those of aborted
+    /// transactions and stops at the last stable offset (`at_end` then
+    /// means "read up to it"). The modern data path only: message format
+    /// v0 knows no transactions, so the classic path refuses it.
+    pub fn set_isolation(&mut self, isolation: Isolation) -> Result<()> {
+        if isolation == Isolation::ReadCommitted && matches!(self.backend, Backend::Classic(_)) {
+            return Err(Error::Usage(
+                "read_committed needs the modern data path (record batches); the classic path reads message format v0, which has no transactions: use --protocol modern".into(),
+            ));
+        }
+        self.isolation = isolation;
+        Ok(())
     }
 
     /// Whether each record's CRC is checked (on by default). The `kafka`
@@ -245,6 +268,7 @@ impl Reader {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v.to_vec())))
                     .collect(),
+                producer: r.producer,
             })
         })?;
         Ok(out)
@@ -338,6 +362,7 @@ impl Reader {
                                     value: m.value,
                                     timestamp: None,
                                     headers: &[],
+                                    producer: None,
                                 });
                             }
                             self.fetch_at.insert(partition, next);
@@ -400,6 +425,7 @@ impl Reader {
             &wanted,
             FETCH_WAIT,
             self.config.timeout,
+            self.isolation,
         ) {
             Ok(a) => a,
             Err(e) if retriable(&e) => {
@@ -437,6 +463,7 @@ impl Reader {
                         log_append: r.log_append_time,
                     }),
                     headers: r.headers,
+                    producer: Some((r.producer_id, r.transactional)),
                 })
             });
             count += records;

@@ -110,7 +110,18 @@ impl Member {
         }
     }
 
-    fn must_rejoin(&self) {
+    /// The generation and member id this member holds now.
+    pub fn generation(&self) -> &Generation {
+        &self.who
+    }
+
+    /// The group's name.
+    pub fn group(&self) -> &str {
+        &self.coordinator.group
+    }
+
+    /// Makes the next `needs_rejoin` true (e.g. after a refused transaction).
+    pub fn must_rejoin(&self) {
         if let Some(h) = &self.heartbeat {
             h.rejoin.store(true, Ordering::SeqCst);
         }

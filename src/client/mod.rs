@@ -18,5 +18,6 @@ pub mod modern;
 pub mod produce;
 pub mod retry;
 pub mod security;
+pub mod transaction;
 pub mod versions;
 pub mod wire;

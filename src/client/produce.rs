@@ -509,6 +509,7 @@ impl Producer {
                             producer_id: idem.producer_id,
                             producer_epoch: idem.epoch,
                             base_sequence: idem.assigned[i],
+                            transactional: false,
                         });
                     }
                 }
@@ -521,6 +522,7 @@ impl Producer {
                     self.config.timeout,
                     self.compression.batch_codec(),
                     &identities,
+                    None,
                     &mut self.batches,
                 )?;
                 // A batch the broker already wrote longer ago than it keeps

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::cli::{Consume, Format};
+use crate::cli::{Consume, Format, IsolationArg};
 use crate::client::admin;
-use crate::client::cluster::{BrokerConfig, Cluster};
-use crate::client::fetch::{Reader, StartAt};
+use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
+use crate::client::fetch::{Isolation, Reader, StartAt};
 use crate::client::list_offsets::{self, At};
 use crate::client::member::{GroupTimeouts, Member};
 use crate::delivery::Delivery;
@@ -57,6 +57,7 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
             None => HashMap::new(),
         };
         let mut reader = Reader::new(&cluster, &args.topic, &partitions, &start, reset)?;
+        isolate(&mut reader, &cluster, args.isolation)?;
         ready(&args.topic, &partitions, brokers);
         return consume_loop(&mut reader, None, &mut cluster, &args);
     };
@@ -73,8 +74,6 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
     }
     // Before joining: a member that cannot fetch would only hold up the group.
     cluster.data_path()?;
-    // Before joining: a member that cannot fetch would only hold up the group.
-    cluster.data_path()?;
     let member = Member::join(&mut cluster, group, &args.topic, timeouts)?;
     let mut session = GroupSession::new(member, &args.topic)?;
     let mut reader = Reader::new(
@@ -84,11 +83,25 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         &session.committed,
         reset,
     )?;
+    isolate(&mut reader, &cluster, args.isolation)?;
     ready(&args.topic, session.member.assignment(), brokers);
     let result = consume_loop(&mut reader, Some(&mut session), &mut cluster, &args);
     // Whatever ended the loop, commit what was printed, then leave.
     let finished = session.finish();
     result.and(finished)
+}
+
+/// read_committed unless asked otherwise where the data path has
+/// transactions (kcat's default too; Kafka's console consumer reads
+/// uncommitted): a reader should not see what a producer aborted.
+fn isolate(reader: &mut Reader, cluster: &Cluster, asked: Option<IsolationArg>) -> Result<()> {
+    let isolation = match asked {
+        Some(IsolationArg::ReadCommitted) => Isolation::ReadCommitted,
+        Some(IsolationArg::ReadUncommitted) => Isolation::ReadUncommitted,
+        None if cluster.data_path()? == DataPath::Modern => Isolation::ReadCommitted,
+        None => Isolation::ReadUncommitted,
+    };
+    reader.set_isolation(isolation)
 }
 
 /// `make demo` waits for this line before it starts the producers.

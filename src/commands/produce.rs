@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
 use crate::cli::{Parity, Produce};
-use crate::client::cluster::{BrokerConfig, Cluster};
-use crate::client::produce::{OutRecord, Producer, MAX_BATCH_BYTES};
+use crate::client::admin;
+use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
+use crate::client::produce::{Acks, OutRecord, Producer, MAX_BATCH_BYTES};
+use crate::client::transaction::{TxnProducer, TRANSACTION_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::record::{encode_parity, valid_origin, MAX_ORIGIN_LEN};
 use crate::signal::interrupted;
@@ -20,20 +22,29 @@ const MAX_BATCH_RECORDS: usize = 10_000;
 
 pub fn execute(brokers: &BrokerConfig, args: Produce) -> Result<()> {
     match args.parity_arg.or(args.parity) {
+        Some(_) if args.transactional_id.is_some() => Err(Error::Usage(
+            "--transactional-id is for stdin lines, not for the parity producers".into(),
+        )),
         Some(parity) => {
             let plan = ParityPlan::from_args(parity, &args)?;
             let mut cluster = Cluster::connect(brokers)?;
-            let mut producer = Producer::new(&mut cluster, &args.topic, args.acks)?
-                .with_retry_for(args.retry_for)
-                .with_headers(args.headers.clone())?;
+            let mut producer =
+                Producer::new(&mut cluster, &args.topic, args.acks.unwrap_or(Acks::Leader))?
+                    .with_retry_for(args.retry_for)
+                    .with_headers(args.headers.clone())?;
             run_parity(&mut producer, &plan)
+        }
+        None if args.transactional_id.is_some() => {
+            let (separator, partition) = console_args(&args)?;
+            run_transactional(brokers, &args, separator.as_deref(), partition)
         }
         None => {
             let (separator, partition) = console_args(&args)?;
             let mut cluster = Cluster::connect(brokers)?;
-            let mut producer = Producer::new(&mut cluster, &args.topic, args.acks)?
-                .with_retry_for(args.retry_for)
-                .with_headers(args.headers.clone())?;
+            let mut producer =
+                Producer::new(&mut cluster, &args.topic, args.acks.unwrap_or(Acks::Leader))?
+                    .with_retry_for(args.retry_for)
+                    .with_headers(args.headers.clone())?;
             run_console(&mut producer, separator.as_deref(), partition)
         }
     }
@@ -292,6 +303,107 @@ fn console_loop(
             return Ok(());
         }
     }
+}
+
+/// The console producer in transactions: each batch of lines (or every
+/// `--transaction-size` records) is one transaction; end of input commits
+/// the last, Ctrl-C or an error aborts the open one.
+fn run_transactional(
+    brokers: &BrokerConfig,
+    args: &Produce,
+    separator: Option<&[u8]>,
+    partition: Option<i32>,
+) -> Result<()> {
+    let id = args.transactional_id.as_deref().unwrap_or_default();
+    if args.acks.is_some_and(|a| a != Acks::All) {
+        return Err(Error::Usage(
+            "--transactional-id needs --acks all (a transaction is only as durable as its records)"
+                .into(),
+        ));
+    }
+    if brokers.data_path == DataPath::Classic {
+        return Err(Error::Usage(
+            "--transactional-id writes Kafka transactions, which the classic data path (message format v0) cannot: leave --protocol at auto or modern".into(),
+        ));
+    }
+    let brokers = brokers.clone().with_data_path(DataPath::Modern);
+    let mut cluster = Cluster::connect(&brokers)?;
+    admin::describe_topic(&mut cluster, &args.topic)?;
+    let mut txn = TxnProducer::init(&mut cluster, id, TRANSACTION_TIMEOUT)?
+        .with_headers(args.headers.clone());
+    txn.set_retry_for(args.retry_for);
+    let (mut committed, mut open) = (0u64, 0u64);
+    let lines = spawn_stdin_reader();
+    let result = (|| -> Result<()> {
+        loop {
+            let first = match lines.recv_timeout(TICK * 2) {
+                Ok(line) => line.map_err(stdin_error)?,
+                Err(RecvTimeoutError::Timeout) => {
+                    if interrupted() {
+                        return Err(Error::Interrupted);
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch = vec![first];
+            let mut bytes = batch[0].bytes.len();
+            while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
+                match lines.try_recv() {
+                    Ok(line) => {
+                        let line = line.map_err(stdin_error)?;
+                        bytes += line.bytes.len();
+                        batch.push(line);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let mut records: Vec<OutRecord> = batch
+                .into_iter()
+                .filter(|l| !l.bytes.is_empty())
+                .map(|l| to_record(l.bytes, separator, partition))
+                .collect();
+            while !records.is_empty() {
+                let room = args
+                    .transaction_size
+                    .map_or(records.len() as u64, |n| n - open)
+                    .min(records.len() as u64) as usize;
+                let rest = records.split_off(room);
+                txn.send(&args.topic, &records)?;
+                open += records.len() as u64;
+                records = rest;
+                if interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                if args.transaction_size.is_none_or(|n| open >= n) {
+                    txn.commit()?;
+                    committed += open;
+                    open = 0;
+                }
+            }
+        }
+        txn.commit()?;
+        committed += open;
+        open = 0;
+        Ok(())
+    })();
+    if result.is_err() && txn.open() {
+        // Nothing of the open transaction becomes visible.
+        txn.set_retry_for(brokers.timeout);
+        if let Err(e) = txn.abort() {
+            log::warn!("could not abort transaction of '{id}' at once ({e}); the coordinator aborts it after {}", humantime::format_duration(TRANSACTION_TIMEOUT));
+        }
+    }
+    match &result {
+        Err(Error::Interrupted) => eprintln!(
+            "kafkademo: interrupted: {committed} records committed, {open} in the open transaction aborted"
+        ),
+        Err(_) if committed + open > 0 => eprintln!(
+            "kafkademo: {committed} records committed before the error, {open} aborted"
+        ),
+        _ => {}
+    }
+    result
 }
 
 fn to_record(line: Vec<u8>, separator: Option<&[u8]>, partition: Option<i32>) -> OutRecord {

@@ -12,14 +12,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{Emit, Format, StreamCommand, StreamCount, StreamReset, StreamTable};
+use crate::cli::{Emit, Format, Guarantee, StreamCommand, StreamCount, StreamReset, StreamTable};
 use crate::client::admin::{self, NewTopic, Outcome};
 use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::coordinator::Coordinator;
 use crate::client::deadline::{interrupted, Deadline};
-use crate::client::fetch::{Reader, StartAt};
+use crate::client::fetch::{Isolation, Reader, StartAt};
 use crate::client::member::{GroupTimeouts, Member};
 use crate::client::produce::{Acks, OutRecord, Producer};
+use crate::client::transaction::{self, TxnProducer, TRANSACTION_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::stream::task::{Restorer, Task, WindowCount};
 use crate::stream::{Extract, Windows};
@@ -30,6 +31,38 @@ const COMMIT_EVERY: Duration = Duration::from_secs(1);
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// Records that could not be counted are named this many times, then only counted.
 const SKIP_WARNINGS: u64 = 5;
+/// A stream application's brokers for `guarantee`: exactly-once needs
+/// transactions, so the modern data path (refused if --protocol classic).
+pub fn brokers_for(brokers: &BrokerConfig, guarantee: Guarantee) -> Result<BrokerConfig> {
+    match (guarantee, brokers.data_path) {
+        (Guarantee::Unfenced, _) => Ok(brokers.clone()),
+        (Guarantee::ExactlyOnce, DataPath::Classic) => Err(Error::Usage(
+            "--guarantee exactly-once writes Kafka transactions, which the classic data path (message format v0) cannot: \
+             leave --protocol at auto (or modern), or give --guarantee unfenced"
+                .into(),
+        )),
+        (Guarantee::ExactlyOnce, _) => Ok(brokers.clone().with_data_path(DataPath::Modern)),
+    }
+}
+
+/// A transactional id of its own for each instance, as Kafka Streams'
+/// exactly_once_v2 has one per thread: instances fence each other through
+/// the group's generation, not through the id.
+pub fn transactional_id(application_id: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{application_id}-{}-{nanos:08x}", std::process::id())
+}
+
+/// Reads with read_committed where the data path can (records of aborted
+/// transactions are never counted); the classic path cannot.
+fn read_committed(reader: &mut Reader, cluster: &Cluster) -> Result<()> {
+    if cluster.data_path()? == DataPath::Modern {
+        reader.set_isolation(Isolation::ReadCommitted)?;
+    }
+    Ok(())
+}
 
 pub fn execute(brokers: &BrokerConfig, cmd: StreamCommand, quiet: bool) -> Result<()> {
     match cmd {
@@ -142,6 +175,7 @@ fn wait_for_topic(cluster: &mut Cluster, topic: &str) -> Result<i32> {
 }
 
 fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> {
+    let brokers = &brokers_for(brokers, args.guarantee)?;
     let windows = windows_of(args)?;
     for name in [&args.input, &args.output, &args.application_id] {
         admin::validate_topic_name(name)?;
@@ -215,9 +249,18 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
         Some(topic) => (topic.clone(), topic.clone()),
         None => (args.application_id.clone(), args.input.clone()),
     };
+    let writer = match args.guarantee {
+        Guarantee::ExactlyOnce => Writer::Transactional(TxnProducer::init(
+            &mut cluster,
+            &transactional_id(&args.application_id),
+            TRANSACTION_TIMEOUT,
+        )?),
+        Guarantee::Unfenced => Writer::Unfenced {
+            outputs: Producer::new(&mut cluster, &args.output, Acks::All)?,
+            log: Producer::new(&mut cluster, &changelog, Acks::All)?,
+        },
+    };
     let member = Member::join(&mut cluster, &group, &counted, timeouts)?;
-    let outputs = Producer::new(&mut cluster, &args.output, Acks::All)?;
-    let log = Producer::new(&mut cluster, &changelog, Acks::All)?;
     let mut app = App {
         args,
         windows,
@@ -227,8 +270,8 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
         changelog,
         quiet,
         member,
-        outputs,
-        log,
+        writer,
+        fenced: 0,
         tasks: BTreeMap::new(),
         last_input: HashMap::new(),
         emitted: 0,
@@ -240,6 +283,7 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
     app.restore(&cluster, &assignment)?;
     let start = app.start_offsets();
     let mut reader = Reader::new(&cluster, &app.input, &assignment, &start, StartAt::Earliest)?;
+    read_committed(&mut reader, &cluster)?;
     log::info!(
         "ready: counting topic '{}' partitions {assignment:?} into '{}'",
         app.input,
@@ -266,8 +310,9 @@ struct App<'a> {
     changelog: String,
     quiet: bool,
     member: Member,
-    outputs: Producer,
-    log: Producer,
+    writer: Writer,
+    /// Flushes refused because the group had moved on (a fenced zombie).
+    fenced: u64,
     tasks: BTreeMap<i32, Task>,
     /// When each task last saw an input record (for the idle flush).
     last_input: HashMap<i32, Instant>,
@@ -275,6 +320,13 @@ struct App<'a> {
     warned: u64,
     restored: u64,
     restore_time: Duration,
+}
+
+/// Where a flush goes: one Kafka transaction per flush, or (unfenced)
+/// acknowledged writes in a crash-safe order.
+enum Writer {
+    Transactional(TxnProducer),
+    Unfenced { outputs: Producer, log: Producer },
 }
 
 impl App<'_> {
@@ -302,10 +354,44 @@ impl App<'_> {
             &HashMap::new(),
             StartAt::Earliest,
         )?;
+        read_committed(&mut reader, cluster)?;
+        // Exactly-once: the group's offsets were committed in the same
+        // transaction as the position records, so the changelog is read at
+        // least that far (a commit marker can reach the offsets before the
+        // changelog); a transaction still deciding is waited out first.
+        let transactional = matches!(self.writer, Writer::Transactional(_));
+        let committed = if transactional {
+            let input = self.input.clone();
+            self.member.coordinator().fetch_stable_offsets(
+                &input,
+                &new,
+                TRANSACTION_TIMEOUT + cluster.config.timeout,
+            )?
+        } else {
+            HashMap::new()
+        };
+        let deadline = Deadline::after(TRANSACTION_TIMEOUT + cluster.config.timeout);
         let mut failure: Option<String> = None;
-        while !reader.at_end() {
+        loop {
             if interrupted() {
                 return Err(Error::Interrupted);
+            }
+            if reader.at_end() {
+                let behind: Vec<i32> = restorers
+                    .iter()
+                    .filter(|(p, r)| committed.get(p).is_some_and(|&c| r.position() + 1 < c))
+                    .map(|(&p, _)| p)
+                    .collect();
+                if behind.is_empty() {
+                    break;
+                }
+                if deadline.expired() {
+                    return Err(Error::broker(format!(
+                        "changelog '{}' partitions {behind:?}: the transaction that committed group '{}' offsets is not readable yet",
+                        self.changelog,
+                        self.member.group()
+                    )));
+                }
             }
             reader.poll_each(|r| {
                 if failure.is_some() {
@@ -480,10 +566,14 @@ impl App<'_> {
         }
     }
 
-    /// Writes what changed: outputs first (acknowledged before anything
-    /// else, so no state ever runs ahead of the output), then the changed
-    /// windows followed by each task's position record; a crash anywhere
-    /// is repaired by reading the input again from the last position record.
+    /// Writes what changed: the outputs, then the changed windows followed
+    /// by each task's position record. Exactly-once: all of it, and the
+    /// input offsets under the group's generation, in one transaction; an
+    /// instance the group has dropped is refused at the offsets and aborts,
+    /// and its tasks start again from their changelogs. Unfenced: outputs
+    /// acknowledged before anything else (no state ever runs ahead of the
+    /// output), and a crash anywhere is repaired by reading the input again
+    /// from the last position record.
     fn flush(&mut self) -> Result<()> {
         if !self
             .tasks
@@ -495,7 +585,8 @@ impl App<'_> {
         if self.member.needs_rejoin() {
             // The group is moving our tasks: what was counted since the last
             // flush is not written (the next owner counts it again from the
-            // changelog), so a dropped instance cannot overwrite its successor.
+            // changelog). Without transactions this check is all there is,
+            // and a pause right after it lets a late write through.
             return Ok(());
         }
         let mut out: Vec<WindowCount> = Vec::new();
@@ -510,21 +601,17 @@ impl App<'_> {
                 Emit::Final => out.extend(task.close_windows()),
             }
         }
-        if !out.is_empty() {
-            let records: Vec<OutRecord> = out
-                .iter()
-                .map(|w| {
-                    let (key, value) = w.record();
-                    OutRecord {
-                        key,
-                        value,
-                        partition: None,
-                    }
-                })
-                .collect();
-            self.outputs.send(records).map_err(|e| e.error)?;
-            self.emitted += out.len() as u64;
-        }
+        let outputs: Vec<OutRecord> = out
+            .iter()
+            .map(|w| {
+                let (key, value) = w.record();
+                OutRecord {
+                    key,
+                    value,
+                    partition: None,
+                }
+            })
+            .collect();
         let mut windows = Vec::new();
         let mut positions = Vec::new();
         for (&p, task) in &self.tasks {
@@ -543,22 +630,66 @@ impl App<'_> {
                 partition: Some(p),
             });
         }
-        if positions.is_empty() {
-            return Ok(());
-        }
-        // One request: each partition's window records and then its
-        // position record, in order (a request too large for one batch is
-        // sent in pieces, in order, stopping at the first failure; a
-        // restore then reads a cut-off piece's windows as their `prev`).
+        // Each partition's window records and then its position record, in
+        // order (a request too large for one batch is sent in pieces, in
+        // order, stopping at the first failure; a restore then reads a
+        // cut-off piece's windows as their `prev`).
         windows.extend(positions);
-        self.log.send(windows).map_err(|e| e.error)?;
+        let offsets: Vec<(i32, i64)> = self.start_offsets().into_iter().collect();
+        match &mut self.writer {
+            Writer::Unfenced { outputs: o, log } => {
+                if !outputs.is_empty() {
+                    o.send(outputs).map_err(|e| e.error)?;
+                }
+                if !windows.is_empty() {
+                    log.send(windows).map_err(|e| e.error)?;
+                }
+            }
+            Writer::Transactional(txn) => {
+                let who = self.member.generation().clone();
+                let group = self.member.group().to_string();
+                let written = txn
+                    .send(&self.args.output, &outputs)
+                    .and_then(|()| txn.send(&self.changelog, &windows))
+                    .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
+                    .and_then(|()| txn.commit());
+                match written {
+                    Ok(()) => {}
+                    Err(e) if transaction::fenced(&e) => {
+                        // Dropped by the group (or our transaction aborted
+                        // by its timeout): nothing of this flush is visible.
+                        self.fenced += 1;
+                        log::warn!("flush refused, its transaction aborted: {e}");
+                        if !self.quiet {
+                            eprintln!(
+                                "stream count: the group moved on while this instance was writing (paused?): its transaction was aborted; tasks restart from their changelogs"
+                            );
+                        }
+                        txn.abort()?;
+                        self.member.must_rejoin();
+                        self.tasks.clear();
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        let _ = txn.abort();
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.emitted += out.len() as u64;
         for task in self.tasks.values_mut() {
             task.flushed();
         }
         Ok(())
     }
 
+    /// Unfenced: tells the group where the tasks are (exactly-once commits
+    /// the offsets inside each flush's transaction).
     fn commit(&mut self) -> Result<()> {
+        if matches!(self.writer, Writer::Transactional(_)) {
+            return Ok(());
+        }
         let offsets: Vec<(i32, i64)> = self.start_offsets().into_iter().collect();
         if offsets.is_empty() {
             return Ok(());
@@ -606,6 +737,12 @@ impl App<'_> {
             self.restored,
             self.restore_time.as_secs_f64()
         );
+        if self.fenced > 0 {
+            eprintln!(
+                "stream count: {} flushes refused because the group had moved on (their transactions aborted, the tasks restored)",
+                self.fenced
+            );
+        }
     }
 }
 
@@ -630,6 +767,9 @@ fn table(brokers: &BrokerConfig, args: &StreamTable) -> Result<()> {
         &HashMap::new(),
         StartAt::Earliest,
     )?;
+    // What a transaction aborted never shows (an exactly-once count's
+    // zombie writes among them).
+    read_committed(&mut reader, &cluster)?;
     let mut rows: BTreeMap<String, String> = BTreeMap::new();
     let mut out = std::io::stdout().lock();
     loop {

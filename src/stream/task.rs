@@ -323,6 +323,11 @@ impl Restorer {
         Ok(())
     }
 
+    /// The position the last complete flush read so far recorded (-1: none).
+    pub fn position(&self) -> i64 {
+        self.position.as_ref().map_or(-1, |p| p.pos)
+    }
+
     pub fn finish(self) -> (Task, Restored) {
         let mut task = Task::new(self.windows);
         if let Some(p) = self.position {

@@ -35,6 +35,9 @@ pub struct BatchIdentity {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub base_sequence: i32,
+    /// Part of a transaction (attribute bit 4): read_committed readers see
+    /// it only once its transaction commits.
+    pub transactional: bool,
 }
 
 impl BatchIdentity {
@@ -42,6 +45,7 @@ impl BatchIdentity {
         producer_id: NO_PRODUCER_ID,
         producer_epoch: NO_PRODUCER_EPOCH,
         base_sequence: NO_SEQUENCE,
+        transactional: false,
     };
 }
 
@@ -83,7 +87,9 @@ const RECORDS_AT: usize = 61;
 
 const COMPRESSION_BITS: i16 = 0b111;
 const LOG_APPEND_TIME: i16 = 1 << 3;
+const TRANSACTIONAL: i16 = 1 << 4;
 const CONTROL: i16 = 1 << 5;
+const PRODUCER_ID_AT: usize = 43;
 
 // ---- writing ----------------------------------------------------------------
 
@@ -177,7 +183,13 @@ fn encode_plain<'a>(
     out.extend_from_slice(&NO_PARTITION_LEADER_EPOCH.to_be_bytes());
     out.put_u8(2); // magic
     out.extend_from_slice(&[0; 4]); // CRC-32C, once the rest is written
-    out.extend_from_slice(&0i16.to_be_bytes()); // attributes: no codec, CreateTime, no transaction
+                                    // attributes: no codec, CreateTime, a transaction's or not
+    let attributes = if identity.transactional {
+        TRANSACTIONAL
+    } else {
+        0
+    };
+    out.extend_from_slice(&attributes.to_be_bytes());
     out.extend_from_slice(&last_offset_delta.to_be_bytes());
     out.extend_from_slice(&min_ts.to_be_bytes());
     out.extend_from_slice(&max_ts.to_be_bytes());
@@ -275,7 +287,7 @@ fn encode_compressed<'a>(
             })
             .collect::<IndexMap<_, _>>();
         built.push(Record {
-            transactional: false,
+            transactional: identity.transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
@@ -354,6 +366,44 @@ pub struct RecordRef<'a> {
     /// In the order written. Names are copied out (they are strings to the
     /// caller), values are slices of the answer, not copies.
     pub headers: &'a [(String, Option<Bytes>)],
+    /// The producer id of its batch (-1 for a plain producer).
+    pub producer_id: i64,
+    /// Written inside a transaction (committed, or read uncommitted).
+    pub transactional: bool,
+}
+
+/// read_committed: the aborted transactions a Fetch answer lists for one
+/// partition, as (producer id, first offset). Their records are skipped
+/// from the first offset to the producer's abort marker, as Kafka's own
+/// consumer does; the broker stops a read_committed answer at the last
+/// stable offset, so no open transaction shows.
+#[derive(Debug, Default, Clone)]
+pub struct Aborted {
+    /// Not reached yet, by first offset, the earliest last.
+    pending: Vec<(i64, i64)>,
+    /// Producers whose aborted records are being read past.
+    active: std::collections::HashSet<i64>,
+}
+
+impl Aborted {
+    pub fn new(mut listed: Vec<(i64, i64)>) -> Aborted {
+        listed.sort_by_key(|&(_, first)| std::cmp::Reverse(first));
+        Aborted {
+            pending: listed,
+            active: Default::default(),
+        }
+    }
+
+    /// Every aborted transaction that starts at or before `offset` is open.
+    fn reach(&mut self, offset: i64) {
+        while let Some(&(producer, first)) = self.pending.last() {
+            if first > offset {
+                break;
+            }
+            self.active.insert(producer);
+            self.pending.pop();
+        }
+    }
 }
 
 /// Why fetched bytes could not be read.
@@ -400,6 +450,7 @@ pub fn read(
     raw: &Bytes,
     from: i64,
     check_crc: bool,
+    mut aborted: Option<&mut Aborted>,
     mut f: impl FnMut(RecordRef<'_>),
 ) -> Result<Option<i64>, DecodeError> {
     let mut next_offset = None;
@@ -422,6 +473,20 @@ pub fn read(
         let attributes = i16::from_be_bytes(be(batch, ATTRIBUTES_AT));
         let last_offset = base + i64::from(i32::from_be_bytes(be(batch, LAST_OFFSET_DELTA_AT)));
         next_offset = Some(last_offset + 1);
+        let producer_id = i64::from_be_bytes(be(batch, PRODUCER_ID_AT));
+        let transactional = attributes & TRANSACTIONAL != 0;
+        if let Some(aborted) = aborted.as_deref_mut() {
+            aborted.reach(last_offset);
+            if attributes & CONTROL != 0 {
+                // An aborted transaction ends with its producer's next
+                // marker, which can only be its abort marker.
+                aborted.active.remove(&producer_id);
+                continue;
+            }
+            if transactional && aborted.active.contains(&producer_id) {
+                continue;
+            }
+        }
         if attributes & CONTROL != 0 || last_offset < from {
             continue;
         }
@@ -449,6 +514,8 @@ pub fn read(
                     key: r.key.as_deref(),
                     value: r.value.as_deref(),
                     headers: &headers,
+                    producer_id,
+                    transactional,
                 });
             }
             continue;
@@ -471,6 +538,8 @@ pub fn read(
             log_append_time,
             count: i32::from_be_bytes(be(batch, RECORD_COUNT_AT)),
             records: range.start + RECORDS_AT..range.end,
+            producer_id,
+            transactional,
         };
         plain.read(from, &mut headers, &mut f).map_err(fail)?;
     }
@@ -487,6 +556,8 @@ struct PlainBatch<'r> {
     count: i32,
     /// Where its records lie in `raw`.
     records: Range<usize>,
+    producer_id: i64,
+    transactional: bool,
 }
 
 impl PlainBatch<'_> {
@@ -548,6 +619,8 @@ impl PlainBatch<'_> {
                 key,
                 value,
                 headers,
+                producer_id: self.producer_id,
+                transactional: self.transactional,
             });
         }
         Ok(())
@@ -648,7 +721,7 @@ mod tests {
 
     fn decode_checked(raw: &Bytes, from: i64, check_crc: bool) -> Result<Decoded, DecodeError> {
         let mut records = Vec::new();
-        let next_offset = read(raw, from, check_crc, |r| {
+        let next_offset = read(raw, from, check_crc, None, |r| {
             records.push(Got {
                 offset: r.offset,
                 timestamp: r.timestamp,
@@ -774,6 +847,7 @@ mod tests {
             producer_id: 42,
             producer_epoch: 3,
             base_sequence: 7,
+            transactional: false,
         };
         let r = BatchRecord {
             key: b"",
@@ -815,6 +889,7 @@ mod tests {
                 producer_id: 1 << 40,
                 producer_epoch: 9,
                 base_sequence: i32::MAX - 1,
+                transactional: false,
             },
         ] {
             let ours: Vec<BatchRecord> = values
@@ -1032,6 +1107,69 @@ mod tests {
         assert!(Cursor(&[0x80]).varint().is_err(), "cut short");
     }
 
+    /// A batch of producer `pid` (a transaction's when `txn`) at `base`.
+    fn produced_by(base: i64, n: usize, pid: i64, txn: bool) -> Bytes {
+        let values: Vec<String> = (0..n).map(|i| format!("v{}", base + i as i64)).collect();
+        let records: Vec<BatchRecord> = values
+            .iter()
+            .map(|v| BatchRecord {
+                key: b"",
+                value: v.as_bytes(),
+                headers: &[],
+                timestamp_ms: 1,
+            })
+            .collect();
+        let id = BatchIdentity {
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: 0,
+            transactional: txn,
+        };
+        rebase(&plain(&records, id), base)
+    }
+
+    #[test]
+    fn read_committed_skips_aborted_transactions_up_to_their_marker() {
+        // 0-1 plain; 2-3 producer 7, aborted (marker at 4); 5 producer 8,
+        // committed, interleaved; 6 producer 7 again, a later transaction
+        // (committed, marker at 7).
+        let marker = |base, pid| with_attributes(&produced_by(base, 1, pid, true), CONTROL);
+        let all = concat(&[
+            &produced_by(0, 2, -1, false),
+            &produced_by(2, 2, 7, true),
+            &produced_by(5, 1, 8, true),
+            &marker(4, 7),
+            &produced_by(6, 1, 7, true),
+            &marker(7, 7),
+        ]);
+        let offsets = |aborted: Option<&mut Aborted>| {
+            let mut seen = Vec::new();
+            let next = read(&all, 0, true, aborted, |r| {
+                seen.push((r.offset, r.producer_id, r.transactional))
+            })
+            .unwrap();
+            (seen, next)
+        };
+        let (committed, next) = offsets(Some(&mut Aborted::new(vec![(7, 2)])));
+        assert_eq!(
+            committed,
+            [(0, -1, false), (1, -1, false), (5, 8, true), (6, 7, true)]
+        );
+        assert_eq!(next, Some(8), "past the last marker");
+        let (uncommitted, _) = offsets(None);
+        assert_eq!(
+            uncommitted.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 5, 6],
+            "read_uncommitted sees the aborted records, never a marker"
+        );
+        // The transactional flag reaches the batch header.
+        let txn = produced_by(0, 1, 7, true);
+        assert_eq!(
+            i16::from_be_bytes(be(&txn, ATTRIBUTES_AT)) & TRANSACTIONAL,
+            TRANSACTIONAL
+        );
+    }
+
     /// The batch with attribute bits set (and its CRC made right again).
     fn with_attributes(batch: &Bytes, bits: i16) -> Bytes {
         let mut b = BytesMut::from(&batch[..]);
@@ -1122,7 +1260,7 @@ mod tests {
         b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
         let all = concat(&[&good, &b.freeze()]);
         let mut seen = Vec::new();
-        let e = read(&all, 0, true, |r| seen.push(r.offset)).unwrap_err();
+        let e = read(&all, 0, true, None, |r| seen.push(r.offset)).unwrap_err();
         assert_eq!(e.offset, 2);
         assert!(e.reason.contains("cut short"), "{}", e.reason);
         assert_eq!(seen, [0, 1, 2, 3]);

@@ -38,8 +38,12 @@ pub struct PartitionFetch {
     /// UNKNOWN_TOPIC_OR_PARTITION) without a known leader, or
     /// NETWORK_EXCEPTION when the leader could not be reached.
     pub error_code: i16,
-    /// -1 unless the broker answered for the partition.
+    /// Where the readable log ends: the high watermark, or with
+    /// read_committed the last stable offset (no open transaction's records
+    /// before it); -1 unless the broker answered for the partition.
     pub high_watermark: i64,
+    /// read_committed: the aborted transactions in this answer's range.
+    pub aborted: Option<Vec<(i64, i64)>>,
     /// The record batches as the broker sent them: a slice of its answer,
     /// not a copy; `read` walks them.
     pub records: Option<Bytes>,
@@ -53,6 +57,7 @@ impl PartitionFetch {
             partition,
             error_code,
             high_watermark: -1,
+            aborted: None,
             records: None,
             broker: String::new(),
         }
@@ -76,7 +81,8 @@ impl PartitionFetch {
         let Some(raw) = self.records.as_ref().filter(|_| self.error_code == 0) else {
             return Ok(offset);
         };
-        let next = batch::read(raw, offset, check_crc, f).map_err(|e| {
+        let mut aborted = self.aborted.clone().map(batch::Aborted::new);
+        let next = batch::read(raw, offset, check_crc, aborted.as_mut(), f).map_err(|e| {
             Error::broker_with_hint(
                 format!(
                     "cannot read topic '{topic}' partition {} from {}: the batch at offset {} is {}",
@@ -108,6 +114,7 @@ pub fn fetch(
     wanted: &[(i32, i64, i32)],
     max_wait: Duration,
     timeout: Duration,
+    isolation: Isolation,
 ) -> Result<Vec<PartitionFetch>> {
     check_topic(leaders, topic)?;
     let mut results: Vec<Option<PartitionFetch>> = vec![None; wanted.len()];
@@ -125,7 +132,7 @@ pub fn fetch(
             .filter(|&i| partitions.contains(&wanted[i].0))
             .collect();
         let asked: Vec<(i32, i64, i32)> = mine.iter().map(|&i| wanted[i]).collect();
-        match fetch_from(leaders, leader, topic, &asked, max_wait, timeout) {
+        match fetch_from(leaders, leader, topic, &asked, max_wait, timeout, isolation) {
             Ok(answers) => {
                 for (i, answer) in mine.into_iter().zip(answers) {
                     results[i] = Some(answer);
@@ -159,23 +166,49 @@ fn fetch_from(
     asked: &[(i32, i64, i32)],
     max_wait: Duration,
     timeout: Duration,
+    isolation: Isolation,
 ) -> Result<Vec<PartitionFetch>> {
     let conn = leaders.connection(leader)?;
     let version = pick_version::<FetchRequest>(conn, FETCH_VERSIONS, "Kafka 0.11+")?;
-    let request = request(topic, asked, max_wait);
+    let request = request(topic, asked, max_wait, isolation);
     let response = conn.call_at(&request, version, max_wait.saturating_add(timeout))?;
     let addr = conn.addr().to_string();
-    Ok(answers(response, topic, asked, &addr))
+    Ok(answers(response, topic, asked, &addr, isolation))
 }
 
-fn request(topic: &str, asked: &[(i32, i64, i32)], max_wait: Duration) -> FetchRequest {
+/// Which records a fetch returns: all that are replicated
+/// (read_uncommitted, Kafka's console consumer's default), or only those
+/// of committed transactions and none past the last stable offset
+/// (read_committed, what exactly-once readers use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    #[default]
+    ReadUncommitted,
+    ReadCommitted,
+}
+
+impl Isolation {
+    fn level(self) -> i8 {
+        match self {
+            Isolation::ReadUncommitted => 0,
+            Isolation::ReadCommitted => 1,
+        }
+    }
+}
+
+fn request(
+    topic: &str,
+    asked: &[(i32, i64, i32)],
+    max_wait: Duration,
+    isolation: Isolation,
+) -> FetchRequest {
     let total: i64 = asked.iter().map(|&(_, _, max)| i64::from(max.max(1))).sum();
     FetchRequest::default()
         .with_max_wait_ms(i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX))
         .with_min_bytes(1)
         .with_max_bytes(total.clamp(1, i64::from(MAX_FETCH_BYTES)) as i32)
-        // read uncommitted, no fetch session
-        .with_isolation_level(0)
+        // no fetch session
+        .with_isolation_level(isolation.level())
         .with_session_id(0)
         .with_session_epoch(-1)
         .with_topics(vec![FetchTopic::default()
@@ -201,6 +234,7 @@ fn answers(
     topic: &str,
     asked: &[(i32, i64, i32)],
     addr: &str,
+    isolation: Isolation,
 ) -> Vec<PartitionFetch> {
     let mut out = Vec::with_capacity(asked.len());
     for &(p, _, _) in asked {
@@ -219,10 +253,23 @@ fn answers(
             out.push(PartitionFetch::failed(p, UNKNOWN_SERVER_ERROR));
             continue;
         };
+        let committed = isolation == Isolation::ReadCommitted;
         out.push(PartitionFetch {
             partition: p,
             error_code: answer.error_code,
-            high_watermark: answer.high_watermark,
+            high_watermark: if committed && answer.last_stable_offset >= 0 {
+                answer.last_stable_offset
+            } else {
+                answer.high_watermark
+            },
+            aborted: committed.then(|| {
+                answer
+                    .aborted_transactions
+                    .iter()
+                    .flatten()
+                    .map(|a| (a.producer_id.0, a.first_offset))
+                    .collect()
+            }),
             // Taken, not cloned: the answer is dropped as soon as all are.
             records: answer.records.take(),
             broker: addr.to_string(),
@@ -249,6 +296,7 @@ mod tests {
             "t",
             &[(0, 5, 1000), (1, 0, 2000)],
             Duration::from_millis(250),
+            Isolation::ReadUncommitted,
         );
         assert_eq!((r.max_wait_ms, r.min_bytes, r.max_bytes), (250, 1, 3000));
         assert_eq!(
@@ -257,8 +305,14 @@ mod tests {
         );
         assert_eq!(r.topics[0].partitions[0].fetch_offset, 5);
         assert_eq!(r.topics[0].partitions[1].partition_max_bytes, 2000);
-        let r = request("t", &[(0, 0, i32::MAX), (1, 0, i32::MAX)], Duration::ZERO);
+        let r = request(
+            "t",
+            &[(0, 0, i32::MAX), (1, 0, i32::MAX)],
+            Duration::ZERO,
+            Isolation::ReadCommitted,
+        );
         assert_eq!(r.max_bytes, MAX_FETCH_BYTES);
+        assert_eq!(r.isolation_level, 1);
     }
 
     /// What `read` hands out from offset `at`: (offset, value) pairs and where to go on.
@@ -306,6 +360,7 @@ mod tests {
             "t",
             &[(0, 0, 50), (1, 1, 1000), (2, 9, 1000), (3, 0, 1000)],
             "b:1",
+            Isolation::ReadUncommitted,
         );
         let (records, next) = read_all(&got[0], 0);
         assert!(records.is_empty() && got[0].too_small(0, 0, next));
@@ -340,6 +395,7 @@ mod tests {
             "t",
             &[(4, 0, 1000)],
             "b:1",
+            Isolation::ReadUncommitted,
         );
         let e = got[0].read("t", 0, true, |_| {}).unwrap_err();
         assert!(

@@ -42,6 +42,11 @@ impl Leaders {
         Ok(leaders)
     }
 
+    /// How many partitions the topic has, as last seen.
+    pub fn partition_count(&self) -> i32 {
+        self.leaders.len() as i32
+    }
+
     pub fn topic(&self) -> &str {
         &self.topic
     }

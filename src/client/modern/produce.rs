@@ -9,9 +9,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId,
+    InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId, TransactionalId,
 };
-use kafka_protocol::protocol::Request;
+use kafka_protocol::protocol::{Request, StrBytes};
 
 use crate::client::cluster::Cluster;
 use crate::client::codes::{self, NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR};
@@ -61,6 +61,7 @@ pub fn send<'a>(
     timeout: Duration,
     compression: Compression,
     identities: &HashMap<i32, BatchIdentity>,
+    transactional_id: Option<&str>,
     buffer: &mut BatchBuffer,
 ) -> Result<HashMap<i32, std::result::Result<i64, i16>>> {
     check_topic(leaders, topic)?;
@@ -110,6 +111,11 @@ pub fn send<'a>(
             })
             .collect();
         let request = ProduceRequest::default()
+            // A transaction's batches name it: the broker checks the
+            // producer may write for that transactional id.
+            .with_transactional_id(
+                transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_string()))),
+            )
             .with_acks(acks)
             .with_timeout_ms(ack_timeout_ms(timeout))
             .with_topic_data(vec![TopicProduceData::default()
