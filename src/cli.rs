@@ -219,6 +219,11 @@ pub struct StreamFilter {
     /// Without a heartbeat for this long, the group drops this instance
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub session_timeout: Duration,
+    /// exactly-once: each write a Kafka transaction with the input offsets
+    /// under the group's generation (modern data path); unfenced: exact
+    /// through crashes only
+    #[arg(long, value_enum, default_value = "exactly-once")]
+    pub guarantee: Guarantee,
 }
 
 fn parse_field_value(s: &str) -> Result<(String, String), String> {

@@ -57,7 +57,7 @@ pub fn transactional_id(application_id: &str) -> String {
 
 /// Reads with read_committed where the data path can (records of aborted
 /// transactions are never counted); the classic path cannot.
-fn read_committed(reader: &mut Reader, cluster: &Cluster) -> Result<()> {
+pub(super) fn read_committed(reader: &mut Reader, cluster: &Cluster) -> Result<()> {
     if cluster.data_path()? == DataPath::Modern {
         reader.set_isolation(Isolation::ReadCommitted)?;
     }
@@ -240,6 +240,7 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
             &args.input,
             extract.clone(),
             timeouts,
+            args.guarantee == Guarantee::ExactlyOnce,
         )?),
         None => None,
     };

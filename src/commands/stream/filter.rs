@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Parity, StreamFilter};
+use crate::cli::{Guarantee, Parity, StreamFilter};
 use crate::client::admin;
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::deadline::interrupted;
-use crate::client::fetch::{Reader, StartAt};
+use crate::client::fetch::{Isolation, Reader, StartAt};
 use crate::client::member::Member;
 use crate::client::produce::{Acks, OutRecord, Producer};
+use crate::client::transaction::{self, TxnProducer, TRANSACTION_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::stream::filter::{self, Filter};
 use crate::stream::task::POSITION_KEY;
@@ -73,6 +74,7 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
             "--output must be another topic than --input".into(),
         ));
     }
+    let brokers = &super::brokers_for(brokers, args.guarantee)?;
     let mut cluster = Cluster::connect(brokers)?;
     let partitions = admin::describe_topic(&mut cluster, &args.input)?
         .partitions
@@ -94,6 +96,9 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
         }
     }
     let timeouts = super::group_timeouts(args.session_timeout);
+    if args.guarantee == Guarantee::ExactlyOnce {
+        return transactional(&mut cluster, args, &filter, timeouts, quiet);
+    }
     let mut member = Member::join(&mut cluster, &args.application_id, &args.input, timeouts)?;
     let mut out = Producer::new(&mut cluster, &args.output, Acks::All)?;
     let mut log = Producer::new(&mut cluster, &positions, Acks::All)?;
@@ -105,6 +110,7 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
         &start_offsets(&tasks),
         StartAt::Earliest,
     )?;
+    super::read_committed(&mut reader, &cluster)?;
     let mut last_commit = Instant::now();
     let result = (|| -> Result<()> {
         loop {
@@ -197,6 +203,112 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
     }
     let left = member.leave();
     result.and(committed).and(left)
+}
+
+/// Exactly-once: each round's matches and the input offsets after them
+/// are one transaction, committed under the group's generation, so an
+/// instance the group dropped cannot add to the output (its transaction is
+/// refused and aborted), and a restart resumes from the committed offsets.
+fn transactional(
+    cluster: &mut Cluster,
+    args: &StreamFilter,
+    filter: &Filter,
+    timeouts: crate::client::member::GroupTimeouts,
+    quiet: bool,
+) -> Result<()> {
+    let mut txn = TxnProducer::init(
+        cluster,
+        &super::transactional_id(&args.application_id),
+        TRANSACTION_TIMEOUT,
+    )?;
+    let mut member = Member::join(cluster, &args.application_id, &args.input, timeouts)?;
+    let wait = TRANSACTION_TIMEOUT + cluster.config.timeout;
+    let stable = |member: &mut Member| {
+        let assignment = member.assignment().to_vec();
+        member
+            .coordinator()
+            .fetch_stable_offsets(&args.input, &assignment, wait)
+    };
+    let mut committed = stable(&mut member)?;
+    let mut reader = Reader::new(
+        cluster,
+        &args.input,
+        member.assignment(),
+        &committed,
+        StartAt::Earliest,
+    )?;
+    reader.set_isolation(Isolation::ReadCommitted)?;
+    let (mut read, mut passed, mut fenced) = (0u64, 0u64, 0u64);
+    let result = (|| -> Result<()> {
+        loop {
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            if member.needs_rejoin() {
+                member.rejoin(cluster)?;
+                committed = stable(&mut member)?;
+                reader.assign(member.assignment(), &committed)?;
+            }
+            let mut records: Vec<OutRecord> = Vec::new();
+            let mut moved: BTreeMap<i32, i64> = BTreeMap::new();
+            let mut round_read = 0;
+            reader.poll_each(|r| {
+                moved.insert(r.partition, r.offset + 1);
+                round_read += 1;
+                if filter.passes(r.key, r.value) {
+                    records.push(OutRecord {
+                        key: r.key.to_vec(),
+                        value: r.value.to_vec(),
+                        partition: Some(r.partition),
+                    });
+                }
+            })?;
+            if !moved.is_empty() && !member.needs_rejoin() {
+                let who = member.generation().clone();
+                let offsets: Vec<(i32, i64)> = moved.iter().map(|(&p, &o)| (p, o)).collect();
+                let written = txn
+                    .send(&args.output, &records)
+                    .and_then(|()| {
+                        txn.send_offsets(&args.application_id, &args.input, &offsets, &who)
+                    })
+                    .and_then(|()| txn.commit());
+                match written {
+                    Ok(()) => {
+                        read += round_read;
+                        passed += records.len() as u64;
+                        committed.extend(moved);
+                    }
+                    Err(e) if transaction::fenced(&e) => {
+                        fenced += 1;
+                        log::warn!("write refused, its transaction aborted: {e}");
+                        txn.abort()?;
+                        member.must_rejoin();
+                    }
+                    Err(e) => {
+                        let _ = txn.abort();
+                        return Err(e);
+                    }
+                }
+            } else if !moved.is_empty() {
+                // Read but not written: read again from the committed offsets.
+                reader.assign(member.assignment(), &committed)?;
+            }
+            if args.exit_at_end && reader.at_end() {
+                return Ok(());
+            }
+        }
+    })();
+    if !quiet {
+        eprintln!(
+            "stream filter: {read} records read, {passed} passed on to '{}'",
+            args.output
+        );
+        if fenced > 0 {
+            eprintln!("stream filter: {fenced} writes refused because the group had moved on (their transactions aborted)");
+        }
+    }
+    let left = member.leave();
+    result.and(left)
 }
 
 /// Creates a plain topic with `partitions` unless it exists.

@@ -18,6 +18,7 @@ use crate::client::cluster::Cluster;
 use crate::client::fetch::{Reader, StartAt};
 use crate::client::member::{GroupTimeouts, Member};
 use crate::client::produce::{Acks, OutRecord, Producer};
+use crate::client::transaction::{self, TxnProducer, TRANSACTION_TIMEOUT};
 use crate::error::Result;
 use crate::stream::Extract;
 
@@ -60,6 +61,11 @@ pub struct Feeder {
     member: Member,
     reader: Reader,
     out: Producer,
+    /// Exactly-once: copies and input offsets in one transaction each pump,
+    /// so a feeder the group dropped cannot add copies (a zombie's are
+    /// aborted and the counting tasks read committed).
+    txn: Option<TxnProducer>,
+    topic: String,
     extract: Extract,
     input: String,
     /// Next input offset per partition, once something was copied.
@@ -82,16 +88,28 @@ impl Feeder {
         input: &str,
         extract: Extract,
         timeouts: GroupTimeouts,
+        transactional: bool,
     ) -> Result<Feeder> {
+        let txn = match transactional {
+            true => Some(TxnProducer::init(
+                cluster,
+                &super::transactional_id(application_id),
+                TRANSACTION_TIMEOUT,
+            )?),
+            false => None,
+        };
         let mut member = Member::join(cluster, application_id, input, timeouts)?;
         let assignment = member.assignment().to_vec();
-        let committed = member.coordinator().fetch_offsets(input, &assignment)?;
-        let reader = Reader::new(cluster, input, &assignment, &committed, StartAt::Earliest)?;
+        let committed = committed(&mut member, input, &assignment, txn.is_some())?;
+        let mut reader = Reader::new(cluster, input, &assignment, &committed, StartAt::Earliest)?;
+        super::read_committed(&mut reader, cluster)?;
         let out = Producer::new(cluster, &topic(application_id), Acks::All)?;
         Ok(Feeder {
             member,
             reader,
             out,
+            txn,
+            topic: topic(application_id),
             extract,
             input: input.to_string(),
             next: HashMap::new(),
@@ -108,10 +126,12 @@ impl Feeder {
             self.commit()?;
             self.member.rejoin(cluster)?;
             let assignment = self.member.assignment().to_vec();
-            let committed = self
-                .member
-                .coordinator()
-                .fetch_offsets(&self.input, &assignment)?;
+            let committed = committed(
+                &mut self.member,
+                &self.input,
+                &assignment,
+                self.txn.is_some(),
+            )?;
             self.next.clear();
             self.reader.assign(&assignment, &committed)?;
         }
@@ -156,6 +176,31 @@ impl Feeder {
             }
         })?;
         let records = merge_by_time(copies);
+        if let Some(txn) = self.txn.as_mut() {
+            if read == 0 || self.member.needs_rejoin() {
+                return Ok(read);
+            }
+            let offsets: Vec<(i32, i64)> = self.next.iter().map(|(&p, &o)| (p, o)).collect();
+            let who = self.member.generation().clone();
+            let group = self.member.group().to_string();
+            let written = txn
+                .send(&self.topic, &records)
+                .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
+                .and_then(|()| txn.commit());
+            return match written {
+                Ok(()) => Ok(read),
+                Err(e) if transaction::fenced(&e) => {
+                    log::warn!("repartition write refused, its transaction aborted: {e}");
+                    txn.abort()?;
+                    self.member.must_rejoin();
+                    Ok(read)
+                }
+                Err(e) => {
+                    let _ = txn.abort();
+                    Err(e)
+                }
+            };
+        }
         if !records.is_empty() {
             self.out.send(records).map_err(|e| e.error)?;
         }
@@ -167,6 +212,10 @@ impl Feeder {
 
     fn commit(&mut self) -> Result<()> {
         self.last_commit = Instant::now();
+        if self.txn.is_some() {
+            // Committed inside each pump's transaction.
+            return Ok(());
+        }
         let offsets: Vec<(i32, i64)> = self.next.iter().map(|(&p, &o)| (p, o)).collect();
         if offsets.is_empty() {
             return Ok(());
@@ -184,6 +233,24 @@ impl Feeder {
         self.member.coordinator().set_retry_for(timeout);
         let committed = self.commit();
         committed.and(self.member.leave())
+    }
+}
+
+/// Where the step resumes: the group's committed offsets; exactly-once
+/// waits out a transaction still deciding (a paused predecessor's).
+fn committed(
+    member: &mut Member,
+    input: &str,
+    partitions: &[i32],
+    transactional: bool,
+) -> Result<HashMap<i32, i64>> {
+    if transactional {
+        let wait = TRANSACTION_TIMEOUT + member.coordinator().timeout();
+        member
+            .coordinator()
+            .fetch_stable_offsets(input, partitions, wait)
+    } else {
+        member.coordinator().fetch_offsets(input, partitions)
     }
 }
 
