@@ -18,4 +18,5 @@ mod secured_broker;
 mod security;
 mod streams;
 mod topic;
+mod transactions;
 mod web;

@@ -1,0 +1,201 @@
+//! Kafka transactions as a user meets them: `produce --transactional-id`
+//! commits per batch or per `--transaction-size`, and Ctrl-C aborts the
+//! open transaction; `consume` reads committed by default on the modern
+//! path and shows the producer id in JSON; Kafka's own console consumer
+//! with `--isolation-level read_committed` agrees on what is visible.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::fixture::*;
+
+fn values(run: &Run) -> Vec<i64> {
+    let mut v: Vec<i64> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            l.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("not a number: {l:?}\n{run:?}"))
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+fn read(topic: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--exit-at-end",
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+fn lines(range: std::ops::RangeInclusive<i64>) -> String {
+    range.map(|i| format!("{i}\n")).collect()
+}
+
+/// Commits 1..=100 in transactions of 30, then a second producer writes
+/// 101..=150 in one transaction and is interrupted before committing: a
+/// read_committed reader (the default) sees 1..=100 only, a
+/// read_uncommitted one all 150, and Kafka's console consumer agrees.
+#[test]
+fn an_interrupted_transaction_is_never_visible_to_read_committed_readers() {
+    require_broker();
+    let t = Topic::new("txn", 2);
+    let id = format!("{}-tx", t.name);
+    let done = run_with_input(
+        &[
+            "produce",
+            "--topic",
+            &t.name,
+            "--transactional-id",
+            &id,
+            "--transaction-size",
+            "30",
+        ],
+        &lines(1..=100),
+    );
+    assert_eq!(done.code, 0, "{done:?}");
+
+    // The second producer keeps its stdin open: its transaction stays open.
+    let mut child = kafkademo(&[
+        "produce",
+        "--topic",
+        &t.name,
+        "--transactional-id",
+        &id,
+        "--transaction-size",
+        "1000",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("cannot run kafkademo");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(lines(101..=150).as_bytes())
+        .expect("write stdin");
+    // Wait until the open transaction's records are in the log.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all = values(&read(&t.name, &["--isolation", "read-uncommitted"]));
+        if all.len() == 150 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the open transaction's records never reached the log: {} of 150 read uncommitted",
+            all.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // While it is open, a read_committed reader stops before it.
+    assert_eq!(values(&read(&t.name, &[])), (1..=100).collect::<Vec<_>>());
+    sigint(&child);
+    let interrupted = wait_bounded(child, Duration::from_secs(5));
+    drop(stdin);
+    assert_eq!(interrupted.code, 130, "{interrupted:?}");
+    assert!(
+        interrupted
+            .stderr
+            .contains("0 records committed, 50 in the open transaction aborted"),
+        "{interrupted:?}"
+    );
+
+    let committed = read(&t.name, &[]);
+    assert_eq!(values(&committed), (1..=100).collect::<Vec<_>>());
+    let explicit = read(&t.name, &["--isolation", "read-committed"]);
+    assert_eq!(values(&explicit), (1..=100).collect::<Vec<_>>());
+    let uncommitted = read(&t.name, &["--isolation", "read-uncommitted"]);
+    assert_eq!(values(&uncommitted), (1..=150).collect::<Vec<_>>());
+
+    // JSON names the producer and says the record was transactional.
+    let json = read(&t.name, &["--format", "json", "--count", "1"]);
+    let first: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {json:?}"));
+    assert_eq!(first["transactional"], true, "{json:?}");
+    assert!(
+        first["producer_id"].as_i64().is_some_and(|id| id >= 0),
+        "{json:?}"
+    );
+
+    // Kafka's console consumer, read_committed, sees the same records.
+    let java = Command::new(repo_root().join("scripts/kafka-class.sh"))
+        .args([
+            "org.apache.kafka.tools.consumer.ConsoleConsumer",
+            "--bootstrap-server",
+            brokers().split(',').next().unwrap_or_default(),
+            "--topic",
+            &t.name,
+            "--from-beginning",
+            "--isolation-level",
+            "read_committed",
+            "--timeout-ms",
+            "8000",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run Kafka's console consumer");
+    let theirs = Run::from(java);
+    assert_eq!(
+        values(&theirs),
+        (1..=100).collect::<Vec<_>>(),
+        "Kafka's console consumer (read_committed) disagrees: {theirs:?}"
+    );
+}
+
+/// A record with no transaction reads as such, and the flags that cannot
+/// go together are refused before anything is sent.
+#[test]
+fn transactional_flags_are_checked_and_plain_records_say_so() {
+    require_broker();
+    let t = Topic::new("txn-flags", 1);
+    fails(
+        &[
+            "produce",
+            "--topic",
+            &t.name,
+            "--transactional-id",
+            "x",
+            "--acks",
+            "1",
+        ],
+        2,
+        "--transactional-id needs --acks all",
+    );
+    fails(
+        &["produce", "--topic", &t.name, "--transaction-size", "5"],
+        2,
+        "--transactional-id",
+    );
+    fails(
+        &[
+            "produce",
+            "even",
+            "--topic",
+            &t.name,
+            "--transactional-id",
+            "x",
+        ],
+        2,
+        "--transactional-id is for stdin lines",
+    );
+    let sent = run_with_input(
+        &["produce", "--topic", &t.name, "--protocol", "modern"],
+        "7\n",
+    );
+    assert_eq!(sent.code, 0, "{sent:?}");
+    let json = read(&t.name, &["--format", "json", "--protocol", "modern"]);
+    let first: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {json:?}"));
+    assert_eq!(first["transactional"], false, "{json:?}");
+}
