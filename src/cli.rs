@@ -156,6 +156,11 @@ pub struct StreamCount {
     /// RFC 3339) instead of the record's timestamp
     #[arg(long, value_name = "NAME")]
     pub time_field: Option<String>,
+    /// Event time without --time-field: record (the record's timestamp), or
+    /// wallclock (when this processor reads it: counts then depend on when
+    /// they are read, and a replay gives others)
+    #[arg(long, value_enum, default_value_t = Timestamps::Record, conflicts_with = "time_field")]
+    pub timestamps: Timestamps,
     /// Key from this JSON field of the value instead of the record key (an
     /// input of several partitions is repartitioned by it first)
     #[arg(long, value_name = "NAME")]
@@ -191,6 +196,12 @@ pub enum Guarantee {
 pub enum Emit {
     Updates,
     Final,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Timestamps {
+    Record,
+    Wallclock,
 }
 
 #[derive(Debug, Args)]
@@ -898,6 +909,45 @@ mod tests {
             panic!("not bench e2e")
         };
         assert_eq!((e.rate, e.duration), (500, Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn stream_count_takes_record_or_wallclock_timestamps() {
+        let count = |extra: &[&str]| {
+            let mut args = vec![
+                "stream",
+                "count",
+                "-i",
+                "in",
+                "-o",
+                "out",
+                "--application-id",
+                "a",
+                "--window",
+                "10s",
+            ];
+            args.extend_from_slice(extra);
+            parse(&args).map(|cli| match cli.command {
+                Command::Stream(StreamCommand::Count(c)) => c,
+                _ => panic!("not stream count"),
+            })
+        };
+        assert_eq!(count(&[]).unwrap().timestamps, Timestamps::Record);
+        assert_eq!(
+            count(&["--timestamps", "wallclock"]).unwrap().timestamps,
+            Timestamps::Wallclock
+        );
+        assert_eq!(
+            count(&["--timestamps", "record"]).unwrap().timestamps,
+            Timestamps::Record
+        );
+        assert!(count(&["--timestamps", "log-append"]).is_err());
+        // A time field is the event time: a second source of it is refused.
+        assert!(count(&["--time-field", "t", "--timestamps", "wallclock"]).is_err());
+        assert_eq!(
+            count(&["--time-field", "t"]).unwrap().timestamps,
+            Timestamps::Record
+        );
     }
 
     #[test]

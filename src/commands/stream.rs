@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{Emit, Format, Guarantee, StreamCommand, StreamCount, StreamReset, StreamTable};
+use crate::cli::{
+    Emit, Format, Guarantee, StreamCommand, StreamCount, StreamReset, StreamTable, Timestamps,
+};
 use crate::client::admin::{self, NewTopic, Outcome};
 use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::coordinator::Coordinator;
@@ -23,7 +25,7 @@ use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::client::transaction::{self, TxnProducer, TRANSACTION_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::stream::task::{Restorer, Task, WindowCount};
-use crate::stream::{Extract, Windows};
+use crate::stream::{Extract, Unusable, Windows};
 
 /// How often the group learns the tasks' positions (they resume from the
 /// changelog, so this is for `group describe` and lag, not for safety).
@@ -190,12 +192,16 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
     let extract = Extract {
         key_field: args.key_field.clone(),
         time_field: args.time_field.clone(),
+        wallclock: args.timestamps == Timestamps::Wallclock,
     };
     let mut cluster = Cluster::connect(brokers)?;
-    if extract.time_field.is_none() && cluster.data_path()? == DataPath::Classic {
+    if extract.time_field.is_none()
+        && !extract.wallclock
+        && cluster.data_path()? == DataPath::Classic
+    {
         return Err(Error::Usage(
             "records read on the classic data path (the kafka crate, message format v0) have no timestamps: \
-             give --time-field NAME, or use --protocol modern"
+             give --time-field NAME or --timestamps wallclock (or --protocol modern, for records written with timestamps)"
                 .into(),
         ));
     }
@@ -544,7 +550,10 @@ impl App<'_> {
                             r.offset
                         );
                     }
-                    task.skip(r.offset);
+                    match why {
+                        Unusable::NoTimestamp(_) => task.skip_untimed(r.offset),
+                        _ => task.skip(r.offset),
+                    }
                 }
             }
         })?;
@@ -698,9 +707,20 @@ impl App<'_> {
         self.member.commit(&offsets).map(|_| ())
     }
 
+    /// Records skipped: those without a usable timestamp, and the others
+    /// (by the tasks, and by the repartition step before them).
+    fn uncountable(&self) -> (u64, u64) {
+        let untimed = self.tasks.values().map(|t| t.untimed).sum::<u64>()
+            + self.feeder.as_ref().map_or(0, |f| f.untimed);
+        let skipped = self.tasks.values().map(|t| t.skipped).sum::<u64>()
+            + self.feeder.as_ref().map_or(0, |f| f.skipped);
+        (untimed, skipped.saturating_sub(untimed))
+    }
+
     fn status(&self) {
         let records: u64 = self.tasks.values().map(|t| t.records).sum();
         let late: u64 = self.tasks.values().map(|t| t.late).sum();
+        let (untimed, other) = self.uncountable();
         let open: usize = self.tasks.values().map(|t| t.open_windows()).sum();
         let stream_time = self
             .tasks
@@ -710,7 +730,7 @@ impl App<'_> {
             .unwrap_or(-1);
         let _ = writeln!(
             std::io::stderr(),
-            "stream count: {} tasks, {records} records processed, {late} late, {open} open windows, {} outputs, stream time {}",
+            "stream count: {} tasks, {records} records processed, {late} late, {untimed} without a usable timestamp, {other} otherwise not countable, {open} open windows, {} outputs, stream time {}",
             self.tasks.len(),
             self.emitted,
             show_time(stream_time)
@@ -730,10 +750,9 @@ impl App<'_> {
         }
         let records: u64 = self.tasks.values().map(|t| t.records).sum();
         let late: u64 = self.tasks.values().map(|t| t.late).sum();
-        let skipped: u64 = self.tasks.values().map(|t| t.skipped).sum::<u64>()
-            + self.feeder.as_ref().map_or(0, |f| f.skipped);
+        let (untimed, other) = self.uncountable();
         eprintln!(
-            "stream count: {records} records processed, {late} late (dropped), {skipped} not countable, {} outputs written; restored {} changelog records in {:.3} s",
+            "stream count: {records} records processed, {late} late (dropped), {untimed} without a usable timestamp (skipped), {other} otherwise not countable (skipped), {} outputs written; restored {} changelog records in {:.3} s",
             self.emitted,
             self.restored,
             self.restore_time.as_secs_f64()
@@ -851,6 +870,17 @@ fn clock(ms: i64) -> String {
     }
 }
 
+/// Every internal topic the stream commands create for an application, the
+/// ones `stream reset` deletes: `stream count`'s changelog and repartition
+/// topic, and `stream filter`'s position topic.
+fn internal_topics(application_id: &str) -> [String; 3] {
+    [
+        changelog_topic(application_id),
+        repartition::topic(application_id),
+        filter::position_topic(application_id),
+    ]
+}
+
 fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
     let id = &args.application_id;
     admin::validate_topic_name(id)?;
@@ -881,15 +911,14 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
             false => {}
         }
     }
-    let prefix = format!("{id}-");
-    let internal: Vec<String> = admin::list_topics(&mut cluster)?
+    // Exactly this application's topics: another one whose id merely starts
+    // with this one (`counts-v2` beside `counts`) keeps its own.
+    let existing: Vec<String> = admin::list_topics(&mut cluster)?
         .into_iter()
         .map(|t| t.name)
-        .filter(|n| {
-            n.starts_with(&prefix) && (n.ends_with("-changelog") || n.ends_with("-repartition"))
-        })
         .collect();
-    for topic in &internal {
+    let internal = internal_topics(id);
+    for topic in internal.iter().filter(|t| existing.contains(t)) {
         admin::delete_topic(&mut cluster, topic)?;
         println!("Deleted internal topic {topic}");
     }
@@ -897,4 +926,24 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
         "No local state to remove: tasks keep their state in memory and rebuild it from the changelog"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_deletes_exactly_the_topics_an_application_creates() {
+        assert_eq!(
+            internal_topics("counts"),
+            [
+                "counts-count-store-changelog",
+                "counts-count-repartition",
+                "counts-filter-position-changelog",
+            ]
+        );
+        // An application whose id starts with another's shares none of them.
+        let v2 = internal_topics("counts-v2");
+        assert!(internal_topics("counts").iter().all(|t| !v2.contains(t)));
+    }
 }

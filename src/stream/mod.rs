@@ -44,6 +44,10 @@ pub struct Extract {
     /// A JSON field of the value (ms since the epoch or RFC 3339) instead of
     /// the record's timestamp.
     pub time_field: Option<String>,
+    /// Without `time_field`: the wall clock when the record is read instead
+    /// of its timestamp (Kafka Streams' `WallclockTimestampExtractor`), so
+    /// results depend on when they are read.
+    pub wallclock: bool,
 }
 
 /// Why a record cannot be counted; the caller names the record.
@@ -52,7 +56,9 @@ pub enum Unusable {
     NotJson,
     MissingField(String),
     BadTime(String),
-    NoTimestamp,
+    /// No usable record timestamp: none on the data path (`None`), or a
+    /// negative one (`-1`: message format v0 has none, and Kafka stores -1).
+    NoTimestamp(Option<i64>),
 }
 
 impl std::fmt::Display for Unusable {
@@ -61,10 +67,20 @@ impl std::fmt::Display for Unusable {
             Unusable::NotJson => write!(f, "its value is not a JSON object"),
             Unusable::MissingField(name) => write!(f, "its value has no field '{name}'"),
             Unusable::BadTime(why) => write!(f, "its time field {why}"),
-            Unusable::NoTimestamp => write!(
-                f,
-                "it has no timestamp (the classic data path reads message format v0, which has none)"
-            ),
+            Unusable::NoTimestamp(t) => {
+                match t {
+                    None => write!(
+                        f,
+                        "it has no timestamp (the classic data path reads message format v0, which has none)"
+                    )?,
+                    Some(-1) => write!(
+                        f,
+                        "it has no timestamp (-1: written as message format v0, or by a producer that set none)"
+                    )?,
+                    Some(t) => write!(f, "its timestamp {t} is before 1970")?,
+                }
+                write!(f, "; give --time-field NAME, or --timestamps wallclock")
+            }
         }
     }
 }
@@ -103,10 +119,21 @@ impl Extract {
         };
         let time = match &self.time_field {
             Some(name) => parse_time(field(name)?)?,
-            None => timestamp.ok_or(Unusable::NoTimestamp)?,
+            None if self.wallclock => wallclock_ms(),
+            None => match timestamp {
+                Some(t) if t >= 0 => t,
+                other => return Err(Unusable::NoTimestamp(other)),
+            },
         };
         Ok((key, time))
     }
+}
+
+/// Now, in ms since the epoch: a record's event time under `wallclock`.
+fn wallclock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().min(i64::MAX as u128) as i64)
 }
 
 fn parse_time(v: &Value) -> Result<i64, Unusable> {
@@ -115,10 +142,11 @@ fn parse_time(v: &Value) -> Result<i64, Unusable> {
             .as_i64()
             .filter(|ms| *ms >= 0)
             .ok_or_else(|| Unusable::BadTime(format!("{n} is not milliseconds since the epoch"))),
-        Value::String(s) => s
-            .parse::<jiff::Timestamp>()
-            .map(|t| t.as_millisecond())
-            .map_err(|_| Unusable::BadTime(format!("'{s}' is not an RFC 3339 time"))),
+        Value::String(s) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) if t.as_millisecond() >= 0 => Ok(t.as_millisecond()),
+            Ok(_) => Err(Unusable::BadTime(format!("'{s}' is before 1970"))),
+            Err(_) => Err(Unusable::BadTime(format!("'{s}' is not an RFC 3339 time"))),
+        },
         other => Err(Unusable::BadTime(format!("{other} is not a time"))),
     }
 }
@@ -172,11 +200,12 @@ mod tests {
         );
         assert_eq!(
             plain.key_and_time(b"A", b"2", None),
-            Err(Unusable::NoTimestamp)
+            Err(Unusable::NoTimestamp(None))
         );
         let json = Extract {
             key_field: Some("user".into()),
             time_field: Some("at".into()),
+            wallclock: false,
         };
         assert_eq!(
             json.key_and_time(b"", br#"{"user":"ann","at":1500}"#, None),
@@ -195,5 +224,59 @@ mod tests {
             json.key_and_time(b"", br#"{"user":"a","at":"soon"}"#, None),
             Err(Unusable::BadTime(_))
         ));
+    }
+
+    #[test]
+    fn a_negative_timestamp_is_no_timestamp_and_names_the_fix() {
+        let plain = Extract::default();
+        // Kafka stores -1 for a record of message format v0 (no timestamp).
+        assert_eq!(
+            plain.key_and_time(b"A", b"2", Some(-1)),
+            Err(Unusable::NoTimestamp(Some(-1)))
+        );
+        assert_eq!(
+            plain.key_and_time(b"A", b"2", Some(-5)),
+            Err(Unusable::NoTimestamp(Some(-5)))
+        );
+        assert_eq!(
+            plain.key_and_time(b"A", b"2", Some(0)),
+            Ok(("A".to_string(), 0))
+        );
+        assert_eq!(
+            Unusable::NoTimestamp(Some(-1)).to_string(),
+            "it has no timestamp (-1: written as message format v0, or by a producer that set none); \
+             give --time-field NAME, or --timestamps wallclock"
+        );
+        assert_eq!(
+            Unusable::NoTimestamp(Some(-5)).to_string(),
+            "its timestamp -5 is before 1970; give --time-field NAME, or --timestamps wallclock"
+        );
+        // A time field before the epoch is no window's either.
+        let json = Extract {
+            time_field: Some("at".into()),
+            ..Extract::default()
+        };
+        assert!(matches!(
+            json.key_and_time(b"k", br#"{"at":"1969-12-31T23:59:59Z"}"#, Some(1)),
+            Err(Unusable::BadTime(_))
+        ));
+        assert!(matches!(
+            json.key_and_time(b"k", br#"{"at":-1}"#, Some(1)),
+            Err(Unusable::BadTime(_))
+        ));
+    }
+
+    #[test]
+    fn wallclock_time_is_when_the_record_is_read_whatever_its_timestamp() {
+        let wallclock = Extract {
+            wallclock: true,
+            ..Extract::default()
+        };
+        let before = wallclock_ms();
+        for timestamp in [None, Some(-1), Some(1_000)] {
+            let (key, time) = wallclock.key_and_time(b"A", b"2", timestamp).unwrap();
+            assert_eq!(key, "A");
+            assert!(before <= time && time <= wallclock_ms(), "{time}");
+        }
     }
 }

@@ -70,10 +70,17 @@ struct PositionRecord {
     late: u64,
     records: u64,
     skipped: u64,
+    /// Of `skipped`: records without a usable timestamp.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    untimed: u64,
     /// Repartitioned input: the last input offset counted per input
     /// partition, so a record the feeding step wrote twice counts once.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     sources: BTreeMap<i32, i64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a restore read and kept.
@@ -98,6 +105,8 @@ pub struct Task {
     pub records: u64,
     /// Input records that could not be counted (no key or time).
     pub skipped: u64,
+    /// Of `skipped`: records without a usable timestamp.
+    pub untimed: u64,
     /// Repartitioned input: the last offset counted per input partition.
     sources: BTreeMap<i32, i64>,
     flushed: PositionRecord,
@@ -114,6 +123,7 @@ impl Task {
             late: 0,
             records: 0,
             skipped: 0,
+            untimed: 0,
             sources: BTreeMap::new(),
             flushed: PositionRecord {
                 pos: -1,
@@ -124,9 +134,14 @@ impl Task {
     }
 
     /// Folds in the record at `offset` (key and event time); a record at or
-    /// below the position is already in the state and changes nothing.
+    /// below the position is already in the state and changes nothing. A
+    /// negative time is in no window: the record is skipped as untimed.
     pub fn apply(&mut self, offset: i64, key: &str, time: i64) {
         if offset <= self.position {
+            return;
+        }
+        if time < 0 {
+            self.skip_untimed(offset);
             return;
         }
         self.position = offset;
@@ -180,6 +195,14 @@ impl Task {
             self.position = offset;
             self.skipped += 1;
         }
+    }
+
+    /// A record without a usable timestamp: skipped, and counted apart.
+    pub fn skip_untimed(&mut self, offset: i64) {
+        if offset > self.position {
+            self.untimed += 1;
+        }
+        self.skip(offset);
     }
 
     /// Moves stream time forward without a record (the idle flush).
@@ -270,6 +293,7 @@ impl Task {
             late: self.late,
             records: self.records,
             skipped: self.skipped,
+            untimed: self.untimed,
             sources: self.sources.clone(),
         }
     }
@@ -336,6 +360,7 @@ impl Restorer {
             task.late = p.late;
             task.records = p.records;
             task.skipped = p.skipped;
+            task.untimed = p.untimed;
             task.sources = p.sources.clone();
             task.flushed = p;
         }
@@ -430,6 +455,25 @@ mod tests {
         u.apply(1, "A", 500);
         assert_eq!(count(&u, "A", 0), 1);
         assert_eq!(u.late, 0);
+    }
+
+    #[test]
+    fn a_record_without_a_usable_time_is_skipped_and_counted_apart_also_after_a_restore() {
+        let mut log = Vec::new();
+        let mut t = Task::new(TEN);
+        t.apply(0, "A", 1_000);
+        t.apply(1, "A", -1);
+        t.skip_untimed(2);
+        t.skip(3);
+        t.skip_untimed(2); // at or below the position: already counted
+        assert_eq!((t.records, t.skipped, t.untimed), (1, 3, 2));
+        assert_eq!(
+            (count(&t, "A", 0), t.stream_time, t.position),
+            (1, 1_000, 3)
+        );
+        flush(&mut t, &mut log);
+        let r = restore(&compacted(&log));
+        assert_eq!((r.records, r.skipped, r.untimed), (1, 3, 2));
     }
 
     #[test]

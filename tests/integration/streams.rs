@@ -146,7 +146,7 @@ fn counts_per_key_and_window_and_drops_late_records() {
     let r = counted(&args);
     assert!(
         r.stderr
-            .contains("stream count: 8 records processed, 1 late (dropped), 0 not countable"),
+            .contains("stream count: 8 records processed, 1 late (dropped), 0 without a usable timestamp (skipped), 0 otherwise not countable (skipped)"),
         "{r:?}"
     );
     let (last, _) = read_output(&app.output);
@@ -255,6 +255,302 @@ fn record_timestamps_are_event_time_on_the_modern_path() {
         got == this.into_iter().collect() || got == before.into_iter().collect(),
         "{got:?}"
     );
+}
+
+/// Whether the broker takes the classic data path (Kafka 3.9 and older;
+/// 4.x refuses it at once with exit 76).
+fn classic_accepted(topic: &str) -> bool {
+    let r = run(&[
+        "--timeout",
+        "3s",
+        "--protocol",
+        "classic",
+        "consume",
+        "--topic",
+        topic,
+        "--exit-at-end",
+    ]);
+    assert!(r.code == 0 || r.code == 76, "{r:?}");
+    r.code == 0
+}
+
+/// Writes `KEY:VALUE` lines to `partition` as records without a timestamp:
+/// Kafka stores -1 for them. Where the broker takes the classic data path
+/// that is `produce --protocol classic` (message format v0, as `make demo`
+/// writes on Kafka 3.9); Kafka 4.x refuses that path, and there a Produce
+/// request whose record batch carries timestamp -1 (NO_TIMESTAMP, a producer
+/// that set none) stores the same.
+fn produce_untimed(topic: &str, partition: i32, lines: &[(&str, &str)]) {
+    if classic_accepted(topic) {
+        let input: String = lines.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let r = run_with_input(
+            &[
+                "--protocol",
+                "classic",
+                "produce",
+                "--topic",
+                topic,
+                "--partition",
+                &partition.to_string(),
+                "--key-separator",
+                ":",
+            ],
+            &input,
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+        return;
+    }
+    use bytes::{Buf, Bytes, BytesMut};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+    };
+    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    use std::io::Read;
+
+    let records: Vec<Record> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // One batch: the encoder starts a new one unless offset minus
+            // sequence stays the same; the batch's base sequence is -1.
+            sequence: i as i32 - 1,
+            timestamp: -1,
+            key: Some(Bytes::from(k.to_string())),
+            value: Some(Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut batch,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    // The tests' single broker leads every partition.
+    let first = brokers().split(',').next().unwrap().to_string();
+    let mut conn = std::net::TcpStream::connect(&first).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let version = 3;
+    let mut frame = BytesMut::from(&[0u8; 4][..]);
+    RequestHeader::default()
+        .with_request_api_key(ApiKey::Produce as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .encode(&mut frame, ApiKey::Produce.request_header_version(version))
+        .unwrap();
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(20_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(batch.freeze()))])])
+        .encode(&mut frame, version)
+        .unwrap();
+    let size = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&size.to_be_bytes());
+    conn.write_all(&frame).unwrap();
+    let mut len = [0u8; 4];
+    conn.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    conn.read_exact(&mut body).unwrap();
+    let mut buf = Bytes::from(body);
+    ResponseHeader::decode(&mut buf, ApiKey::Produce.response_header_version(version)).unwrap();
+    let response = ProduceResponse::decode(&mut buf, version).unwrap();
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 0, "Produce failed: {p:?}");
+    assert!(!buf.has_remaining());
+}
+
+/// Whether `got` is `want` (key, count) in the 1 h window of now (or, at a
+/// turn of the hour, of the hour before).
+fn in_this_hour(got: &BTreeMap<String, i64>, want: &[(&str, i64)]) -> bool {
+    let hour = now_ms() / 3_600_000 * 3_600_000;
+    [hour, hour - 3_600_000].iter().any(|h| {
+        *got == want
+            .iter()
+            .map(|(k, n)| (format!("{k}@{h}"), *n))
+            .collect::<BTreeMap<_, _>>()
+    })
+}
+
+#[test]
+fn records_without_a_timestamp_are_skipped_counted_and_named_and_wallclock_counts_them() {
+    let input = Topic::new("st-untimed", 2);
+    let (plain, keyed, wallclock) = (
+        App::new("st-untimed"),
+        App::new("st-untimed-kf"),
+        App::new("st-untimed-wc"),
+    );
+    // Two records with timestamps on partition 1, three without on partition 0.
+    let r = run_with_input(
+        &[
+            "--protocol",
+            "modern",
+            "produce",
+            "--topic",
+            &input.name,
+            "--partition",
+            "1",
+            "--key-separator",
+            ":",
+        ],
+        "x:{\"user\":\"x\"}\nx:{\"user\":\"x\"}\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    produce_untimed(&input.name, 0, &[("u", r#"{"user":"u"}"#); 3]);
+    let args = |app: &App, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "--protocol",
+            "modern",
+            "stream",
+            "count",
+            "--input",
+            &input.name,
+            "--output",
+            &app.output,
+            "--application-id",
+            &app.id,
+            "--window",
+            "1h",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    // 6 s: long enough for a status line (every 5 s).
+    let plain_args = args(&plain, &["--duration", "6s"]);
+    let r = counted(&plain_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        r.stderr.contains(
+            "2 records processed, 0 late, 3 without a usable timestamp, 0 otherwise not countable,"
+        ),
+        "the status line: {r:?}"
+    );
+    assert!(
+        r.stderr.contains(
+            "stream count: 2 records processed, 0 late (dropped), 3 without a usable timestamp (skipped), \
+             0 otherwise not countable (skipped)"
+        ),
+        "the summary: {r:?}"
+    );
+    for offset in 0..3 {
+        let warning = format!(
+            "topic '{}' partition 0 offset {offset}: not counted: it has no timestamp \
+             (-1: written as message format v0, or by a producer that set none); \
+             give --time-field NAME, or --timestamps wallclock\n",
+            input.name
+        );
+        assert!(r.stderr.contains(&warning), "{warning}: {r:?}");
+    }
+    let got = counts(&read_output(&plain.output).0);
+    assert!(in_this_hour(&got, &[("x", 2)]), "{got:?}");
+    // Repartitioned (--key-field on two partitions): the first step skips
+    // them, and the summary still counts them apart.
+    let keyed_args = args(&keyed, &["--key-field", "user", "--exit-at-end"]);
+    let r = counted(&keyed_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        r.stderr.contains(
+            "2 records processed, 0 late (dropped), 3 without a usable timestamp (skipped), \
+             0 otherwise not countable (skipped)"
+        ),
+        "{r:?}"
+    );
+    let got = counts(&read_output(&keyed.output).0);
+    assert!(in_this_hour(&got, &[("x", 2)]), "{got:?}");
+    // The time they are read instead: all five count.
+    let wall_args = args(&wallclock, &["--timestamps", "wallclock", "--exit-at-end"]);
+    let r = counted(&wall_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        r.stderr
+            .contains("5 records processed, 0 late (dropped), 0 without a usable timestamp"),
+        "{r:?}"
+    );
+    let got = counts(&read_output(&wallclock.output).0);
+    assert!(in_this_hour(&got, &[("u", 3), ("x", 2)]), "{got:?}");
+}
+
+/// The flow the README shows: `make demo` writes the exercise to a topic,
+/// then `stream count` counts it. On Kafka 4.x the records have timestamps;
+/// on 3.9 the demo writes message format v0, whose records have none, and
+/// `stream count` (on the classic path there) refuses in one line naming
+/// `--timestamps wallclock`, with which it counts them.
+#[test]
+fn the_demo_flow_counts_on_every_broker_line() {
+    let input = Topic::new("st-demo", 1);
+    let (app, wall) = (App::new("st-demo"), App::new("st-demo-wc"));
+    for parity in ["even", "odd"] {
+        ok(&[
+            "produce",
+            parity,
+            "--topic",
+            &input.name,
+            "--count",
+            if parity == "even" { "3" } else { "2" },
+            "--interval",
+            "10ms",
+        ]);
+    }
+    let args = |app: &App, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "stream",
+            "count",
+            "--input",
+            &input.name,
+            "--output",
+            &app.output,
+            "--application-id",
+            &app.id,
+            "--window",
+            "1h",
+            "--exit-at-end",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let plain = args(&app, &[]);
+    let plain: Vec<&str> = plain.iter().map(String::as_str).collect();
+    if classic_accepted(&input.name) {
+        fails(
+            &plain,
+            2,
+            "records read on the classic data path (the kafka crate, message format v0) have no timestamps: \
+             give --time-field NAME or --timestamps wallclock (or --protocol modern, for records written with timestamps)",
+        );
+    } else {
+        let r = counted(&plain);
+        assert!(r.stderr.contains("5 records processed, 0 late"), "{r:?}");
+        let got = counts(&read_output(&app.output).0);
+        assert!(in_this_hour(&got, &[("A", 3), ("B", 2)]), "{got:?}");
+    }
+    let with_flag = args(&wall, &["--timestamps", "wallclock"]);
+    let r = counted(&with_flag.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(r.stderr.contains("5 records processed, 0 late"), "{r:?}");
+    let got = counts(&read_output(&wall.output).0);
+    assert!(in_this_hour(&got, &[("A", 3), ("B", 2)]), "{got:?}");
 }
 
 /// A console producer fed `input` in chunks of `chunk` lines every 100 ms,
@@ -439,6 +735,101 @@ fn reset_refuses_while_an_instance_runs_then_deletes_the_changelog_and_offsets()
     args.push("--exit-at-end");
     let r = counted(&args);
     assert!(r.stderr.contains("2 records processed"), "{r:?}");
+}
+
+#[test]
+fn reset_deletes_its_own_topics_not_those_of_an_application_whose_id_it_prefixes() {
+    let input = Topic::new("st-rx", 2);
+    let x = App::new("st-rx");
+    let v2 = App {
+        id: format!("{}-v2", x.id),
+        output: unique_topic("st-rx-v2-out"),
+    };
+    let (x_passed, v2_passed) = (Topic::new("st-rx-f", 2), Topic::new("st-rx-v2-f", 2));
+    let b = base();
+    let records: Vec<(&str, i64)> = (0..10).map(|i| ("a", b + i)).collect();
+    // No record keys: spread over both partitions, so --key-field repartitions.
+    let input_lines: String = records
+        .iter()
+        .map(|(u, t)| format!("{{\"user\":\"{u}\",\"t\":{t}}}\n"))
+        .collect();
+    let r = run_with_input(&["produce", "--topic", &input.name], &input_lines);
+    assert_eq!(r.code, 0, "{r:?}");
+    let filter = |app: &App, out: &Topic| {
+        let r = counted(&[
+            "stream",
+            "filter",
+            "--input",
+            &input.name,
+            "--output",
+            &out.name,
+            "--application-id",
+            &app.id,
+            "--where",
+            "user=a",
+            "--exit-at-end",
+        ]);
+        assert!(r.stderr.contains("10 records read, 10 passed on"), "{r:?}");
+    };
+    let count = |app: &App| -> Vec<String> {
+        let mut args = count_args(&input.name, &app.output, &app.id);
+        args.extend(["--key-field", "user"]);
+        args.into_iter().map(String::from).collect()
+    };
+    // Both applications made every internal topic there is: the count's
+    // changelog and repartition topic, the filter's position topic. (The
+    // count first: its repartition step resumes from the group's committed
+    // offsets, which a filter of the same id moves to the end.)
+    for (app, passed) in [(&v2, &v2_passed), (&x, &x_passed)] {
+        let mut args = count(app);
+        args.push("--exit-at-end".into());
+        let r = counted(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(r.stderr.contains("10 records processed"), "{r:?}");
+        filter(app, passed);
+    }
+    // X-v2 runs again while X is reset.
+    let v2_args = count(&v2);
+    let running = Running::start(&v2_args.iter().map(String::as_str).collect::<Vec<_>>());
+    wait_until(BOUND, "X-v2 to own its tasks", || {
+        describe_group(&format!("{}-count-repartition", v2.id))
+            .is_some_and(|rows| rows.len() == 2 && rows.iter().all(|r| r.consumer.is_some()))
+    });
+    let internal = |id: &str| {
+        [
+            format!("{id}-count-store-changelog"),
+            format!("{id}-count-repartition"),
+            format!("{id}-filter-position-changelog"),
+        ]
+    };
+    let r = ok(&["stream", "reset", "--application-id", &x.id]);
+    let [changelog, repartition, position] = internal(&x.id);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "Deleted group {id} and its committed offsets\n\
+             Deleted group {repartition} and its committed offsets\n\
+             Deleted internal topic {changelog}\n\
+             Deleted internal topic {repartition}\n\
+             Deleted internal topic {position}\n\
+             No local state to remove: tasks keep their state in memory and rebuild it from the changelog\n",
+            id = x.id
+        )
+    );
+    let topics: Vec<String> = ok(&["topic", "list"])
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+        .collect();
+    for gone in internal(&x.id) {
+        assert!(!topics.contains(&gone), "{gone} survived: {topics:?}");
+    }
+    for kept in internal(&v2.id) {
+        assert!(topics.contains(&kept), "{kept} was deleted: {topics:?}");
+    }
+    running.signal("INT");
+    let r = running.finish(BOUND);
+    assert_eq!(r.code, 130, "{r:?}");
+    assert!(r.stderr.contains("10 records processed"), "{r:?}");
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::client::member::{GroupTimeouts, Member};
 use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::client::transaction::{self, TxnProducer, TRANSACTION_TIMEOUT};
 use crate::error::Result;
-use crate::stream::Extract;
+use crate::stream::{Extract, Unusable};
 
 /// One fetch holds a stretch of each input partition. Copied one partition
 /// after another, a later partition's records would reach the counting
@@ -72,6 +72,8 @@ pub struct Feeder {
     next: HashMap<i32, i64>,
     last_commit: Instant,
     pub skipped: u64,
+    /// Of `skipped`: records without a usable timestamp.
+    pub untimed: u64,
     warned: u64,
 }
 
@@ -115,6 +117,7 @@ impl Feeder {
             next: HashMap::new(),
             last_commit: Instant::now(),
             skipped: 0,
+            untimed: 0,
             warned: 0,
         })
     }
@@ -144,6 +147,7 @@ impl Feeder {
             &mut self.warned,
             &self.input,
         );
+        let untimed = &mut self.untimed;
         let read = self.reader.poll_each(|r| {
             next.insert(r.partition, r.offset + 1);
             match extract.key_and_time(r.key, r.value, r.timestamp.map(|t| t.ms)) {
@@ -164,6 +168,9 @@ impl Feeder {
                 }
                 Err(why) => {
                     *skipped += 1;
+                    if matches!(why, Unusable::NoTimestamp(_)) {
+                        *untimed += 1;
+                    }
                     if *warned < SKIP_WARNINGS {
                         *warned += 1;
                         log::warn!(
