@@ -495,7 +495,7 @@ impl Producer {
                     Outgoing {
                         partition: placed[i],
                         key: &records[i].key,
-                        value: &records[i].value,
+                        value: Some(&records[i].value),
                         headers,
                         timestamp_ms: now,
                     }

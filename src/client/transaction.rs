@@ -73,6 +73,17 @@ pub struct TxnProducer {
 /// read_committed readers see (Kafka Streams' exactly-once default too).
 pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A record to send in a transaction, borrowed; `value` None is a
+/// tombstone (compaction deletes the key by it).
+#[derive(Debug, Clone, Copy)]
+pub struct TxnRecord<'a> {
+    /// Empty: a null key.
+    pub key: &'a [u8],
+    pub value: Option<&'a [u8]>,
+    /// None: murmur2 of the key.
+    pub partition: Option<i32>,
+}
+
 /// What a failed step means for the caller.
 pub fn fenced(e: &Error) -> bool {
     match e {
@@ -165,12 +176,25 @@ impl TxnProducer {
     /// the transaction first; a partition whose leader moves is sent again
     /// with the same sequence numbers, so the broker keeps it once.
     pub fn send(&mut self, topic: &str, records: &[OutRecord]) -> Result<()> {
+        let refs: Vec<TxnRecord<'_>> = records
+            .iter()
+            .map(|r| TxnRecord {
+                key: &r.key,
+                value: Some(&r.value),
+                partition: r.partition,
+            })
+            .collect();
+        self.send_records(topic, &refs)
+    }
+
+    /// `send` for records that may have a null value (tombstones).
+    pub fn send_records(&mut self, topic: &str, records: &[TxnRecord<'_>]) -> Result<()> {
         let sent = self.send_unmarked(topic, records);
         self.uncertain |= sent.is_err();
         sent
     }
 
-    fn send_unmarked(&mut self, topic: &str, records: &[OutRecord]) -> Result<()> {
+    fn send_unmarked(&mut self, topic: &str, records: &[TxnRecord<'_>]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -184,7 +208,7 @@ impl TxnProducer {
             .iter()
             .map(|r| {
                 r.partition
-                    .unwrap_or_else(|| murmur2_partition(&r.key, count))
+                    .unwrap_or_else(|| murmur2_partition(r.key, count))
             })
             .collect();
         let new: Vec<i32> = placed
@@ -227,7 +251,7 @@ impl TxnProducer {
                 Outgoing {
                     partition: placed[pending[k]],
                     key: &r.key,
-                    value: &r.value,
+                    value: r.value,
                     headers: &self.headers,
                     timestamp_ms: now,
                 }

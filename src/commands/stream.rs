@@ -22,7 +22,7 @@ use crate::client::deadline::{interrupted, Deadline};
 use crate::client::fetch::{Isolation, Reader, StartAt};
 use crate::client::member::{GroupTimeouts, Member};
 use crate::client::produce::{Acks, OutRecord, Producer};
-use crate::client::transaction::{self, TxnProducer, TRANSACTION_TIMEOUT};
+use crate::client::transaction::{self, TxnProducer, TxnRecord, TRANSACTION_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::stream::task::{Restorer, Task, WindowCount};
 use crate::stream::{Extract, Unusable, Windows};
@@ -121,6 +121,25 @@ fn windows_of(args: &StreamCount) -> Result<Windows> {
 /// Creates a compacted topic with `partitions` unless it exists; returns
 /// its partition count.
 fn ensure_compacted(cluster: &mut Cluster, topic: &str, partitions: i32) -> Result<i32> {
+    ensure_compacted_with(cluster, topic, partitions, &[])
+}
+
+/// A changelog's settings beside compaction: the broker compacts only
+/// segments it has rolled (by default after 7 days or 1 GiB), so a
+/// changelog rolls every 10 minutes, and keeps a tombstone 10 minutes (not
+/// a day): closed windows leave it within about that, and a restore reads
+/// what is open plus at most the last minutes' writes, however long the
+/// application has run. A restore that misses a tombstone drops the closed
+/// window anyway (it is closed in the restored stream time).
+const CHANGELOG_CONFIGS: [(&str, &str); 2] =
+    [("segment.ms", "600000"), ("delete.retention.ms", "600000")];
+
+fn ensure_compacted_with(
+    cluster: &mut Cluster,
+    topic: &str,
+    partitions: i32,
+    extra: &[(&str, &str)],
+) -> Result<i32> {
     match admin::describe_topic(cluster, topic) {
         Ok(info) => return Ok(info.partitions.len() as i32),
         Err(Error::UnknownTopic { .. }) => {}
@@ -129,7 +148,11 @@ fn ensure_compacted(cluster: &mut Cluster, topic: &str, partitions: i32) -> Resu
     // Replicated as far as the cluster allows (up to 3), like Kafka
     // Streams' internal topics in production.
     let brokers = cluster.bootstrap().metadata(Some(&[]))?.brokers.len();
-    let configs = [("cleanup.policy".to_string(), "compact".to_string())];
+    let configs: Vec<(String, String)> = [("cleanup.policy", "compact")]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let outcome = create_topic(
         cluster,
         &NewTopic {
@@ -223,7 +246,7 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
             ));
         }
     }
-    let have = ensure_compacted(&mut cluster, &changelog, partitions)?;
+    let have = ensure_compacted_with(&mut cluster, &changelog, partitions, &CHANGELOG_CONFIGS)?;
     if have != partitions {
         return Err(Error::broker_with_hint(
             format!(
@@ -624,10 +647,12 @@ impl App<'_> {
             .collect();
         let mut windows = Vec::new();
         let mut positions = Vec::new();
+        let mut tombstones: Vec<(Vec<u8>, i32)> = Vec::new();
         for (&p, task) in &self.tasks {
             if !task.pending() {
                 continue;
             }
+            tombstones.extend(task.tombstones().into_iter().map(|key| (key, p)));
             windows.extend(task.changelog().into_iter().map(|(key, value)| OutRecord {
                 key,
                 value,
@@ -658,9 +683,25 @@ impl App<'_> {
             Writer::Transactional(txn) => {
                 let who = self.member.generation().clone();
                 let group = self.member.group().to_string();
+                // Closed windows leave the changelog (tombstones), so it
+                // holds open windows only (unfenced, message format v0 has
+                // no null values and closed windows stay until restored away).
+                let mut log: Vec<TxnRecord<'_>> = tombstones
+                    .iter()
+                    .map(|(key, p)| TxnRecord {
+                        key,
+                        value: None,
+                        partition: Some(*p),
+                    })
+                    .collect();
+                log.extend(windows.iter().map(|r| TxnRecord {
+                    key: &r.key,
+                    value: Some(&r.value),
+                    partition: r.partition,
+                }));
                 let written = txn
                     .send(&self.args.output, &outputs)
-                    .and_then(|()| txn.send(&self.changelog, &windows))
+                    .and_then(|()| txn.send_records(&self.changelog, &log))
                     .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
                     .and_then(|()| txn.commit());
                 match written {

@@ -95,6 +95,10 @@ pub struct Task {
     windows: Windows,
     counts: HashMap<(String, i64), Slot>,
     dirty: BTreeSet<(String, i64)>,
+    /// Closed since the last flush after reaching the changelog: the next
+    /// flush deletes them there (a tombstone each), so the changelog holds
+    /// open windows only, however long the application runs.
+    gone: BTreeSet<(String, i64)>,
     /// Last input offset folded in; -1 before the first.
     pub position: i64,
     /// Largest event time seen; -1 before the first record.
@@ -118,6 +122,7 @@ impl Task {
             windows,
             counts: HashMap::new(),
             dirty: BTreeSet::new(),
+            gone: BTreeSet::new(),
             position: -1,
             stream_time: -1,
             late: 0,
@@ -216,7 +221,7 @@ impl Task {
 
     /// Whether the next flush has anything to write.
     pub fn pending(&self) -> bool {
-        !self.dirty.is_empty() || self.position_record() != self.flushed
+        !self.dirty.is_empty() || !self.gone.is_empty() || self.position_record() != self.flushed
     }
 
     /// The windows changed since the last flush (`--emit updates`).
@@ -245,6 +250,9 @@ impl Task {
             .filter_map(|id| {
                 let slot = self.counts.remove(&id)?;
                 self.dirty.remove(&id);
+                if slot.committed > 0 {
+                    self.gone.insert(id.clone());
+                }
                 Some(self.count_of(&id, slot.count))
             })
             .collect();
@@ -280,6 +288,15 @@ impl Task {
             .collect()
     }
 
+    /// The changelog keys of windows closed since the last flush, to delete
+    /// (their tombstones; a restore drops closed windows either way).
+    pub fn tombstones(&self) -> Vec<Vec<u8>> {
+        self.gone
+            .iter()
+            .map(|(key, start)| window_key(key, *start).into_bytes())
+            .collect()
+    }
+
     /// The position record, written after the window records it covers.
     pub fn position_entry(&self) -> (Vec<u8>, Vec<u8>) {
         let value = serde_json::to_vec(&self.position_record()).unwrap_or_default();
@@ -300,6 +317,7 @@ impl Task {
 
     /// The flush landed: the written counts are now the committed ones.
     pub fn flushed(&mut self) {
+        self.gone.clear();
         for id in std::mem::take(&mut self.dirty) {
             if let Some(slot) = self.counts.get_mut(&id) {
                 slot.committed = slot.count;
@@ -337,6 +355,9 @@ impl Restorer {
                 serde_json::from_slice(value)
                     .map_err(|e| format!("a position record is not readable: {e}"))?,
             );
+        } else if value.is_empty() {
+            // A tombstone: the window closed and left the changelog.
+            self.last.remove(key);
         } else {
             let record: WindowRecord = serde_json::from_slice(value)
                 .map_err(|e| format!("the changelog record for '{key}' is not readable: {e}"))?;
@@ -554,6 +575,40 @@ mod tests {
         let r = restore(&compacted(&log));
         assert_eq!(r.open_windows(), 1);
         assert_eq!(count(&r, "A", 10_000), 1);
+    }
+
+    #[test]
+    fn closed_windows_leave_the_changelog_by_tombstones() {
+        let mut log: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut t = Task::new(TEN);
+        let flush_all = |t: &mut Task, log: &mut Vec<(Vec<u8>, Vec<u8>)>| {
+            // A tombstone reads back as an empty value.
+            log.extend(t.tombstones().into_iter().map(|k| (k, Vec::new())));
+            flush(t, log);
+        };
+        t.apply(0, "A", 1_000);
+        t.apply(1, "B", 2_000);
+        flush_all(&mut t, &mut log);
+        assert!(t.tombstones().is_empty());
+        // Stream time 25 000 closes window 0 (and 10 000 was never written).
+        t.apply(2, "A", 25_000);
+        let closed = t.close_windows();
+        assert_eq!(closed.len(), 2);
+        assert!(t.pending());
+        assert_eq!(t.tombstones(), vec![b"A@0".to_vec(), b"B@0".to_vec()]);
+        flush_all(&mut t, &mut log);
+        assert!(t.tombstones().is_empty(), "sent once");
+        let kept = compacted(&log);
+        let live: Vec<&[u8]> = kept
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, _)| k.as_slice())
+            .collect();
+        assert_eq!(live, [b"A@20000".as_slice(), POSITION_KEY.as_bytes()]);
+        let r = restore(&kept);
+        assert_eq!(r.open_windows(), 1);
+        assert_eq!(count(&r, "A", 20_000), 1);
+        assert_eq!(r.position, 2);
     }
 
     #[test]

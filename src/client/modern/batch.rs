@@ -54,7 +54,8 @@ impl BatchIdentity {
 pub struct BatchRecord<'a> {
     /// Empty: a null key.
     pub key: &'a [u8],
-    pub value: &'a [u8],
+    /// None: a null value (a tombstone, which compaction deletes the key by).
+    pub value: Option<&'a [u8]>,
     pub headers: &'a [(String, Vec<u8>)],
     pub timestamp_ms: i64,
 }
@@ -212,7 +213,10 @@ fn encode_plain<'a>(
         } else {
             put_bytes(out, r.key);
         }
-        put_bytes(out, r.value);
+        match r.value {
+            Some(value) => put_bytes(out, value),
+            None => put_varint(out, -1),
+        }
         put_varint(out, r.headers.len() as i32);
         for (name, value) in r.headers {
             put_bytes(out, name.as_bytes());
@@ -244,7 +248,10 @@ fn body_len(r: &BatchRecord<'_>, timestamp_delta: i64, offset_delta: i32) -> Opt
     } else {
         field(r.key.len())?
     };
-    len += field(r.value.len())?;
+    len += match r.value {
+        Some(value) => field(value.len())?,
+        None => 1,
+    };
     len += varint_len(i32::try_from(r.headers.len()).ok()?);
     for (name, value) in r.headers {
         len += field(name.len())? + field(value.len())?;
@@ -301,7 +308,7 @@ fn encode_compressed<'a>(
             sequence: identity.base_sequence.wrapping_add(i as i32),
             timestamp: r.timestamp_ms,
             key: (!r.key.is_empty()).then(|| Bytes::copy_from_slice(r.key)),
-            value: Some(Bytes::copy_from_slice(r.value)),
+            value: r.value.map(Bytes::copy_from_slice),
             headers,
         });
     }
@@ -753,7 +760,7 @@ mod tests {
             .enumerate()
             .map(|(i, v)| BatchRecord {
                 key: if i % 2 == 0 { b"k" } else { b"" },
-                value: v.as_bytes(),
+                value: Some(v.as_bytes()),
                 headers: h,
                 timestamp_ms: 1_700_000_000_000 + i as i64,
             })
@@ -851,7 +858,7 @@ mod tests {
         };
         let r = BatchRecord {
             key: b"",
-            value: b"x",
+            value: Some(b"x"),
             headers: &[],
             timestamp_ms: 1,
         };
@@ -901,7 +908,7 @@ mod tests {
                     } else {
                         &v[..v.len().min(5)]
                     },
-                    value: v,
+                    value: Some(v),
                     headers: if i % 2 == 0 { &h } else { &[] },
                     timestamp_ms: stamps[i % stamps.len()],
                 })
@@ -919,7 +926,7 @@ mod tests {
                     got.key.as_deref(),
                     (!sent.key.is_empty()).then_some(sent.key)
                 );
-                assert_eq!(got.value.as_deref(), Some(sent.value));
+                assert_eq!(got.value.as_deref(), sent.value);
                 assert_eq!(got.headers.len(), sent.headers.len());
                 assert_eq!(
                     (got.producer_id, got.producer_epoch),
@@ -980,7 +987,7 @@ mod tests {
     fn batches_append_to_one_buffer_and_a_refused_one_leaves_no_trace() {
         let r = BatchRecord {
             key: b"k",
-            value: b"v",
+            value: Some(b"v"),
             headers: &[],
             timestamp_ms: 1,
         };
@@ -1012,7 +1019,7 @@ mod tests {
         let h = vec![("a".to_string(), vec![1]), ("a".to_string(), vec![2])];
         let ok = BatchRecord {
             key: b"",
-            value: b"x",
+            value: Some(b"x"),
             headers: &[],
             timestamp_ms: 1,
         };
@@ -1114,7 +1121,7 @@ mod tests {
             .iter()
             .map(|v| BatchRecord {
                 key: b"",
-                value: v.as_bytes(),
+                value: Some(v.as_bytes()),
                 headers: &[],
                 timestamp_ms: 1,
             })
@@ -1222,7 +1229,7 @@ mod tests {
         ] {
             let r = BatchRecord {
                 key: b"k",
-                value: &[b'x'; 300],
+                value: Some(&[b'x'; 300]),
                 headers: &[],
                 timestamp_ms: 1,
             };

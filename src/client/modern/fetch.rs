@@ -330,7 +330,7 @@ mod tests {
     fn a_batch_larger_than_the_fetch_size_shows_as_too_small() {
         let r = BatchRecord {
             key: b"",
-            value: &[7; 100],
+            value: Some(&[7; 100]),
             headers: &[],
             timestamp_ms: 1,
         };

@@ -34,7 +34,8 @@ pub struct Outgoing<'a> {
     pub partition: i32,
     /// Empty: a null key.
     pub key: &'a [u8],
-    pub value: &'a [u8],
+    /// None: a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
     pub headers: &'a [(String, Vec<u8>)],
     pub timestamp_ms: i64,
 }
@@ -358,7 +359,7 @@ mod tests {
     fn the_batch_buffer_is_written_again_once_its_request_is_gone() {
         let r = BatchRecord {
             key: b"",
-            value: &[7; 1000],
+            value: Some(&[7; 1000]),
             headers: &[],
             timestamp_ms: 1,
         };
