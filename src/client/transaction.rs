@@ -250,7 +250,7 @@ impl TxnProducer {
                 let r = &records[pending[k]];
                 Outgoing {
                     partition: placed[pending[k]],
-                    key: &r.key,
+                    key: r.key,
                     value: r.value,
                     headers: &self.headers,
                     timestamp_ms: now,
