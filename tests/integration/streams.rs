@@ -1087,3 +1087,57 @@ fn key_field_repartitions_and_counts_exactly_through_sigkills() {
         "{r:?}"
     );
 }
+
+/// Closed windows leave the changelog: once stream time closes a window
+/// that a flush had written, the next flush writes its tombstone, so what
+/// compaction keeps (the last value per key) is the open windows and the
+/// position, however many windows the application has closed.
+#[test]
+fn closed_windows_leave_the_changelog_by_tombstones() {
+    let input = Topic::new("st-tomb", 1);
+    let app = App::new("st-tomb");
+    let b = base();
+    let mut args = count_args(&input.name, &app.output, &app.id);
+    args.push("--exit-at-end");
+    produce(
+        &input.name,
+        &lines(&[("A", b + 1_000), ("B", b + 2_000), ("A", b + 5_000)]),
+    );
+    counted(&args);
+    // Stream time b + 25 s closes window b (end b + 10 s, grace 2 s).
+    produce(&input.name, &lines(&[("A", b + 25_000)]));
+    counted(&args);
+    let changelog = format!("{}-count-store-changelog", app.id);
+    let r = ok(&[
+        "consume",
+        "--topic",
+        &changelog,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    for line in r.stdout.lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        last.insert(
+            rec["key"].as_str().expect("a key").to_string(),
+            rec["value"].as_str().unwrap_or_default().to_string(),
+        );
+    }
+    let live: Vec<&str> = last
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let open = format!("A@{}", b + 20_000);
+    assert_eq!(live, [open.as_str(), "position"], "{r:?}");
+    for closed in [format!("A@{b}"), format!("B@{b}")] {
+        assert_eq!(last.get(&closed).map(String::as_str), Some(""), "{r:?}");
+    }
+    // The counts are what they were: the output keeps every window.
+    let got = counts(&read_output(&app.output).0);
+    assert_eq!(got.get(&format!("A@{b}")), Some(&2));
+    assert_eq!(got.get(&format!("B@{b}")), Some(&1));
+    assert_eq!(got.get(&open), Some(&1));
+}
