@@ -34,7 +34,7 @@ use crate::client::cluster::{join_host_port, BrokerConfig, Cluster};
 use crate::client::codes;
 use crate::client::connection::{topic_name, Connection};
 use crate::client::coordinator::{group_error, Generation};
-use crate::client::deadline::interrupted;
+use crate::client::deadline::{interrupted, Deadline};
 use crate::client::modern::batch::BatchIdentity;
 use crate::client::modern::leaders::Leaders;
 use crate::client::modern::produce::{self, BatchBuffer, Outgoing};
@@ -189,37 +189,61 @@ impl TxnProducer {
 
     /// `send` for records that may have a null value (tombstones).
     pub fn send_records(&mut self, topic: &str, records: &[TxnRecord<'_>]) -> Result<()> {
-        let sent = self.send_unmarked(topic, records);
+        self.send_all(&[(topic, records)])
+    }
+
+    /// Sends to several topics in one step: every partition not yet in the
+    /// transaction is added in one AddPartitionsToTxn, then each topic's
+    /// records go to their leaders, topic after topic.
+    pub fn send_all(&mut self, writes: &[(&str, &[TxnRecord<'_>])]) -> Result<()> {
+        let sent = self.send_all_unmarked(writes);
         self.uncertain |= sent.is_err();
         sent
     }
 
-    fn send_unmarked(&mut self, topic: &str, records: &[TxnRecord<'_>]) -> Result<()> {
+    fn send_all_unmarked(&mut self, writes: &[(&str, &[TxnRecord<'_>])]) -> Result<()> {
+        let mut placements = Vec::with_capacity(writes.len());
+        let mut new: Vec<(String, Vec<i32>)> = Vec::new();
+        for &(topic, records) in writes {
+            if !self.leaders.contains_key(topic) {
+                let mut cluster = Cluster::connect(&self.config)?;
+                let leaders = Leaders::new(&mut cluster, topic)?;
+                self.leaders.insert(topic.to_string(), leaders);
+            }
+            let count = self.leaders[topic].partition_count();
+            let placed: Vec<i32> = records
+                .iter()
+                .map(|r| {
+                    r.partition
+                        .unwrap_or_else(|| murmur2_partition(r.key, count))
+                })
+                .collect();
+            let missing: Vec<i32> = placed
+                .iter()
+                .copied()
+                .collect::<BTreeSet<i32>>()
+                .into_iter()
+                .filter(|&p| !self.partitions.contains(&(topic.to_string(), p)))
+                .collect();
+            if !missing.is_empty() {
+                new.push((topic.to_string(), missing));
+            }
+            placements.push(placed);
+        }
+        if !new.is_empty() {
+            self.add_partitions(&new)?;
+        }
+        for (&(topic, records), placed) in writes.iter().zip(placements) {
+            self.produce(topic, records, &placed)?;
+        }
+        Ok(())
+    }
+
+    /// One topic's records to their leaders, retried with the same
+    /// sequence numbers where a leader moved.
+    fn produce(&mut self, topic: &str, records: &[TxnRecord<'_>], placed: &[i32]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
-        }
-        if !self.leaders.contains_key(topic) {
-            let mut cluster = Cluster::connect(&self.config)?;
-            let leaders = Leaders::new(&mut cluster, topic)?;
-            self.leaders.insert(topic.to_string(), leaders);
-        }
-        let count = self.leaders[topic].partition_count();
-        let placed: Vec<i32> = records
-            .iter()
-            .map(|r| {
-                r.partition
-                    .unwrap_or_else(|| murmur2_partition(r.key, count))
-            })
-            .collect();
-        let new: Vec<i32> = placed
-            .iter()
-            .copied()
-            .collect::<BTreeSet<i32>>()
-            .into_iter()
-            .filter(|&p| !self.partitions.contains(&(topic.to_string(), p)))
-            .collect();
-        if !new.is_empty() {
-            self.add_partitions(topic, &new)?;
         }
         let now = crate::client::list_offsets::epoch_millis(std::time::SystemTime::now());
         let mut pending: Vec<usize> = (0..records.len()).collect();
@@ -310,16 +334,23 @@ impl TxnProducer {
         }
     }
 
-    fn add_partitions(&mut self, topic: &str, partitions: &[i32]) -> Result<()> {
+    fn add_partitions(&mut self, topics: &[(String, Vec<i32>)]) -> Result<()> {
         let request = AddPartitionsToTxnRequest::default()
             .with_v3_and_below_transactional_id(TransactionalId(StrBytes::from_string(
                 self.id.clone(),
             )))
             .with_v3_and_below_producer_id(ProducerId(self.producer_id))
             .with_v3_and_below_producer_epoch(self.epoch)
-            .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
-                .with_name(topic_name(topic))
-                .with_partitions(partitions.to_vec())]);
+            .with_v3_and_below_topics(
+                topics
+                    .iter()
+                    .map(|(topic, partitions)| {
+                        AddPartitionsToTxnTopic::default()
+                            .with_name(topic_name(topic))
+                            .with_partitions(partitions.clone())
+                    })
+                    .collect(),
+            );
         let response = self.coordinator_call(&request, 3, "add partitions to", |r| {
             first_error(r.results_by_topic_v3_and_below.iter().flat_map(|t| {
                 t.results_by_partition
@@ -339,10 +370,13 @@ impl TxnProducer {
                 .filter(|&c| c != OPERATION_NOT_ATTEMPTED),
         );
         if code != 0 {
-            return Err(self.txn_error(code, &format!("add topic '{topic}' to")));
+            let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
+            return Err(self.txn_error(code, &format!("add topics {names:?} to")));
         }
-        for &p in partitions {
-            self.partitions.insert((topic.to_string(), p));
+        for (topic, partitions) in topics {
+            for &p in partitions {
+                self.partitions.insert((topic.clone(), p));
+            }
         }
         Ok(())
     }
@@ -473,6 +507,7 @@ impl TxnProducer {
         code_of: impl Fn(&R::Response) -> i16,
     ) -> Result<R::Response> {
         let mut retry = Retry::within(self.retry_for);
+        let deadline = Deadline::after(self.retry_for);
         loop {
             let attempt = self.locate().and_then(|conn| {
                 let version = conn.version::<R>()?.min(max_version);
@@ -485,6 +520,14 @@ impl TxnProducer {
                         self.coordinator = None;
                     } else if code != CONCURRENT_TRANSACTIONS {
                         return Ok(response);
+                    } else if !deadline.expired() && !interrupted() {
+                        // The last transaction's markers are being written,
+                        // a matter of milliseconds: ask again soon (the
+                        // Java producer waits 20 ms), not after the backoff
+                        // for a lost broker, which would cost each
+                        // transaction 100 ms.
+                        deadline.sleep(CONCURRENT_BACKOFF);
+                        continue;
                     }
                     format!(
                         "the transaction coordinator {} cannot {what} transactional id '{}' yet ({})",
@@ -584,6 +627,7 @@ impl TxnProducer {
 }
 
 const CONCURRENT_TRANSACTIONS: i16 = 51;
+const CONCURRENT_BACKOFF: Duration = Duration::from_millis(5);
 const OPERATION_NOT_ATTEMPTED: i16 = 55;
 
 fn first_error(codes: impl IntoIterator<Item = i16>) -> i16 {

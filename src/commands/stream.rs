@@ -699,9 +699,16 @@ impl App<'_> {
                     value: Some(&r.value),
                     partition: r.partition,
                 }));
+                let out: Vec<TxnRecord<'_>> = outputs
+                    .iter()
+                    .map(|r| TxnRecord {
+                        key: &r.key,
+                        value: Some(&r.value),
+                        partition: r.partition,
+                    })
+                    .collect();
                 let written = txn
-                    .send(&self.args.output, &outputs)
-                    .and_then(|()| txn.send_records(&self.changelog, &log))
+                    .send_all(&[(&self.args.output, &out), (&self.changelog, &log)])
                     .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
                     .and_then(|()| txn.commit());
                 match written {

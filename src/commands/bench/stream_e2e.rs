@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::client::admin;
-use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::deadline::interrupted;
-use crate::client::fetch::{Reader, StartAt};
+use crate::client::fetch::{Isolation, Reader, StartAt};
 use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::error::{Error, Result};
 
@@ -62,6 +62,11 @@ pub(super) fn run(
                 &Default::default(),
                 StartAt::Latest,
             )?;
+            // As a reader of the counts would: an exactly-once processor's
+            // outputs count once their transaction commits.
+            if cluster.data_path()? == DataPath::Modern {
+                reader.set_isolation(Isolation::ReadCommitted)?;
+            }
             ready.store(true, Ordering::SeqCst);
             let mut seen = vec![false; total as usize];
             let mut received = 0u64;
