@@ -19,3 +19,4 @@ mod security;
 mod streams;
 mod topic;
 mod web;
+mod zombies;
