@@ -5,6 +5,7 @@
 # script.
 #
 #   tmux                        the chat's terminal test (tests/integration/chat.rs)
+#   gdb                         freezing a stream instance mid-write (tests/integration/zombies.rs)
 #   chromium, chromium-driver   the browser tests (tests/integration/web.rs)
 #
 #   scripts/test-setup.sh           all of them
@@ -22,9 +23,9 @@ die() {
 }
 
 # command -> the Debian package that provides it
-declare -A package=([tmux]=tmux [chromium]=chromium [chromedriver]=chromium-driver)
+declare -A package=([tmux]=tmux [gdb]=gdb [chromium]=chromium [chromedriver]=chromium-driver)
 case ${1:-all} in
-  all) commands=(tmux chromium chromedriver) ;;
+  all) commands=(tmux gdb chromium chromedriver) ;;
   browser) commands=(chromium chromedriver) ;;
   *) die "usage: test-setup.sh [all|browser]" ;;
 esac

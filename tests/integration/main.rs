@@ -20,3 +20,4 @@ mod streams;
 mod topic;
 mod transactions;
 mod web;
+mod zombies;
