@@ -953,9 +953,9 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
     for (i, mut coordinator) in coordinators.into_iter().enumerate() {
         let group = &groups[i];
         match coordinator.delete()? {
-            true => println!("Deleted group {group} and its committed offsets"),
+            true => say(format!("Deleted group {group} and its committed offsets")),
             // Only an application that repartitions has the second group.
-            false if i == 0 => println!("Group {group} had no committed offsets"),
+            false if i == 0 => say(format!("Group {group} had no committed offsets")),
             false => {}
         }
     }
@@ -968,12 +968,20 @@ fn reset(brokers: &BrokerConfig, args: &StreamReset) -> Result<()> {
     let internal = internal_topics(id);
     for topic in internal.iter().filter(|t| existing.contains(t)) {
         admin::delete_topic(&mut cluster, topic)?;
-        println!("Deleted internal topic {topic}");
+        say(format!("Deleted internal topic {topic}"));
     }
-    println!(
+    say(
         "No local state to remove: tasks keep their state in memory and rebuild it from the changelog"
+            .into(),
     );
     Ok(())
+}
+
+/// One line of `stream reset`'s report; a closed stdout (`| head`) does not
+/// stop the reset, and nothing more is printed.
+fn say(line: String) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
 }
 
 #[cfg(test)]

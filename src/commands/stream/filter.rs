@@ -79,7 +79,12 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
     let partitions = admin::describe_topic(&mut cluster, &args.input)?
         .partitions
         .len() as i32;
-    for topic in [&positions, &args.output] {
+    let unfenced = args.guarantee == Guarantee::Unfenced;
+    // The position topic is the unfenced design's only.
+    for topic in [&positions, &args.output]
+        .into_iter()
+        .filter(|t| unfenced || **t == args.output)
+    {
         let have = if *topic == args.output {
             ensure_partitions(&mut cluster, topic, partitions)?
         } else {
@@ -96,7 +101,7 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
         }
     }
     let timeouts = super::group_timeouts(args.session_timeout);
-    if args.guarantee == Guarantee::ExactlyOnce {
+    if !unfenced {
         return transactional(&mut cluster, args, &filter, timeouts, quiet);
     }
     let mut member = Member::join(&mut cluster, &args.application_id, &args.input, timeouts)?;
