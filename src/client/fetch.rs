@@ -89,6 +89,8 @@ pub struct Reader {
     /// Per-partition fetch size before any record forced it up.
     fetch_default: i32,
     isolation: Isolation,
+    /// Classic path: record-batch fetches to look past transaction markers.
+    probe: Option<Box<Leaders>>,
 }
 
 /// A fetched record, borrowed from the broker's response (see `poll_each`).
@@ -129,6 +131,7 @@ impl Reader {
             fetch_bytes: HashMap::new(),
             fetch_default: FETCH_BYTES,
             isolation: Isolation::default(),
+            probe: None,
         };
         reader.assign(partitions, committed)?;
         Ok(reader)
@@ -301,6 +304,9 @@ impl Reader {
             self.recover(partition, code)?;
         }
         for partition in stalled {
+            if self.past_markers(partition) {
+                continue;
+            }
             let bytes = self
                 .fetch_bytes
                 .entry(partition)
@@ -317,6 +323,59 @@ impl Reader {
             }
         }
         Ok(count)
+    }
+
+    /// Classic path: a v0 fetch never shows transaction markers (the broker
+    /// leaves them out when it converts batches down), so a partition whose
+    /// next records are markers would stall below its high watermark for
+    /// ever (and `--exit-at-end` never end). One record-batch fetch at that
+    /// offset tells: when it holds whole batches but no record, they are
+    /// markers, and reading goes on after them. False when that is not the
+    /// case (a record larger than the fetch size) or cannot be known.
+    fn past_markers(&mut self, partition: i32) -> bool {
+        if !matches!(self.backend, Backend::Classic(_)) {
+            return false;
+        }
+        let Some(&at) = self.fetch_at.get(&partition) else {
+            return false;
+        };
+        let probe = match self.probe.as_mut() {
+            Some(leaders) => leaders,
+            None => {
+                let leaders = Cluster::connect(&self.config)
+                    .and_then(|mut cluster| Leaders::new(&mut cluster, &self.topic));
+                match leaders {
+                    Ok(l) => self.probe.insert(Box::new(l)),
+                    Err(e) => {
+                        log::debug!("topic '{}': cannot look past markers: {e}", self.topic);
+                        return false;
+                    }
+                }
+            }
+        };
+        let answers = modern::fetch::fetch(
+            probe,
+            &self.topic,
+            &[(partition, at, FETCH_BYTES)],
+            Duration::ZERO,
+            self.config.timeout,
+            Isolation::ReadUncommitted,
+        );
+        let Some(answer) = answers.ok().and_then(|a| a.into_iter().next()) else {
+            return false;
+        };
+        let mut records = 0;
+        match answer.read(&self.topic, at, false, |_| records += 1) {
+            Ok(next) if records == 0 && next > at => {
+                log::debug!(
+                    "topic '{}' partition {partition}: transaction markers from offset {at} to {next}, read on after them",
+                    self.topic
+                );
+                self.fetch_at.insert(partition, next);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// One fetch with the `kafka` crate; None when it failed and the

@@ -825,6 +825,13 @@ fn show_time(ms: i64) -> String {
 /// `--exit-at-end` the whole table once the end is reached.
 fn table(brokers: &BrokerConfig, args: &StreamTable) -> Result<()> {
     admin::validate_topic_name(&args.topic)?;
+    // A stream application's output is written in transactions: read on
+    // the modern path, committed only, unless --protocol classic asks
+    // otherwise (then what a transaction aborted shows too).
+    let brokers = &match brokers.data_path {
+        DataPath::Classic => brokers.clone(),
+        _ => brokers.clone().with_data_path(DataPath::Modern),
+    };
     let mut cluster = Cluster::connect(brokers)?;
     let info = admin::describe_topic(&mut cluster, &args.topic)?;
     let all: Vec<i32> = info.partitions.iter().map(|p| p.partition).collect();

@@ -1520,3 +1520,5 @@ fn chat_through_its_leaders_sigkill() {
     );
     assert_eq!(bob_exit, Some(0), "bob leaves at EOF with 0:\n{stderr}");
 }
+
+mod streams;

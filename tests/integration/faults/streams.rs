@@ -1,0 +1,282 @@
+//! `stream count` (exactly-once, the default) through broker faults while
+//! it writes: the leader of the partitions its transactions write to
+//! SIGSTOPped (a broker-side pause: requests in flight go unanswered until
+//! a new leader is elected), and its group coordinator SIGKILLed (the
+//! coordinator moves). The processor must ride both out and its counts,
+//! read as a user reads them (`stream table`, read_committed), must equal a
+//! batch recomputation of the input topic as it ended up.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+const KEYS: usize = 10;
+const WINDOW_MS: i64 = 10_000;
+
+/// Writes `kK:{"t":T}` lines, one every 5 ms, to a console producer's stdin.
+struct Input {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Input {
+    fn start(mut stdin: ChildStdin) -> Input {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for i in 0.. {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                if writeln!(stdin, "k{}:{{\"t\":{t}}}", i % KEYS).is_err() {
+                    break;
+                }
+                // The pace of the input, not a wait for a condition.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Input {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops writing and closes stdin (the producer flushes and exits).
+    fn finish(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The group's committed offsets summed, and the input's log end summed
+/// (from `group describe`), when the group has committed anything.
+fn progress(group: &str, topic: &str) -> Option<(i64, i64)> {
+    let (code, out, _) = kd_run(&["group", "describe", group]);
+    if code != 0 {
+        return None;
+    }
+    let (mut committed, mut end, mut rows) = (0, 0, 0);
+    for l in out.lines() {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        if cols.len() >= 4 && cols[0] == topic {
+            committed += cols[2].parse::<i64>().ok()?;
+            end += cols[3].parse::<i64>().ok()?;
+            rows += 1;
+        }
+    }
+    (rows > 0).then_some((committed, end))
+}
+
+/// Every window's count recomputed from the input topic, read committed.
+fn recount(topic: &str) -> BTreeMap<String, i64> {
+    let out = kd_ok(&[
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let mut counts = BTreeMap::new();
+    for line in out.lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let key = rec["key"].as_str().expect("a key");
+        let value: serde_json::Value =
+            serde_json::from_str(rec["value"].as_str().expect("a value")).expect("JSON");
+        let t = value["t"].as_i64().expect("a time");
+        let start = t.div_euclid(WINDOW_MS) * WINDOW_MS;
+        *counts.entry(format!("{key}@{start}")).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The counts a user reads: `stream table`, last value per window.
+fn table(topic: &str) -> BTreeMap<String, i64> {
+    let out = kd_ok(&[
+        "stream",
+        "table",
+        "--topic",
+        topic,
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    out.lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).expect("a JSON row");
+            let value: serde_json::Value =
+                serde_json::from_str(row["value"].as_str().expect("a value")).expect("JSON");
+            (
+                row["key"].as_str().expect("a key").to_string(),
+                value["count"].as_i64().expect("a count"),
+            )
+        })
+        .collect()
+}
+
+/// Runs a count over a steady input, applies `fault` once the count is
+/// committing (it returns the broker to restore and how), waits until the
+/// count has moved on past the fault, restores the broker, and checks the
+/// counts against the input.
+fn count_through(scenario: &'static str, fault: impl FnOnce(&str, &str, &str) -> (i32, bool)) {
+    let mut faults = Faults::new();
+    let mut row = Row::new(scenario);
+    let input = faults.topic("fs-in", 2);
+    let app = unique_topic("fs-app");
+    let output = unique_topic("fs-out");
+    faults
+        .topics
+        .extend([output.clone(), format!("{app}-count-store-changelog")]);
+    let mut count = Proc::spawn(
+        "count",
+        &[
+            "--timeout",
+            "5s",
+            "stream",
+            "count",
+            "--input",
+            &input,
+            "--output",
+            &output,
+            "--application-id",
+            &app,
+            "--window",
+            "10s",
+            "--grace",
+            "2s",
+            "--time-field",
+            "t",
+            "--session-timeout",
+            "6s",
+        ],
+    );
+    wait_for(
+        Duration::from_secs(60),
+        "the count to restore its tasks",
+        || count.stderr().contains("restored from").then_some(()),
+    );
+    let (mut producer, stdin) = Proc::spawn_fed(
+        "producer",
+        &[
+            "produce",
+            "--topic",
+            &input,
+            "--key-separator",
+            ":",
+            "--acks",
+            "all",
+        ],
+    );
+    let mut feed = Input::start(stdin);
+    let committing = |at_least: i64| {
+        poll(Duration::from_secs(60), || {
+            progress(&app, &input).and_then(|(c, _)| (c > at_least).then_some(c))
+        })
+    };
+    let before =
+        committing(0).unwrap_or_else(|| panic!("the count never committed: {}", count.stderr()));
+    let (broker, killed) = fault(&app, &input, &output);
+    let hit = Instant::now();
+    // Moved on past the fault: committed more than when it hit, twice over
+    // (the first commit after the fault could be one already on its way).
+    let after = committing(before).and_then(|c| committing(c));
+    let recovered = hit.elapsed();
+    if killed {
+        start_broker(broker);
+    } else {
+        cont_broker(broker);
+    }
+    let after = after.unwrap_or_else(|| {
+        panic!(
+            "{scenario}: the count made no progress within 60 s of the fault:\n{}",
+            count.stderr()
+        )
+    });
+    assert!(
+        count.running(),
+        "{scenario}: the count ended:\n{}",
+        count.stderr()
+    );
+    feed.finish();
+    let produced = producer.wait(Duration::from_secs(60));
+    assert_eq!(
+        produced.map(|(c, _)| c),
+        Some(0),
+        "the producer:\n{}",
+        producer.stderr()
+    );
+    // The count reads to the end of the input, then stops on Ctrl-C.
+    let caught_up = poll(Duration::from_secs(60), || {
+        progress(&app, &input).and_then(|(c, end)| (c == end && c > after).then_some(c))
+    });
+    let (code, _) = count.interrupt(Duration::from_secs(10));
+    row.stderr_of(&[&count]);
+    row.codes = format!("count {}", code.map_or("running".into(), |c| c.to_string()));
+    row.recover = secs(recovered);
+    let records = caught_up
+        .unwrap_or_else(|| panic!("{scenario}: the count never caught up:\n{}", count.stderr()));
+    let expected = recount(&input);
+    let got = table(&output);
+    let over: Vec<String> = got
+        .iter()
+        .filter(|(k, n)| expected.get(*k).is_none_or(|e| *n > e))
+        .map(|(k, n)| format!("{k}: {n} not {}", expected.get(k).copied().unwrap_or(0)))
+        .collect();
+    let short: Vec<String> = expected
+        .iter()
+        .filter(|(k, n)| got.get(*k).is_none_or(|g| g < *n))
+        .map(|(k, n)| format!("{k}: {} not {n}", got.get(k).copied().unwrap_or(0)))
+        .collect();
+    row.acked = records.to_string();
+    row.consumed = got.values().sum::<i64>().to_string();
+    row.lost = short.len().to_string();
+    row.duplicated = over.len().to_string();
+    row.note = format!("{} windows; broker {broker}", expected.len());
+    row.write();
+    assert_eq!(code, Some(130), "{scenario}: Ctrl-C:\n{}", count.stderr());
+    assert!(
+        over.is_empty() && short.is_empty(),
+        "{scenario}: {} of {} windows over ({over:?}), {} short ({short:?})\n{}",
+        over.len(),
+        expected.len(),
+        short.len(),
+        count.stderr()
+    );
+}
+
+#[test]
+fn stream_count_changelog_leader_sigstop_during_flush() {
+    count_through(
+        "stream count: its changelog's leader SIGSTOPped while it writes",
+        |app, _, _| {
+            let changelog = format!("{app}-count-store-changelog");
+            let leader = leader_of(&changelog, 0).expect("the changelog has a leader");
+            stop_broker(leader);
+            (leader, false)
+        },
+    );
+}
+
+#[test]
+fn stream_count_group_coordinator_sigkill_during_flush() {
+    count_through(
+        "stream count: its group coordinator SIGKILLed while it writes",
+        |app, input, _| {
+            let coordinator = coordinator_of(app, input).expect("the group has a coordinator");
+            kill_broker(coordinator);
+            (coordinator, true)
+        },
+    );
+}
