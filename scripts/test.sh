@@ -4,7 +4,7 @@
 # modern data path runs) with kafka4:: (what is special about 4.x), then
 # security:: against a Kafka 4.4 broker with TLS, SASL and ACLs
 # (KAFKA_SECURITY=1), then the replication tests (cluster::) against a 3-broker
-# cluster and on a 4.4 one (cluster4, with the idempotent producer's failover), then the fault suite (faults::, docs/reliability.md) against a
+# cluster and on a 4.4 one (cluster4, with the idempotent producer through a failover and after a send in doubt), then the fault suite (faults::, docs/reliability.md) against a
 # fresh one. For each mode: start fresh brokers, run the tests with
 # KAFKA_BROKERS and KAFKA_MODE set, stop the brokers. Fails if any mode
 # failed. Brokers are stopped on every exit path (test failure, error,
@@ -125,7 +125,8 @@ for mode in "${modes[@]}"; do
   fi
   if [[ $mode == cluster4 ]]; then
     # Kafka 4.4, three KRaft brokers: the replication test and the idempotent
-    # producer through a leader failover (0 lost, 0 duplicates), serially.
+    # producer through a leader failover (0 lost, 0 duplicates) and after a
+    # send in doubt (a frozen leader; nothing acknowledged dropped), serially.
     say "==> cluster4 mode: starting 3 brokers of Kafka $kafka4_version (KRaft)"
     if ! KAFKA_VERSION=$kafka4_version KAFKA_MODE=kraft scripts/cluster-up.sh; then
       results+=("cluster4: CLUSTER DID NOT START")
@@ -133,10 +134,10 @@ for mode in "${modes[@]}"; do
       KAFKA_VERSION=$kafka4_version scripts/cluster-down.sh
       continue
     fi
-    say "==> cluster4 mode: cargo test ${build_args[*]} -- cluster:: faults::broker_restart_during_idempotent_produce --test-threads=1 ${test_args[*]}"
+    say "==> cluster4 mode: cargo test ${build_args[*]} -- cluster:: faults::broker_restart_during_idempotent_produce faults::idempotent_produce_after_a_send_in_doubt --test-threads=1 ${test_args[*]}"
     if KAFKA_VERSION=$kafka4_version KAFKA_MODE=kraft CLUSTER_PORT=$cport \
       KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_CLUSTER_BROKERS=$KD_HOST:$cport,$KD_HOST:$((cport + 1)),$KD_HOST:$((cport + 2)) \
-      cargo test "${build_args[@]}" --test integration -- cluster:: faults::broker_restart_during_idempotent_produce --test-threads=1 "${test_args[@]}"; then
+      cargo test "${build_args[@]}" --test integration -- cluster:: faults::broker_restart_during_idempotent_produce faults::idempotent_produce_after_a_send_in_doubt --test-threads=1 "${test_args[@]}"; then
       results+=("cluster4: ok")
     else
       results+=("cluster4: FAILED")

@@ -355,6 +355,12 @@ pub struct Produce {
     /// Stdin lines: write every record to this partition
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
     pub partition: Option<i32>,
+    /// Stdin lines: a batch that cannot be sent (after --retry-for) is
+    /// reported on stderr with its line numbers, and the next lines are
+    /// sent, as Kafka's console producer does; exit 1 at end of input if
+    /// any line was not acknowledged
+    #[arg(long, conflicts_with = "transactional_id")]
+    pub keep_going: bool,
 
     /// A record header for every record, KEY=VALUE (repeatable; needs the
     /// modern data path, which auto picks on Kafka 4.x: --protocol modern
@@ -831,6 +837,19 @@ mod tests {
         assert!(parse(&["produce", "even", "--interval", "fast"]).is_err());
         assert!(parse(&["produce", "even", "--acks", "2"]).is_err());
         assert!(parse(&["produce", "even", "--count", "3", "--duration", "1s"]).is_err());
+    }
+
+    #[test]
+    fn keep_going_is_off_by_default_and_not_for_transactions() {
+        let Command::Produce(p) = parse(&["produce"]).unwrap().command else {
+            panic!("not produce")
+        };
+        assert!(!p.keep_going);
+        let Command::Produce(p) = parse(&["produce", "--keep-going"]).unwrap().command else {
+            panic!("not produce")
+        };
+        assert!(p.keep_going);
+        assert!(parse(&["produce", "--keep-going", "--transactional-id", "t"]).is_err());
     }
 
     #[test]

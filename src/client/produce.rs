@@ -133,11 +133,14 @@ pub struct OutRecord {
     pub partition: Option<i32>,
 }
 
-/// Where an acknowledged record landed (offset -1 with acks=0).
+/// Where an acknowledged record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Landed {
     pub partition: i32,
-    pub offset: i64,
+    /// None when it is not known: with acks=0 (no answer comes), or for a
+    /// batch the broker answered as a duplicate without its offset (written
+    /// by an earlier attempt, so long ago it no longer keeps where).
+    pub offset: Option<i64>,
 }
 
 /// Keeps a batch under the broker's per-batch limit: the broker turns each
@@ -176,6 +179,22 @@ pub struct Producer {
 /// What makes retries harmless: the broker keeps, per producer id and
 /// partition, the sequence numbers of the last batches it wrote, and drops
 /// a batch it already has (answering with its first offset).
+///
+/// A send that gives up leaves records whose fate is unknown: a request
+/// written to a leader that never answered may still be written (a frozen
+/// broker that wakes up, an answer lost with its connection). Their
+/// sequence numbers may be on the broker, so they are never handed to
+/// other records: reused, the broker would take the new records for the
+/// old ones and drop them as duplicates, or refuse every later batch as
+/// out of order. Instead, as Kafka's own client does (KIP-360), the epoch
+/// goes up by one and every partition starts again at sequence 0: the
+/// leaders take a higher epoch starting at 0 as a fresh start, and fence
+/// the old epoch's batches still on their way. Like the Java client's
+/// idempotent producer, it bumps the epoch itself, with no request: for a
+/// producer without a transactional id, InitProducerId (even v3+ with the
+/// current id and epoch) hands out a new producer id, so it is asked only
+/// once the epoch is spent.
+#[derive(Debug)]
 struct Idempotence {
     producer_id: i64,
     epoch: i16,
@@ -184,6 +203,67 @@ struct Idempotence {
     /// Per record of the `send` under way, its sequence number (kept
     /// across retries, so a resent batch carries the same numbers).
     assigned: Vec<i32>,
+    /// The epoch ran out (i16::MAX): a new producer id (InitProducerId)
+    /// before the next send, as the Java client does.
+    renew: bool,
+}
+
+impl Idempotence {
+    fn new(producer_id: i64, epoch: i16) -> Idempotence {
+        Idempotence {
+            producer_id,
+            epoch,
+            next: HashMap::new(),
+            assigned: Vec::new(),
+            renew: false,
+        }
+    }
+
+    /// Gives each record, in order, its partition's next sequence number.
+    fn assign(&mut self, placed: &[i32]) {
+        self.assigned = placed
+            .iter()
+            .map(|&p| {
+                let next = self.next.entry(p).or_insert(0);
+                let seq = *next;
+                *next = next_sequence(seq, 1);
+                seq
+            })
+            .collect();
+    }
+
+    /// After a send that gave up with records whose outcome is unknown:
+    /// a new epoch (or, when the epoch is spent, a new producer id at the
+    /// next send), every partition's sequence back to 0.
+    fn bump(&mut self) {
+        self.next.clear();
+        if self.epoch == i16::MAX {
+            self.renew = true;
+        } else {
+            self.epoch += 1;
+        }
+        log::info!(
+            "idempotent producer {}: a send gave up, its unacknowledged records in doubt: {}, every partition from sequence 0",
+            self.producer_id,
+            if self.renew {
+                "epoch spent, a new producer id next".to_string()
+            } else {
+                format!("epoch {}", self.epoch)
+            }
+        );
+    }
+}
+
+/// The sequence number `n` records after `seq`. As Kafka's
+/// `DefaultRecordBatch.incrementSequence`, it wraps from i32::MAX to 0 (the
+/// broker expects 0 after i32::MAX), never overflowing or going negative.
+fn next_sequence(seq: i32, n: i32) -> i32 {
+    debug_assert!(seq >= 0 && n >= 0);
+    if seq > i32::MAX - n {
+        n - (i32::MAX - seq) - 1
+    } else {
+        seq + n
+    }
 }
 
 /// How long a send keeps retrying through leader changes and broker
@@ -218,12 +298,7 @@ impl Producer {
         if matches!(self.backend, Backend::Modern(_)) && self.acks == Acks::All {
             let (producer_id, epoch) = modern::produce::init_producer_id(cluster)?;
             log::info!("idempotent producer: id {producer_id}, epoch {epoch}");
-            self.idempotence = Some(Idempotence {
-                producer_id,
-                epoch,
-                next: HashMap::new(),
-                assigned: Vec::new(),
-            });
+            self.idempotence = Some(Idempotence::new(producer_id, epoch));
         }
         Ok(self)
     }
@@ -317,19 +392,12 @@ impl Producer {
         }
         let unsent = Landed {
             partition: -1,
-            offset: -1,
+            offset: None,
         };
         let mut landed = vec![unsent; records.len()];
+        self.renew_producer_id()?;
         if let Some(idem) = &mut self.idempotence {
-            idem.assigned = placed
-                .iter()
-                .map(|&p| {
-                    let next = idem.next.entry(p).or_insert(0);
-                    let seq = *next;
-                    *next = next.wrapping_add(1);
-                    seq
-                })
-                .collect();
+            idem.assign(&placed);
         }
         // A brand-new topic's leaders can need a moment (KRaft brokers
         // answer NOT_LEADER until they have loaded the partition): the retry
@@ -344,7 +412,7 @@ impl Producer {
             };
             e.sent = landed.iter().filter(|l| l.partition >= 0).count();
             if !e.retriable || !retry.again(&e.error) {
-                self.rewind(&placed, &landed);
+                self.gave_up();
                 return Err(e);
             }
             while let Err(error) = self.rebuild() {
@@ -352,7 +420,7 @@ impl Producer {
                 // just restarted may not know it yet.
                 let cured = retriable(&error) || matches!(error, Error::UnknownTopic { .. });
                 if !(cured && retry.again(&error)) {
-                    self.rewind(&placed, &landed);
+                    self.gave_up();
                     return Err(SendError {
                         sent: e.sent,
                         record: None,
@@ -364,18 +432,34 @@ impl Producer {
         }
     }
 
-    /// After a send that gave up: the sequence numbers of records that were
-    /// never acknowledged are handed out again, so the next send does not
-    /// leave a gap the broker would refuse (OUT_OF_ORDER_SEQUENCE_NUMBER).
-    fn rewind(&mut self, placed: &[i32], landed: &[Landed]) {
+    /// After a send that gave up: some of its records were not
+    /// acknowledged, and whether the broker has them is unknown, so their
+    /// sequence numbers are spent (see `Idempotence`): a new epoch.
+    fn gave_up(&mut self) {
         if let Some(idem) = &mut self.idempotence {
-            for (i, &p) in placed.iter().enumerate() {
-                if landed[i].partition < 0 {
-                    let next = idem.next.entry(p).or_insert(0);
-                    *next = (*next).min(idem.assigned[i]);
-                }
-            }
+            idem.bump();
         }
+    }
+
+    /// A new producer id once the epoch ran out (`Idempotence::renew`).
+    fn renew_producer_id(&mut self) -> Result<(), SendError> {
+        let Some(idem) = &mut self.idempotence else {
+            return Ok(());
+        };
+        if !idem.renew {
+            return Ok(());
+        }
+        let fresh = Cluster::connect(&self.config)
+            .and_then(|mut cluster| modern::produce::init_producer_id(&mut cluster));
+        let (producer_id, epoch) = fresh.map_err(|error| SendError {
+            sent: 0,
+            record: None,
+            retriable: retriable(&error),
+            error,
+        })?;
+        log::info!("idempotent producer: new id {producer_id}, epoch {epoch}");
+        *idem = Idempotence::new(producer_id, epoch);
+        Ok(())
     }
 
     fn send_indices(
@@ -401,7 +485,7 @@ impl Producer {
             for &i in indices {
                 landed[i] = Landed {
                     partition: placed[i],
-                    offset: -1,
+                    offset: None,
                 };
             }
             return Ok(());
@@ -411,12 +495,16 @@ impl Producer {
         for &i in indices {
             let p = placed[i];
             match results.get_mut(&p) {
+                // The batch's records follow its base offset, one by one;
+                // without a base offset none of them has a known one.
                 Some(Ok(offset)) => {
                     landed[i] = Landed {
                         partition: p,
-                        offset: *offset,
+                        offset: (*offset >= 0).then_some(*offset),
                     };
-                    *offset += 1;
+                    if *offset >= 0 {
+                        *offset += 1;
+                    }
                 }
                 Some(Err(code)) if !failed.iter().any(|(q, _)| *q == p) => failed.push((p, *code)),
                 Some(Err(_)) => {}
@@ -513,7 +601,9 @@ impl Producer {
                         });
                     }
                 }
-                let mut acked = modern::produce::send(
+                // A duplicate (a batch written by an earlier attempt) comes
+                // back as written, with its offset if the broker still knew it.
+                return modern::produce::send(
                     leaders,
                     &self.topic,
                     indices.len(),
@@ -524,15 +614,7 @@ impl Producer {
                     &identities,
                     None,
                     &mut self.batches,
-                )?;
-                // A batch the broker already wrote longer ago than it keeps
-                // sequence numbers for: written, offset unknown.
-                for result in acked.values_mut() {
-                    if *result == Err(codes::DUPLICATE_SEQUENCE_NUMBER) {
-                        *result = Ok(-1);
-                    }
-                }
-                return Ok(acked);
+                );
             }
         };
         let (records, topic) = (records.clone(), self.topic.clone());
@@ -561,8 +643,8 @@ impl Producer {
     }
 }
 
-/// Per partition: the base offset the broker gave the records sent to it,
-/// or its error code.
+/// Per partition: the base offset the broker gave the records sent to it
+/// (-1: not known), or its error code.
 type Acked = HashMap<i32, std::result::Result<i64, i16>>;
 
 /// A producer for the cluster's data path, and the partition count of its
@@ -699,6 +781,57 @@ mod tests {
                 String::from_utf8_lossy(data)
             );
         }
+    }
+
+    #[test]
+    fn sequences_wrap_to_zero_after_i32_max() {
+        assert_eq!(next_sequence(0, 1), 1);
+        assert_eq!(next_sequence(41, 10), 51);
+        assert_eq!(next_sequence(i32::MAX - 1, 1), i32::MAX);
+        assert_eq!(next_sequence(i32::MAX, 1), 0);
+        assert_eq!(next_sequence(i32::MAX, 5), 4);
+        assert_eq!(next_sequence(i32::MAX - 2, 5), 2);
+        assert_eq!(next_sequence(i32::MAX, 0), i32::MAX);
+        assert_eq!(next_sequence(0, i32::MAX), i32::MAX);
+        assert_eq!(next_sequence(1, i32::MAX), 0);
+    }
+
+    #[test]
+    fn each_partition_numbers_its_records_and_wraps() {
+        let mut idem = Idempotence::new(7, 0);
+        idem.next.insert(2, i32::MAX - 1);
+        idem.assign(&[0, 2, 0, 2, 2, 1]);
+        assert_eq!(idem.assigned, [0, i32::MAX - 1, 1, i32::MAX, 0, 0]);
+        assert_eq!(idem.next[&0], 2);
+        assert_eq!(idem.next[&1], 1);
+        assert_eq!(idem.next[&2], 1);
+        idem.assign(&[0]);
+        assert_eq!(idem.assigned, [2]);
+    }
+
+    #[test]
+    fn a_send_in_doubt_bumps_the_epoch_and_starts_sequences_at_zero() {
+        let mut idem = Idempotence::new(7, 3);
+        idem.assign(&[0, 0, 0, 1]);
+        // The send gives up: records 0..3 may be on the broker at 0, 1, 2.
+        idem.bump();
+        assert_eq!((idem.producer_id, idem.epoch, idem.renew), (7, 4, false));
+        // Nothing in doubt is handed out again: every partition from 0,
+        // under the new epoch, which the leaders take as a fresh start.
+        idem.assign(&[1, 0, 0]);
+        assert_eq!(idem.assigned, [0, 0, 1]);
+        assert_eq!(idem.next[&0], 2);
+    }
+
+    #[test]
+    fn a_spent_epoch_asks_for_a_new_producer_id() {
+        let mut idem = Idempotence::new(7, i16::MAX - 1);
+        idem.bump();
+        assert_eq!((idem.epoch, idem.renew), (i16::MAX, false));
+        idem.bump();
+        // Never a negative epoch: the next send first gets a new producer id.
+        assert_eq!((idem.epoch, idem.renew), (i16::MAX, true));
+        assert!(idem.next.is_empty());
     }
 
     #[test]

@@ -45,7 +45,12 @@ pub fn execute(brokers: &BrokerConfig, args: Produce) -> Result<()> {
                 Producer::new(&mut cluster, &args.topic, args.acks.unwrap_or(Acks::Leader))?
                     .with_retry_for(args.retry_for)
                     .with_headers(args.headers.clone())?;
-            run_console(&mut producer, separator.as_deref(), partition)
+            run_console(
+                &mut producer,
+                separator.as_deref(),
+                partition,
+                args.keep_going,
+            )
         }
     }
 }
@@ -61,9 +66,9 @@ struct ParityPlan {
 
 impl ParityPlan {
     fn from_args(parity: Parity, args: &Produce) -> Result<ParityPlan> {
-        if args.key_separator.is_some() || args.partition.is_some() {
+        if args.key_separator.is_some() || args.partition.is_some() || args.keep_going {
             return Err(Error::Usage(
-                "--key-separator and --partition are for stdin lines; leave out the parity to use them"
+                "--key-separator, --partition and --keep-going are for stdin lines; leave out the parity to use them"
                     .into(),
             ));
         }
@@ -123,17 +128,14 @@ fn run_parity(producer: &mut Producer, plan: &ParityPlan) -> Result<()> {
             partition: None,
         }])?;
         let at = landed[0];
-        let line = if at.offset >= 0 {
-            format!(
-                "sent {} {} (partition {}, offset {})",
-                plan.origin, number, at.partition, at.offset
-            )
-        } else {
-            format!(
-                "sent {} {} (partition {})",
-                plan.origin, number, at.partition
-            )
-        };
+        // No offset with acks=0, or for a duplicate the broker kept none for.
+        let offset = at
+            .offset
+            .map_or_else(|| "unknown".to_string(), |o| o.to_string());
+        let line = format!(
+            "sent {} {} (partition {}, offset {offset})",
+            plan.origin, number, at.partition
+        );
         // A closed pipe (`| head -3`) ends the run quietly, as `yes | head` does:
         // the record just sent was acknowledged, nothing more is sent.
         writeln!(out, "{line}")
@@ -227,9 +229,17 @@ fn run_console(
     producer: &mut Producer,
     separator: Option<&[u8]>,
     partition: Option<i32>,
+    keep_going: bool,
 ) -> Result<()> {
     let mut sent_total: u64 = 0;
-    let result = console_loop(producer, separator, partition, &mut sent_total);
+    let mut skipped: u64 = 0;
+    let skip = keep_going.then_some(&mut skipped);
+    let result = console_loop(producer, separator, partition, &mut sent_total, skip);
+    if result.is_ok() && skipped > 0 {
+        return Err(Error::broker(format!(
+            "{skipped} lines were not acknowledged (reported above); the other {sent_total} were"
+        )));
+    }
     if matches!(result, Err(Error::Interrupted)) {
         // What Ctrl-C left behind: every line counted here was acknowledged.
         eprintln!("kafkademo: interrupted: {sent_total} records acknowledged");
@@ -237,11 +247,14 @@ fn run_console(
     result
 }
 
+/// With `skipped` (--keep-going), a batch that could not be sent is
+/// reported and counted there, and the loop goes on with the next lines.
 fn console_loop(
     producer: &mut Producer,
     separator: Option<&[u8]>,
     partition: Option<i32>,
     sent_total: &mut u64,
+    mut skipped: Option<&mut u64>,
 ) -> Result<()> {
     let lines = spawn_stdin_reader();
     loop {
@@ -280,6 +293,19 @@ fn console_loop(
             .unzip();
         if let Err(e) = producer.send(records.as_slice()) {
             *sent_total += e.sent as u64;
+            // Bad arguments or Ctrl-C end the run whatever --keep-going says.
+            if let Some(skipped) = skipped
+                .as_deref_mut()
+                .filter(|_| !matches!(e.error, Error::Usage(_) | Error::Interrupted))
+            {
+                let unsent = records.len() - e.sent;
+                *skipped += unsent as u64;
+                report_skipped(&numbers, e.sent, &e.error);
+                if eof {
+                    return Ok(());
+                }
+                continue;
+            }
             let at = e
                 .record
                 .map(|i| format!("line {}: ", numbers[i]))
@@ -404,6 +430,22 @@ fn run_transactional(
         _ => {}
     }
     result
+}
+
+/// One stderr line for a batch --keep-going leaves behind: its line
+/// numbers, how many of them were acknowledged all the same, and why.
+fn report_skipped(numbers: &[u64], acknowledged: usize, error: &Error) {
+    let lines = match numbers {
+        [only] => format!("line {only}"),
+        [first, .., last] => format!("lines {first} to {last}"),
+        [] => return,
+    };
+    let some = if acknowledged > 0 {
+        format!(" ({acknowledged} of {} acknowledged)", numbers.len())
+    } else {
+        String::new()
+    };
+    eprintln!("kafkademo: {lines} not sent{some}: {error}; going on (--keep-going)");
 }
 
 fn to_record(line: Vec<u8>, separator: Option<&[u8]>, partition: Option<i32>) -> OutRecord {

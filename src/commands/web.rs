@@ -340,6 +340,7 @@ fn produce(rq: &mut Request, ctx: &Context) -> tiny_http::Response<std::io::Curs
     let sent = send_one(&mut producer, ctx, &record);
     match sent {
         Ok(at) => {
+            // "offset": null when the broker gave none (the page says "unknown").
             let body =
                 serde_json::json!({ "partition": at.partition, "offset": at.offset }).to_string();
             http::response(200, "application/json", &body)

@@ -179,7 +179,8 @@
       const response = await fetch('send', { method: 'POST', body: new URLSearchParams(new FormData(form)) });
       const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
       if (response.ok) {
-        result.textContent = `sent to partition ${body.partition}, offset ${body.offset}`;
+        // offset null: the broker gave none (the message is written).
+        result.textContent = `sent to partition ${body.partition}, offset ${body.offset ?? 'unknown'}`;
         $('value').value = '';
       } else {
         result.className = 'error';

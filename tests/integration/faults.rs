@@ -1182,6 +1182,193 @@ fn restart_during_produce(scenario: &'static str, path: &[&str]) {
     }
 }
 
+/// 4c. The idempotent producer after a send whose outcome is unknown: a
+///     partition's leader frozen (SIGSTOP) for 3 s while `produce
+///     --keep-going` sends with `--timeout 1s --retry-for 1s`, so sends give
+///     up while their requests wait, unanswered, at the frozen leader (and,
+///     as it is a follower of every partition, at the other leaders for
+///     acks=all); once continued, the broker writes what it was sent. The
+///     producer then sends on (a new epoch, every partition from sequence
+///     0): every line it did not report as unsent is in the topic exactly
+///     once, none of the next lines is taken for a duplicate and dropped or
+///     refused as out of order, and lines reported unsent are there at most
+///     once. (Seen to fail with the sequence numbers in doubt handed out
+///     again: one acknowledged line dropped by the broker as a duplicate of
+///     a line written in doubt, then 200 to 400 batches refused with
+///     OUT_OF_ORDER_SEQUENCE_NUMBER until end of input.)
+#[test]
+fn idempotent_produce_after_a_send_in_doubt() {
+    const FREEZE: Duration = Duration::from_secs(3);
+    let mut row = Row::new("modern path: leader SIGSTOP 3 s, sends give up in doubt");
+    let mut faults = Faults::new();
+    let topic = faults.topic("f-doubt", 3);
+    let (mut producer, stdin) = Proc::spawn_fed(
+        "producer",
+        &[
+            "--protocol",
+            "modern",
+            "--timeout",
+            "1s",
+            "produce",
+            "--topic",
+            &topic,
+            "--acks",
+            "all",
+            "--retry-for",
+            "1s",
+            "--keep-going",
+        ],
+    );
+    let mut feeder = Feeder::start(stdin, "doubt");
+    // Frozen while the producer sends, not while it starts.
+    let live = Proc::spawn(
+        "live consumer",
+        &["consume", "--topic", &topic, "--from-beginning"],
+    );
+    wait_for(Duration::from_secs(30), "50 records consumed", || {
+        (live.lines().len() >= 50).then_some(())
+    });
+    drop(live);
+    // Not the broker the producer bootstrapped from (the first listed):
+    // metadata refreshes then keep being answered, so each send gives up
+    // within its --retry-for rather than outlasting the freeze.
+    let bootstrap_id = cluster()
+        .split(',')
+        .next()
+        .and_then(|b| b.rsplit(':').next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .map(|p| i32::from(p) - i32::from(base_port()));
+    let (partition, leader) = describe_topic(&topic)
+        .into_iter()
+        .find(|p| p.leader >= 0 && Some(p.leader) != bootstrap_id)
+        .map(|p| (p.partition, p.leader))
+        .expect("a partition led by another broker than the first listed");
+    let stopped = stop_broker(leader);
+    std::thread::sleep(FREEZE);
+    let continued = cont_broker(leader);
+    // Lines fed from here on must all go through: time for the leader to
+    // catch up on its followers and the producer to notice.
+    let settle = continued + Duration::from_secs(3);
+    wait_for(
+        Duration::from_secs(60),
+        "400 lines fed after the freeze",
+        || (feeder.fed_after(settle).len() >= 400).then_some(()),
+    );
+    let fed = finish_producer(&mut feeder, &mut producer);
+    let (code, out, err) = kd_run(&[
+        "consume",
+        "--topic",
+        &topic,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let records = printed(
+        &out.lines()
+            .map(|l| (Instant::now(), l.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        *counts.entry(r.value.as_str()).or_default() += 1;
+    }
+    // "kafkademo: line N not sent…" / "kafkademo: lines N to M not sent…",
+    // with the time each was reported; stdin line N is fed[N - 1].
+    let reports: Vec<(Instant, u64, u64)> = producer
+        .err
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(at, l)| {
+            let (range, _) = l.split_once(" not sent")?;
+            let range = range
+                .strip_prefix("kafkademo: lines ")
+                .or_else(|| range.strip_prefix("kafkademo: line "))?;
+            let (first, last) = range.split_once(" to ").unwrap_or((range, range));
+            Some((*at, first.parse().ok()?, last.parse().ok()?))
+        })
+        .collect();
+    let unsent: HashSet<&str> = reports
+        .iter()
+        .flat_map(|&(_, first, last)| first..=last)
+        .filter_map(|n| fed.get((n as usize).checked_sub(1)?))
+        .map(|(_, l)| l.as_str())
+        .collect();
+    let acked: Vec<&str> = fed
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .filter(|l| !unsent.contains(l))
+        .collect();
+    let lost: Vec<&str> = acked
+        .iter()
+        .copied()
+        .filter(|l| !counts.contains_key(l))
+        .collect();
+    let twice: Vec<&str> = counts
+        .iter()
+        .filter(|(_, &n)| n > 1)
+        .map(|(&l, _)| l)
+        .collect();
+    let written_in_doubt = unsent.iter().filter(|l| counts.contains_key(*l)).count();
+    let late: Vec<&(Instant, u64, u64)> =
+        reports.iter().filter(|(at, _, _)| *at > settle).collect();
+    let after_settle = fed.iter().filter(|(at, _)| *at > settle).count();
+    row.acked = acked.len().to_string();
+    row.consumed = counts.len().to_string();
+    row.lost = lost.len().to_string();
+    row.duplicated = (records.len() - counts.len()).to_string();
+    row.recover = reports
+        .iter()
+        .map(|(at, _, _)| at.saturating_duration_since(stopped))
+        .max()
+        .map_or("-".into(), secs);
+    row.codes = format!("producer {}", producer.code());
+    row.stderr_of(&[&producer]);
+    row.note = format!(
+        "froze broker {leader}, leader of partition {partition}; {} lines fed, {} reported unsent in {} batches, {written_in_doubt} of those written all the same",
+        fed.len(),
+        unsent.len(),
+        reports.len()
+    );
+    row.write();
+
+    let stderr = all_stderr(&[&producer]);
+    assert_eq!(code, 0, "reading the topic back failed:\n{err}");
+    assert!(
+        !reports.is_empty(),
+        "no send gave up while the leader was frozen: nothing was in doubt:\n{stderr}"
+    );
+    assert!(
+        written_in_doubt > 0,
+        "no line reported unsent was written by the broker: the test did not reach an outcome in doubt:\n{stderr}"
+    );
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged lines are not in the topic (first: {:?}): dropped as duplicates?\n{stderr}",
+        lost.len(),
+        acked.len(),
+        lost.first()
+    );
+    assert!(
+        twice.is_empty(),
+        "{} lines are in the topic twice (first: {:?})",
+        twice.len(),
+        twice.first()
+    );
+    assert!(
+        late.is_empty() && after_settle >= 400,
+        "the producer did not go on once the leader was back: {} sends failed more than 3 s after SIGCONT (first: lines {:?}):\n{stderr}",
+        late.len(),
+        late.first().map(|(_, a, b)| (a, b))
+    );
+    assert_eq!(
+        producer.exit.map(|e| e.0),
+        Some(1),
+        "--keep-going exits 1 when lines were not acknowledged:\n{stderr}"
+    );
+}
+
 /// 5. One of two group members SIGKILLed: the other takes over its
 ///    partitions after the session timeout, and between them they print
 ///    everything produced.

@@ -14,7 +14,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Request, StrBytes};
 
 use crate::client::cluster::Cluster;
-use crate::client::codes::{self, NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR};
+use crate::client::codes::{
+    self, DUPLICATE_SEQUENCE_NUMBER, NETWORK_EXCEPTION, UNKNOWN_SERVER_ERROR,
+};
 use crate::client::connection::{topic_name, Connection};
 use crate::client::deadline::Deadline;
 use kafka_protocol::records::Compression;
@@ -42,8 +44,8 @@ pub struct Outgoing<'a> {
 
 /// Sends `count` records, `record(0)` to `record(count - 1)`, to their
 /// partitions' leaders, in order within each partition, and returns per
-/// partition the base offset of its batch (-1 with acks=0) or the error
-/// code: the broker's, LEADER_NOT_AVAILABLE (or UNKNOWN_TOPIC_OR_PARTITION)
+/// partition the base offset of its batch (-1 with acks=0, or for a
+/// duplicate the broker gave no offset for) or the error code: the broker's, LEADER_NOT_AVAILABLE (or UNKNOWN_TOPIC_OR_PARTITION)
 /// without a known leader, NETWORK_EXCEPTION when the leader could not be
 /// reached, timed out or broke the connection. The records are looked at
 /// through `record` (more than once: to size each batch, then to write it)
@@ -304,6 +306,11 @@ fn answers(
                 .find(|a| a.index == p);
             let outcome = match answer {
                 Some(a) if a.error_code == 0 => Ok(a.base_offset),
+                // The broker already has this batch, from an attempt whose
+                // answer was lost, and kept no offset for it (it has written
+                // more of ours since): written, at the offset it gives if
+                // any (-1 otherwise), never one made up.
+                Some(a) if a.error_code == DUPLICATE_SEQUENCE_NUMBER => Ok(a.base_offset.max(-1)),
                 Some(a) => {
                     if let Some(m) = &a.error_message {
                         log::info!("topic '{topic}' partition {p}: {m}");
@@ -410,10 +417,23 @@ mod tests {
                         .with_index(1)
                         .with_error_code(6)
                         .with_base_offset(-1),
+                    PartitionProduceResponse::default()
+                        .with_index(3)
+                        .with_error_code(DUPLICATE_SEQUENCE_NUMBER)
+                        .with_base_offset(-1),
+                    PartitionProduceResponse::default()
+                        .with_index(4)
+                        .with_error_code(DUPLICATE_SEQUENCE_NUMBER)
+                        .with_base_offset(17),
                 ])]);
-        let got: HashMap<_, _> = answers(&response, "t", &[0, 1, 2]).into_iter().collect();
+        let got: HashMap<_, _> = answers(&response, "t", &[0, 1, 2, 3, 4])
+            .into_iter()
+            .collect();
         assert_eq!(got[&0], Ok(42));
         assert_eq!(got[&1], Err(6));
         assert_eq!(got[&2], Err(UNKNOWN_SERVER_ERROR));
+        // A duplicate is written: its offset if given, else unknown (-1).
+        assert_eq!(got[&3], Ok(-1));
+        assert_eq!(got[&4], Ok(17));
     }
 }

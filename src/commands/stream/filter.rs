@@ -169,10 +169,12 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
                         continue;
                     };
                     task.at.pos = pos;
+                    // (A record whose offset the broker did not give, a
+                    // duplicate of a long-gone attempt, moves nothing.)
                     if let Some(end) = landed
                         .iter()
                         .filter(|l| l.partition == p)
-                        .map(|l| l.offset)
+                        .filter_map(|l| l.offset)
                         .max()
                     {
                         task.at.out_end = end + 1;
