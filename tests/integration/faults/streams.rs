@@ -191,7 +191,7 @@ fn count_through(scenario: &'static str, fault: impl FnOnce(&str, &str, &str) ->
     let hit = Instant::now();
     // Moved on past the fault: committed more than when it hit, twice over
     // (the first commit after the fault could be one already on its way).
-    let after = committing(before).and_then(|c| committing(c));
+    let after = committing(before).and_then(committing);
     let recovered = hit.elapsed();
     if killed {
         start_broker(broker);
