@@ -245,6 +245,11 @@ impl Reader {
             .unwrap_or_default())
     }
 
+    /// The next offset it fetches from `partition`, if assigned.
+    pub fn next_offset(&self, partition: i32) -> Option<i64> {
+        self.fetch_at.get(&partition).copied()
+    }
+
     /// True once every assigned partition has been read to the high
     /// watermark the broker last reported.
     pub fn at_end(&self) -> bool {

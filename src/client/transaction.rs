@@ -23,8 +23,8 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    EndTxnRequest, FindCoordinatorRequest, GroupId, InitProducerIdRequest, ProducerId,
-    TransactionalId, TxnOffsetCommitRequest,
+    DescribeTransactionsRequest, EndTxnRequest, FindCoordinatorRequest, GroupId,
+    InitProducerIdRequest, ProducerId, TransactionalId, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 use kafka_protocol::records::Compression;
@@ -66,6 +66,9 @@ pub struct TxnProducer {
     headers: Vec<(String, Vec<u8>)>,
     /// A step failed since the last init: what it wrote is unknown.
     uncertain: bool,
+    /// The last offset written per (topic, partition), as the leaders
+    /// answered (a reader that must see them knows how far to read).
+    written: HashMap<(String, i32), i64>,
 }
 
 /// How long a transaction may stay open before its coordinator aborts it:
@@ -116,6 +119,7 @@ impl TxnProducer {
             retry_for: RETRY_FOR,
             headers: Vec::new(),
             uncertain: false,
+            written: HashMap::new(),
         };
         p.init_producer_id()?;
         Ok(p)
@@ -125,6 +129,16 @@ impl TxnProducer {
     pub fn with_headers(mut self, headers: Vec<(String, Vec<u8>)>) -> TxnProducer {
         self.headers = headers;
         self
+    }
+
+    /// The last offset this producer wrote to each partition of `topic`
+    /// (committed or not: the caller knows which transactions committed).
+    pub fn written(&self, topic: &str) -> HashMap<i32, i64> {
+        self.written
+            .iter()
+            .filter(|((t, _), _)| t == topic)
+            .map(|((_, p), &o)| (*p, o))
+            .collect()
     }
 
     /// Whether a transaction is open (something was sent in it).
@@ -302,6 +316,13 @@ impl TxnProducer {
                     Ok(_) | Err(codes::DUPLICATE_SEQUENCE_NUMBER) => {
                         let seq = self.sequences.entry((topic.to_string(), p)).or_insert(0);
                         *seq = seq.wrapping_add(sent) & i32::MAX;
+                        if let Ok(base) = *outcome {
+                            if base >= 0 {
+                                let last = base + i64::from(sent) - 1;
+                                let at = self.written.entry((topic.to_string(), p)).or_insert(last);
+                                *at = (*at).max(last);
+                            }
+                        }
                     }
                     Err(code) if codes::leader_trouble(code) => {
                         again.push(p);
@@ -456,6 +477,41 @@ impl TxnProducer {
             0 => Ok(()),
             c if codes::rebalance(c) => Err(group_error(c, group, "commit the offsets of")),
             c => Err(self.txn_error(c, &format!("commit the offsets of group '{group}' in"))),
+        }
+    }
+
+    /// Waits (up to `--timeout`) until the coordinator has written the
+    /// last transaction's markers to every partition (DescribeTransactions:
+    /// no longer PrepareCommit or PrepareAbort), so a read_committed reader
+    /// started next sees it: EndTxn returns before the markers are written.
+    /// Best effort: a broker without DescribeTransactions (before Kafka
+    /// 3.0) or an error ends the wait.
+    pub fn settle(&mut self) {
+        let deadline = Deadline::after(self.config.timeout);
+        let request =
+            DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(
+                StrBytes::from_string(self.id.clone()),
+            )]);
+        while !deadline.expired() && !interrupted() {
+            let state = self.locate().and_then(|conn| {
+                let version = conn.version::<DescribeTransactionsRequest>()?.min(0);
+                conn.call_at(&request, version, conn.timeout())
+            });
+            match state {
+                Ok(r) => {
+                    let pending = r.transaction_states.iter().any(|t| {
+                        t.error_code == 0 && t.transaction_state.as_str().starts_with("Prepare")
+                    });
+                    if !pending {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    log::debug!("transactional id '{}': cannot see its state: {e}", self.id);
+                    return;
+                }
+            }
+            deadline.sleep(CONCURRENT_BACKOFF);
         }
     }
 

@@ -411,6 +411,8 @@ fn run_transactional(
         txn.commit()?;
         committed += open;
         open = 0;
+        // So that a read_committed reader started next sees it all.
+        txn.settle();
         Ok(())
     })();
     if result.is_err() && txn.open() {

@@ -320,6 +320,10 @@ fn count(brokers: &BrokerConfig, args: &StreamCount, quiet: bool) -> Result<()> 
         args.output
     );
     let result = app.run(&mut cluster, &mut reader);
+    if let Writer::Transactional(txn) = &mut app.writer {
+        // So that a reader started next sees the last transaction.
+        txn.settle();
+    }
     let committed = app.last_commit();
     app.summary();
     // Leaving lets the group hand the tasks to others at once instead of
@@ -527,9 +531,16 @@ impl App<'_> {
             if self.args.exit_at_end {
                 // With a repartition step: its input read to the end and
                 // nothing copied in the last round, then one more fetch of
-                // the repartition topic, so its end includes the last copies.
+                // the repartition topic, and every copy read (a transaction's
+                // copies show once its markers are written, which the end
+                // of the last fetch may not include yet).
                 let quiet = self.feeder.as_ref().is_none_or(|f| f.at_end() && fed == 0);
-                if quiet && settled && reader.at_end() {
+                let copies_read = self.feeder.as_ref().is_none_or(|f| {
+                    f.copied()
+                        .iter()
+                        .all(|(&p, &last)| reader.next_offset(p).is_none_or(|next| next > last))
+                });
+                if quiet && settled && copies_read && reader.at_end() {
                     return Ok(());
                 }
                 settled = quiet;

@@ -923,7 +923,8 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
         committed(&app.id) > before
     });
     first.signal("INT");
-    assert_eq!(first.finish(BOUND).code, 130);
+    let r = first.finish(BOUND);
+    assert_eq!(r.code, 130, "the first instance on Ctrl-C: {r:?}");
     wait_until(BOUND, "two instances to own the six tasks again", owners(2));
     trickle.finish();
     wait_until(BOUND, "every record to be counted", || {
@@ -931,7 +932,8 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
     });
     for running in [second, third] {
         running.signal("INT");
-        assert_eq!(running.finish(BOUND).code, 130);
+        let r = running.finish(BOUND);
+        assert_eq!(r.code, 130, "an instance on Ctrl-C: {r:?}");
     }
     let (last, _) = read_output(&app.output);
     assert_eq!(counts(&last), expected);

@@ -314,6 +314,7 @@ fn transactional(
             eprintln!("stream filter: {fenced} writes refused because the group had moved on (their transactions aborted)");
         }
     }
+    txn.settle();
     let left = member.leave();
     result.and(left)
 }

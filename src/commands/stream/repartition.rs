@@ -75,6 +75,9 @@ pub struct Feeder {
     /// Of `skipped`: records without a usable timestamp.
     pub untimed: u64,
     warned: u64,
+    /// The last offset of the copies it wrote (and committed), per
+    /// repartition partition: `--exit-at-end` reads at least that far.
+    copied: HashMap<i32, i64>,
 }
 
 const SKIP_WARNINGS: u64 = 5;
@@ -119,6 +122,7 @@ impl Feeder {
             skipped: 0,
             untimed: 0,
             warned: 0,
+            copied: HashMap::new(),
         })
     }
 
@@ -195,7 +199,10 @@ impl Feeder {
                 .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
                 .and_then(|()| txn.commit());
             return match written {
-                Ok(()) => Ok(read),
+                Ok(()) => {
+                    self.copied = txn.written(&self.topic);
+                    Ok(read)
+                }
                 Err(e) if transaction::fenced(&e) => {
                     log::warn!("repartition write refused, its transaction aborted: {e}");
                     txn.abort()?;
@@ -209,7 +216,12 @@ impl Feeder {
             };
         }
         if !records.is_empty() {
-            self.out.send(records).map_err(|e| e.error)?;
+            for landed in self.out.send(records).map_err(|e| e.error)? {
+                if let Some(offset) = landed.offset.filter(|&o| o >= 0) {
+                    let at = self.copied.entry(landed.partition).or_insert(offset);
+                    *at = (*at).max(offset);
+                }
+            }
         }
         if self.last_commit.elapsed() >= COMMIT_EVERY {
             self.commit()?;
@@ -234,8 +246,16 @@ impl Feeder {
         self.reader.at_end()
     }
 
+    /// The last offset of its copies per repartition partition.
+    pub fn copied(&self) -> &HashMap<i32, i64> {
+        &self.copied
+    }
+
     /// The last commit (bounded by one `--timeout`) and the leave notice.
     pub fn finish(mut self) -> Result<()> {
+        if let Some(txn) = self.txn.as_mut() {
+            txn.settle();
+        }
         let timeout = self.member.coordinator().timeout();
         self.member.coordinator().set_retry_for(timeout);
         let committed = self.commit();
