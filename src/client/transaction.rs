@@ -33,7 +33,7 @@ use kafka_protocol::ResponseError;
 use crate::client::cluster::{join_host_port, BrokerConfig, Cluster};
 use crate::client::codes;
 use crate::client::connection::{topic_name, Connection};
-use crate::client::coordinator::{group_error, Generation};
+use crate::client::coordinator::{group_error, Coordinator, Generation};
 use crate::client::deadline::{interrupted, Deadline};
 use crate::client::modern::batch::BatchIdentity;
 use crate::client::modern::leaders::Leaders;
@@ -69,6 +69,8 @@ pub struct TxnProducer {
     /// The last offset written per (topic, partition), as the leaders
     /// answered (a reader that must see them knows how far to read).
     written: HashMap<(String, i32), i64>,
+    /// The coordinators of the groups whose offsets it commits.
+    group_coordinators: HashMap<String, Coordinator>,
 }
 
 /// How long a transaction may stay open before its coordinator aborts it:
@@ -120,6 +122,7 @@ impl TxnProducer {
             headers: Vec::new(),
             uncertain: false,
             written: HashMap::new(),
+            group_coordinators: HashMap::new(),
         };
         p.init_producer_id()?;
         Ok(p)
@@ -429,8 +432,13 @@ impl TxnProducer {
             }
             self.groups.insert(group.to_string());
         }
-        // TxnOffsetCommit goes to the group's coordinator.
-        let mut coordinator = crate::client::coordinator::Coordinator::new(&self.config, group);
+        // TxnOffsetCommit goes to the group's coordinator (kept, with its
+        // connection, from flush to flush).
+        let config = &self.config;
+        let coordinator = self
+            .group_coordinators
+            .entry(group.to_string())
+            .or_insert_with(|| Coordinator::new(config, group));
         coordinator.set_retry_for(self.retry_for);
         let request = TxnOffsetCommitRequest::default()
             .with_transactional_id(TransactionalId(StrBytes::from_string(self.id.clone())))
@@ -452,7 +460,7 @@ impl TxnProducer {
                         })
                         .collect(),
                 )]);
-        if coordinator_version::<TxnOffsetCommitRequest>(&mut coordinator)? < 3 {
+        if coordinator.version::<TxnOffsetCommitRequest>()? < 3 {
             return Err(Error::Unsupported {
                 addr: coordinator.addr().to_string(),
                 what:
@@ -688,11 +696,4 @@ const OPERATION_NOT_ATTEMPTED: i16 = 55;
 
 fn first_error(codes: impl IntoIterator<Item = i16>) -> i16 {
     codes.into_iter().find(|&c| c != 0).unwrap_or(0)
-}
-
-/// The version of `R` the group coordinator speaks (found first if need be).
-fn coordinator_version<R: Request>(
-    coordinator: &mut crate::client::coordinator::Coordinator,
-) -> Result<i16> {
-    coordinator.version::<R>()
 }

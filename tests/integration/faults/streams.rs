@@ -252,7 +252,15 @@ fn count_through(scenario: &'static str, fault: impl FnOnce(&str, &str, &str) ->
     let records = caught_up
         .unwrap_or_else(|| panic!("{scenario}: the count never caught up:\n{}", count.stderr()));
     let expected = recount(&input);
-    let got = table(&output);
+    // A read_committed reader sees the last counts once every transaction
+    // before them is decided: the SIGKILLed instance's open one only when
+    // the transaction coordinator aborts it (its 10 s timeout, checked
+    // every 10 s), so wait for that, bounded.
+    let got = poll(Duration::from_secs(60), || {
+        let got = table(&output);
+        (got == expected).then_some(got)
+    })
+    .unwrap_or_else(|| table(&output));
     let over: Vec<String> = got
         .iter()
         .filter(|(k, n)| expected.get(*k).is_none_or(|e| *n > e))
