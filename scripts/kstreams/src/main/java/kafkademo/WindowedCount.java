@@ -20,8 +20,10 @@
  *   [--cache-bytes N] (record cache; 0, the default, writes every update)
  * Durations are Ns or Nms. Prints one line "RUNNING" on stdout when the
  * application first reaches the RUNNING state; logs (warnings only) go to
- * stderr. SIGTERM closes it cleanly (exit status 143, the JVM's for SIGTERM);
- * it exits with 1 if Kafka Streams fails, 2 for a bad command line.
+ * stderr, with a line "TASKS [0, 1]" (the input partitions of its active
+ * tasks) each time it reaches RUNNING, after every rebalance. SIGTERM
+ * closes it cleanly (exit status 143, the JVM's for SIGTERM); it exits with
+ * 1 if Kafka Streams fails, 2 for a bad command line.
  */
 package kafkademo;
 
@@ -110,6 +112,11 @@ public final class WindowedCount {
             System.out.println("RUNNING");
             System.out.flush();
           }
+          // The input partitions of the active tasks, after each rebalance
+          // (the crash experiment's pauses wait for a takeover on it).
+          if (next == KafkaStreams.State.RUNNING) {
+            System.err.println("TASKS " + activePartitions(streams));
+          }
           if (next == KafkaStreams.State.ERROR || next == KafkaStreams.State.NOT_RUNNING) {
             stopped.countDown();
           }
@@ -176,6 +183,22 @@ public final class WindowedCount {
       System.err.println("WindowedCount: Kafka Streams stopped (state " + streams.state() + ")");
       System.exit(1);
     }
+  }
+
+  /** The partitions of this instance's active tasks, sorted: "[0, 1]". */
+  static java.util.List<Integer> activePartitions(KafkaStreams streams) {
+    java.util.List<Integer> partitions = new java.util.ArrayList<>();
+    try {
+      for (org.apache.kafka.streams.ThreadMetadata thread : streams.metadataForLocalThreads()) {
+        for (org.apache.kafka.streams.TaskMetadata task : thread.activeTasks()) {
+          partitions.add(task.taskId().partition());
+        }
+      }
+    } catch (RuntimeException e) {
+      // Not running or rebalancing any more: nothing to show.
+    }
+    java.util.Collections.sort(partitions);
+    return partitions;
   }
 
   static StreamsBuilder topology(Options opts) {
