@@ -6,11 +6,13 @@
 //! its transaction is refused and aborted, the fence the stream processor
 //! needs against a paused instance.
 //!
-//! An abort is done by InitProducerId for the transactional id, which also
-//! serves after an error whose outcome is unknown: the coordinator aborts
-//! the open transaction, the epoch goes up (a request of the old epoch
-//! still in flight is refused), and every partition's sequence starts
-//! again from 0, so no sequence number is ever handed to new data twice.
+//! An abort is one EndTxn when every step so far was answered. After a step
+//! whose outcome is unknown (a Produce that timed out, a refused epoch) it
+//! is InitProducerId for the transactional id instead: the coordinator
+//! aborts the open transaction, the epoch goes up (a request of the old
+//! epoch still in flight is refused), and every partition's sequence
+//! starts again from 0, so no sequence number is ever handed to new data
+//! twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

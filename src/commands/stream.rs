@@ -686,6 +686,11 @@ impl App<'_> {
         // order, stopping at the first failure; a restore then reads a
         // cut-off piece's windows as their `prev`).
         windows.extend(positions);
+        if outputs.is_empty() && windows.is_empty() {
+            // Nothing changed (windows closed that never reached the
+            // changelog): no transaction for nothing.
+            return Ok(());
+        }
         let offsets: Vec<(i32, i64)> = self.start_offsets().into_iter().collect();
         match &mut self.writer {
             Writer::Unfenced { outputs: o, log } => {
