@@ -17,6 +17,8 @@ use kafka_protocol::messages::{
 use crate::client::cluster::Cluster;
 use crate::client::codes;
 use crate::client::connection::topic_name;
+use crate::client::deadline::interrupted;
+use crate::client::retry::{retriable, Retry, RETRY_FOR};
 use crate::error::{Error, Result};
 
 /// Milliseconds since the Unix epoch, as Kafka counts time.
@@ -130,7 +132,7 @@ impl At {
 /// an error (a partition without a leader, missing from the answer, or with
 /// an error code): never a made-up offset.
 pub fn offsets_at(cluster: &mut Cluster, topic: &str, at: At) -> Result<BTreeMap<i32, i64>> {
-    let found = ask(cluster, topic, at.timestamp(), at.name())?;
+    let found = ask_through_elections(cluster, topic, at.timestamp(), at.name())?;
     let mut out = BTreeMap::new();
     let mut past_the_end = Vec::new();
     for (partition, offset) in found {
@@ -143,7 +145,8 @@ pub fn offsets_at(cluster: &mut Cluster, topic: &str, at: At) -> Result<BTreeMap
     }
     if !past_the_end.is_empty() {
         // every record is older than the time: the log end
-        let latest = ask(cluster, topic, At::Latest.timestamp(), At::Latest.name())?;
+        let latest =
+            ask_through_elections(cluster, topic, At::Latest.timestamp(), At::Latest.name())?;
         for p in past_the_end {
             let end = latest.get(&p).copied().flatten().ok_or_else(|| {
                 let brokers = cluster.config.display();
@@ -154,6 +157,35 @@ pub fn offsets_at(cluster: &mut Cluster, topic: &str, at: At) -> Result<BTreeMap
         }
     }
     Ok(out)
+}
+
+/// `ask`, again within the retry window while a leader is lost, frozen
+/// or being elected (a consumer starting or a stream task restoring then
+/// waits for the new leader instead of failing on the old one).
+fn ask_through_elections(
+    cluster: &mut Cluster,
+    topic: &str,
+    timestamp: i64,
+    what: &str,
+) -> Result<BTreeMap<i32, Option<i64>>> {
+    let mut retry = Retry::within(RETRY_FOR);
+    loop {
+        match ask(cluster, topic, timestamp, what) {
+            Err(e) if retriable(&e) || is_election(&e) => {
+                if !retry.again(&e) {
+                    return Err(if interrupted() { Error::Interrupted } else { e });
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The hint of an answer a leader election explains.
+const ELECTION_HINT: &str = "a leader election may be under way; try again in a moment";
+
+fn is_election(e: &Error) -> bool {
+    matches!(e, Error::Broker { hint: Some(h), .. } if h == ELECTION_HINT)
 }
 
 /// One ListOffsets per leader for all of the topic's partitions at
@@ -269,10 +301,17 @@ fn answers(
             {
                 return Err(e);
             }
-            return Err(fail(format!(
+            let why = format!(
                 "{} answered error {code} ({})",
                 from.addr,
                 codes::name(code)
+            );
+            if codes::leader_trouble(code) {
+                return Err(fail(why));
+            }
+            return Err(Error::broker(format!(
+                "cannot find the {} of topic '{}' partition {p}: {why} (brokers {})",
+                from.what, from.topic, from.brokers
             )));
         }
         out.insert(p, (answer.offset >= 0).then_some(answer.offset));
@@ -285,7 +324,7 @@ fn no_answer(topic: &str, partition: i32, what: &str, why: &str, brokers: &str) 
         format!(
             "cannot find the {what} of topic '{topic}' partition {partition}: {why} (brokers {brokers})"
         ),
-        "a leader election may be under way; try again in a moment",
+        ELECTION_HINT,
     )
 }
 
