@@ -411,7 +411,21 @@ fn partition_counts(
         .flat_map(|(_, ts)| ts.iter().map(String::as_str))
         .collect();
     let names: Vec<&str> = topics.into_iter().collect();
-    let metadata = cluster.bootstrap().metadata(Some(&names))?;
+    // The bootstrap broker may be the one that is frozen or gone: a request
+    // that failed marks its connection broken, and the next goes to any
+    // broker that answers.
+    let mut retry = crate::client::retry::Retry::within(crate::client::retry::RETRY_FOR);
+    let metadata = loop {
+        match cluster.bootstrap().metadata(Some(&names)) {
+            Ok(m) => break m,
+            Err(e) if crate::client::retry::retriable(&e) => {
+                if !retry.again(&e) {
+                    return Err(if interrupted() { Error::Interrupted } else { e });
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
     Ok(metadata
         .topics
         .into_iter()
