@@ -91,6 +91,16 @@ pub struct TxnRecord<'a> {
     pub partition: Option<i32>,
 }
 
+impl<'a> From<&'a OutRecord> for TxnRecord<'a> {
+    fn from(r: &'a OutRecord) -> TxnRecord<'a> {
+        TxnRecord {
+            key: &r.key,
+            value: Some(&r.value),
+            partition: r.partition,
+        }
+    }
+}
+
 /// What a failed step means for the caller.
 pub fn fenced(e: &Error) -> bool {
     match e {
@@ -195,14 +205,7 @@ impl TxnProducer {
     /// the transaction first; a partition whose leader moves is sent again
     /// with the same sequence numbers, so the broker keeps it once.
     pub fn send(&mut self, topic: &str, records: &[OutRecord]) -> Result<()> {
-        let refs: Vec<TxnRecord<'_>> = records
-            .iter()
-            .map(|r| TxnRecord {
-                key: &r.key,
-                value: Some(&r.value),
-                partition: r.partition,
-            })
-            .collect();
+        let refs: Vec<TxnRecord<'_>> = records.iter().map(TxnRecord::from).collect();
         self.send_records(topic, &refs)
     }
 

@@ -191,6 +191,38 @@ struct Line {
     bytes: Vec<u8>,
 }
 
+/// The next batch of stdin lines: the first to arrive (waiting for it, Ctrl-C
+/// noticed within a tick) and whatever else has arrived by then, up to the
+/// batch limits; and whether stdin ended right after them. None at end of
+/// input with nothing left.
+fn next_batch(lines: &Receiver<std::io::Result<Line>>) -> Result<Option<(Vec<Line>, bool)>> {
+    let first = loop {
+        match lines.recv_timeout(TICK * 2) {
+            Ok(line) => break line.map_err(stdin_error)?,
+            Err(RecvTimeoutError::Timeout) => {
+                if interrupted() {
+                    return Err(Error::Interrupted);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+        }
+    };
+    let mut bytes = first.bytes.len();
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
+        match lines.try_recv() {
+            Ok(line) => {
+                let line = line.map_err(stdin_error)?;
+                bytes += line.bytes.len();
+                batch.push(line);
+            }
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => return Ok(Some((batch, true))),
+        }
+    }
+    Ok(Some((batch, false)))
+}
+
 /// Reads stdin on its own thread so the sender can batch whatever has
 /// arrived and still notice Ctrl-C while a person is typing.
 fn spawn_stdin_reader() -> Receiver<std::io::Result<Line>> {
@@ -258,34 +290,9 @@ fn console_loop(
 ) -> Result<()> {
     let lines = spawn_stdin_reader();
     loop {
-        let first = match lines.recv_timeout(TICK * 2) {
-            Ok(line) => line.map_err(stdin_error)?,
-            Err(RecvTimeoutError::Timeout) => {
-                if interrupted() {
-                    return Err(Error::Interrupted);
-                }
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        let Some((batch, eof)) = next_batch(&lines)? else {
+            return Ok(());
         };
-        // Whatever else has already arrived joins the batch.
-        let mut batch = vec![first];
-        let mut bytes = batch[0].bytes.len();
-        let mut eof = false;
-        while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
-            match lines.try_recv() {
-                Ok(line) => {
-                    let line = line.map_err(stdin_error)?;
-                    bytes += line.bytes.len();
-                    batch.push(line);
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    eof = true;
-                    break;
-                }
-            }
-        }
         let (records, numbers): (Vec<OutRecord>, Vec<u64>) = batch
             .into_iter()
             .filter(|l| !l.bytes.is_empty())
@@ -361,29 +368,7 @@ fn run_transactional(
     let (mut committed, mut open) = (0u64, 0u64);
     let lines = spawn_stdin_reader();
     let result = (|| -> Result<()> {
-        loop {
-            let first = match lines.recv_timeout(TICK * 2) {
-                Ok(line) => line.map_err(stdin_error)?,
-                Err(RecvTimeoutError::Timeout) => {
-                    if interrupted() {
-                        return Err(Error::Interrupted);
-                    }
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            let mut batch = vec![first];
-            let mut bytes = batch[0].bytes.len();
-            while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
-                match lines.try_recv() {
-                    Ok(line) => {
-                        let line = line.map_err(stdin_error)?;
-                        bytes += line.bytes.len();
-                        batch.push(line);
-                    }
-                    Err(_) => break,
-                }
-            }
+        while let Some((batch, _)) = next_batch(&lines)? {
             let mut records: Vec<OutRecord> = batch
                 .into_iter()
                 .filter(|l| !l.bytes.is_empty())

@@ -715,19 +715,8 @@ impl App<'_> {
                         partition: Some(*p),
                     })
                     .collect();
-                log.extend(windows.iter().map(|r| TxnRecord {
-                    key: &r.key,
-                    value: Some(&r.value),
-                    partition: r.partition,
-                }));
-                let out: Vec<TxnRecord<'_>> = outputs
-                    .iter()
-                    .map(|r| TxnRecord {
-                        key: &r.key,
-                        value: Some(&r.value),
-                        partition: r.partition,
-                    })
-                    .collect();
+                log.extend(windows.iter().map(TxnRecord::from));
+                let out: Vec<TxnRecord<'_>> = outputs.iter().map(TxnRecord::from).collect();
                 let written = txn
                     .send_all(&[(&self.args.output, &out), (&self.changelog, &log)])
                     .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
