@@ -417,7 +417,8 @@ pub struct Consume {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// read-committed: records of aborted transactions never show, and
-    /// reading stops at the last stable offset; read-uncommitted: every
+    /// reading stops at the last stable offset (on the modern data path,
+    /// which it then picks under --protocol auto); read-uncommitted: every
     /// record. [default: read-committed on the modern data path, as kcat;
     /// read-uncommitted on the classic one, which has no transactions]
     #[arg(long, value_enum)]

@@ -25,6 +25,14 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         return Ok(());
     }
     admin::validate_topic_name(&args.topic)?;
+    // Read committed, asked for under --protocol auto: the path that can
+    // (the classic one reads message format v0, which has no transactions).
+    let brokers = &match (args.isolation, brokers.data_path) {
+        (Some(IsolationArg::ReadCommitted), DataPath::Auto) => {
+            brokers.clone().with_data_path(DataPath::Modern)
+        }
+        _ => brokers.clone(),
+    };
     let mut cluster = Cluster::connect(brokers)?;
     let topic = admin::describe_topic(&mut cluster, &args.topic)
         .map_err(|e| e.for_operation("read", "Read"))?;
