@@ -136,7 +136,13 @@ impl TxnProducer {
             written: HashMap::new(),
             group_coordinators: HashMap::new(),
         };
+        // A coordinator that just took the transaction log over loads it
+        // first (COORDINATOR_LOAD_IN_PROGRESS), which after a broker came
+        // back took over 30 s in the fault tests: wait up to a minute, as
+        // the Java producer's max.block.ms does.
+        p.retry_for = RETRY_FOR * 2;
         p.init_producer_id()?;
+        p.retry_for = RETRY_FOR;
         Ok(p)
     }
 

@@ -163,13 +163,15 @@ fn count_through(scenario: &'static str, fault: impl FnOnce(&str, &str, &str) ->
         "--session-timeout",
         "6s",
     ];
+    // Two minutes: a transaction coordinator that took its log over after
+    // the fault may load it for half a minute and more first.
     let restored = |count: &Proc| {
-        poll(Duration::from_secs(60), || {
+        poll(Duration::from_secs(120), || {
             count.stderr().contains("restored from").then_some(())
         })
         .unwrap_or_else(|| {
             panic!(
-                "{scenario}: {} did not restore its tasks within 60 s:\n{}",
+                "{scenario}: {} did not restore its tasks within 120 s:\n{}",
                 count.name,
                 count.stderr()
             )
