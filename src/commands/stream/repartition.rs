@@ -57,14 +57,21 @@ pub struct Copy {
     pub off: i64,
 }
 
+/// Where the copies go. Exactly-once: copies and input offsets in one
+/// transaction each pump, so a feeder the group dropped cannot add copies
+/// (a zombie's are aborted and the counting tasks read committed).
+/// Unfenced: acknowledged copies, offsets committed after them.
+// One per process: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+enum Copies {
+    Transactional(TxnProducer),
+    Unfenced(Producer),
+}
+
 pub struct Feeder {
     member: Member,
     reader: Reader,
-    out: Producer,
-    /// Exactly-once: copies and input offsets in one transaction each pump,
-    /// so a feeder the group dropped cannot add copies (a zombie's are
-    /// aborted and the counting tasks read committed).
-    txn: Option<TxnProducer>,
+    out: Copies,
     topic: String,
     extract: Extract,
     input: String,
@@ -95,25 +102,23 @@ impl Feeder {
         timeouts: GroupTimeouts,
         transactional: bool,
     ) -> Result<Feeder> {
-        let txn = match transactional {
-            true => Some(TxnProducer::init(
+        let out = match transactional {
+            true => Copies::Transactional(TxnProducer::init(
                 cluster,
                 &super::transactional_id(application_id),
                 TRANSACTION_TIMEOUT,
             )?),
-            false => None,
+            false => Copies::Unfenced(Producer::new(cluster, &topic(application_id), Acks::All)?),
         };
         let mut member = Member::join(cluster, application_id, input, timeouts)?;
         let assignment = member.assignment().to_vec();
-        let committed = committed(&mut member, input, &assignment, txn.is_some())?;
+        let committed = committed(&mut member, input, &assignment, transactional)?;
         let mut reader = Reader::new(cluster, input, &assignment, &committed, StartAt::Earliest)?;
         super::read_committed(&mut reader, cluster)?;
-        let out = Producer::new(cluster, &topic(application_id), Acks::All)?;
         Ok(Feeder {
             member,
             reader,
             out,
-            txn,
             topic: topic(application_id),
             extract,
             input: input.to_string(),
@@ -133,12 +138,8 @@ impl Feeder {
             self.commit()?;
             self.member.rejoin(cluster)?;
             let assignment = self.member.assignment().to_vec();
-            let committed = committed(
-                &mut self.member,
-                &self.input,
-                &assignment,
-                self.txn.is_some(),
-            )?;
+            let transactional = matches!(self.out, Copies::Transactional(_));
+            let committed = committed(&mut self.member, &self.input, &assignment, transactional)?;
             self.next.clear();
             self.reader.assign(&assignment, &committed)?;
         }
@@ -187,51 +188,54 @@ impl Feeder {
             }
         })?;
         let records = merge_by_time(copies);
-        if let Some(txn) = self.txn.as_mut() {
-            if read == 0 || self.member.needs_rejoin() {
+        let txn = match &mut self.out {
+            Copies::Transactional(txn) => txn,
+            Copies::Unfenced(out) => {
+                if !records.is_empty() {
+                    for landed in out.send(records).map_err(|e| e.error)? {
+                        if let Some(offset) = landed.offset.filter(|&o| o >= 0) {
+                            let at = self.copied.entry(landed.partition).or_insert(offset);
+                            *at = (*at).max(offset);
+                        }
+                    }
+                }
+                if self.last_commit.elapsed() >= COMMIT_EVERY {
+                    self.commit()?;
+                }
                 return Ok(read);
             }
-            let offsets: Vec<(i32, i64)> = self.next.iter().map(|(&p, &o)| (p, o)).collect();
-            let who = self.member.generation().clone();
-            let group = self.member.group().to_string();
-            let written = txn
-                .send(&self.topic, &records)
-                .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
-                .and_then(|()| txn.commit());
-            return match written {
-                Ok(()) => {
-                    self.copied = txn.written(&self.topic);
-                    Ok(read)
-                }
-                Err(e) if transaction::fenced(&e) => {
-                    log::warn!("repartition write refused, its transaction aborted: {e}");
-                    txn.abort()?;
-                    self.member.must_rejoin();
-                    Ok(read)
-                }
-                Err(e) => {
-                    let _ = txn.abort();
-                    Err(e)
-                }
-            };
+        };
+        if read == 0 || self.member.needs_rejoin() {
+            return Ok(read);
         }
-        if !records.is_empty() {
-            for landed in self.out.send(records).map_err(|e| e.error)? {
-                if let Some(offset) = landed.offset.filter(|&o| o >= 0) {
-                    let at = self.copied.entry(landed.partition).or_insert(offset);
-                    *at = (*at).max(offset);
-                }
+        let offsets: Vec<(i32, i64)> = self.next.iter().map(|(&p, &o)| (p, o)).collect();
+        let who = self.member.generation().clone();
+        let group = self.member.group().to_string();
+        let written = txn
+            .send(&self.topic, &records)
+            .and_then(|()| txn.send_offsets(&group, &self.input, &offsets, &who))
+            .and_then(|()| txn.commit());
+        match written {
+            Ok(()) => {
+                self.copied = txn.written(&self.topic);
+                Ok(read)
+            }
+            Err(e) if transaction::fenced(&e) => {
+                log::warn!("repartition write refused, its transaction aborted: {e}");
+                txn.abort()?;
+                self.member.must_rejoin();
+                Ok(read)
+            }
+            Err(e) => {
+                let _ = txn.abort();
+                Err(e)
             }
         }
-        if self.last_commit.elapsed() >= COMMIT_EVERY {
-            self.commit()?;
-        }
-        Ok(read)
     }
 
     fn commit(&mut self) -> Result<()> {
         self.last_commit = Instant::now();
-        if self.txn.is_some() {
+        if matches!(self.out, Copies::Transactional(_)) {
             // Committed inside each pump's transaction.
             return Ok(());
         }
@@ -253,7 +257,7 @@ impl Feeder {
 
     /// The last commit (bounded by one `--timeout`) and the leave notice.
     pub fn finish(mut self) -> Result<()> {
-        if let Some(txn) = self.txn.as_mut() {
+        if let Copies::Transactional(txn) = &mut self.out {
             txn.settle();
         }
         let timeout = self.member.coordinator().timeout();
