@@ -109,6 +109,93 @@ pub enum Command {
     /// Stream processing: windowed counts whose state survives crashes
     #[command(subcommand)]
     Stream(StreamCommand),
+    /// Kafka Connect: connectors and their tasks, through a worker's REST API
+    Connect(Connect),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A worker to try it on: `make connect-up` (docs/connect.md). \
+    Every call waits at most --timeout; no worker answering exits 69."
+)]
+pub struct Connect {
+    /// The Kafka Connect worker's REST address
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKADEMO_CONNECT_URL",
+        default_value = "http://127.0.0.1:8083",
+        value_name = "URL"
+    )]
+    pub connect_url: String,
+
+    #[command(subcommand)]
+    pub command: ConnectCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectCommand {
+    /// Every connector with its state and each task's: a FAILED task shows
+    /// even when its connector says RUNNING
+    List {
+        /// Output format (json: Connect's own answer)
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The connector plugins the worker has (with --all: transforms,
+    /// converters and predicates too)
+    Plugins {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Create a connector from a config file (Java .properties as in Kafka's
+    /// config/connect-*.properties, or JSON), checked by the worker first;
+    /// waits up to --timeout for its tasks to start
+    Create {
+        /// Its name [default: the file's `name`]
+        name: Option<String>,
+        /// The connector's config
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: std::path::PathBuf,
+    },
+    /// Check a connector config without creating anything: each refused
+    /// setting on a line of its own (exit 65 when any)
+    Validate {
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: std::path::PathBuf,
+    },
+    /// One connector: its config (secrets masked), tasks, the worker each
+    /// runs on, its topics; a failed task's reason in one line (-v: the trace)
+    Describe {
+        name: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Pause a connector and its tasks (they keep their resources)
+    Pause { name: String },
+    /// Resume a paused or stopped connector
+    Resume { name: String },
+    /// Stop a connector: its tasks shut down (its offsets can then be reset)
+    Stop { name: String },
+    /// Restart a connector and its tasks (--failed-only: just the failed ones)
+    Restart {
+        name: String,
+        #[arg(long)]
+        failed_only: bool,
+    },
+    /// Delete a connector (its offsets stay, so a new one of that name resumes)
+    Delete { name: String },
+    /// A connector's committed offsets (Kafka Connect 3.6 or later, KIP-875);
+    /// --reset forgets them (the connector must be stopped first)
+    Offsets {
+        name: String,
+        #[arg(long)]
+        reset: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -150,6 +150,24 @@ pub enum Error {
         resource: String,
     },
 
+    /// No Kafka Connect worker answers at the URL.
+    #[error("cannot reach Kafka Connect at {url}: {reason}")]
+    ConnectUnreachable { url: String, reason: String },
+
+    #[error("Kafka Connect at {url} did not answer within {}", humantime::format_duration(*.timeout))]
+    ConnectTimeout { url: String, timeout: Duration },
+
+    /// The worker answered with an error (no such connector, a rebalance
+    /// that outlasted the timeout, a failed connector, …).
+    #[error("Kafka Connect at {url}: {message}")]
+    Connect {
+        url: String,
+        /// The HTTP status, when the worker answered.
+        status: Option<u16>,
+        message: String,
+        hint: Option<String>,
+    },
+
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
 
@@ -184,7 +202,11 @@ impl Error {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Unreachable { .. } | Error::Timeout { .. } => ExitCode::Unavailable,
+            Error::Unreachable { .. }
+            | Error::Timeout { .. }
+            | Error::ConnectUnreachable { .. }
+            | Error::ConnectTimeout { .. } => ExitCode::Unavailable,
+            Error::Connect { .. } => ExitCode::Failure,
             Error::Protocol { .. }
             | Error::Unsupported { .. }
             | Error::Broker { .. }
@@ -207,6 +229,12 @@ impl Error {
                 "is Kafka running? start it with `make kafka-up`, or point --brokers / KAFKA_BROKERS at it"
                     .into(),
             ),
+            Error::ConnectUnreachable { .. } | Error::ConnectTimeout { .. } => Some(
+                "is a Connect worker running? start one with `make connect-up`, or point \
+                 --connect-url / KAFKADEMO_CONNECT_URL at it"
+                    .into(),
+            ),
+            Error::Connect { hint, .. } => hint.clone(),
             Error::Unsupported { .. } => {
                 Some("kafkademo needs Apache Kafka 0.11 to 3.9; 4.x dropped the protocol versions it speaks".into())
             }

@@ -1,6 +1,6 @@
 //! Everything that speaks the Kafka protocol, in one tree below the commands:
 //! connections with deadlines, TLS and SASL, topic administration, producing, fetching,
-//! offsets, and consumer groups. It never prints and never sees the command
+//! offsets, and consumer groups; and Kafka Connect's REST API (connect.rs). It never prints and never sees the command
 //! line; commands depend on it, never the reverse (docs/architecture.md).
 
 pub mod admin;
@@ -8,6 +8,7 @@ pub mod assignor;
 pub mod classic;
 pub mod cluster;
 pub mod codes;
+pub mod connect;
 pub mod connection;
 pub mod coordinator;
 pub mod deadline;

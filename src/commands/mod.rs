@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod connect;
 pub mod consume;
 pub mod group;
 pub mod produce;

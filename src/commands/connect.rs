@@ -1,0 +1,712 @@
+//! `kafkademo connect`: Kafka Connect's REST API as a command, the way
+//! kcctl manages connectors, with what its users miss most: a failed task
+//! is shown even when its connector says RUNNING, a failure's reason comes
+//! as one line instead of a stack trace, a refused config as one line per
+//! field, and `create`, `pause`, `resume`, `stop` and `restart` wait (up to
+//! --timeout) until the worker did what was asked, and say what came of it.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cli::{Connect as Args, ConnectCommand, Format};
+use crate::client::connect::{reason, text, Config, Connect, Status};
+use crate::client::deadline;
+use crate::error::{Error, Result};
+
+/// How often a wait for a state change asks for the status.
+const POLL: Duration = Duration::from_millis(200);
+
+pub fn execute(args: Args, timeout: Duration, verbose: bool) -> Result<()> {
+    let connect = Connect::new(&args.connect_url, timeout)?;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        ConnectCommand::List { format } => list(&connect, format, &mut out),
+        ConnectCommand::Plugins { all, format } => plugins(&connect, all, format, &mut out),
+        ConnectCommand::Create { name, config } => {
+            create(&connect, name, &config, timeout, &mut out)
+        }
+        ConnectCommand::Validate { config } => validate(&connect, &config, &mut out),
+        ConnectCommand::Describe { name, format } => {
+            describe(&connect, &name, format, verbose, &mut out)
+        }
+        ConnectCommand::Pause { name } => {
+            change(&connect, &name, "pause", "PAUSED", timeout, &mut out)
+        }
+        ConnectCommand::Resume { name } => {
+            change(&connect, &name, "resume", "RUNNING", timeout, &mut out)
+        }
+        ConnectCommand::Stop { name } => {
+            change(&connect, &name, "stop", "STOPPED", timeout, &mut out)
+        }
+        ConnectCommand::Restart { name, failed_only } => {
+            restart(&connect, &name, failed_only, timeout, &mut out)
+        }
+        ConnectCommand::Delete { name } => {
+            connect.delete(&name).map_err(|e| not_found(e, &name))?;
+            writeln!(out, "deleted connector {name}").map_err(Error::Output)
+        }
+        ConnectCommand::Offsets {
+            name,
+            reset,
+            format,
+        } => offsets(&connect, &name, reset, format, &mut out),
+    }
+}
+
+fn list(connect: &Connect, format: Format, out: &mut impl Write) -> Result<()> {
+    let list = connect.list()?;
+    if format == Format::Json {
+        let v: serde_json::Map<String, Value> = list
+            .iter()
+            .map(|c| (c.name.clone(), status_json(&c.status, &c.class)))
+            .collect();
+        return writeln!(out, "{}", Value::Object(v)).map_err(Error::Output);
+    }
+    if list.is_empty() {
+        return writeln!(out, "no connectors on Kafka Connect at {}", connect.url())
+            .map_err(Error::Output);
+    }
+    let width = list
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for c in &list {
+        writeln!(
+            out,
+            "{:width$}  {:6}  {}  {}",
+            c.name,
+            c.status.kind,
+            summary(&c.status),
+            short_class(&c.class)
+        )
+        .map_err(Error::Output)?;
+        tasks(&c.status, false, out)?;
+    }
+    Ok(())
+}
+
+/// "RUNNING", or "RUNNING, but 1 of 2 tasks FAILED", or "RUNNING, no tasks".
+fn summary(s: &Status) -> String {
+    let failed = s.failed_tasks().count();
+    let mut line = s.connector.state.clone();
+    if s.connector.state == "FAILED" {
+        if let Some(t) = &s.connector.trace {
+            line.push_str(&format!(": {}", reason(t)));
+        }
+    } else if failed > 0 {
+        line.push_str(&format!(
+            ", but {failed} of {} task{} FAILED",
+            s.tasks.len(),
+            if s.tasks.len() == 1 { "" } else { "s" }
+        ));
+    } else if s.tasks.is_empty() && s.connector.state == "RUNNING" {
+        line.push_str(", no tasks yet");
+    }
+    line
+}
+
+/// One line per task: its state, its worker, a failure's reason (and
+/// with `trace`, the whole stack trace below it).
+fn tasks(s: &Status, trace: bool, out: &mut impl Write) -> Result<()> {
+    for t in &s.tasks {
+        let mut line = format!(
+            "  task {}  {}  on {}",
+            t.id, t.status.state, t.status.worker
+        );
+        if let Some(tr) = &t.status.trace {
+            line.push_str(&format!(": {}", reason(tr)));
+        }
+        writeln!(out, "{line}").map_err(Error::Output)?;
+        if let (true, Some(tr)) = (trace, &t.status.trace) {
+            for l in tr.lines() {
+                writeln!(out, "      {l}").map_err(Error::Output)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn status_json(s: &Status, class: &str) -> Value {
+    let state = |st: &crate::client::connect::State| {
+        let mut m = serde_json::json!({ "state": st.state, "worker_id": st.worker });
+        if let Some(t) = &st.trace {
+            m["reason"] = reason(t).into();
+            m["trace"] = t.clone().into();
+        }
+        m
+    };
+    serde_json::json!({
+        "name": s.name,
+        "type": s.kind,
+        "class": class,
+        "connector": state(&s.connector),
+        "tasks": s.tasks.iter().map(|t| {
+            let mut v = state(&t.status);
+            v["id"] = t.id.into();
+            v
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn short_class(class: &str) -> &str {
+    class.rsplit('.').next().unwrap_or(class)
+}
+
+fn plugins(connect: &Connect, all: bool, format: Format, out: &mut impl Write) -> Result<()> {
+    let plugins = connect.plugins(all)?;
+    if format == Format::Json {
+        return writeln!(out, "{}", Value::Array(plugins)).map_err(Error::Output);
+    }
+    let width = plugins
+        .iter()
+        .map(|p| text(&p["class"]).len())
+        .max()
+        .unwrap_or(0);
+    for p in &plugins {
+        writeln!(
+            out,
+            "{:9}  {:width$}  {}",
+            text(&p["type"]),
+            text(&p["class"]),
+            text(&p["version"])
+        )
+        .map_err(Error::Output)?;
+    }
+    Ok(())
+}
+
+/// Reads a connector config: JSON (a flat object, or Connect's own
+/// `{"name": …, "config": {…}}`) or Java properties. Values become
+/// strings, as Connect keeps them.
+fn read_config(path: &Path) -> Result<Config> {
+    let bad = |why: String| Error::Usage(format!("--config {}: {why}", path.display()));
+    let raw = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text = String::from_utf8(raw).map_err(|_| bad("not UTF-8 text".into()))?;
+    let mut config = Config::new();
+    if text.trim_start().starts_with('{') {
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let (outer, inner) = match v.get("config") {
+            Some(Value::Object(c)) => (v.get("name").cloned(), c.clone()),
+            _ => (None, v.as_object().cloned().unwrap_or_default()),
+        };
+        for (k, v) in inner {
+            let v = match v {
+                Value::String(s) => s,
+                Value::Null => continue,
+                Value::Object(_) | Value::Array(_) => {
+                    return Err(bad(format!("'{k}' is not a string, number or boolean")))
+                }
+                v => v.to_string(),
+            };
+            config.insert(k, v.into());
+        }
+        if let (Some(Value::String(name)), false) = (outer, config.contains_key("name")) {
+            config.insert("name".into(), name.into());
+        }
+    } else {
+        let props = crate::properties::parse(&text)
+            .map_err(|(line, why)| bad(format!("line {line}: {why}")))?;
+        for (k, v) in props {
+            config.insert(k, v.into());
+        }
+    }
+    if !config.contains_key("connector.class") {
+        return Err(bad("it has no connector.class".into()));
+    }
+    Ok(config)
+}
+
+fn create(
+    connect: &Connect,
+    name: Option<String>,
+    path: &Path,
+    timeout: Duration,
+    out: &mut impl Write,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut config = read_config(path)?;
+    let name = match (name, config.get("name").and_then(Value::as_str)) {
+        (Some(n), _) => n,
+        (None, Some(n)) => n.to_string(),
+        (None, None) => {
+            return Err(Error::Usage(format!(
+                "give the connector a name: `kafkademo connect create NAME --config {}`, or a `name` in the file",
+                path.display()
+            )))
+        }
+    };
+    if name.trim().is_empty() || name.chars().any(char::is_control) {
+        return Err(Error::Usage(format!(
+            "'{}' is not a connector name",
+            name.escape_debug()
+        )));
+    }
+    config.insert("name".into(), name.clone().into());
+    refuse_invalid(connect, &config, path, out)?;
+    match connect.create(&name, &config) {
+        Ok(_) => {}
+        Err(Error::Connect {
+            status: Some(409),
+            url,
+            ..
+        }) => {
+            return Err(Error::Connect {
+                url,
+                status: Some(409),
+                message: format!("a connector named {name} already exists"),
+                hint: Some(format!(
+                    "`kafkademo connect delete {name}` first, or pick another name"
+                )),
+            })
+        }
+        Err(e) => return Err(e),
+    }
+    let class = text(&config["connector.class"]);
+    writeln!(
+        out,
+        "created connector {name} ({class}) on {}",
+        connect.url()
+    )
+    .map_err(Error::Output)?;
+    // Its tasks start after the call returns: wait to say how that went,
+    // so that a connector that fails at once does not pass for a good one.
+    let left = timeout.saturating_sub(started.elapsed());
+    let status = wait_for(connect, &name, left, |s| {
+        s.connector.state == "FAILED"
+            || s.failed_tasks().count() > 0
+            || (s.connector.state == "RUNNING"
+                && !s.tasks.is_empty()
+                && s.tasks.iter().all(|t| t.status.state == "RUNNING"))
+    })?;
+    report_outcome(&name, &status, "started", out)
+}
+
+/// Prints where a connector ended up; a failure is an error (exit 1).
+fn report_outcome(name: &str, s: &Status, what: &str, out: &mut impl Write) -> Result<()> {
+    let failed: Vec<String> = s
+        .failed_tasks()
+        .map(|t| {
+            format!(
+                "task {} FAILED on {}: {}",
+                t.id,
+                t.status.worker,
+                reason(t.status.trace.as_deref().unwrap_or_default())
+            )
+        })
+        .collect();
+    if s.connector.state == "FAILED" {
+        return Err(Error::Connect {
+            url: s.connector.worker.clone(),
+            status: None,
+            message: format!(
+                "connector {name} FAILED: {}",
+                reason(s.connector.trace.as_deref().unwrap_or_default())
+            ),
+            hint: Some(format!(
+                "`kafkademo connect describe {name} -v` shows the trace"
+            )),
+        });
+    }
+    if let Some(first) = failed.first() {
+        return Err(Error::Connect {
+            url: s.connector.worker.clone(),
+            status: None,
+            message: format!("connector {name} is {}, but its {first}", s.connector.state),
+            hint: Some(format!(
+                "`kafkademo connect describe {name} -v` shows the trace; `kafkademo connect restart {name} --failed-only` retries"
+            )),
+        });
+    }
+    let running = s
+        .tasks
+        .iter()
+        .filter(|t| t.status.state == "RUNNING")
+        .count();
+    writeln!(
+        out,
+        "{name}: {} ({running} of {} task{} {what})",
+        s.connector.state,
+        s.tasks.len(),
+        if s.tasks.len() == 1 { "" } else { "s" }
+    )
+    .map_err(Error::Output)
+}
+
+/// Asks the worker to validate the config; prints the refused fields (on
+/// stderr) and fails with exit 65 when there are any.
+fn refuse_invalid(
+    connect: &Connect,
+    config: &Config,
+    path: &Path,
+    out: &mut impl Write,
+) -> Result<usize> {
+    let v = connect
+        .validate(config)
+        .map_err(|e| unknown_plugin(e, config))?;
+    if v.errors.is_empty() {
+        return Ok(v.checked);
+    }
+    let _ = out.flush();
+    let mut stderr = std::io::stderr().lock();
+    for f in &v.errors {
+        for e in &f.errors {
+            let _ = writeln!(stderr, "{}: {}", f.field, one_line(e));
+        }
+    }
+    let n = v.errors.len();
+    Err(Error::Data {
+        message: format!(
+            "Kafka Connect at {} refused {}: {n} setting{} in error (above)",
+            connect.url(),
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        ),
+        hint: None,
+    })
+}
+
+fn unknown_plugin(e: Error, config: &Config) -> Error {
+    match e {
+        Error::Connect {
+            url,
+            status: Some(s @ (400 | 404 | 500)),
+            message,
+            ..
+        } if message.contains("plugin") || message.contains("class") => Error::Connect {
+            url,
+            status: Some(s),
+            message: format!(
+                "no connector plugin {} on this worker ({message})",
+                text(&config["connector.class"])
+            ),
+            hint: Some("`kafkademo connect plugins` lists the ones it has".into()),
+        },
+        e => e,
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn validate(connect: &Connect, path: &Path, out: &mut impl Write) -> Result<()> {
+    let config = read_config(path)?;
+    let checked = refuse_invalid(connect, &config, path, out)?;
+    writeln!(
+        out,
+        "{}: valid for {} ({checked} settings checked by Kafka Connect at {})",
+        path.display(),
+        text(&config["connector.class"]),
+        connect.url()
+    )
+    .map_err(Error::Output)
+}
+
+fn not_found(e: Error, name: &str) -> Error {
+    match e {
+        Error::Connect {
+            url,
+            status: Some(404),
+            ..
+        } => Error::Connect {
+            url,
+            status: Some(404),
+            message: format!("no connector named {name}"),
+            hint: Some("`kafkademo connect list` shows the connectors".into()),
+        },
+        e => e,
+    }
+}
+
+/// Secrets are not shown: passwords, keys and JAAS configs (a config
+/// provider's `${…}` reference is, since it holds no secret).
+fn masked(key: &str, value: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    !value.starts_with("${")
+        && (k.contains("password")
+            || k.contains("secret")
+            || k.ends_with("jaas.config")
+            || k.ends_with(".key"))
+}
+
+fn describe(
+    connect: &Connect,
+    name: &str,
+    format: Format,
+    verbose: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let info = connect.info(name).map_err(|e| not_found(e, name))?;
+    let status = connect.status(name).map_err(|e| not_found(e, name))?;
+    let topics = connect.topics(name)?;
+    let config = info["config"].as_object().cloned().unwrap_or_default();
+    let class = text(&config.get("connector.class").cloned().unwrap_or_default());
+    if format == Format::Json {
+        let mut shown = config.clone();
+        for (k, v) in shown.iter_mut() {
+            if masked(k, &text(v)) {
+                *v = "********".into();
+            }
+        }
+        let v = serde_json::json!({
+            "name": name,
+            "config": shown,
+            "status": status_json(&status, &class),
+            "topics": topics,
+        });
+        return writeln!(out, "{v}").map_err(Error::Output);
+    }
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(Error::Output);
+    w(
+        out,
+        format!("{name}  {}  {}", status.kind, summary(&status)),
+    )?;
+    w(out, format!("  class   {class}"))?;
+    w(out, format!("  worker  {}", status.connector.worker))?;
+    if let Some(topics) = &topics {
+        let list = if topics.is_empty() {
+            "(none yet)".to_string()
+        } else {
+            topics.join(", ")
+        };
+        w(out, format!("  topics  {list}"))?;
+    }
+    w(out, "tasks".into())?;
+    if status.tasks.is_empty() {
+        w(out, "  (none)".into())?;
+    }
+    tasks(&status, verbose, out)?;
+    if let (true, Some(tr)) = (verbose, &status.connector.trace) {
+        w(out, "connector trace".into())?;
+        for l in tr.lines() {
+            w(out, format!("      {l}"))?;
+        }
+    }
+    w(out, "config".into())?;
+    let width = config.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in &config {
+        let v = text(v);
+        let v = if masked(k, &v) {
+            "********".to_string()
+        } else {
+            v
+        };
+        w(out, format!("  {k:width$} = {v}"))?;
+    }
+    Ok(())
+}
+
+/// Polls the status until `done` says so or `within` passes; returns the
+/// last status either way.
+fn wait_for(
+    connect: &Connect,
+    name: &str,
+    within: Duration,
+    done: impl Fn(&Status) -> bool,
+) -> Result<Status> {
+    let until = Instant::now() + within;
+    loop {
+        let s = connect.status(name).map_err(|e| not_found(e, name))?;
+        if done(&s) || Instant::now() + POLL > until {
+            return Ok(s);
+        }
+        let next = Instant::now() + POLL;
+        while Instant::now() < next {
+            if deadline::interrupted() {
+                return Err(Error::Interrupted);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn change(
+    connect: &Connect,
+    name: &str,
+    verb: &str,
+    target: &str,
+    timeout: Duration,
+    out: &mut impl Write,
+) -> Result<()> {
+    let started = Instant::now();
+    connect
+        .set_state(name, verb)
+        .map_err(|e| not_found(e, name))?;
+    let s = wait_for(
+        connect,
+        name,
+        timeout.saturating_sub(started.elapsed()),
+        |s| {
+            s.connector.state == target
+                && (target == "STOPPED" || s.tasks.iter().all(|t| t.status.state == target))
+        },
+    )?;
+    if s.connector.state != target {
+        return Err(Error::Connect {
+            url: connect.url().to_string(),
+            status: None,
+            message: format!(
+                "asked connector {name} to {verb}; it is still {} after {}",
+                summary(&s),
+                humantime::format_duration(timeout)
+            ),
+            hint: Some(format!(
+                "`kafkademo connect describe {name}` shows where it is"
+            )),
+        });
+    }
+    if target == "RUNNING" {
+        return report_outcome(name, &s, "running", out);
+    }
+    writeln!(out, "{name}: {}", summary(&s)).map_err(Error::Output)
+}
+
+fn restart(
+    connect: &Connect,
+    name: &str,
+    failed_only: bool,
+    timeout: Duration,
+    out: &mut impl Write,
+) -> Result<()> {
+    let started = Instant::now();
+    let Some(planned) = connect
+        .restart(name, failed_only)
+        .map_err(|e| not_found(e, name))?
+    else {
+        return writeln!(out, "{name}: nothing failed, nothing restarted").map_err(Error::Output);
+    };
+    let restarting: Vec<String> = std::iter::once(&planned.connector)
+        .filter(|c| c.state == "RESTARTING")
+        .map(|_| "the connector".to_string())
+        .chain(
+            planned
+                .tasks
+                .iter()
+                .filter(|t| t.status.state == "RESTARTING")
+                .map(|t| format!("task {}", t.id)),
+        )
+        .collect();
+    if restarting.is_empty() {
+        return writeln!(out, "{name}: nothing failed, nothing restarted").map_err(Error::Output);
+    }
+    writeln!(out, "restarting {} of {name}", restarting.join(", ")).map_err(Error::Output)?;
+    let s = wait_for(
+        connect,
+        name,
+        timeout.saturating_sub(started.elapsed()),
+        |s| {
+            let settled = |st: &str| st != "RESTARTING" && st != "UNASSIGNED";
+            settled(&s.connector.state)
+                && !s.tasks.is_empty()
+                && s.tasks.iter().all(|t| settled(&t.status.state))
+        },
+    )?;
+    report_outcome(name, &s, "running", out)
+}
+
+fn offsets(
+    connect: &Connect,
+    name: &str,
+    reset: bool,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<()> {
+    // Is it there? (A 404 from the offsets call itself means a worker
+    // older than Kafka 3.6.)
+    let status = connect.status(name).map_err(|e| not_found(e, name))?;
+    let unsupported = |e: Error| {
+        match e {
+        Error::Connect {
+            url,
+            status: Some(404 | 405),
+            ..
+        } => Error::Connect {
+            message: format!("this worker has no offsets API ({url}: it needs Kafka Connect 3.6 or later, KIP-875)"),
+            url,
+            status: Some(404),
+            hint: None,
+        },
+        e => e,
+    }
+    };
+    if reset {
+        if status.connector.state != "STOPPED" {
+            return Err(Error::Connect {
+                url: connect.url().to_string(),
+                status: None,
+                message: format!(
+                    "connector {name} is {}: its offsets can be reset only while it is STOPPED",
+                    status.connector.state
+                ),
+                hint: Some(format!(
+                    "`kafkademo connect stop {name}`, then `kafkademo connect offsets {name} --reset`, then `kafkademo connect resume {name}`"
+                )),
+            });
+        }
+        let message = connect.reset_offsets(name).map_err(unsupported)?;
+        return writeln!(out, "{name}: {message}").map_err(Error::Output);
+    }
+    let v = connect.offsets(name).map_err(unsupported)?;
+    if format == Format::Json {
+        return writeln!(out, "{v}").map_err(Error::Output);
+    }
+    let list = v["offsets"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        return writeln!(out, "{name}: no offsets committed yet").map_err(Error::Output);
+    }
+    for o in &list {
+        writeln!(out, "{}  {}", o["partition"], o["offset"]).map_err(Error::Output)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("kd-connect-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn configs_read_from_properties_and_both_json_shapes() {
+        let p = file(
+            "a.properties",
+            "# Kafka's own style\nname=local-file-source\nconnector.class=FileStreamSource\ntasks.max=1\nfile=test.txt\n",
+        );
+        let c = read_config(&p).unwrap();
+        assert_eq!(c["name"], "local-file-source");
+        assert_eq!(c["tasks.max"], "1");
+        let p = file(
+            "b.json",
+            r#"{"name":"x","config":{"connector.class":"C","tasks.max":2,"flag":true}}"#,
+        );
+        let c = read_config(&p).unwrap();
+        assert_eq!(c["name"], "x");
+        assert_eq!(c["tasks.max"], "2");
+        assert_eq!(c["flag"], "true");
+        let p = file("c.json", r#"{"connector.class":"C","topic":"t"}"#);
+        assert_eq!(read_config(&p).unwrap()["topic"], "t");
+        let p = file("d.json", r#"{"topic":"t"}"#);
+        assert!(
+            matches!(read_config(&p), Err(Error::Usage(m)) if m.contains("no connector.class"))
+        );
+        let p = file("e.json", r#"{"connector.class":"C""#);
+        assert!(matches!(read_config(&p), Err(Error::Usage(m)) if m.contains("not valid JSON")));
+    }
+
+    #[test]
+    fn secrets_are_masked_but_provider_references_are_not() {
+        assert!(masked("database.password", "pw"));
+        assert!(masked("sasl.jaas.config", "x"));
+        assert!(!masked("database.password", "${file:/s.properties:pw}"));
+        assert!(!masked("database.user", "kafkademo"));
+    }
+}
