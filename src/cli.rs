@@ -500,9 +500,9 @@ pub struct Consume {
     /// Read only this partition (repeatable) [default: all]
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..), conflicts_with = "group")]
     pub partition: Vec<i32>,
-    /// text: `A 42`, `key<TAB>value` or the value; json: one object a line
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// How each record is shown, one line a record
+    #[arg(long, value_enum, default_value_t = ConsumeFormat::Text)]
+    pub format: ConsumeFormat,
     /// read-committed: records of aborted transactions never show, and
     /// reading stops at the last stable offset (on the modern data path,
     /// which it then picks under --protocol auto); read-uncommitted: every
@@ -510,6 +510,19 @@ pub struct Consume {
     /// read-uncommitted on the classic one, which has no transactions]
     #[arg(long, value_enum)]
     pub isolation: Option<IsolationArg>,
+}
+
+/// `consume`'s output formats: `Format`'s, and Debezium change events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConsumeFormat {
+    /// `A 42`, `key<TAB>value` or the value
+    Text,
+    /// one object a line: topic, partition, offset, key, value, …
+    Json,
+    /// Debezium change events (Kafka Connect JSON, with or without schema)
+    /// as `INSERT numbers {id: 4, n: 8}`, `UPDATE numbers id=4 n: 8 → 10`,
+    /// `DELETE numbers id=4`; other records as text
+    Changes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -1055,6 +1068,17 @@ mod tests {
             count(&["--time-field", "t"]).unwrap().timestamps,
             Timestamps::Record
         );
+    }
+
+    #[test]
+    fn only_consume_shows_change_events() {
+        let Command::Consume(c) = parse(&["consume", "--format", "changes"]).unwrap().command
+        else {
+            panic!("not consume")
+        };
+        assert_eq!(c.format, ConsumeFormat::Changes);
+        assert!(parse(&["stream", "table", "-t", "t", "--format", "changes"]).is_err());
+        assert!(parse(&["bench", "produce", "--format", "changes"]).is_err());
     }
 
     #[test]

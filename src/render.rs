@@ -1,6 +1,9 @@
 //! How a consumed record is shown, whatever bytes it holds: one text line
 //! (`A 42` for the exercise's records, `key<TAB>value` otherwise) or one JSON
-//! line, with control characters and invalid UTF-8 escaped.
+//! line, with control characters and invalid UTF-8 escaped; Debezium change
+//! events also as one readable line each (`changes`).
+
+pub mod changes;
 
 use std::fmt::Write as _;
 

@@ -1,13 +1,14 @@
 //! `kafkademo consume`: consumer C of the exercise and a console consumer.
-//! Prints each record as a text or JSON line. With `--group` it is a member
-//! of a real consumer group: it reads only the partitions the group assigns
-//! it, commits what it printed every second, on rebalance and on exit, and
-//! leaves the group on exit so the others take over at once.
+//! Prints each record as a text or JSON line, or as the Debezium change
+//! event it holds. With `--group` it is a member of a real consumer group:
+//! it reads only the partitions the group assigns it, commits what it
+//! printed every second, on rebalance and on exit, and leaves the group on
+//! exit so the others take over at once.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::cli::{Consume, Format, IsolationArg};
+use crate::cli::{Consume, ConsumeFormat, IsolationArg};
 use crate::client::admin;
 use crate::client::cluster::{BrokerConfig, Cluster, DataPath};
 use crate::client::fetch::{Isolation, Reader, StartAt};
@@ -15,6 +16,7 @@ use crate::client::list_offsets::{self, At};
 use crate::client::member::{GroupTimeouts, Member};
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
+use crate::render::changes::change_line;
 use crate::render::{json_line, text_line};
 use crate::signal::interrupted;
 
@@ -144,8 +146,9 @@ fn consume_loop(
         for r in &records {
             line.clear();
             match args.format {
-                Format::Text => text_line(r, &mut line),
-                Format::Json => line.push_str(&json_line(r)),
+                ConsumeFormat::Text => text_line(r, &mut line),
+                ConsumeFormat::Json => line.push_str(&json_line(r)),
+                ConsumeFormat::Changes => change_line(r, &mut line),
             }
             line.push('\n');
             out.push(line.as_bytes(), r.partition, r.offset);
