@@ -168,6 +168,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A config the worker refused: what was refused, then one line per
+    /// setting in error ("field: reason"), each shown under the error line.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        fields: Vec<String>,
+    },
+
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
 
@@ -214,7 +222,7 @@ impl Error {
             | Error::Fenced { .. } => ExitCode::Failure,
             Error::UnknownTopic { .. } | Error::Serve { .. } => ExitCode::Failure,
             Error::Usage(_) => ExitCode::Usage,
-            Error::Data { .. } => ExitCode::DataError,
+            Error::Data { .. } | Error::Refused { .. } => ExitCode::DataError,
             Error::Output(_) => ExitCode::IoError,
             Error::VersionRefused { .. } | Error::PathUnavailable { .. } => ExitCode::Protocol,
             Error::Denied { .. } | Error::NotAuthorized { .. } => ExitCode::NotAllowed,
@@ -271,6 +279,11 @@ impl Error {
         use std::io::Write;
         let mut stderr = std::io::stderr().lock();
         let _ = writeln!(stderr, "kafkademo: error: {self}");
+        if let Error::Refused { fields, .. } = self {
+            for f in fields {
+                let _ = writeln!(stderr, "  {f}");
+            }
+        }
         if let Some(hint) = self.hint() {
             let _ = writeln!(stderr, "  hint: {hint}");
         }

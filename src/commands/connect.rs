@@ -247,7 +247,7 @@ fn create(
         )));
     }
     config.insert("name".into(), name.clone().into());
-    refuse_invalid(connect, &config, path, out)?;
+    refuse_invalid(connect, &config, path)?;
     match connect.create(&name, &config) {
         Ok(_) => {}
         Err(Error::Connect {
@@ -337,36 +337,33 @@ fn report_outcome(name: &str, s: &Status, what: &str, out: &mut impl Write) -> R
     .map_err(Error::Output)
 }
 
-/// Asks the worker to validate the config; prints the refused fields (on
-/// stderr) and fails with exit 65 when there are any.
-fn refuse_invalid(
-    connect: &Connect,
-    config: &Config,
-    path: &Path,
-    out: &mut impl Write,
-) -> Result<usize> {
+/// Asks the worker to validate the config; fails with the refused fields
+/// (exit 65) when there are any.
+fn refuse_invalid(connect: &Connect, config: &Config, path: &Path) -> Result<usize> {
     let v = connect
         .validate(config)
         .map_err(|e| unknown_plugin(e, config))?;
     if v.errors.is_empty() {
         return Ok(v.checked);
     }
-    let _ = out.flush();
-    let mut stderr = std::io::stderr().lock();
-    for f in &v.errors {
-        for e in &f.errors {
-            let _ = writeln!(stderr, "{}: {}", f.field, one_line(e));
-        }
-    }
+    let fields: Vec<String> = v
+        .errors
+        .iter()
+        .flat_map(|f| {
+            f.errors
+                .iter()
+                .map(move |e| format!("{}: {}", f.field, one_line(e)))
+        })
+        .collect();
     let n = v.errors.len();
-    Err(Error::Data {
+    Err(Error::Refused {
         message: format!(
-            "Kafka Connect at {} refused {}: {n} setting{} in error (above)",
+            "Kafka Connect at {} refused {}: {n} setting{} in error",
             connect.url(),
             path.display(),
             if n == 1 { "" } else { "s" }
         ),
-        hint: None,
+        fields,
     })
 }
 
@@ -396,7 +393,7 @@ fn one_line(s: &str) -> String {
 
 fn validate(connect: &Connect, path: &Path, out: &mut impl Write) -> Result<()> {
     let config = read_config(path)?;
-    let checked = refuse_invalid(connect, &config, path, out)?;
+    let checked = refuse_invalid(connect, &config, path)?;
     writeln!(
         out,
         "{}: valid for {} ({checked} settings checked by Kafka Connect at {})",
