@@ -14,7 +14,7 @@ use crate::client::produce::{Acks, Compression};
     name = "kafkademo",
     version,
     about = "Apache Kafka's core ideas, hands on: topics, producers, consumers, groups, against a real broker",
-    after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 65 bad data, 69 broker unavailable, 74 output error, \
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 65 bad data, 69 broker (or Connect worker) unavailable, 74 output error, \
         76 protocol refused, 77 not allowed (authentication, certificate, ACL), 78 client configuration, \
         130 interrupted (docs/exit-codes.md)."
 )]
