@@ -8,6 +8,7 @@ mod bench;
 mod chat;
 mod cli;
 mod cluster;
+mod connect;
 mod datapath;
 mod exercise;
 mod faults;

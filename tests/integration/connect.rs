@@ -1,0 +1,596 @@
+//! `kafkademo connect` and `consume --format changes` against a real Kafka
+//! Connect worker (`make connect-up`: Kafka's own connect-distributed with
+//! Kafka's file connectors and Debezium's PostgreSQL connector) and a real
+//! PostgreSQL. `make test`'s connect phase starts them and sets
+//! KAFKADEMO_CONNECT_URL and the libpq variables (PGHOST, PGPORT, PGUSER,
+//! PGPASSWORD, PGDATABASE); without them these tests fail, naming what is
+//! missing.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::fixture::*;
+
+/// How long a connector gets to snapshot, stream, or move a change.
+pub const CDC_WAIT: Duration = Duration::from_secs(90);
+
+/// The worker's REST address, checked to answer: never assumed.
+pub fn connect_url() -> String {
+    let url = std::env::var("KAFKADEMO_CONNECT_URL").unwrap_or_else(|_| {
+        panic!("KAFKADEMO_CONNECT_URL is not set: these tests need a Kafka Connect worker; run them with `make test`, or `make connect-up` first")
+    });
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    if let Err(e) = std::net::TcpStream::connect(addr) {
+        panic!("no Kafka Connect worker at {url} ({e}): run the tests with `make test`, or `make connect-up` first");
+    }
+    url
+}
+
+/// The libpq setting `name` (PGHOST, …), as `make test` exports it.
+pub fn pg(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: these tests need the PostgreSQL that `make connect-up` starts (run them with `make test`)")
+    })
+}
+
+/// Runs SQL with psql; returns its unaligned, tuples-only output.
+pub fn psql(sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGHOST", pg("PGHOST"))
+        .env("PGPORT", pg("PGPORT"))
+        .env("PGUSER", pg("PGUSER"))
+        .env("PGPASSWORD", pg("PGPASSWORD"))
+        .env("PGDATABASE", pg("PGDATABASE"))
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("cannot run psql (scripts/test-setup.sh installs PostgreSQL)");
+    assert!(
+        out.status.success(),
+        "psql {sql:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `kafkademo connect ARGS` against the test worker.
+pub fn connect_run(url: &str, args: &[&str]) -> Run {
+    let mut all = vec!["connect", "--connect-url", url];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+/// A name for a connector, table, slot and publication no other test uses
+/// (PostgreSQL names: lowercase letters, digits, underscores).
+pub fn unique_name(tag: &str) -> String {
+    unique_topic(tag).replace('-', "_").to_lowercase()
+}
+
+/// A connector made for one test, deleted when it ends (with its
+/// replication slot, which PostgreSQL would otherwise keep, and its WAL).
+pub struct Connector {
+    pub name: String,
+    pub url: String,
+    pub slot: Option<String>,
+}
+
+impl Connector {
+    /// Creates it from `config` (key, value pairs) with `connect create`,
+    /// written as Java properties as Kafka's own examples are.
+    pub fn create(url: &str, name: &str, config: &[(&str, String)]) -> (Connector, Run) {
+        let file = config_file(name, config);
+        let r = connect_run(url, &["create", name, "--config", file.to_str().unwrap()]);
+        let slot = config
+            .iter()
+            .find(|(k, _)| *k == "slot.name")
+            .map(|(_, v)| v.clone());
+        (
+            Connector {
+                name: name.to_string(),
+                url: url.to_string(),
+                slot,
+            },
+            r,
+        )
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        let _ = kafkademo(&["connect", "--connect-url", &self.url, "delete", &self.name]).output();
+        if let Some(slot) = &self.slot {
+            // The slot is released a moment after the task stops.
+            let sql = format!(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                 WHERE slot_name = '{slot}' AND NOT active"
+            );
+            let _ = poll(Duration::from_secs(20), || {
+                psql(&sql);
+                (psql(&format!(
+                    "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
+                )) == "0")
+                    .then_some(())
+            });
+        }
+    }
+}
+
+/// A `.properties` file for a connector config, in the temp directory.
+pub fn config_file(name: &str, config: &[(&str, String)]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("{name}.properties"));
+    let mut text = format!("# {name}, written by the connect tests\nname={name}\n");
+    for (k, v) in config {
+        text.push_str(&format!("{k}={}\n", v.replace('\\', "\\\\")));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Debezium's PostgreSQL connector on `table`, changes into
+/// `<name>.public.<table>`.
+pub fn debezium(name: &str, table: &str, password: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "connector.class",
+            "io.debezium.connector.postgresql.PostgresConnector".into(),
+        ),
+        ("tasks.max", "1".into()),
+        ("plugin.name", "pgoutput".into()),
+        ("database.hostname", pg("PGHOST")),
+        ("database.port", pg("PGPORT")),
+        ("database.user", pg("PGUSER")),
+        ("database.password", password.into()),
+        ("database.dbname", pg("PGDATABASE")),
+        ("topic.prefix", name.into()),
+        ("table.include.list", format!("public.{table}")),
+        ("slot.name", name.into()),
+        ("publication.name", name.into()),
+        ("publication.autocreate.mode", "filtered".into()),
+    ]
+}
+
+/// The task's states in `connect list`'s lines for `name`.
+fn listed(url: &str, name: &str) -> (String, Vec<String>) {
+    let r = connect_run(url, &["list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut lines = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{name} ")));
+    let head = lines.next().unwrap_or_default().to_string();
+    let tasks = lines
+        .take_while(|l| l.starts_with("  task "))
+        .map(str::to_string)
+        .collect();
+    (head, tasks)
+}
+
+/// Reads `topic` from the start until `n` lines came (or fails the test).
+pub fn consume_lines(topic: &str, format: &str, n: usize) -> Vec<String> {
+    let c = Running::start(&[
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--format",
+        format,
+    ]);
+    let lines = c.wait_lines(n, CDC_WAIT);
+    c.signal("INT");
+    let r = c.finish(Duration::from_secs(10));
+    assert_eq!(r.code, 130, "{r:?}");
+    lines
+}
+
+#[test]
+fn the_quickstart_file_pipeline_moves_a_file_through_a_topic_and_back() {
+    let url = connect_url();
+    let t = Topic::new("connect-file", 1);
+    let dir = std::env::temp_dir().join(unique_name("filepipe"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.txt");
+    let output = dir.join("out.txt");
+    let lines: Vec<String> = (0..200)
+        .map(|i| format!("line {i} of the quickstart"))
+        .collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let source_name = unique_name("file_source");
+    let (_source, r) = Connector::create(
+        &url,
+        &source_name,
+        &[
+            ("connector.class", "FileStreamSource".into()),
+            ("tasks.max", "1".into()),
+            ("file", input.display().to_string()),
+            ("topic", t.name.clone()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains(&format!("created connector {source_name}")),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("RUNNING (1 of 1 task started)"), "{r:?}");
+    let sink_name = unique_name("file_sink");
+    let (_sink, r) = Connector::create(
+        &url,
+        &sink_name,
+        &[
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSinkConnector".into(),
+            ),
+            ("tasks.max", "1".into()),
+            ("file", output.display().to_string()),
+            ("topics", t.name.clone()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // The topic holds each line once, as a JSON string (the worker's converter).
+    let got = consume_lines(&t.name, "text", lines.len());
+    let want: Vec<String> = lines.iter().map(|l| format!("\"{l}\"")).collect();
+    assert_eq!(got, want);
+    // The copy equals the original.
+    wait_until(CDC_WAIT, "the sink to write every line", || {
+        std::fs::read_to_string(&output).is_ok_and(|s| s.lines().count() == lines.len())
+    });
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        std::fs::read_to_string(&input).unwrap()
+    );
+
+    let (head, tasks) = listed(&url, &source_name);
+    assert!(
+        head.contains("source") && head.contains("RUNNING"),
+        "{head}"
+    );
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert!(tasks[0].contains("task 0  RUNNING  on "), "{tasks:?}");
+
+    // The source's offset is the file position it read to.
+    let r = connect_run(&url, &["offsets", &source_name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let size = std::fs::metadata(&input).unwrap().len();
+    wait_until(
+        CDC_WAIT,
+        "the source's offset to reach the file's end",
+        || {
+            connect_run(&url, &["offsets", &source_name])
+                .stdout
+                .contains(&format!("{{\"position\":{size}}}"))
+        },
+    );
+    let r = connect_run(&url, &["describe", &sink_name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains(&format!("  topics  {}", t.name)), "{r:?}");
+    assert!(r.stdout.contains("FileStreamSinkConnector"), "{r:?}");
+}
+
+#[test]
+fn offsets_reset_only_when_stopped_and_the_source_then_reads_again() {
+    let url = connect_url();
+    let t = Topic::new("connect-reset", 1);
+    let input = std::env::temp_dir().join(format!("{}.txt", unique_name("reset")));
+    std::fs::write(&input, "one\ntwo\nthree\n").unwrap();
+    let name = unique_name("reset_source");
+    let (_c, r) = Connector::create(
+        &url,
+        &name,
+        &[
+            ("connector.class", "FileStreamSource".into()),
+            ("file", input.display().to_string()),
+            ("topic", t.name.clone()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        consume_lines(&t.name, "text", 3),
+        ["\"one\"", "\"two\"", "\"three\""]
+    );
+    wait_until(CDC_WAIT, "the source's offset to be committed", || {
+        connect_run(&url, &["offsets", &name])
+            .stdout
+            .contains("\"position\":14")
+    });
+
+    let r = connect_run(&url, &["offsets", &name, "--reset"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "connector {name} is RUNNING: its offsets can be reset only while it is STOPPED"
+        )),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("hint: `kafkademo connect stop"), "{r:?}");
+
+    let r = connect_run(&url, &["pause", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, format!("{name}: PAUSED\n"));
+    let r = connect_run(&url, &["stop", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, format!("{name}: STOPPED\n"));
+    let r = connect_run(&url, &["offsets", &name, "--reset"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("reset"), "{r:?}");
+    let r = connect_run(&url, &["offsets", &name]);
+    assert_eq!(
+        r.stdout,
+        format!("{name}: no offsets committed yet\n"),
+        "{r:?}"
+    );
+    let r = connect_run(&url, &["resume", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains(&format!("{name}: RUNNING (1 of 1 task running)")),
+        "{r:?}"
+    );
+    // Forgotten offsets: the file is read again from its start.
+    assert_eq!(
+        consume_lines(&t.name, "text", 6),
+        [
+            "\"one\"",
+            "\"two\"",
+            "\"three\"",
+            "\"one\"",
+            "\"two\"",
+            "\"three\""
+        ]
+    );
+}
+
+#[test]
+fn database_changes_arrive_as_readable_change_lines() {
+    let url = connect_url();
+    let name = unique_name("cdc");
+    let table = format!("numbers_{}", &name[name.len() - 6..]);
+    psql(&format!(
+        "CREATE TABLE {table} (id int PRIMARY KEY, n int NOT NULL, origin text NOT NULL);
+         ALTER TABLE {table} REPLICA IDENTITY FULL;
+         INSERT INTO {table} VALUES (0, 0, 'A'), (1, 1, 'B');"
+    ));
+    let (_c, r) = Connector::create(&url, &name, &debezium(&name, &table, &pg("PGPASSWORD")));
+    assert_eq!(r.code, 0, "{r:?}");
+    let topic = format!("{name}.public.{table}");
+    // The snapshot, then live changes.
+    let first = consume_lines(&topic, "changes", 2);
+    assert_eq!(
+        first,
+        [
+            format!("READ {table} {{id: 0, n: 0, origin: A}}"),
+            format!("READ {table} {{id: 1, n: 1, origin: B}}"),
+        ]
+    );
+    psql(&format!(
+        "INSERT INTO {table} VALUES (2, 2, 'A'), (3, 3, 'B');
+         UPDATE {table} SET n = 10 WHERE id = 2;
+         DELETE FROM {table} WHERE id = 3;"
+    ));
+    let all = consume_lines(&topic, "changes", 7);
+    assert_eq!(
+        all[2..],
+        [
+            format!("INSERT {table} {{id: 2, n: 2, origin: A}}"),
+            format!("INSERT {table} {{id: 3, n: 3, origin: B}}"),
+            format!("UPDATE {table} id=2 n: 2 → 10"),
+            format!("DELETE {table} id=3"),
+            format!("TOMBSTONE {table} id=3"),
+        ]
+    );
+    // JSON keeps Debezium's envelope.
+    let json = consume_lines(&topic, "json", 7);
+    let update: serde_json::Value = serde_json::from_str(&json[4]).unwrap();
+    let value: serde_json::Value = serde_json::from_str(update["value"].as_str().unwrap()).unwrap();
+    let payload = if value.get("payload").is_some() {
+        &value["payload"]
+    } else {
+        &value
+    };
+    assert_eq!(payload["op"], "u", "{value}");
+    assert_eq!(payload["before"]["n"], 2, "{value}");
+    assert_eq!(payload["after"]["n"], 10, "{value}");
+    let r = connect_run(&url, &["offsets", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("lsn"), "{r:?}");
+}
+
+#[test]
+fn a_wrong_password_fails_the_task_and_list_says_why_in_one_line() {
+    let url = connect_url();
+    let name = unique_name("badpw");
+    let (_c, r) = Connector::create(
+        &url,
+        &name,
+        &debezium(&name, "numbers_nowhere", "not-the-password"),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!("created connector {name}")),
+        "{r:?}"
+    );
+    let error = r.stderr.lines().next().unwrap_or_default();
+    assert!(error.starts_with("kafkademo: error: "), "{r:?}");
+    assert!(error.contains("task 0 FAILED"), "{r:?}");
+    assert!(error.contains("password authentication failed"), "{r:?}");
+    let (head, tasks) = listed(&url, &name);
+    assert!(head.contains("FAILED"), "{head}");
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert!(
+        tasks[0].contains("FAILED") && tasks[0].contains("password authentication failed"),
+        "{tasks:?}"
+    );
+    // The reason stays one line; -v gives the trace.
+    let r = connect_run(&url, &["describe", &name]);
+    assert!(r.stdout.contains("password authentication failed"), "{r:?}");
+    assert!(!r.stdout.contains("\tat "), "a trace without -v: {r:?}");
+    assert!(r.stdout.contains("database.password = ********"), "{r:?}");
+    assert!(!r.stdout.contains("not-the-password"), "{r:?}");
+    let r = connect_run(&url, &["-v", "describe", &name]);
+    assert!(r.stdout.contains("\tat "), "no trace with -v: {r:?}");
+    // restart --failed-only restarts the failed task, which fails again.
+    let r = connect_run(&url, &["restart", &name, "--failed-only"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("restarting"), "{r:?}");
+    assert!(r.stderr.contains("password authentication failed"), "{r:?}");
+}
+
+#[test]
+fn a_refused_config_names_each_setting_and_nothing_is_created() {
+    let url = connect_url();
+    let name = unique_name("refused");
+    let file = config_file(
+        &name,
+        &[
+            (
+                "connector.class",
+                "io.debezium.connector.postgresql.PostgresConnector".into(),
+            ),
+            ("plugin.name", "no-such-decoder".into()),
+            ("database.port", "not-a-port".into()),
+        ],
+    );
+    for cmd in ["validate", "create"] {
+        let r = connect_run(&url, &[cmd, "--config", file.to_str().unwrap()]);
+        assert_eq!(r.code, 65, "{cmd}: {r:?}");
+        let mut lines = r.stderr.lines();
+        let head = lines.next().unwrap_or_default();
+        assert!(
+            head.starts_with(&format!(
+                "kafkademo: error: Kafka Connect at {url} refused "
+            )),
+            "{r:?}"
+        );
+        assert!(head.contains("settings in error"), "{r:?}");
+        let fields: BTreeMap<&str, &str> = lines
+            .map(|l| {
+                l.trim()
+                    .split_once(": ")
+                    .unwrap_or_else(|| panic!("not `setting: reason`: {l:?}"))
+            })
+            .collect();
+        for want in [
+            "database.hostname",
+            "topic.prefix",
+            "database.port",
+            "plugin.name",
+        ] {
+            assert!(fields.contains_key(want), "{want} not named: {r:?}");
+        }
+    }
+    let r = connect_run(&url, &["list"]);
+    assert!(!r.stdout.contains(&name), "created anyway: {r:?}");
+    // A plugin the worker does not have.
+    let file = config_file(
+        &format!("{name}_x"),
+        &[("connector.class", "com.example.NoSuchConnector".into())],
+    );
+    let r = connect_run(&url, &["validate", "--config", file.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("com.example.NoSuchConnector"), "{r:?}");
+}
+
+#[test]
+fn plugins_lists_the_file_and_debezium_connectors() {
+    let url = connect_url();
+    let r = connect_run(&url, &["plugins"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("source")
+            && l.contains("io.debezium.connector.postgresql.PostgresConnector")
+            && l.contains("3.6.1.Final")),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("org.apache.kafka.connect.file.FileStreamSinkConnector"),
+        "{r:?}"
+    );
+    let r = connect_run(&url, &["plugins", "--all", "--format", "json"]);
+    let all: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["type"] == "transformation"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn no_worker_is_exit_69_at_once_and_a_silent_one_within_the_timeout() {
+    // Nothing listens on a port just freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let r = run(&[
+        "connect",
+        "--connect-url",
+        &format!("http://127.0.0.1:{port}"),
+        "list",
+    ]);
+    assert_eq!(r.code, 69, "{r:?}");
+    assert!(r.stderr.starts_with(&format!("kafkademo: error: cannot reach Kafka Connect at http://127.0.0.1:{port}: connection refused\n")), "{r:?}");
+    assert!(
+        r.stderr.contains("hint: is a Connect worker running?"),
+        "{r:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A worker that accepts and never answers (as a frozen one does).
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = format!("http://{}", silent.local_addr().unwrap());
+    let r = fails(
+        &[
+            "connect",
+            "--connect-url",
+            &at,
+            "--timeout",
+            "1s",
+            "describe",
+            "x",
+        ],
+        69,
+        &format!("Kafka Connect at {at} did not answer within 1s"),
+    );
+    drop(r);
+    // Usage errors name the flag.
+    fails(
+        &["connect", "--connect-url", "127.0.0.1:8083", "list"],
+        2,
+        "--connect-url takes a worker's REST address",
+    );
+    let r = run(&[
+        "connect",
+        "--connect-url",
+        &at,
+        "create",
+        "--config",
+        "/nonexistent.properties",
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--config /nonexistent.properties: cannot read it"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_unknown_connector_is_named() {
+    let url = connect_url();
+    for cmd in [
+        "describe", "pause", "resume", "restart", "delete", "offsets",
+    ] {
+        fails(
+            &["connect", "--connect-url", &url, cmd, "no-such-connector"],
+            1,
+            "no connector named no-such-connector",
+        );
+    }
+}
