@@ -112,7 +112,7 @@ cluster-clean:
 
 # Kafka Connect (distributed mode) with PostgreSQL for change data capture:
 # the worker and its plugins (FileStream, Debezium PostgreSQL) assembled into
-# .kafka/connect/<version> (the broker's version) on first use; PostgreSQL on
+# .kafka/connect/<version> (4.3.2, the Kafka Debezium 3.6.1 is built against, whatever the broker) on first use; PostgreSQL on
 # 127.0.0.1:5433 (PG_PORT; database, user and password kafkademo, logical
 # decoding on); worker 1's REST API on http://127.0.0.1:8083/ (CONNECT_PORT),
 # CONNECT_WORKERS=2 adds worker 2 on the next port. It uses the single broker

@@ -37,21 +37,15 @@ KD_CONNECT_START_TIMEOUT=${CONNECT_START_TIMEOUT:-90}
 KD_CONNECT_REQUIRED=(io.debezium.connector.postgresql.PostgresConnector
   org.apache.kafka.connect.file.FileStreamSourceConnector)
 
-# The worker's version: the broker's. The single broker's that runs, else
-# KAFKA_VERSION's (default 3.9.2; the cluster runs KAFKA_VERSION too). Debezium
-# 3.x is built against Kafka 4.x's Connect API, yet its PostgresConnector runs
-# on a 3.9 worker (validates, snapshots, streams, exactly-once, offsets API);
-# only its CloudEventsConverter fails to load there (it calls a JsonConverter
-# method 3.9 lacks; the worker logs that once at start and goes on). A 4.x
-# worker against a 3.9 broker works too (CONNECT_VERSION=4.4.0): Kafka 4
-# clients speak to brokers from 2.1 on.
-connect_default_version() {
-  if pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null 2>&1; then
-    running_version
-  else
-    printf '%s\n' "$KD_VERSION"
-  fi
-}
+# The worker's version: the Kafka that Debezium is built against
+# (connect-pom.xml's kafka.version, 4.3.2 for Debezium 3.6.1), whatever the
+# brokers' version. On a 4.4.0 worker Debezium's task fails at start
+# (NoClassDefFoundError: org.apache.kafka.common.utils.Sanitizer, which 4.4
+# moved to ...utils.internals); on a 3.9.2 worker it runs (checked: snapshot,
+# streaming, exactly-once, offsets API), but 3.9 is not what it is built and
+# tested for. A 4.3 worker speaks to every broker from 2.1 on: the 3.9 and
+# 4.4 brokers alike. CONNECT_VERSION picks another.
+connect_default_version() { pom_kafka_version "$KD_CONNECT_POM"; }
 KD_CONNECT_VERSION=${CONNECT_VERSION:-$(connect_default_version)}
 if [[ ! $KD_CONNECT_VERSION =~ ^([34])\.[0-9]+\.[0-9]+$ ]]; then
   die "CONNECT_VERSION must be a Kafka release 3.x.y or 4.x.y (e.g. 4.4.0), not '$KD_CONNECT_VERSION'"

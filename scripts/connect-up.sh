@@ -15,7 +15,7 @@
 #
 # CONNECT_PORT (default 8083): worker 1's REST port; CONNECT_WORKERS=2 adds
 # worker 2 on CONNECT_PORT+1 (a second member of the group: connectors fail
-# over to it). CONNECT_VERSION: the worker's Kafka version (default the broker's,
+# over to it). CONNECT_VERSION: the worker's Kafka version (default 4.3.2, for Debezium,
 # see scripts/connect-install.sh). PG_PORT: PostgreSQL's (default 5433).
 #
 # Worker N: config .kafka/run/connect-N.properties (config/connect-distributed.properties

@@ -71,7 +71,7 @@ say "==> test setup: installed ${missing[*]} ($(($(date +%s) - start))s)"
 for c in "${commands[@]}"; do
   case $c in
     tmux) say "    $(tmux -V)" ;;
-    initdb) say "    $(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)" ;;
+    initdb) say "    $(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -n 1)" ;;
     *) say "    $("$c" --version 2>/dev/null | head -n 1)" ;;
   esac
 done
