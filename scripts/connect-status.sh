@@ -27,7 +27,8 @@ else
     port=$(connect_port "$n")
     if body=$(connect_get "$port" '/connectors?expand=status' 2>/dev/null); then
       # One line a connector: name, its state and its tasks' states.
-$|
+      # shellcheck disable=SC2001 # a newline in the replacement
+      sed 's/},"\([^"]*\)":{"status"/}\n"\1":{"status"/g' <<<"$body" |
         sed -n 's/^[{]*"\([^"]*\)":{"status":{.*"connector":{"state":"\([A-Z]*\)".*"tasks":\[\(.*\)\],"type":"\([a-z]*\)".*/  connector \1 (\4): \2; tasks: \3/p' |
         sed 's/{"id":\([0-9]*\),"state":"\([A-Z]*\)"[^}]*}/\1 \2/g'
       break
