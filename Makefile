@@ -12,9 +12,15 @@ export KAFKA_VERSION
 export KAFKA_PORT
 export KAFKA_SECURITY
 export CLUSTER_PORT
+export CONNECT_PORT
+export CONNECT_WORKERS
+export CONNECT_VERSION
+export CONNECT_BOOTSTRAP
+export PG_PORT
 
 .PHONY: demo failover-demo soak faults build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
 .PHONY: cluster-up cluster-down cluster-status cluster-clean
+.PHONY: connect-up connect-down connect-status
 
 # The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
 # DEMO_SECONDS (default 20), a summary; stops the Kafka it started.
@@ -103,6 +109,28 @@ cluster-status:
 # while it runs. The single broker's data is untouched.
 cluster-clean:
 	@scripts/cluster-clean.sh
+
+# Kafka Connect (distributed mode) with PostgreSQL for change data capture:
+# the worker and its plugins (FileStream, Debezium PostgreSQL) assembled into
+# .kafka/connect/<version> (4.3.2, the Kafka Debezium 3.6.1 is built against, whatever the broker) on first use; PostgreSQL on
+# 127.0.0.1:5433 (PG_PORT; database, user and password kafkademo, logical
+# decoding on); worker 1's REST API on http://127.0.0.1:8083/ (CONNECT_PORT),
+# CONNECT_WORKERS=2 adds worker 2 on the next port. It uses the single broker
+# or the cluster that runs (CONNECT_BOOTSTRAP to say which); with none, it
+# starts the single broker (as make kafka-up), and connect-down stops that
+# one again. Pids: .kafka/run/connect-N.pid, postgres.pid; logs:
+# .kafka/logs/connect-N/, postgres.log. See scripts/connect-up.sh.
+connect-up:
+	@scripts/connect-up.sh
+
+# The worker(s), then PostgreSQL, then the broker if connect-up started it;
+# a broker or cluster that ran before is left alone. Data is kept.
+connect-down:
+	@scripts/connect-down.sh
+
+# Workers, their connectors and tasks, and PostgreSQL.
+connect-status:
+	@scripts/connect-status.sh
 
 # The exercise in a browser: Kafka (started if needed), topic sample, producers
 # A and B, and `kafkademo web` on http://127.0.0.1:8080/. Ctrl-C stops it all.

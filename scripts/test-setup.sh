@@ -7,6 +7,7 @@
 #   tmux                        the chat's terminal test (tests/integration/chat.rs)
 #   gdb                         freezing a stream instance mid-write (tests/integration/zombies.rs)
 #   chromium, chromium-driver   the browser tests (tests/integration/web.rs)
+#   postgresql                  Debezium's source database (scripts/pg-up.sh)
 #
 #   scripts/test-setup.sh           all of them
 #   scripts/test-setup.sh browser   Chromium and chromedriver only
@@ -15,7 +16,14 @@
 # apt-get; it runs without prompts.
 set -euo pipefail
 
-have() { command -v "$1" >/dev/null 2>&1; }
+# PostgreSQL's initdb is not on PATH: Debian keeps it in /usr/lib/postgresql/NN/bin.
+have() {
+  if [[ $1 == initdb ]]; then
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+    return
+  fi
+  command -v "$1" >/dev/null 2>&1
+}
 say() { printf '%s\n' "$*"; }
 die() {
   printf 'test-setup.sh: %s\n' "$*" >&2
@@ -23,9 +31,10 @@ die() {
 }
 
 # command -> the Debian package that provides it
-declare -A package=([tmux]=tmux [gdb]=gdb [chromium]=chromium [chromedriver]=chromium-driver)
+declare -A package=([tmux]=tmux [gdb]=gdb [chromium]=chromium [chromedriver]=chromium-driver
+  [initdb]=postgresql)
 case ${1:-all} in
-  all) commands=(tmux gdb chromium chromedriver) ;;
+  all) commands=(tmux gdb chromium chromedriver initdb) ;;
   browser) commands=(chromium chromedriver) ;;
   *) die "usage: test-setup.sh [all|browser]" ;;
 esac
@@ -62,6 +71,7 @@ say "==> test setup: installed ${missing[*]} ($(($(date +%s) - start))s)"
 for c in "${commands[@]}"; do
   case $c in
     tmux) say "    $(tmux -V)" ;;
+    initdb) say "    $(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -n 1)" ;;
     *) say "    $("$c" --version 2>/dev/null | head -n 1)" ;;
   esac
 done
