@@ -283,11 +283,17 @@ fn create(
                 && !s.tasks.is_empty()
                 && s.tasks.iter().all(|t| t.status.state == "RUNNING"))
     })?;
-    report_outcome(&name, &status, "started", out)
+    report_outcome(connect, &name, &status, "started", out)
 }
 
 /// Prints where a connector ended up; a failure is an error (exit 1).
-fn report_outcome(name: &str, s: &Status, what: &str, out: &mut impl Write) -> Result<()> {
+fn report_outcome(
+    connect: &Connect,
+    name: &str,
+    s: &Status,
+    what: &str,
+    out: &mut impl Write,
+) -> Result<()> {
     let failed: Vec<String> = s
         .failed_tasks()
         .map(|t| {
@@ -301,7 +307,7 @@ fn report_outcome(name: &str, s: &Status, what: &str, out: &mut impl Write) -> R
         .collect();
     if s.connector.state == "FAILED" {
         return Err(Error::Connect {
-            url: s.connector.worker.clone(),
+            url: connect.url().to_string(),
             status: None,
             message: format!(
                 "connector {name} FAILED: {}",
@@ -314,7 +320,7 @@ fn report_outcome(name: &str, s: &Status, what: &str, out: &mut impl Write) -> R
     }
     if let Some(first) = failed.first() {
         return Err(Error::Connect {
-            url: s.connector.worker.clone(),
+            url: connect.url().to_string(),
             status: None,
             message: format!("connector {name} is {}, but its {first}", s.connector.state),
             hint: Some(format!(
@@ -441,7 +447,8 @@ fn describe(
     let info = connect.info(name).map_err(|e| not_found(e, name))?;
     let status = connect.status(name).map_err(|e| not_found(e, name))?;
     let topics = connect.topics(name)?;
-    let config = info["config"].as_object().cloned().unwrap_or_default();
+    let mut config = info["config"].as_object().cloned().unwrap_or_default();
+    config.sort_keys();
     let class = text(&config.get("connector.class").cloned().unwrap_or_default());
     if format == Format::Json {
         let mut shown = config.clone();
@@ -508,8 +515,15 @@ fn wait_for(
 ) -> Result<Status> {
     let until = Instant::now() + within;
     loop {
-        let s = connect.status(name).map_err(|e| not_found(e, name))?;
-        if done(&s) || Instant::now() + POLL > until {
+        // A connector just created has no status for a moment (the worker
+        // writes it to the status topic once the connector starts).
+        let s = match connect.status(name) {
+            Err(Error::Connect {
+                status: Some(404), ..
+            }) if Instant::now() + POLL < until => None,
+            s => Some(s.map_err(|e| not_found(e, name))?),
+        };
+        if let Some(s) = s.filter(|s| done(s) || Instant::now() + POLL > until) {
             return Ok(s);
         }
         let next = Instant::now() + POLL;
@@ -539,8 +553,13 @@ fn change(
         name,
         timeout.saturating_sub(started.elapsed()),
         |s| {
-            s.connector.state == target
-                && (target == "STOPPED" || s.tasks.iter().all(|t| t.status.state == target))
+            // Tasks come back a moment after their connector resumes:
+            // wait for them too (or for one to fail).
+            s.failed_tasks().count() > 0
+                || (s.connector.state == target
+                    && (target == "STOPPED"
+                        || (!s.tasks.is_empty()
+                            && s.tasks.iter().all(|t| t.status.state == target))))
         },
     )?;
     if s.connector.state != target {
@@ -558,7 +577,7 @@ fn change(
         });
     }
     if target == "RUNNING" {
-        return report_outcome(name, &s, "running", out);
+        return report_outcome(connect, name, &s, "running", out);
     }
     writeln!(out, "{name}: {}", summary(&s)).map_err(Error::Output)
 }
@@ -603,7 +622,7 @@ fn restart(
                 && s.tasks.iter().all(|t| settled(&t.status.state))
         },
     )?;
-    report_outcome(name, &s, "running", out)
+    report_outcome(connect, name, &s, "running", out)
 }
 
 fn offsets(

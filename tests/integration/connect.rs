@@ -149,6 +149,10 @@ pub fn debezium(name: &str, table: &str, password: &str) -> Vec<(&'static str, S
         ("slot.name", name.into()),
         ("publication.name", name.into()),
         ("publication.autocreate.mode", "filtered".into()),
+        // The brokers do not create topics on first use: the worker makes
+        // the change topics, with the brokers' defaults (KIP-158, KIP-464).
+        ("topic.creation.default.replication.factor", "-1".into()),
+        ("topic.creation.default.partitions", "-1".into()),
     ]
 }
 
@@ -170,6 +174,10 @@ fn listed(url: &str, name: &str) -> (String, Vec<String>) {
 
 /// Reads `topic` from the start until `n` lines came (or fails the test).
 pub fn consume_lines(topic: &str, format: &str, n: usize) -> Vec<String> {
+    // A connector makes its topics when it first writes to them.
+    wait_until(CDC_WAIT, &format!("topic {topic} to exist"), || {
+        run(&["topic", "describe", topic]).code == 0
+    });
     let c = Running::start(&[
         "consume",
         "--topic",
@@ -399,13 +407,13 @@ fn database_changes_arrive_as_readable_change_lines() {
 }
 
 #[test]
-fn a_wrong_password_fails_the_task_and_list_says_why_in_one_line() {
+fn a_missing_table_fails_the_task_while_the_connector_runs_and_list_says_why_in_one_line() {
     let url = connect_url();
-    let name = unique_name("badpw");
+    let name = unique_name("notable");
     let (_c, r) = Connector::create(
         &url,
         &name,
-        &debezium(&name, "numbers_nowhere", "not-the-password"),
+        &debezium(&name, "no_such_table", &pg("PGPASSWORD")),
     );
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
@@ -413,29 +421,62 @@ fn a_wrong_password_fails_the_task_and_list_says_why_in_one_line() {
         "{r:?}"
     );
     let error = r.stderr.lines().next().unwrap_or_default();
-    assert!(error.starts_with("kafkademo: error: "), "{r:?}");
-    assert!(error.contains("task 0 FAILED"), "{r:?}");
-    assert!(error.contains("password authentication failed"), "{r:?}");
+    assert_eq!(
+        error,
+        format!(
+            "kafkademo: error: Kafka Connect at {url}: connector {name} is RUNNING, but its task 0 FAILED on {}: \
+             DebeziumException: No table filters found for filtered publication {name}",
+            url.trim_start_matches("http://")
+        ),
+        "{r:?}"
+    );
+    // `list` shows the failed task under a connector that says RUNNING.
     let (head, tasks) = listed(&url, &name);
-    assert!(head.contains("FAILED"), "{head}");
+    assert!(head.contains("RUNNING, but 1 of 1 task FAILED"), "{head}");
     assert_eq!(tasks.len(), 1, "{tasks:?}");
     assert!(
-        tasks[0].contains("FAILED") && tasks[0].contains("password authentication failed"),
+        tasks[0].contains("task 0  FAILED")
+            && tasks[0].ends_with(&format!(
+                "No table filters found for filtered publication {name}"
+            )),
         "{tasks:?}"
     );
+    let r = connect_run(&url, &["list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v[&name]["connector"]["state"], "RUNNING");
+    assert_eq!(v[&name]["tasks"][0]["state"], "FAILED");
     // The reason stays one line; -v gives the trace.
     let r = connect_run(&url, &["describe", &name]);
-    assert!(r.stdout.contains("password authentication failed"), "{r:?}");
+    assert!(r.stdout.contains("No table filters found"), "{r:?}");
     assert!(!r.stdout.contains("\tat "), "a trace without -v: {r:?}");
-    assert!(r.stdout.contains("database.password = ********"), "{r:?}");
-    assert!(!r.stdout.contains("not-the-password"), "{r:?}");
+    let password = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("database.password "));
+    assert!(password.is_some_and(|l| l.ends_with("= ********")), "{r:?}");
     let r = connect_run(&url, &["-v", "describe", &name]);
     assert!(r.stdout.contains("\tat "), "no trace with -v: {r:?}");
-    // restart --failed-only restarts the failed task, which fails again.
+    // restart --failed-only restarts the failed task, which fails again;
+    // once the table exists, it runs.
     let r = connect_run(&url, &["restart", &name, "--failed-only"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.contains("restarting"), "{r:?}");
-    assert!(r.stderr.contains("password authentication failed"), "{r:?}");
+    assert!(r.stdout.contains("restarting task 0"), "{r:?}");
+    assert!(r.stderr.contains("No table filters found"), "{r:?}");
+    psql("CREATE TABLE IF NOT EXISTS no_such_table (id int PRIMARY KEY)");
+    let r = connect_run(&url, &["restart", &name, "--failed-only"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .ends_with(&format!("{name}: RUNNING (1 of 1 task running)\n")),
+        "{r:?}"
+    );
+    let r = connect_run(&url, &["restart", &name, "--failed-only"]);
+    assert_eq!(
+        r.stdout,
+        format!("{name}: nothing failed, nothing restarted\n"),
+        "{r:?}"
+    );
+    psql("DROP TABLE no_such_table");
 }
 
 #[test]
@@ -483,6 +524,17 @@ fn a_refused_config_names_each_setting_and_nothing_is_created() {
     }
     let r = connect_run(&url, &["list"]);
     assert!(!r.stdout.contains(&name), "created anyway: {r:?}");
+    // Debezium logs in while it validates: a wrong password is refused
+    // before anything is made.
+    let file = config_file(&name, &debezium(&name, "numbers", "not-the-password"));
+    let r = connect_run(&url, &["create", "--config", file.to_str().unwrap()]);
+    assert_eq!(r.code, 65, "{r:?}");
+    assert!(r.stderr.contains("1 setting in error"), "{r:?}");
+    assert!(
+        r.stderr.contains("password authentication failed for user"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("not-the-password"), "{r:?}");
     // A plugin the worker does not have.
     let file = config_file(
         &format!("{name}_x"),
