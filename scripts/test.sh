@@ -5,13 +5,14 @@
 # security:: against a Kafka 4.4 broker with TLS, SASL and ACLs
 # (KAFKA_SECURITY=1), then the replication tests (cluster::) against a 3-broker
 # cluster and on a 4.4 one (cluster4, with the idempotent producer through a failover and after a send in doubt), then the fault suite (faults::, docs/reliability.md) against a
-# fresh one. For each mode: start fresh brokers, run the tests with
+# fresh one, then Kafka Connect (connect:: and connect_outages::, docs/connect.md)
+# with two workers and PostgreSQL beside a single broker. For each mode: start fresh brokers, run the tests with
 # KAFKA_BROKERS and KAFKA_MODE set, stop the brokers. Fails if any mode
 # failed. Brokers are stopped on every exit path (test failure, error,
 # Ctrl-C); no JVM is left behind.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]     e.g. scripts/test.sh -- --test-threads=1
-#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, secure, cluster, cluster4, faults)
+#   KAFKA_TEST_MODES=kraft scripts/test.sh   one mode only (zookeeper, kraft, kafka4, secure, cluster, cluster4, faults, connect)
 #   KAFKA_TEST_MODES=faults scripts/test.sh  (make faults; report in target/faults.tsv)
 #   FAILOVER_KILLS=10 KAFKA_TEST_MODES=cluster scripts/test.sh   (make soak)
 #
@@ -25,9 +26,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KD_ROOT"
 
-read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 secure cluster cluster4 faults}"
+read -r -a modes <<<"${KAFKA_TEST_MODES:-zookeeper kraft kafka4 secure cluster cluster4 faults connect}"
 for mode in "${modes[@]}"; do
-  [[ $mode == cluster || $mode == cluster4 || $mode == kafka4 || $mode == secure || $mode == faults ]] || KAFKA_MODE=$mode requested_mode >/dev/null
+  [[ $mode == cluster || $mode == cluster4 || $mode == kafka4 || $mode == secure || $mode == faults || $mode == connect ]] || KAFKA_MODE=$mode requested_mode >/dev/null
 done
 # The kafka4 phase's Kafka: the version scripts/kafka4-pom.xml declares.
 kafka4_version=$(pom_kafka_version "$KD_POM4")
@@ -159,9 +160,9 @@ for mode in "${modes[@]}"; do
     # The whole single-broker suite (auto picks the modern data path on 4.x),
     # plus kafka4:: (what is special about 4.x).
     # (modern:: forces the modern path on 3.9; kafka4:: covers it here.)
-    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: ${test_args[*]}"
+    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: ${test_args[*]}"
     if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft KAFKA_VERSION=$kafka4_version \
-      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: "${test_args[@]}"; then
+      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: "${test_args[@]}"; then
       results+=("kafka4 mode: ok")
     else
       results+=("kafka4 mode: FAILED")
@@ -193,6 +194,43 @@ for mode in "${modes[@]}"; do
       failed=1
     fi
     say "==> secure mode: stopping Kafka"
+    scripts/kafka-down.sh
+    continue
+  fi
+  if [[ $mode == connect ]]; then
+    # Kafka Connect (2 workers in one group) and PostgreSQL beside the
+    # default broker (3.9, ZooKeeper mode): connect:: in parallel, then
+    # connect_outages:: one at a time (they kill, freeze and restart workers
+    # and the database), their rows appended to the fault report.
+    say "==> connect: starting Kafka, PostgreSQL and 2 Connect workers"
+    if ! scripts/kafka-up.sh || ! CONNECT_WORKERS=2 scripts/connect-up.sh; then
+      results+=("connect: DID NOT START")
+      failed=1
+      scripts/connect-down.sh || true
+      scripts/kafka-down.sh
+      continue
+    fi
+    report=$KD_ROOT/target/faults.tsv
+    [[ -e $report ]] || : >"$report"
+    from=$(wc -l <"$report")
+    connect_env=(KAFKA_BROKERS="$KD_HOST:$KD_KAFKA_PORT" KAFKADEMO_CONNECT_URL="http://$KD_HOST:8083"
+      KAFKADEMO_CONNECT_URL2="http://$KD_HOST:8084" PGHOST="$KD_HOST" PGPORT=5433 PGUSER=kafkademo
+      PGPASSWORD=kafkademo PGDATABASE=kafkademo KAFKADEMO_FAULT_REPORT="$report")
+    say "==> connect: cargo test ${build_args[*]} -- connect:: ${test_args[*]}, then connect_outages:: --test-threads=1"
+    if env "${connect_env[@]}" cargo test "${build_args[@]}" --test integration -- connect:: "${test_args[@]}" &&
+      env "${connect_env[@]}" cargo test "${build_args[@]}" --test integration -- connect_outages:: --test-threads=1 "${test_args[@]}"; then
+      results+=("connect: ok")
+    else
+      results+=("connect: FAILED")
+      failed=1
+      say "==> connect: the workers' last log lines"
+      tail -n 15 .kafka/logs/connect-1/connect.log .kafka/logs/connect-2/connect.log 2>/dev/null || true
+    fi
+    say "==> connect: fault report rows (target/faults.tsv)"
+    { printf 'scenario\tstderr\texit\tacked\tconsumed\tlost\tduplicated\trecover\tnote\n' && tail -n +"$((from + 1))" "$report"; } |
+      column -t -s $'\t' || true
+    say "==> connect: stopping Connect, PostgreSQL and Kafka"
+    scripts/connect-down.sh || failed=1
     scripts/kafka-down.sh
     continue
   fi
@@ -232,9 +270,9 @@ for mode in "${modes[@]}"; do
   fi
   # The replication and fault tests need three brokers, the Kafka 4.x tests
   # Kafka 4.4: they have phases of their own.
-  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: ${test_args[*]}"
+  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: ${test_args[*]}"
   if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
-    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: "${test_args[@]}"; then
+    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")

@@ -9,6 +9,7 @@ mod chat;
 mod cli;
 mod cluster;
 mod connect;
+mod connect_outages;
 mod datapath;
 mod exercise;
 mod faults;
