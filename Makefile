@@ -20,7 +20,7 @@ export PG_PORT
 
 .PHONY: demo failover-demo soak faults build lint test bench kafka-install kafka-up kafka-down kafka-status kafka-clean
 .PHONY: cluster-up cluster-down cluster-status cluster-clean
-.PHONY: connect-up connect-down connect-status
+.PHONY: connect-up connect-down connect-status cdc-demo
 
 # The tutorial exercise: Kafka up if needed, consumer C, producers A and B for
 # DEMO_SECONDS (default 20), a summary; stops the Kafka it started.
@@ -131,6 +131,15 @@ connect-down:
 # Workers, their connectors and tasks, and PostgreSQL.
 connect-status:
 	@scripts/connect-status.sh
+
+# The exercise over a database: what connect-up starts (if missing), Kafka's
+# quickstart file -> topic -> file pipeline, then producers A and B as INSERTs,
+# UPDATEs and DELETEs on a PostgreSQL table for CDC_DEMO_SECONDS (default 20),
+# Debezium streaming them, consumer C printing them (--format changes), a file
+# sink copying them; the table rebuilt from the copy must match. Stops what it
+# started, deletes its connectors and replication slot (scripts/cdc-demo.sh).
+cdc-demo:
+	@scripts/cdc-demo.sh
 
 # The exercise in a browser: Kafka (started if needed), topic sample, producers
 # A and B, and `kafkademo web` on http://127.0.0.1:8080/. Ctrl-C stops it all.
