@@ -56,9 +56,11 @@ pub fn psql(sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// `kafkademo connect ARGS` against the test worker.
+/// `kafkademo connect ARGS` against the test worker, waiting up to a minute.
 pub fn connect_run(url: &str, args: &[&str]) -> Run {
-    let mut all = vec!["connect", "--connect-url", url];
+    // Generous: with several tests at once, each create or delete sets off
+    // a rebalance of both workers on two busy cores.
+    let mut all = vec!["connect", "--connect-url", url, "--timeout", "60s"];
     all.extend_from_slice(args);
     run(&all)
 }
@@ -645,4 +647,64 @@ fn an_unknown_connector_is_named() {
             "no connector named no-such-connector",
         );
     }
+}
+
+#[test]
+fn make_cdc_demo_prints_every_change_and_its_copy_matches_the_table() {
+    connect_url();
+    let out = Command::new("make")
+        .args(["-s", "cdc-demo"])
+        .current_dir(repo_root())
+        .env("CDC_DEMO_SECONDS", "6")
+        .env("KAFKADEMO", env!("CARGO_BIN_EXE_kafkademo"))
+        .env("PG_PORT", pg("PGPORT"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("cannot run make cdc-demo");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "make cdc-demo failed:\n{text}");
+    // The snapshot, then A's and B's rows as they were inserted.
+    assert!(
+        text.contains("    C | READ cdc_demo_numbers {id: 0, n: 0, origin: A}\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    C | READ cdc_demo_numbers {id: 1, n: 1, origin: B}\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    C | INSERT cdc_demo_numbers {id: 2, n: 2, origin: A}\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    C | INSERT cdc_demo_numbers {id: 3, n: 3, origin: B}\n"),
+        "{text}"
+    );
+    let field = |label: &str| -> usize {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no '{label}' line:\n{text}"));
+        line.rsplit(": ")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let expected = field("change events expected");
+    assert!(expected >= 8, "{text}");
+    assert_eq!(
+        field("change events consumer C printed"),
+        expected,
+        "{text}"
+    );
+    assert!(text.contains("copy matches the table: "), "{text}");
+    assert!(
+        text.contains("appended and copied: test.sink.txt has 3 lines, the same as test.txt"),
+        "{text}"
+    );
 }
