@@ -328,6 +328,15 @@ fn report_outcome(
             )),
         });
     }
+    if s.tasks.is_empty() {
+        return writeln!(
+            out,
+            "{name}: {}, no tasks yet (the worker had not started them within --timeout; \
+             `kafkademo connect list` shows them once it does)",
+            s.connector.state
+        )
+        .map_err(Error::Output);
+    }
     let running = s
         .tasks
         .iter()
