@@ -36,15 +36,20 @@ pub fn pg(name: &str) -> String {
     })
 }
 
+/// psql with the libpq settings `make test` exports (and nothing else of
+/// the caller's environment that libpq would read).
+pub fn pg_command() -> Command {
+    let mut cmd = Command::new("psql");
+    for name in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"] {
+        cmd.env(name, pg(name));
+    }
+    cmd
+}
+
 /// Runs SQL with psql; returns its unaligned, tuples-only output.
 pub fn psql(sql: &str) -> String {
-    let out = Command::new("psql")
+    let out = pg_command()
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .env("PGHOST", pg("PGHOST"))
-        .env("PGPORT", pg("PGPORT"))
-        .env("PGUSER", pg("PGUSER"))
-        .env("PGPASSWORD", pg("PGPASSWORD"))
-        .env("PGDATABASE", pg("PGDATABASE"))
         .env("PGCONNECT_TIMEOUT", "10")
         .output()
         .expect("cannot run psql (scripts/test-setup.sh installs PostgreSQL)");

@@ -10,14 +10,13 @@
 //! a row to the fault report (KAFKADEMO_FAULT_REPORT).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::connect::{
-    connect_run, connect_url, debezium, pg, psql, unique_name, Connector, CDC_WAIT,
+    connect_run, connect_url, debezium, pg, pg_command, psql, unique_name, Connector, CDC_WAIT,
 };
 use crate::fixture::*;
 
@@ -99,13 +98,8 @@ impl Writer {
                     "INSERT INTO {table} SELECT g, g * 2, 'A' FROM generate_series({from}, {}) g",
                     from + 19
                 );
-                let ok = Command::new("psql")
+                let ok = pg_command()
                     .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", &sql])
-                    .env("PGHOST", pg("PGHOST"))
-                    .env("PGPORT", pg("PGPORT"))
-                    .env("PGUSER", pg("PGUSER"))
-                    .env("PGPASSWORD", pg("PGPASSWORD"))
-                    .env("PGDATABASE", pg("PGDATABASE"))
                     .env("PGCONNECT_TIMEOUT", "2")
                     .output()
                     .map(|o| o.status.success())
@@ -219,16 +213,46 @@ fn report(scenario: &str, codes: &str, t: Tally, recover: Duration, note: &str) 
     ]
     .map(|s| s.replace(['\t', '\n'], " "))
     .join("\t");
-    eprintln!("fault report: {line}");
-    if let Ok(path) = std::env::var("KAFKADEMO_FAULT_REPORT") {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = writeln!(f, "{line}");
-        }
-    }
+    crate::faults::append_report(&line);
+}
+
+/// Reads the change topic against the table's committed rows, reports the
+/// scenario's row, and fails the test if a committed change is missing;
+/// returns the duplicates.
+fn every_change_arrived(
+    table: &str,
+    topic: &str,
+    scenario: &str,
+    recover: Duration,
+    note: &str,
+) -> usize {
+    let want = committed(table);
+    let (seen, consumed) = read_changes(topic, &want);
+    let lost: Vec<i64> = want
+        .iter()
+        .copied()
+        .filter(|id| !seen.contains_key(id))
+        .collect();
+    let dups: usize = seen.values().map(|c| c - 1).sum();
+    report(
+        scenario,
+        "-",
+        Tally {
+            committed: want.len(),
+            consumed,
+            lost: lost.len(),
+            dups,
+        },
+        recover,
+        note,
+    );
+    assert!(
+        lost.is_empty(),
+        "{} committed changes never reached {topic}: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(20)]
+    );
+    dups
 }
 
 /// A table and a Debezium connector on it, streaming (its snapshot done).
@@ -320,14 +344,6 @@ fn worker_sigkilled(restart_at_once: bool) {
     if !restart_at_once {
         script("connect-up.sh", &[("CONNECT_WORKERS", "2")]);
     }
-    let want = committed(&table);
-    let (seen, consumed) = read_changes(&topic, &want);
-    let lost: Vec<i64> = want
-        .iter()
-        .copied()
-        .filter(|id| !seen.contains_key(id))
-        .collect();
-    let dups: usize = seen.values().map(|c| c - 1).sum();
     let (scenario, note) = if restart_at_once {
         (
             "connect: worker running the task SIGKILLed mid-stream, restarted",
@@ -339,23 +355,12 @@ fn worker_sigkilled(restart_at_once: bool) {
             format!("task moved from worker {n} to worker {survivor}"),
         )
     };
-    report(
+    let dups = every_change_arrived(
+        &table,
+        &topic,
         scenario,
-        "-",
-        Tally {
-            committed: want.len(),
-            consumed,
-            lost: lost.len(),
-            dups,
-        },
         recover,
         &format!("{note}; exactly-once source"),
-    );
-    assert!(
-        lost.is_empty(),
-        "{} committed changes never reached {topic}: {:?}",
-        lost.len(),
-        &lost[..lost.len().min(20)]
     );
     assert_eq!(dups, 0, "duplicates with exactly-once source support");
     if !restart_at_once {
@@ -400,31 +405,12 @@ fn postgresql_restarted_under_a_running_connector_loses_no_committed_change() {
         writer.written() >= before + 200
     });
     writer.finish();
-    let want = committed(&table);
-    let (seen, consumed) = read_changes(&topic, &want);
-    let lost: Vec<i64> = want
-        .iter()
-        .copied()
-        .filter(|id| !seen.contains_key(id))
-        .collect();
-    let dups: usize = seen.values().map(|c| c - 1).sum();
-    report(
+    every_change_arrived(
+        &table,
+        &topic,
         "connect: PostgreSQL restarted under a running connector",
-        "-",
-        Tally {
-            committed: want.len(),
-            consumed,
-            lost: lost.len(),
-            dups,
-        },
         recover,
         restarted,
-    );
-    assert!(
-        lost.is_empty(),
-        "{} committed changes never reached {topic}: {:?}",
-        lost.len(),
-        &lost[..lost.len().min(20)]
     );
 }
 

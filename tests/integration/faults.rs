@@ -602,16 +602,7 @@ impl Row {
         ]
         .map(clean)
         .join("\t");
-        eprintln!("fault report: {line}");
-        if let Ok(path) = std::env::var("KAFKADEMO_FAULT_REPORT") {
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
-                let _ = writeln!(f, "{line}");
-            }
-        }
+        append_report(&line);
     }
 }
 
@@ -620,6 +611,21 @@ impl Drop for Row {
         if !self.written {
             self.note = format!("DID NOT FINISH (panicked) {}", self.note);
             self.write();
+        }
+    }
+}
+
+/// Appends one tab-separated row to the fault report (KAFKADEMO_FAULT_REPORT)
+/// and shows it on stderr.
+pub fn append_report(line: &str) {
+    eprintln!("fault report: {line}");
+    if let Ok(path) = std::env::var("KAFKADEMO_FAULT_REPORT") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
         }
     }
 }
