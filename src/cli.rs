@@ -142,6 +142,9 @@ pub struct Top {
     /// Show internal topics (__consumer_offsets, __transaction_state) too
     #[arg(long)]
     pub internal: bool,
+    /// Only topics whose name contains TEXT, and groups whose name or topics do
+    #[arg(long = "match", value_name = "TEXT")]
+    pub matching: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -40,9 +40,7 @@ fn once(observer: &mut Observer, args: &Top) -> Result<()> {
     let Some(mut view) = history.view() else {
         return Err(Error::broker("no snapshot was taken"));
     };
-    if !args.internal {
-        view.topics.retain(|t| !t.internal);
-    }
+    keep_shown(&mut view, args);
     let mut out = std::io::stdout().lock();
     match args.format {
         TopFormat::Json => {
@@ -51,6 +49,20 @@ fn once(observer: &mut Observer, args: &Top) -> Result<()> {
             writeln!(out, "{json}").map_err(Error::Output)
         }
         TopFormat::Text => write_text(&mut out, &view).map_err(Error::Output),
+    }
+}
+
+/// Leaves out what the flags hide: internal topics, names not matching.
+pub fn keep_shown(view: &mut View, args: &Top) {
+    if !args.internal {
+        view.topics.retain(|t| !t.internal);
+    }
+    if let Some(text) = &args.matching {
+        view.topics.retain(|t| t.name.contains(text.as_str()));
+        view.groups.retain(|g| {
+            g.name.contains(text.as_str())
+                || g.topics.iter().any(|t| t.topic.contains(text.as_str()))
+        });
     }
 }
 

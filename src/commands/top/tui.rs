@@ -51,7 +51,6 @@ struct App {
     view: Option<View>,
     /// The last failure and when the last good snapshot was taken.
     error: Option<String>,
-    internal: bool,
     interval: Duration,
 }
 
@@ -69,7 +68,6 @@ pub fn run(observer: Observer, args: &Top) -> Result<()> {
         history: History::new(args.window),
         view: None,
         error: None,
-        internal: args.internal,
         interval: args.interval,
     };
     loop {
@@ -79,9 +77,7 @@ pub fn run(observer: Observer, args: &Top) -> Result<()> {
                     app.history.push(s);
                     app.view = app.history.view();
                     if let Some(v) = app.view.as_mut() {
-                        if !app.internal {
-                            v.topics.retain(|t| !t.internal);
-                        }
+                        super::keep_shown(v, args);
                     }
                     app.error = None;
                 }
@@ -341,6 +337,7 @@ fn render_table(
             .map(|r| Row::new(r.iter().map(String::as_str)).style(style(r))),
         widths,
     )
+    .column_spacing(2)
     .header(
         Row::new(header.iter().map(String::as_str))
             .style(Style::new().add_modifier(Modifier::BOLD)),
