@@ -226,3 +226,20 @@ fn the_dashboard_in_a_real_terminal_opens_a_topic_and_quits_on_q_and_ctrl_c() {
     });
     assert!(screen.contains("EXIT=130\nicanon\n"), "{screen}");
 }
+
+#[test]
+fn the_dashboard_without_a_broker_says_so_and_keeps_trying() {
+    let command = format!(
+        "bash -c '{} --brokers 127.0.0.1:1 --timeout 500ms top --interval 200ms; echo \"EXIT=$?\"; sleep 600'",
+        env!("CARGO_BIN_EXE_kafkademo"),
+    );
+    let tmux = Tmux::start(160, &command);
+    tmux.wait_for(SOON, "the error", |s| {
+        s.contains("cannot reach Kafka") && s.contains("127.0.0.1:1") && s.contains("retrying")
+    });
+    // still running: no exit line, and q still answers
+    assert!(!tmux.screen().contains("EXIT="), "{}", tmux.screen());
+    tmux.run(&["send-keys", "q"]);
+    let screen = tmux.wait_for(Duration::from_secs(2), "the exit", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0\n"), "{screen}");
+}
