@@ -499,18 +499,7 @@ impl Observer {
                     });
                 }
             }
-            let stream_topics = topics
-                .iter()
-                .map(|t| &t.name)
-                .filter(|n| {
-                    n.strip_prefix(&name)
-                        .and_then(|rest| rest.strip_prefix('-'))
-                        .is_some_and(|rest| {
-                            rest.ends_with("-changelog") || rest.ends_with("-repartition")
-                        })
-                })
-                .cloned()
-                .collect();
+            let stream_topics = stream_topics(&name, topics.iter().map(|t| t.name.as_str()));
             out.push(GroupState {
                 state: if g.error_code == 0 {
                     g.group_state.to_string()
@@ -527,6 +516,20 @@ impl Observer {
         }
         Ok(out)
     }
+}
+
+/// The topics named like stream application `group`'s state: Kafka Streams
+/// (and `kafkademo stream`) name them `<application.id>-<store>-changelog`
+/// and `<application.id>-<name>-repartition`.
+fn stream_topics<'a>(group: &str, topics: impl Iterator<Item = &'a str>) -> Vec<String> {
+    topics
+        .filter(|n| {
+            n.strip_prefix(group)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest.ends_with("-changelog") || rest.ends_with("-repartition"))
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 /// Committed offsets of the named groups on their coordinator: all groups in
@@ -631,6 +634,21 @@ mod tests {
         assert_eq!(offset(Some(12), Some(10)).lag(), Some(0));
         assert_eq!(offset(None, Some(10)).lag(), None);
         assert_eq!(offset(Some(3), None).lag(), None);
+    }
+
+    #[test]
+    fn a_stream_applications_topics_are_named_after_it() {
+        let topics = [
+            "counts-count-store-changelog",
+            "counts-by-key-repartition",
+            "counts-out",
+            "counts2-count-store-changelog",
+            "counts-changelog",
+        ];
+        assert_eq!(
+            stream_topics("counts", topics.into_iter()),
+            ["counts-count-store-changelog", "counts-by-key-repartition"]
+        );
     }
 
     #[test]
