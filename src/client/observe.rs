@@ -148,7 +148,8 @@ impl GroupState {
 /// The cluster at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
-    /// When it was taken: milliseconds since 1970 (wall clock).
+    /// When it was taken (once the log ends were in): milliseconds since
+    /// 1970, wall clock.
     pub taken_at_ms: i64,
     /// Which broker answered the Metadata request.
     pub bootstrap: String,
@@ -263,6 +264,10 @@ impl Observer {
                 p.log_end = ends.get(&(t.name.clone(), p.partition)).copied();
             }
         }
+        // Rates divide log-end movement by this time: take it when the log
+        // ends are in, not after the group requests (a slow broker there
+        // would skew them).
+        let taken_at_ms = epoch_ms(SystemTime::now());
 
         // Groups: each broker lists and describes the groups it coordinates.
         let mut groups = Vec::new();
@@ -298,7 +303,7 @@ impl Observer {
             })
             .collect();
         Ok(Snapshot {
-            taken_at_ms: epoch_ms(SystemTime::now()),
+            taken_at_ms,
             bootstrap,
             controller: (metadata.controller_id.0 >= 0).then_some(metadata.controller_id.0),
             brokers,
