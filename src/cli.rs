@@ -111,6 +111,46 @@ pub enum Command {
     Stream(StreamCommand),
     /// Kafka Connect: connectors and their tasks, through a worker's REST API
     Connect(Connect),
+    /// A live dashboard of brokers, topics and consumer groups (lag in
+    /// records and time, a health judgement), or one snapshot with --once
+    Top(Top),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Keys: Tab / arrows move between panes and rows, Enter opens a topic or group, \
+Esc goes back, q or Ctrl-C quits. Not on a terminal (or with --once) it prints one snapshot and \
+exits. See docs/monitoring.md for what every number means."
+)]
+pub struct Top {
+    /// How often to take a snapshot of the cluster
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// How far back rates, lag in time and the judgements look
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub window: Duration,
+    /// Print one snapshot and exit (implied when stdout is not a terminal)
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: watch for this long (a snapshot every --interval)
+    /// before printing, so rates, lag in time and judgements have a history
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub collect: Duration,
+    /// What --once prints: text tables or one JSON document
+    #[arg(long, value_enum, default_value_t = TopFormat::Text)]
+    pub format: TopFormat,
+    /// Show internal topics (__consumer_offsets, __transaction_state) too
+    #[arg(long)]
+    pub internal: bool,
+    /// Only topics whose name contains TEXT, and groups whose name or topics do
+    #[arg(long = "match", value_name = "TEXT")]
+    pub matching: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TopFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

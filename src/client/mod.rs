@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod list_offsets;
 pub mod member;
 pub mod modern;
+pub mod observe;
 pub mod produce;
 pub mod retry;
 pub mod security;

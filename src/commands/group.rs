@@ -304,7 +304,7 @@ fn header(names: &[&str]) -> Vec<String> {
 }
 
 /// Left-aligned columns, two spaces apart, as kafka-consumer-groups prints them.
-fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+pub fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

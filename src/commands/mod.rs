@@ -7,5 +7,6 @@ pub mod consume;
 pub mod group;
 pub mod produce;
 pub mod stream;
+pub mod top;
 pub mod topic;
 pub mod web;

@@ -425,75 +425,6 @@ fn ctrl_c_sends_the_leave_notice_and_exits_130() {
     alice.expect("* here (1): alice");
 }
 
-/// tmux, which `make test` installs before any test (scripts/test-setup.sh);
-/// a test that needs it fails, never skips and never installs, without it.
-fn require_tmux() {
-    let found = std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    assert!(
-        found,
-        "tmux is not installed: this test drives a real terminal with it; \
-         run scripts/test-setup.sh (as `make test` does) to install it"
-    );
-}
-
-/// tmux on its own socket, so a test never touches anyone's sessions.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(width: u16, command: &str) -> Tmux {
-        require_tmux();
-        let tmux = Tmux {
-            socket: unique_topic("tmux"),
-        };
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-x",
-            &width.to_string(),
-            "-y",
-            "30",
-            command,
-        ]);
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "tmux {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p"])
-    }
-
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        poll(SOON, || Some(self.screen()).filter(|s| done(s))).unwrap_or_else(|| {
-            panic!(
-                "the terminal did not show {what} within {SOON:?}:\n{}",
-                self.screen()
-            )
-        })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
-
 #[test]
 fn chat_in_a_real_terminal() {
     let room = Room::new("tty");
@@ -506,19 +437,19 @@ fn chat_in_a_real_terminal() {
         room.name
     );
     let tmux = Tmux::start(60, &command);
-    tmux.wait_for("tess's join", |s| s.contains("* tess joined"));
+    tmux.wait_for(SOON, "tess's join", |s| s.contains("* tess joined"));
     let mut piper = room.join("piper", &[]);
     piper.expect("* piper joined");
     // Typing while a line arrives garbles the screen as in any plain
     // terminal; this test types on a quiet screen.
-    tmux.wait_for("piper's join", |s| s.contains("* piper joined"));
+    tmux.wait_for(SOON, "piper's join", |s| s.contains("* piper joined"));
 
     // What tess types shows once: the terminal's echo is replaced by the line
     // as it comes back from the room.
     tmux.run(&["send-keys", "-l", "hello from a terminal"]);
     tmux.run(&["send-keys", "Enter"]);
     piper.expect("tess: hello from a terminal");
-    let screen = tmux.wait_for("tess's message", |s| {
+    let screen = tmux.wait_for(SOON, "tess's message", |s| {
         s.contains("] tess: hello from a terminal")
     });
     assert_eq!(
@@ -531,18 +462,18 @@ fn chat_in_a_real_terminal() {
     tmux.run(&["send-keys", "-l", &long]);
     tmux.run(&["send-keys", "Enter"]);
     piper.expect(&format!("tess: {long}"));
-    let screen = tmux.wait_for("the long line", |s| s.contains("] tess: www"));
+    let screen = tmux.wait_for(SOON, "the long line", |s| s.contains("] tess: www"));
     let after_hello = screen.split("tess: hello from a terminal").nth(1).unwrap();
     assert_eq!(after_hello.matches('w').count(), 100, "{screen}");
 
     piper.say("hi tess");
-    tmux.wait_for("piper's message", |s| s.contains("] piper: hi tess"));
+    tmux.wait_for(SOON, "piper's message", |s| s.contains("] piper: hi tess"));
     tmux.run(&["send-keys", "-l", "/who"]);
     tmux.run(&["send-keys", "Enter"]);
-    tmux.wait_for("/who", |s| s.contains("* here (2): piper, tess"));
+    tmux.wait_for(SOON, "/who", |s| s.contains("* here (2): piper, tess"));
 
     tmux.run(&["send-keys", "C-c"]);
-    let screen = tmux.wait_for("the exit", |s| s.contains("EXIT="));
+    let screen = tmux.wait_for(SOON, "the exit", |s| s.contains("EXIT="));
     assert!(screen.contains("\nEXIT=130\n"), "{screen}");
     assert!(screen.contains("] * tess left"), "{screen}");
     piper.expect("* tess left");

@@ -425,3 +425,74 @@ pub fn describe_group(group: &str) -> Option<Vec<GroupRow>> {
         .collect();
     Some(rows)
 }
+
+/// tmux, which `make test` installs before any test (scripts/test-setup.sh);
+/// a test that needs it fails, never skips and never installs, without it.
+fn require_tmux() {
+    let found = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        found,
+        "tmux is not installed: this test drives a real terminal with it; \
+         run scripts/test-setup.sh (as `make test` does) to install it"
+    );
+}
+
+/// tmux on its own socket, so a test never touches anyone's sessions.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A detached session `width` columns by 30 rows running `command`.
+    pub fn start(width: u16, command: &str) -> Tmux {
+        require_tmux();
+        let tmux = Tmux {
+            socket: unique_topic("tmux"),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            &width.to_string(),
+            "-y",
+            "30",
+            command,
+        ]);
+        tmux
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p"])
+    }
+
+    /// Waits until the screen satisfies `done` and returns it.
+    pub fn wait_for(&self, bound: Duration, what: &str, done: impl Fn(&str) -> bool) -> String {
+        poll(bound, || Some(self.screen()).filter(|s| done(s))).unwrap_or_else(|| {
+            panic!(
+                "the terminal did not show {what} within {bound:?}:\n{}",
+                self.screen()
+            )
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}

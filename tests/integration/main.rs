@@ -19,6 +19,7 @@ mod modern;
 mod secured_broker;
 mod security;
 mod streams;
+mod top;
 mod topic;
 mod transactions;
 mod web;
