@@ -215,3 +215,6 @@ fn acknowledged_records_survive_leader_kills() {
     );
     let _ = kd(&["topic", "delete", &topic]).output();
 }
+
+/// `topic reassign` and `cluster elect-leaders` on the three brokers.
+mod manage;

@@ -1,0 +1,180 @@
+//! Replica moves (`topic reassign`) and preferred leader elections
+//! (`cluster elect-leaders`) on the 3-broker cluster.
+
+use std::time::Duration;
+
+use super::{cluster, kd, kd_ok, script};
+use crate::fixture::*;
+
+/// (leader, replicas, isr) of each partition, from `topic describe`.
+fn partitions(topic: &str) -> Vec<(i32, Vec<i32>, Vec<i32>)> {
+    let Ok(out) = kd(&["topic", "describe", topic]).output() else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ids = |s: &str| -> Vec<i32> { s.split(',').filter_map(|n| n.parse().ok()).collect() };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let field = |name: &str| line.split('\t').find_map(|f| f.strip_prefix(name));
+            Some((
+                field("Leader: ")?.parse().unwrap_or(-1),
+                ids(field("Replicas: ")?),
+                ids(field("Isr: ")?),
+            ))
+        })
+        .collect()
+}
+
+fn require_cluster() {
+    let brokers = cluster();
+    let first = brokers.split(',').next().unwrap().to_string();
+    assert!(
+        std::net::TcpStream::connect_timeout(&first.parse().unwrap(), Duration::from_secs(5))
+            .is_ok(),
+        "no cluster at {brokers}: start it with `make cluster-up` (tests never skip)"
+    );
+}
+
+#[test]
+fn reassign_moves_replicas_and_waits_until_done() {
+    require_cluster();
+    let topic = unique_topic("reassign");
+    kd_ok(&["topic", "create", &topic, "--partitions", "2"]);
+    let lines: String = (1..=200).map(|n| format!("m{n}\n")).collect();
+    let mut producer = kd(&["produce", "--topic", &topic])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut producer.stdin.take().unwrap(), lines.as_bytes()).unwrap();
+    assert!(producer.wait().unwrap().success());
+
+    // Partition 0 on one broker moves to the two others (replication
+    // factor 1 → 2); partition 1 stays put.
+    let before = partitions(&topic);
+    let now = before[0].1.clone();
+    assert_eq!(now.len(), 1, "{before:?}");
+    let target = vec![(now[0] + 1) % 3, (now[0] + 2) % 3];
+    let spec = format!("0:{},{}", target[0], target[1]);
+    let out = kd(&[
+        "topic",
+        "reassign",
+        &topic,
+        "--replicas",
+        &spec,
+        "--wait",
+        "60s",
+    ])
+    .output()
+    .unwrap();
+    let r = Run::from(out);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut lines = r.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            format!(
+                "{topic} partition 0: replicas {} → {},{} (replication factor 1 → 2: Kafka allows it; the topic's partitions then differ)",
+                now[0], target[0], target[1]
+            )
+            .as_str()
+        ),
+        "{r:?}"
+    );
+    let last = r.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("Reassignment of topic {topic} done after ")),
+        "{r:?}"
+    );
+    let after = wait_for(
+        Duration::from_secs(30),
+        "the new replicas in metadata",
+        || {
+            let p = partitions(&topic);
+            (p.len() == 2 && p[0].1 == target).then_some(p)
+        },
+    );
+    assert_eq!(after[1].1, before[1].1, "partition 1 moved: {after:?}");
+    assert!(
+        target.contains(&after[0].0),
+        "leader off the new replicas: {after:?}"
+    );
+    let consumed = kd_ok(&[
+        "consume",
+        "--topic",
+        &topic,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    assert_eq!(consumed.lines().count(), 200, "records lost in the move");
+    let _ = kd(&["topic", "delete", &topic]).output();
+}
+
+#[test]
+fn elect_leaders_brings_leadership_back_after_a_restart() {
+    require_cluster();
+    let topic = unique_topic("elect");
+    kd_ok(&["topic", "create", &topic, "--replication-factor", "3"]);
+    let (_, replicas, _) = wait_for(Duration::from_secs(30), "3 replicas in sync", || {
+        partitions(&topic)
+            .into_iter()
+            .next()
+            .filter(|p| p.2.len() == 3 && p.0 >= 0)
+    });
+    let preferred = replicas[0];
+    // Leadership leaves the preferred replica while it is down...
+    script("broker-kill.sh", preferred);
+    wait_for(Duration::from_secs(60), "another leader", || {
+        partitions(&topic)
+            .into_iter()
+            .next()
+            .filter(|p| p.0 >= 0 && p.0 != preferred)
+    });
+    script("broker-start.sh", preferred);
+    let (leader, _, _) = wait_for(
+        Duration::from_secs(120),
+        "the restarted broker back in the ISR",
+        || {
+            partitions(&topic)
+                .into_iter()
+                .next()
+                .filter(|p| p.2.len() == 3)
+        },
+    );
+    // ...and stays away (Kafka's own rebalance runs every 5 minutes).
+    assert_ne!(leader, preferred);
+
+    let r = Run::from(
+        kd(&["cluster", "elect-leaders", "--topic", &topic])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout,
+        format!("{topic} partition 0: elected broker {preferred}, the preferred leader\n")
+    );
+    wait_for(
+        Duration::from_secs(30),
+        "the preferred replica leading",
+        || {
+            partitions(&topic)
+                .into_iter()
+                .next()
+                .filter(|p| p.0 == preferred)
+        },
+    );
+    let again = kd_ok(&[
+        "cluster",
+        "elect-leaders",
+        "--topic",
+        &topic,
+        "--partition",
+        "0",
+    ]);
+    assert_eq!(
+        again,
+        format!("{topic} partition 0: already led by broker {preferred}, the preferred leader\n")
+    );
+    let _ = kd(&["topic", "delete", &topic]).output();
+}
