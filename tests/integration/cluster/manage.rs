@@ -178,3 +178,142 @@ fn elect_leaders_brings_leadership_back_after_a_restart() {
     );
     let _ = kd(&["topic", "delete", &topic]).output();
 }
+
+/// Kafka's tools set a broker's replication throttle (kafkademo has no
+/// broker settings); dropped, it is lifted again.
+struct Throttle;
+
+impl Throttle {
+    fn config(op: &str, value: &str) {
+        for id in 0..3 {
+            let out = std::process::Command::new(repo_root().join("scripts/kafka-class.sh"))
+                .args([
+                    "kafka.admin.ConfigCommand",
+                    "--bootstrap-server",
+                    cluster().split(',').next().unwrap(),
+                    "--entity-type",
+                    "brokers",
+                    "--entity-name",
+                    &id.to_string(),
+                    "--alter",
+                    op,
+                    value,
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    fn bytes_per_second(rate: u32) -> Throttle {
+        Throttle::config(
+            "--add-config",
+            &format!("leader.replication.throttled.rate={rate},follower.replication.throttled.rate={rate}"),
+        );
+        Throttle
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        Throttle::config(
+            "--delete-config",
+            "leader.replication.throttled.rate,follower.replication.throttled.rate",
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_stops_waiting_and_kafka_carries_on() {
+    use std::io::BufRead;
+    require_cluster();
+    let throttle = Throttle::bytes_per_second(1_000);
+    let topic = unique_topic("slowmove");
+    kd_ok(&[
+        "topic",
+        "create",
+        &topic,
+        "--config",
+        "leader.replication.throttled.replicas=*",
+        "--config",
+        "follower.replication.throttled.replicas=*",
+    ]);
+    // 2 × 2 MB at 1 kB/s: a move that takes minutes (a follower's first
+    // fetch is not throttled, and may take a whole produce batch).
+    let lines: String = (0..10_000).map(|n| format!("{n:0>200}\n")).collect();
+    for _ in 0..2 {
+        let mut producer = kd(&["produce", "--topic", &topic])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut producer.stdin.take().unwrap(), lines.as_bytes()).unwrap();
+        assert!(producer.wait().unwrap().success());
+    }
+    let now = partitions(&topic)[0].1.clone();
+    let target = [(now[0] + 1) % 3];
+
+    let mut child = kd(&[
+        "topic",
+        "reassign",
+        &topic,
+        "--replicas",
+        &target[0].to_string(),
+        "--wait",
+        "10m",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let progress = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no progress line within 30 s");
+        if line.starts_with("in progress: ") {
+            break line;
+        }
+    };
+    assert_eq!(
+        progress,
+        format!(
+            "in progress: partition 0 adding {} removing {}",
+            target[0], now[0]
+        )
+    );
+    sigint(&child);
+    let signalled = std::time::Instant::now();
+    let r = wait_bounded(child, Duration::from_secs(5));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(1),
+        "took {:?} to stop",
+        signalled.elapsed()
+    );
+    assert_eq!(r.code, 130, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "stopped waiting; the reassignment of topic {topic} continues on the brokers"
+        )),
+        "{r:?}"
+    );
+    // The move goes on without kafkademo: with the throttle lifted, Kafka
+    // finishes it.
+    drop(throttle);
+    wait_for(Duration::from_secs(120), "the move finished", || {
+        partitions(&topic)
+            .into_iter()
+            .next()
+            .filter(|p| p.1 == target)
+    });
+    let _ = kd(&["topic", "delete", &topic]).output();
+}
