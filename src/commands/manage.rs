@@ -88,7 +88,7 @@ fn write_configs(out: &mut impl Write, entries: &[ConfigEntry]) -> std::io::Resu
                 shown(&d.value, e.sensitive),
                 source_name(d.source)
             ),
-            (_, None) => "(the broker lists none)".into(),
+            (_, None) => "(not listed by the broker)".into(),
         };
         writeln!(
             out,
