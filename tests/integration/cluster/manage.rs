@@ -185,10 +185,15 @@ struct Throttle;
 
 impl Throttle {
     fn config(op: &str, value: &str) {
+        // Kafka 4 moved the tool from core (Scala) to kafka-tools.
+        let class = match std::env::var("KAFKA_VERSION") {
+            Ok(v) if v.starts_with("4.") => "org.apache.kafka.tools.ConfigCommand",
+            _ => "kafka.admin.ConfigCommand",
+        };
         for id in 0..3 {
             let out = std::process::Command::new(repo_root().join("scripts/kafka-class.sh"))
                 .args([
-                    "kafka.admin.ConfigCommand",
+                    class,
                     "--bootstrap-server",
                     cluster().split(',').next().unwrap(),
                     "--entity-type",
