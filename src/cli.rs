@@ -89,7 +89,7 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create, list, describe and delete topics
+    /// Create, list, describe, delete, alter, truncate and reassign topics
     #[command(subcommand)]
     Topic(TopicCommand),
     /// Write numbers of one parity on a schedule (`produce even`), or stdin lines
@@ -1066,6 +1066,36 @@ mod tests {
             "2026-12-01T10:00:00Z"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn truncate_takes_an_offset_end_or_a_time() {
+        let before = |v: &str| {
+            parse(&["topic", "truncate", "t", "--before", v]).map(|cli| match cli.command {
+                Command::Topic(TopicCommand::Truncate(t)) => t.before,
+                _ => panic!("not topic truncate"),
+            })
+        };
+        assert_eq!(before("42").unwrap(), Before::Offset(42));
+        assert_eq!(before("end").unwrap(), Before::End);
+        assert!(matches!(before("-5m").unwrap(), Before::Time(_)));
+        assert!(matches!(
+            before("2026-12-01T10:00:00Z").unwrap(),
+            Before::Time(_)
+        ));
+        assert!(before("soon").is_err());
+    }
+
+    #[test]
+    fn replicas_are_a_list_or_partition_and_list() {
+        assert_eq!(parse_replicas("2,0,1"), Ok((None, vec![2, 0, 1])));
+        assert_eq!(parse_replicas("3:1,2"), Ok((Some(3), vec![1, 2])));
+        assert!(parse_replicas("1,1").unwrap_err().contains("named twice"));
+        assert!(parse_replicas("x:1").is_err());
+        assert!(parse_replicas("1,-2").is_err());
+        assert!(parse(&["topic", "reassign", "t"]).is_err());
+        assert!(parse(&["topic", "alter", "t"]).is_err());
+        assert!(parse(&["cluster", "elect-leaders", "--partition", "1"]).is_err());
     }
 
     #[test]

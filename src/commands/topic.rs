@@ -1,5 +1,6 @@
 //! `kafkademo topic create|list|describe|delete`: what kafka-topics does,
-//! with output shaped like its own so tutorials still read right.
+//! with output shaped like its own so tutorials still read right (alter,
+//! configs, truncate and reassign: commands/manage.rs).
 
 use std::io::Write;
 
