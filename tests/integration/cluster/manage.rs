@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{cluster, kd, kd_ok, script};
+use super::{cluster, kd, kd_ok, killing_brokers, script};
 use crate::fixture::*;
 
 /// (leader, replicas, isr) of each partition, from `topic describe`.
@@ -39,6 +39,8 @@ fn require_cluster() {
 #[test]
 fn reassign_moves_replicas_and_waits_until_done() {
     require_cluster();
+    // A broker killed meanwhile would stall the move.
+    let _kills = killing_brokers();
     let topic = unique_topic("reassign");
     kd_ok(&["topic", "create", &topic, "--partitions", "2"]);
     let lines: String = (1..=200).map(|n| format!("m{n}\n")).collect();
@@ -113,6 +115,7 @@ fn reassign_moves_replicas_and_waits_until_done() {
 #[test]
 fn elect_leaders_brings_leadership_back_after_a_restart() {
     require_cluster();
+    let _kills = killing_brokers();
     let topic = unique_topic("elect");
     kd_ok(&["topic", "create", &topic, "--replication-factor", "3"]);
     let (_, replicas, _) = wait_for(Duration::from_secs(30), "3 replicas in sync", || {
@@ -236,6 +239,7 @@ impl Drop for Throttle {
 fn ctrl_c_stops_waiting_and_kafka_carries_on() {
     use std::io::BufRead;
     require_cluster();
+    let _kills = killing_brokers();
     let throttle = Throttle::bytes_per_second(1_000);
     let topic = unique_topic("slowmove");
     kd_ok(&[
