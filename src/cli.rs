@@ -89,7 +89,7 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create, list, describe and delete topics
+    /// Create, list, describe, delete, alter, truncate and reassign topics
     #[command(subcommand)]
     Topic(TopicCommand),
     /// Write numbers of one parity on a schedule (`produce even`), or stdin lines
@@ -114,6 +114,9 @@ pub enum Command {
     /// A live dashboard of brokers, topics and consumer groups (lag in
     /// records and time, a health judgement), or one snapshot with --once
     Top(Top),
+    /// The cluster: its brokers and controller, preferred leader elections
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 #[derive(Debug, Args)]
@@ -137,8 +140,8 @@ pub struct Top {
     #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
     pub collect: Duration,
     /// What --once prints: text tables or one JSON document
-    #[arg(long, value_enum, default_value_t = TopFormat::Text)]
-    pub format: TopFormat,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Show internal topics (__consumer_offsets, __transaction_state) too
     #[arg(long)]
     pub internal: bool,
@@ -147,10 +150,26 @@ pub struct Top {
     pub matching: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TopFormat {
-    Text,
-    Json,
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The cluster id, the controller, and every broker with its address and rack
+    Describe {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Move leadership back to each partition's preferred replica (the first
+    /// in its replica list), e.g. after a broker restart
+    ElectLeaders(ElectLeaders),
+}
+
+#[derive(Debug, Args)]
+pub struct ElectLeaders {
+    /// Only this topic's partitions [default: every partition of the cluster]
+    #[arg(long, short = 't')]
+    pub topic: Option<String>,
+    /// Only this partition of --topic
+    #[arg(long, short = 'p', requires = "topic", value_parser = clap::value_parser!(i32).range(0..))]
+    pub partition: Option<i32>,
 }
 
 #[derive(Debug, Args)]
@@ -810,6 +829,133 @@ pub enum TopicCommand {
     Describe(TopicDescribe),
     /// Delete a topic
     Delete(TopicDelete),
+    /// Add partitions, or set and delete topic settings
+    Alter(TopicAlter),
+    /// Every setting of a topic: its value, where it comes from, and the
+    /// default a topic override replaces
+    Configs(TopicConfigs),
+    /// Delete the records before an offset or a time (DeleteRecords): the
+    /// partitions' log start moves up
+    Truncate(TopicTruncate),
+    /// Move partitions' replicas to other brokers (or another order), and
+    /// wait until Kafka has copied them
+    Reassign(TopicReassign),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["partitions", "configs", "delete_configs"])))]
+pub struct TopicAlter {
+    /// Topic name
+    pub name: String,
+    /// The new partition count: more than now (Kafka cannot take partitions away)
+    #[arg(long, short = 'p', value_parser = clap::value_parser!(i32).range(1..=100_000))]
+    pub partitions: Option<i32>,
+    /// Set a topic setting, e.g. retention.ms=60000 (repeatable)
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub configs: Vec<(String, String)>,
+    /// Remove the topic's own value of a setting: it goes back to the
+    /// broker's default (repeatable)
+    #[arg(long = "delete-config", value_name = "KEY")]
+    pub delete_configs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicConfigs {
+    /// Topic name
+    pub name: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicTruncate {
+    /// Topic name
+    pub name: String,
+    /// Delete the records before this offset, or stamped before this TIME:
+    /// RFC 3339 (2026-12-01T10:00:00Z) or a time ago (-5m); `end` deletes all
+    #[arg(long, value_name = "OFFSET|TIME", value_parser = parse_before, allow_hyphen_values = true)]
+    pub before: Before,
+    /// Only this partition [default: every partition]
+    #[arg(long, short = 'p', value_parser = clap::value_parser!(i32).range(0..))]
+    pub partition: Option<i32>,
+}
+
+/// Where `topic truncate` cuts a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Before {
+    Offset(i64),
+    Time(std::time::SystemTime),
+    End,
+}
+
+fn parse_before(s: &str) -> Result<Before, String> {
+    if s == "end" {
+        return Ok(Before::End);
+    }
+    if let Ok(n) = s.parse::<i64>() {
+        if n >= 0 {
+            return Ok(Before::Offset(n));
+        }
+    }
+    parse_start_time(s)
+        .map(Before::Time)
+        .map_err(|e| format!("expected an offset, `end`, or a time: {e}"))
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples: --replicas 2,0,1 (every partition, or --partition P), \
+    --replicas 0:1,2 --replicas 1:2,0 (partition:brokers). The first broker of a list is \
+    the partition's preferred leader. A list longer or shorter than now changes the \
+    replication factor: Kafka allows it, and the plan says so."
+)]
+pub struct TopicReassign {
+    /// Topic name
+    pub name: String,
+    /// Broker ids for the replicas: ID,ID,… or PARTITION:ID,ID,… (repeatable)
+    #[arg(long, required = true, value_name = "[P:]IDS", value_parser = parse_replicas)]
+    pub replicas: Vec<(Option<i32>, Vec<i32>)>,
+    /// Only this partition (with a list without PARTITION:)
+    #[arg(long, short = 'p', value_parser = clap::value_parser!(i32).range(0..))]
+    pub partition: Option<i32>,
+    /// How long to wait for Kafka to finish (0s: only start it)
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub wait: Duration,
+}
+
+fn parse_replicas(s: &str) -> Result<(Option<i32>, Vec<i32>), String> {
+    let (partition, list) = match s.split_once(':') {
+        Some((p, list)) => (
+            Some(
+                p.trim()
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|p| *p >= 0)
+                    .ok_or_else(|| format!("'{p}' is not a partition number"))?,
+            ),
+            list,
+        ),
+        None => (None, s),
+    };
+    let ids: Vec<i32> = list
+        .split(',')
+        .map(|id| {
+            id.trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|id| *id >= 0)
+                .ok_or_else(|| format!("'{id}' is not a broker id"))
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(dup) = ids
+        .iter()
+        .find(|id| ids.iter().filter(|x| x == id).count() > 1)
+    {
+        return Err(format!(
+            "broker {dup} is named twice: a broker holds one replica of a partition"
+        ));
+    }
+    Ok((partition, ids))
 }
 
 #[derive(Debug, Args)]
@@ -954,6 +1100,36 @@ mod tests {
             "2026-12-01T10:00:00Z"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn truncate_takes_an_offset_end_or_a_time() {
+        let before = |v: &str| {
+            parse(&["topic", "truncate", "t", "--before", v]).map(|cli| match cli.command {
+                Command::Topic(TopicCommand::Truncate(t)) => t.before,
+                _ => panic!("not topic truncate"),
+            })
+        };
+        assert_eq!(before("42").unwrap(), Before::Offset(42));
+        assert_eq!(before("end").unwrap(), Before::End);
+        assert!(matches!(before("-5m").unwrap(), Before::Time(_)));
+        assert!(matches!(
+            before("2026-12-01T10:00:00Z").unwrap(),
+            Before::Time(_)
+        ));
+        assert!(before("soon").is_err());
+    }
+
+    #[test]
+    fn replicas_are_a_list_or_partition_and_list() {
+        assert_eq!(parse_replicas("2,0,1"), Ok((None, vec![2, 0, 1])));
+        assert_eq!(parse_replicas("3:1,2"), Ok((Some(3), vec![1, 2])));
+        assert!(parse_replicas("1,1").unwrap_err().contains("named twice"));
+        assert!(parse_replicas("x:1").is_err());
+        assert!(parse_replicas("1,-2").is_err());
+        assert!(parse(&["topic", "reassign", "t"]).is_err());
+        assert!(parse(&["topic", "alter", "t"]).is_err());
+        assert!(parse(&["cluster", "elect-leaders", "--partition", "1"]).is_err());
     }
 
     #[test]

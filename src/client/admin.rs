@@ -286,7 +286,7 @@ fn kafka_uuid(bytes: &[u8; 16]) -> String {
 /// Runs an admin request on the controller (ZooKeeper-mode brokers refuse
 /// CreateTopics/DeleteTopics elsewhere), following a controller move within
 /// the timeout. Also returns the number of live brokers, for messages.
-fn with_controller<T>(
+pub(crate) fn with_controller<T>(
     cluster: &mut Cluster,
     mut request: impl FnMut(&mut Connection) -> Result<(i16, T)>,
 ) -> Result<((i16, T), usize)> {
@@ -392,7 +392,7 @@ fn wait_until_gone(cluster: &mut Cluster, name: &str) -> Result<()> {
 
 /// Polls the bootstrap broker's metadata for `name` until `done` (true) or
 /// the timeout (false).
-fn wait_for(
+pub(crate) fn wait_for(
     cluster: &mut Cluster,
     name: &str,
     done: impl Fn(&MetadataResponse) -> bool,
@@ -406,7 +406,7 @@ fn wait_for(
 
 /// Asks `check` every 50 ms until it says yes (true) or `within` has
 /// passed (false); its errors end the wait.
-fn poll(within: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<bool> {
+pub(crate) fn poll(within: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<bool> {
     let deadline = Instant::now() + within;
     loop {
         if check()? {
@@ -419,12 +419,12 @@ fn poll(within: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<boo
     }
 }
 
-fn timeout_ms(d: Duration) -> i32 {
+pub(crate) fn timeout_ms(d: Duration) -> i32 {
     d.as_millis().min(i32::MAX as u128) as i32
 }
 
 /// A broker error code on a topic operation as one sentence and a hint.
-fn topic_error(code: i16, message: Option<String>, topic: &str, action: &str) -> Error {
+pub(crate) fn topic_error(code: i16, message: Option<String>, topic: &str, action: &str) -> Error {
     let detail = message.filter(|m| !m.is_empty());
     let with_detail = |s: String| match &detail {
         Some(d) => format!("{s}: {d}"),

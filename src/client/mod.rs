@@ -14,6 +14,7 @@ pub mod coordinator;
 pub mod deadline;
 pub mod fetch;
 pub mod list_offsets;
+pub mod manage;
 pub mod member;
 pub mod modern;
 pub mod observe;

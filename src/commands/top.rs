@@ -8,7 +8,7 @@ mod tui;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::cli::{Top, TopFormat};
+use crate::cli::{Format, Top};
 use crate::client::cluster::BrokerConfig;
 use crate::client::deadline::{interrupted, SLICE};
 use crate::client::observe::Observer;
@@ -43,12 +43,12 @@ fn once(observer: &mut Observer, args: &Top) -> Result<()> {
     keep_shown(&mut view, args);
     let mut out = std::io::stdout().lock();
     match args.format {
-        TopFormat::Json => {
+        Format::Json => {
             let json = serde_json::to_string_pretty(&view)
                 .map_err(|e| Error::broker(format!("cannot write the snapshot as JSON: {e}")))?;
             writeln!(out, "{json}").map_err(Error::Output)
         }
-        TopFormat::Text => write_text(&mut out, &view).map_err(Error::Output),
+        Format::Text => write_text(&mut out, &view).map_err(Error::Output),
     }
 }
 

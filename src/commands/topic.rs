@@ -1,5 +1,6 @@
 //! `kafkademo topic create|list|describe|delete`: what kafka-topics does,
-//! with output shaped like its own so tutorials still read right.
+//! with output shaped like its own so tutorials still read right (alter,
+//! configs, truncate and reassign: commands/manage.rs).
 
 use std::io::Write;
 
@@ -62,6 +63,10 @@ pub fn execute(brokers: &BrokerConfig, cmd: TopicCommand) -> Result<()> {
             }
             Ok(())
         }
+        TopicCommand::Alter(a) => return super::manage::alter(&mut cluster, a),
+        TopicCommand::Configs(c) => return super::manage::configs(&mut cluster, c),
+        TopicCommand::Truncate(t) => return super::manage::truncate(&mut cluster, t),
+        TopicCommand::Reassign(r) => return super::manage::reassign(&mut cluster, r),
         TopicCommand::Describe(d) => {
             let topic = admin::describe_topic(&mut cluster, &d.name)?;
             let configs = admin::topic_overrides(&mut cluster, &d.name)?;

@@ -11,6 +11,15 @@ use std::time::{Duration, Instant};
 
 use crate::fixture::*;
 
+/// Held by a test while it kills brokers: the cluster phase runs its tests
+/// in parallel, and two tests each killing one broker would leave the
+/// cluster below min.insync.replicas.
+static BROKER_KILLS: Mutex<()> = Mutex::new(());
+
+fn killing_brokers() -> std::sync::MutexGuard<'static, ()> {
+    BROKER_KILLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The cluster's brokers: KAFKA_CLUSTER_BROKERS, default 127.0.0.1:9092-9094.
 fn cluster() -> String {
     std::env::var("KAFKA_CLUSTER_BROKERS")
@@ -70,6 +79,7 @@ fn acknowledged_records_survive_leader_kills() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let _kills = killing_brokers();
     let topic = unique_topic("failover");
     let brokers = cluster();
     let first = brokers.split(',').next().unwrap().to_string();
@@ -215,3 +225,6 @@ fn acknowledged_records_survive_leader_kills() {
     );
     let _ = kd(&["topic", "delete", &topic]).output();
 }
+
+/// `topic reassign` and `cluster elect-leaders` on the three brokers.
+mod manage;

@@ -1,0 +1,143 @@
+//! `kafkademo cluster describe|elect-leaders`: the cluster as a whole
+//! (docs/management.md).
+
+use std::io::Write;
+
+use crate::cli::{ClusterCommand, ElectLeaders, Format};
+use crate::client::admin::describe_topic;
+use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::manage::{self, Elected};
+use crate::error::{Error, Result};
+
+pub fn execute(brokers: &BrokerConfig, cmd: ClusterCommand) -> Result<()> {
+    let mut cluster = Cluster::connect(brokers)?;
+    match cmd {
+        ClusterCommand::Describe { format } => describe(&mut cluster, format),
+        ClusterCommand::ElectLeaders(e) => elect(&mut cluster, e),
+    }
+}
+
+fn describe(cluster: &mut Cluster, format: Format) -> Result<()> {
+    let info = manage::describe_cluster(cluster)?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&info).expect("plain data serializes")
+        ),
+        Format::Text => (|| {
+            writeln!(
+                out,
+                "Cluster id: {}",
+                info.cluster_id.as_deref().unwrap_or("(none)")
+            )?;
+            let controller = info.controller.map_or("none".to_string(), |id| {
+                match info.brokers.iter().find(|b| b.id == id) {
+                    Some(b) => format!("broker {id} ({})", b.address),
+                    None => format!("broker {id}"),
+                }
+            });
+            writeln!(out, "Controller: {controller}")?;
+            let width = info
+                .brokers
+                .iter()
+                .map(|b| b.address.len())
+                .max()
+                .unwrap_or(7)
+                .max(7);
+            writeln!(out, "{:<4}  {:width$}  RACK", "ID", "ADDRESS")?;
+            for b in &info.brokers {
+                writeln!(
+                    out,
+                    "{:<4}  {:width$}  {}{}",
+                    b.id,
+                    b.address,
+                    b.rack.as_deref().unwrap_or("-"),
+                    if b.fenced { "  (fenced)" } else { "" }
+                )?;
+            }
+            Ok(())
+        })(),
+    }
+    .map_err(Error::Output)
+}
+
+fn elect(cluster: &mut Cluster, e: ElectLeaders) -> Result<()> {
+    let only = match &e.topic {
+        Some(t) => {
+            let info = describe_topic(cluster, t)?;
+            let all: Vec<i32> = info.partitions.iter().map(|p| p.partition).collect();
+            let parts = match e.partition {
+                Some(p) if !all.contains(&p) => {
+                    return Err(Error::Usage(format!(
+                        "topic '{t}' has no partition {p}: it has {}",
+                        all.len()
+                    )))
+                }
+                Some(p) => vec![p],
+                None => all,
+            };
+            Some((t.as_str(), parts))
+        }
+        None => None,
+    };
+    let results = manage::elect_preferred(cluster, only)?;
+    // The preferred replica of each partition, to name it.
+    let topics: Vec<String> = {
+        let mut t: Vec<String> = results.iter().map(|r| r.0.clone()).collect();
+        t.dedup();
+        t
+    };
+    let mut preferred = std::collections::HashMap::new();
+    for t in &topics {
+        if let Ok(info) = describe_topic(cluster, t) {
+            for p in info.partitions {
+                if let Some(&first) = p.replicas.first() {
+                    preferred.insert((t.clone(), p.partition), first);
+                }
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let mut failed = Vec::new();
+    let mut elected = 0;
+    for (topic, p, outcome) in &results {
+        let who = preferred
+            .get(&(topic.clone(), *p))
+            .map(|b| format!("broker {b}"))
+            .unwrap_or_else(|| "the preferred replica".into());
+        let line = match outcome {
+            Elected::Done => {
+                elected += 1;
+                format!("{topic} partition {p}: elected {who}, the preferred leader")
+            }
+            Elected::AlreadyPreferred => {
+                format!("{topic} partition {p}: already led by {who}, the preferred leader")
+            }
+            Elected::Failed(why) => {
+                failed.push(format!("{topic} partition {p}: {why}"));
+                format!("{topic} partition {p}: not elected: {why}")
+            }
+        };
+        writeln!(out, "{line}").map_err(Error::Output)?;
+    }
+    if results.is_empty() {
+        writeln!(out, "Every partition is led by its preferred replica.").map_err(Error::Output)?;
+    }
+    log::info!("{elected} preferred leaders elected");
+    match failed.as_slice() {
+        [] => Ok(()),
+        [one] => Err(Error::broker_with_hint(
+            format!("no preferred leader elected for {one}"),
+            "the preferred replica must be alive and in sync: `kafkademo topic describe` shows the ISR",
+        )),
+        [first, ..] => Err(Error::broker_with_hint(
+            format!(
+                "{} partitions kept their leader; first: {first}",
+                failed.len()
+            ),
+            "the preferred replica must be alive and in sync: `kafkademo topic describe` shows the ISR",
+        )),
+    }
+}
