@@ -233,9 +233,13 @@ fi
 wait_for 60 "topic $cdc_topic to be made by Debezium" topic_exists "$cdc_topic"
 "$kd" connect create "$cdc_sink" --config config/connect-cdc-numbers-sink.properties
 
-say "==> consumer C: kafkademo consume --topic $cdc_topic --from-beginning --format changes"
+# read_committed: the worker writes each batch and its offsets in one Kafka
+# transaction (exactly-once source); a read_uncommitted reader would also
+# show the records of a transaction the worker aborted and sent again (seen
+# once on the 3-broker cluster: a DELETE and its tombstone twice).
+say "==> consumer C: kafkademo consume --topic $cdc_topic --from-beginning --format changes --isolation read-committed"
 : >"$work/c.out" # before tail opens it: the redirect below happens in the child
-"$kd" consume --topic "$cdc_topic" --from-beginning --format changes >"$work/c.out" 2>"$work/c.err" &
+"$kd" consume --topic "$cdc_topic" --from-beginning --format changes --isolation read-committed >"$work/c.out" 2>"$work/c.err" &
 c_pid=$!
 pids+=("$c_pid")
 # C's output, live; tail ends by itself within a second of C's exit.
