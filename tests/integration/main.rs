@@ -15,6 +15,7 @@ mod exercise;
 mod faults;
 mod groups;
 mod kafka4;
+mod metrics;
 mod modern;
 mod secured_broker;
 mod security;
