@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::fixture::*;
 
+mod page;
+
 /// The cluster's brokers: KAFKA_CLUSTER_BROKERS, default 127.0.0.1:9092-9094.
 fn cluster() -> String {
     std::env::var("KAFKA_CLUSTER_BROKERS")
