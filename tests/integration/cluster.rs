@@ -13,6 +13,13 @@ use crate::fixture::*;
 
 mod page;
 
+/// One broker-killing test at a time: two tests killing brokers of the same
+/// 3-broker cluster at once would take two down, below min.insync.replicas.
+fn one_killer() -> std::sync::MutexGuard<'static, ()> {
+    static KILLER: Mutex<()> = Mutex::new(());
+    KILLER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The cluster's brokers: KAFKA_CLUSTER_BROKERS, default 127.0.0.1:9092-9094.
 fn cluster() -> String {
     std::env::var("KAFKA_CLUSTER_BROKERS")
@@ -72,6 +79,7 @@ fn acknowledged_records_survive_leader_kills() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let _turn = one_killer();
     let topic = unique_topic("failover");
     let brokers = cluster();
     let first = brokers.split(',').next().unwrap().to_string();

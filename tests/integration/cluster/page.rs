@@ -50,6 +50,7 @@ fn broker_status(b: &Browser, id: i32) -> Value {
 
 #[test]
 fn cluster_page_follows_a_leader_kill_and_the_isr_growing_back() {
+    let _turn = super::one_killer();
     let topic = unique_topic("cluster-page");
     let brokers = cluster();
     kd_ok(&["topic", "create", &topic, "--replication-factor", "3"]);
