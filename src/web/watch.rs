@@ -251,3 +251,48 @@ impl Drop for Page {
         s.pages = s.pages.saturating_sub(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port nothing listens on: every snapshot fails at once.
+    fn nowhere() -> BrokerConfig {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        BrokerConfig::new(&format!("127.0.0.1:{port}"), Duration::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn idle_until_scraped_or_watched_and_down_without_a_cluster() {
+        let watch = Watch::start(&nowhere(), Duration::from_millis(100)).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(watch.lock().seq, 0, "no snapshot while nobody looks");
+
+        let seen = watch.scrape(Duration::from_secs(3));
+        assert!(seen.seq >= 1, "a scrape wakes the watcher and waits for it");
+        assert!(!seen.up);
+        assert!(seen.error.is_some());
+        assert!(seen.errors >= 1);
+        // awake now: the next scrape answers at once
+        let start = Instant::now();
+        let _ = watch.scrape(Duration::from_secs(3));
+        assert!(start.elapsed() < Duration::from_millis(50));
+        let later = watch.next(seen.seq, Duration::from_secs(2)).unwrap();
+        assert!(later.seq > seen.seq, "it keeps going after a scrape");
+
+        // a page alone keeps it going, and stops it when gone
+        watch.lock().wanted_until = None;
+        let page = watch.page();
+        let s = watch.next(later.seq, Duration::from_secs(2)).unwrap();
+        drop(page);
+        std::thread::sleep(Duration::from_millis(300));
+        let idle = watch.lock().seq;
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(s.seq > later.seq);
+        assert_eq!(watch.lock().seq, idle, "idle again once the page is gone");
+        watch.stop();
+    }
+}
