@@ -4,6 +4,8 @@
 # records with acks=all and consumer C printing them. Mid-stream the leader
 # is SIGKILLed: `topic describe` shows the new leader; the broker is restarted
 # and rejoins the ISR. Ends with: sent, acknowledged, consumed, lost, duplicates.
+# Meanwhile `kafkademo web` serves the cluster page (its address is printed):
+# brokers, replicas, leader and ISR as they change.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -61,6 +63,20 @@ describe() { "$kd" topic describe "$topic" | sed 's/^/    /'; }
 leader() { "$kd" topic describe "$topic" | awk -F'\t' '/Partition: 0/ { sub("Leader: ", "", $4); print $4 }'; }
 isr_size() { "$kd" topic describe "$topic" | awk -F'\t' '/Partition: 0/ { sub("Isr: ", "", $6); print split($6, a, ",") }'; }
 describe
+
+# The cluster page (kafkademo web /cluster) to watch the failover in a
+# browser: FAILOVER_WEB_PORT (default 0: a free port).
+"$kd" web --topic "$topic" --port "${FAILOVER_WEB_PORT:-0}" >"$work/web.out" 2>"$work/web.err" &
+pids+=("$!")
+for _ in $(seq 1 50); do
+  grep -q '^Serving' "$work/web.out" 2>/dev/null && break
+  sleep 0.1
+done
+if web=$(sed -n "s/^Serving topic '.*' at \(http[^ ]*\)$/\1/p" "$work/web.out") && [[ -n $web ]]; then
+  say "==> watch it live: ${web}cluster (Prometheus metrics: ${web}metrics)"
+else
+  say "==> (no cluster page: $(head -n 1 "$work/web.err"))"
+fi
 
 say "==> consumer C and an acks=all producer (a number every 100 ms)"
 "$kd" consume --topic "$topic" --from-beginning >"$work/c.out" 2>"$work/c.err" &

@@ -7,6 +7,7 @@
 #   tmux                        the chat's terminal test (tests/integration/chat.rs)
 #   gdb                         freezing a stream instance mid-write (tests/integration/zombies.rs)
 #   chromium, chromium-driver   the browser tests (tests/integration/web.rs)
+#   python3-prometheus-client   the independent /metrics parser (tests/integration/metrics.rs)
 #   postgresql                  Debezium's source database (scripts/pg-up.sh)
 #
 #   scripts/test-setup.sh           all of them
@@ -18,6 +19,11 @@ set -euo pipefail
 
 # PostgreSQL's initdb is not on PATH: Debian keeps it in /usr/lib/postgresql/NN/bin.
 have() {
+  if [[ $1 == prometheus_client ]]; then
+    # python3 on PATH may not be Debian's (pyenv): the test tries both
+    python3 -c 'import prometheus_client' >/dev/null 2>&1 || /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1
+    return
+  fi
   if [[ $1 == initdb ]]; then
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
     return
@@ -32,9 +38,9 @@ die() {
 
 # command -> the Debian package that provides it
 declare -A package=([tmux]=tmux [gdb]=gdb [chromium]=chromium [chromedriver]=chromium-driver
-  [initdb]=postgresql)
+  [initdb]=postgresql [prometheus_client]=python3-prometheus-client)
 case ${1:-all} in
-  all) commands=(tmux gdb chromium chromedriver initdb) ;;
+  all) commands=(tmux gdb chromium chromedriver initdb prometheus_client) ;;
   browser) commands=(chromium chromedriver) ;;
   *) die "usage: test-setup.sh [all|browser]" ;;
 esac
@@ -72,6 +78,7 @@ for c in "${commands[@]}"; do
   case $c in
     tmux) say "    $(tmux -V)" ;;
     initdb) say "    $(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -n 1)" ;;
+    prometheus_client) say "    python3-prometheus-client $(dpkg-query -W -f '${Version}' python3-prometheus-client 2>/dev/null || echo '(from pip)')" ;;
     *) say "    $("$c" --version 2>/dev/null | head -n 1)" ;;
   esac
 done

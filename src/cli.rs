@@ -630,6 +630,10 @@ pub struct Web {
     /// How many of the latest records a newly opened page shows
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub history: u32,
+    /// Time between two cluster snapshots for /metrics and the cluster page
+    /// (taken only while scraped or a cluster page is open)
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    pub metrics_interval: Duration,
 }
 
 /// The longest duration any flag takes. Far beyond any real use, and far

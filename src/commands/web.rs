@@ -30,7 +30,9 @@ use crate::error::{Error, ExitCode, Result};
 use crate::signal::interrupted;
 use crate::web::http::{self, EventStream, Route, MAX_BODY, MAX_DRAIN};
 use crate::web::hub::{Hub, Subscription};
+use crate::web::metrics;
 use crate::web::stream::{self, Stream};
+use crate::web::watch::{Seen, Watch};
 
 /// How often the main loop looks at the Ctrl-C flag.
 const TICK: Duration = Duration::from_millis(100);
@@ -39,6 +41,11 @@ const TICK: Duration = Duration::from_millis(100);
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// POSTs handled at once; more get 503.
 const MAX_POSTS: usize = 8;
+/// Scrapes answered at once, and cluster pages open at once; more get 503.
+const MAX_SCRAPES: usize = 8;
+const MAX_CLUSTER_PAGES: usize = 32;
+/// How long a scrape waits for a first snapshot when the watcher was idle.
+const FIRST_SNAPSHOT: Duration = Duration::from_secs(3);
 
 struct Context {
     brokers: BrokerConfig,
@@ -47,10 +54,18 @@ struct Context {
     hub: Arc<Hub>,
     producer: Mutex<Option<Producer>>,
     posts: AtomicUsize,
+    watch: Arc<Watch>,
+    scrapes: AtomicUsize,
+    cluster_pages: AtomicUsize,
 }
 
 pub fn execute(brokers: &BrokerConfig, args: Web) -> Result<()> {
     admin::validate_topic_name(&args.topic)?;
+    if args.metrics_interval.is_zero() {
+        return Err(Error::Usage(
+            "--metrics-interval must be more than 0".into(),
+        ));
+    }
     check_topic(brokers, &args.topic)?;
     let listener = listen(args.bind, args.port)?;
     let addr = listener
@@ -70,6 +85,14 @@ pub fn execute(brokers: &BrokerConfig, args: Web) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "Serving topic '{}' at {}", args.topic, url(addr))
+        .and_then(|()| {
+            writeln!(
+                out,
+                "The cluster at {}cluster, Prometheus metrics at {}metrics",
+                url(addr),
+                url(addr)
+            )
+        })
         .and_then(|()| out.flush())
         .map_err(Error::Output)?;
     drop(out);
@@ -83,6 +106,8 @@ pub fn execute(brokers: &BrokerConfig, args: Web) -> Result<()> {
     };
     stream::spawn(consumer, hub.clone(), stop.clone())
         .map_err(|e| serve_error(format!("cannot start the consumer thread: {e}"), None))?;
+    let watch = Watch::start(brokers, args.metrics_interval)
+        .map_err(|e| serve_error(format!("cannot start the cluster watcher: {e}"), None))?;
     let ctx = Arc::new(Context {
         brokers: brokers.clone(),
         topic: args.topic,
@@ -90,10 +115,14 @@ pub fn execute(brokers: &BrokerConfig, args: Web) -> Result<()> {
         hub,
         producer: Mutex::new(None),
         posts: AtomicUsize::new(0),
+        watch,
+        scrapes: AtomicUsize::new(0),
+        cluster_pages: AtomicUsize::new(0),
     });
     let result = serve(&server, &ctx);
     stop.store(true, Ordering::SeqCst);
     ctx.hub.close();
+    ctx.watch.stop();
     result
 }
 
@@ -190,7 +219,92 @@ fn handle(rq: Request, ctx: &Arc<Context>) {
         ),
         Route::Events => events(rq, ctx),
         Route::Send => send(rq, ctx),
+        Route::Metrics => scrape(rq, ctx),
+        Route::ClusterEvents => cluster_events(rq, ctx),
     }
+}
+
+/// GET /metrics, on a thread of its own: it may wait (at most
+/// FIRST_SNAPSHOT) for the watcher's first snapshot.
+fn scrape(rq: Request, ctx: &Arc<Context>) {
+    if ctx.scrapes.fetch_add(1, Ordering::SeqCst) >= MAX_SCRAPES {
+        ctx.scrapes.fetch_sub(1, Ordering::SeqCst);
+        return respond(rq, http::error(503, "too many scrapes at once"));
+    }
+    let worker = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("web-metrics".into())
+        .spawn(move || {
+            let seen = worker.watch.scrape(FIRST_SNAPSHOT);
+            let body = metrics::render(&seen);
+            respond(rq, http::response(200, metrics::CONTENT_TYPE, &body));
+            worker.scrapes.fetch_sub(1, Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        ctx.scrapes.fetch_sub(1, Ordering::SeqCst);
+        log::warn!("cannot answer a scrape: {e}");
+    }
+}
+
+/// GET /cluster/events: a `cluster` event with the watcher's view after
+/// every snapshot, for as long as the page stays (the watcher runs while
+/// one does).
+fn cluster_events(rq: Request, ctx: &Arc<Context>) {
+    if ctx.cluster_pages.fetch_add(1, Ordering::SeqCst) >= MAX_CLUSTER_PAGES {
+        ctx.cluster_pages.fetch_sub(1, Ordering::SeqCst);
+        return respond(rq, http::error(503, "too many open pages"));
+    }
+    let http11 = *rq.http_version() >= tiny_http::HTTPVersion(1, 1);
+    let worker = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("web-cluster".into())
+        .spawn(move || {
+            let page = worker.watch.page();
+            let mut out = rq.into_writer();
+            if let Err(e) = stream_cluster(&mut *out, http11, &worker.watch) {
+                log::debug!("cluster stream ended: {e}");
+            }
+            drop(page);
+            worker.cluster_pages.fetch_sub(1, Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        ctx.cluster_pages.fetch_sub(1, Ordering::SeqCst);
+        log::warn!("cannot start a cluster stream: {e}");
+    }
+}
+
+fn stream_cluster(out: &mut dyn Write, http11: bool, watch: &Watch) -> std::io::Result<()> {
+    let mut stream = EventStream::start(out, http11)?;
+    stream.flush()?;
+    let mut seq = 0;
+    loop {
+        match watch.next(seq, KEEPALIVE) {
+            Some(seen) => {
+                seq = seen.seq;
+                stream.push(cluster_frame(&seen).as_bytes());
+            }
+            None if watch.stopped() => return stream.finish(),
+            None => stream.push(b": keepalive\n\n"),
+        }
+        stream.flush()?;
+    }
+}
+
+/// `{"up", "error", "view"}`: the view is the one `top --once --format json`
+/// prints (the latest that succeeded; null before any did).
+/// Internal topics (`__consumer_offsets`' 50 partitions) are left out.
+fn cluster_frame(seen: &Seen) -> String {
+    let view = seen.view.as_deref().map(|v| {
+        let mut v = v.clone();
+        v.topics.retain(|t| !t.internal);
+        v
+    });
+    let body = serde_json::json!({
+        "up": seen.up,
+        "error": seen.error,
+        "view": view,
+    });
+    format!("event: cluster\ndata: {body}\n\n")
 }
 
 /// An event stream: the hub's replay, then live frames, until the page

@@ -16,6 +16,9 @@ pub const MAX_DRAIN: usize = 64 * 1024 * 1024;
 pub const INDEX_HTML: &str = include_str!("index.html");
 pub const APP_JS: &str = include_str!("app.js");
 pub const STYLE_CSS: &str = include_str!("style.css");
+pub const CLUSTER_HTML: &str = include_str!("cluster.html");
+pub const CLUSTER_JS: &str = include_str!("cluster.js");
+pub const CLUSTER_CSS: &str = include_str!("cluster.css");
 
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +26,10 @@ pub enum Route {
     Asset(&'static str, &'static str),
     Events,
     Send,
+    /// The cluster page's event stream.
+    ClusterEvents,
+    /// Prometheus metrics.
+    Metrics,
     NotFound,
     /// The path exists, the method does not: the Allow header's value.
     WrongMethod(&'static str),
@@ -35,6 +42,9 @@ pub fn route(method: &Method, url: &str) -> Route {
         "/" | "/index.html" => Some((INDEX_HTML, "text/html; charset=utf-8")),
         "/app.js" => Some((APP_JS, "text/javascript; charset=utf-8")),
         "/style.css" => Some((STYLE_CSS, "text/css; charset=utf-8")),
+        "/cluster" | "/cluster.html" => Some((CLUSTER_HTML, "text/html; charset=utf-8")),
+        "/cluster.js" => Some((CLUSTER_JS, "text/javascript; charset=utf-8")),
+        "/cluster.css" => Some((CLUSTER_CSS, "text/css; charset=utf-8")),
         _ => None,
     };
     match (path, asset) {
@@ -42,6 +52,10 @@ pub fn route(method: &Method, url: &str) -> Route {
         (_, Some(_)) => Route::WrongMethod("GET, HEAD"),
         ("/events", _) if *method == Method::Get => Route::Events,
         ("/events", _) => Route::WrongMethod("GET"),
+        ("/cluster/events", _) if *method == Method::Get => Route::ClusterEvents,
+        ("/cluster/events", _) => Route::WrongMethod("GET"),
+        ("/metrics", _) if get => Route::Metrics,
+        ("/metrics", _) => Route::WrongMethod("GET, HEAD"),
         ("/send", _) if *method == Method::Post => Route::Send,
         ("/send", _) => Route::WrongMethod("POST"),
         _ => Route::NotFound,
@@ -227,6 +241,15 @@ mod tests {
         assert_eq!(route(&Method::Post, "/"), Route::WrongMethod("GET, HEAD"));
         assert_eq!(route(&Method::Delete, "/events"), Route::WrongMethod("GET"));
         assert_eq!(route(&Method::Get, "/nope"), Route::NotFound);
+        assert_eq!(route(&Method::Get, "/metrics"), Route::Metrics);
+        assert_eq!(
+            route(&Method::Post, "/metrics"),
+            Route::WrongMethod("GET, HEAD")
+        );
+        assert_eq!(route(&Method::Get, "/cluster/events"), Route::ClusterEvents);
+        assert!(
+            matches!(route(&Method::Get, "/cluster"), Route::Asset(_, k) if k.starts_with("text/html"))
+        );
         assert_eq!(route(&Method::Get, "/../etc/passwd"), Route::NotFound);
     }
 

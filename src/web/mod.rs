@@ -4,4 +4,6 @@
 
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod stream;
+pub mod watch;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::fixture::*;
 
+mod page;
+
 /// Held by a test while it kills brokers: the cluster phase runs its tests
 /// in parallel, and two tests each killing one broker would leave the
 /// cluster below min.insync.replicas.

@@ -256,6 +256,13 @@ impl Running {
         Running::spawn(kafkademo(args), args)
     }
 
+    /// With these environment variables besides (e.g. another KAFKA_BROKERS).
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut cmd = kafkademo(args);
+        cmd.envs(env.iter().copied());
+        Running::spawn(cmd, args)
+    }
+
     /// Started in `dir` (where a config's relative paths point).
     pub fn start_in(dir: &Path, args: &[&str]) -> Running {
         let mut cmd = kafkademo(args);

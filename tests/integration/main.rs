@@ -16,6 +16,7 @@ mod faults;
 mod groups;
 mod kafka4;
 mod manage;
+mod metrics;
 mod modern;
 mod secured_broker;
 mod security;

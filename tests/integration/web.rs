@@ -5,7 +5,7 @@
 //! recovered from. Needs the broker and
 //! Chromium + chromedriver (scripts/test-setup.sh); never skips.
 
-mod browser;
+pub mod browser;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -314,6 +314,16 @@ impl Browser {
         })
     }
 
+    /// A PNG of the window as it is now, written to `path`.
+    pub fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let png = self.session_call("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .expect("WebDriver screenshot is not base64");
+        std::fs::write(path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
     /// Types into the element `css` selects, as a person would.
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css);
