@@ -991,18 +991,31 @@ fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills(
     // Every number once, in its input order, on the side of its parity,
     // as a read_committed reader sees it (what a SIGKILLed instance's
     // transaction wrote was aborted; on Kafka 3.9 auto would read classic).
+    // A SIGKILLed instance's open transaction (each instance has a
+    // transactional id of its own, as in Kafka Streams) holds the last
+    // stable offset until the broker aborts it at its 10 s timeout (its
+    // check runs every 10 s): until then a read_committed reader stops
+    // short of it. So read until the count is complete, or the bound.
     for (app, parity) in [(&evens, 0), (&odds, 1)] {
-        let r = ok(&[
-            "consume",
-            "--topic",
-            &app.output,
-            "--from-beginning",
-            "--exit-at-end",
-            "--isolation",
-            "read-committed",
-            "--format",
-            "json",
-        ]);
+        let want_len = 15_000;
+        let read = || {
+            ok(&[
+                "consume",
+                "--topic",
+                &app.output,
+                "--from-beginning",
+                "--exit-at-end",
+                "--isolation",
+                "read-committed",
+                "--format",
+                "json",
+            ])
+        };
+        let r = poll(BOUND, || {
+            let r = read();
+            (r.stdout.lines().count() >= want_len).then_some(r)
+        })
+        .unwrap_or_else(read);
         let mut got: Vec<i64> = Vec::new();
         let mut by_partition: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         for line in r.stdout.lines() {
