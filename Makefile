@@ -61,6 +61,14 @@ faults:
 bench:
 	@scripts/bench-compare.sh
 
+# What watching costs: kafkademo top and web's /metrics against one KRaft
+# broker with 1,000 partitions and 100 groups (100 topics kd-cost-* x 10):
+# refresh time, RSS, broker CPU and requests/s; table in target/top-cost.tsv
+# (scripts/top-cost.sh; KAFKA_PORT=49092 make top-cost beside another broker).
+.PHONY: top-cost
+top-cost:
+	@scripts/top-cost.sh
+
 # Kafka 3.9 (or KAFKA_VERSION) from Maven artifacts into .kafka/lib/<version>
 # (skipped with KAFKA_HOME).
 kafka-install:
