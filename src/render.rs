@@ -117,9 +117,54 @@ pub fn json_line(r: &Consumed) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
+/// A writer for human-facing text that may hold data from elsewhere (a
+/// Connect worker's names, traces and configs): control characters other
+/// than newline and tab are written as `\xNN`, so no data can move the
+/// cursor, retitle or recolour the terminal. Each write must be whole UTF-8,
+/// as formatted text is.
+pub struct Escaped<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for Escaped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        if !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let mut out = String::with_capacity(text.len() + 8);
+        for c in text.chars() {
+            if c.is_control() && c != '\n' && c != '\t' {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            } else {
+                out.push(c);
+            }
+        }
+        self.0.write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_text_keeps_lines_and_tabs_and_nothing_else() {
+        use std::io::Write as _;
+        let mut w = Escaped(Vec::new());
+        write!(w, "name\t\x1b[31mred\x07\u{9b}2J\r\nnext").unwrap();
+        assert_eq!(
+            String::from_utf8(w.0).unwrap(),
+            "name\t\\x1b[31mred\\x07\\x9b2J\\x0d\nnext"
+        );
+    }
     use crate::record::encode_parity;
 
     fn rec(key: &[u8], value: &[u8]) -> Consumed {

@@ -266,21 +266,11 @@ fn topic_info(t: kafka_protocol::messages::metadata_response::MetadataResponseTo
 
 /// Kafka prints topic ids as URL-safe base64 without padding.
 fn kafka_uuid(bytes: &[u8; 16]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    use base64::Engine as _;
     if bytes.iter().all(|&b| b == 0) {
         return String::new();
     }
-    let mut out = String::with_capacity(22);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Runs an admin request on the controller (ZooKeeper-mode brokers refuse

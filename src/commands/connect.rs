@@ -15,13 +15,15 @@ use crate::cli::{Connect as Args, ConnectCommand, Format};
 use crate::client::connect::{reason, text, Config, Connect, Status};
 use crate::client::deadline;
 use crate::error::{Error, Result};
+use crate::render::Escaped;
 
 /// How often a wait for a state change asks for the status.
 const POLL: Duration = Duration::from_millis(200);
 
 pub fn execute(args: Args, timeout: Duration, verbose: bool) -> Result<()> {
     let connect = Connect::new(&args.connect_url, timeout)?;
-    let mut out = std::io::stdout().lock();
+    // Names, traces and configs come from the worker: shown escaped.
+    let mut out = Escaped(std::io::stdout().lock());
     match args.command {
         ConnectCommand::List { format } => list(&connect, format, &mut out),
         ConnectCommand::Plugins { all, format } => plugins(&connect, all, format, &mut out),

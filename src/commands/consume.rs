@@ -6,7 +6,7 @@
 //! exit so the others take over at once.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cli::{Consume, ConsumeFormat, IsolationArg};
 use crate::client::admin;
@@ -20,7 +20,7 @@ use crate::render::changes::change_line;
 use crate::render::{json_line, text_line};
 use crate::signal::interrupted;
 
-const COMMIT_EVERY: Duration = Duration::from_secs(1);
+use crate::commands::COMMIT_EVERY;
 
 pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
     if args.count == Some(0) {

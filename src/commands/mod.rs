@@ -12,3 +12,8 @@ pub mod stream;
 pub mod top;
 pub mod topic;
 pub mod web;
+
+/// How often a consumer of a group (the console consumer, the stream
+/// steps) commits its offsets: each time what it delivered, only once it
+/// was delivered. One rule, written once.
+pub const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);

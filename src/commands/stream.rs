@@ -27,9 +27,9 @@ use crate::error::{Error, Result};
 use crate::stream::task::{Restorer, Task, WindowCount};
 use crate::stream::{Extract, Unusable, Windows};
 
-/// How often the group learns the tasks' positions (they resume from the
-/// changelog, so this is for `group describe` and lag, not for safety).
-const COMMIT_EVERY: Duration = Duration::from_secs(1);
+// How often the group learns the tasks' positions (they resume from the
+// changelog, so this is for `group describe` and lag, not for safety).
+use crate::commands::COMMIT_EVERY;
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// Records that could not be counted are named this many times, then only counted.
 const SKIP_WARNINGS: u64 = 5;

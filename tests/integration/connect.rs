@@ -724,3 +724,39 @@ fn make_cdc_demo_prints_every_change_and_its_copy_matches_the_table() {
         "{text}"
     );
 }
+
+#[test]
+fn data_from_the_worker_cannot_drive_the_terminal() {
+    let url = connect_url();
+    let t = Topic::new("connect-esc", 1);
+    let name = unique_name("esc");
+    // A config value holding an escape sequence (a file name, here): the
+    // worker keeps it as given and hands it back in `describe`.
+    let file = std::env::temp_dir().join(format!("{name}\u{1b}[31mred.txt"));
+    std::fs::write(&file, "x\n").unwrap();
+    let (_c, r) = Connector::create(
+        &url,
+        &name,
+        &[
+            ("connector.class", "FileStreamSource".into()),
+            ("file", file.display().to_string()),
+            ("topic", t.name.clone()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = connect_run(&url, &["describe", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        !r.stdout.contains('\u{1b}'),
+        "a raw ESC reached the terminal: {r:?}"
+    );
+    assert!(
+        r.stdout.contains(&format!("{name}\\x1b[31mred.txt")),
+        "{r:?}"
+    );
+    // JSON keeps the value, escaped as JSON escapes it.
+    let r = connect_run(&url, &["describe", &name, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["config"]["file"], file.display().to_string());
+    let _ = std::fs::remove_file(&file);
+}

@@ -12,6 +12,9 @@ use ring::{digest, hmac, pbkdf2};
 /// Kafka refuses fewer iterations than this; so do we (a server asking for
 /// fewer is not one we should prove a password to).
 const MIN_ITERATIONS: u32 = 4096;
+/// Kafka's own maximum (ScramMechanism.maxIterations): a server asking for
+/// more would have us hash for minutes, unstoppable, before it answers.
+const MAX_ITERATIONS: u32 = 16384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hash {
@@ -98,6 +101,11 @@ impl Client {
         if iterations < MIN_ITERATIONS {
             return Err(format!(
                 "the server asks for {iterations} iterations, fewer than {MIN_ITERATIONS}"
+            ));
+        }
+        if iterations > MAX_ITERATIONS {
+            return Err(format!(
+                "the server asks for {iterations} iterations, more than Kafka's maximum {MAX_ITERATIONS}"
             ));
         }
 
@@ -206,6 +214,11 @@ mod tests {
         assert_eq!(c.first_message(), "n,,n=a=2Cb=3Dc,r=abc");
         assert!(c.final_message("r=xyz123,s=AAAA,i=4096", "p").is_err());
         assert!(c.final_message("r=abcdef,s=AAAA,i=100", "p").is_err());
+        let huge = c
+            .final_message("r=abcdef,s=AAAA,i=4294967295", "p")
+            .unwrap_err();
+        assert!(huge.contains("more than Kafka's maximum 16384"), "{huge}");
+        assert!(c.final_message("r=abcdef,s=AAAA,i=16384", "p").is_ok());
         assert!(c.final_message("r=abcdef,i=4096", "p").is_err());
         assert!(c.final_message("r=abcdef,s=AAAA,i=4096", "p").is_ok());
         let n = nonce().unwrap();

@@ -9,7 +9,7 @@
 //! again.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,7 @@ use crate::stream::task::POSITION_KEY;
 
 use super::ensure_compacted;
 
-const COMMIT_EVERY: Duration = Duration::from_secs(1);
+use crate::commands::COMMIT_EVERY;
 
 /// The position topic of a filter application.
 pub fn position_topic(application_id: &str) -> String {

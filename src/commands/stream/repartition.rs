@@ -10,7 +10,7 @@
 //! own group, named like the topic.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,10 +88,10 @@ pub struct Feeder {
 }
 
 const SKIP_WARNINGS: u64 = 5;
-/// Input offsets are committed this often (after the copies before them
-/// were acknowledged); what a crash leaves uncommitted is copied again and
-/// skipped by the counting tasks.
-const COMMIT_EVERY: Duration = Duration::from_secs(1);
+// Input offsets are committed this often (after the copies before them
+// were acknowledged); what a crash leaves uncommitted is copied again and
+// skipped by the counting tasks.
+use crate::commands::COMMIT_EVERY;
 
 impl Feeder {
     pub fn start(
