@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::cli::{ClusterCommand, ElectLeaders, Format};
 use crate::client::admin::describe_topic;
 use crate::client::cluster::{BrokerConfig, Cluster};
-use crate::client::manage::{self, Elected};
+use crate::client::manage::{self, ClusterInfo, Elected};
 use crate::error::{Error, Result};
 
 pub fn execute(brokers: &BrokerConfig, cmd: ClusterCommand) -> Result<()> {
@@ -20,47 +20,46 @@ pub fn execute(brokers: &BrokerConfig, cmd: ClusterCommand) -> Result<()> {
 fn describe(cluster: &mut Cluster, format: Format) -> Result<()> {
     let info = manage::describe_cluster(cluster)?;
     let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string(&info).expect("plain data serializes")
-        ),
-        Format::Text => (|| {
-            writeln!(
-                out,
-                "Cluster id: {}",
-                info.cluster_id.as_deref().unwrap_or("(none)")
-            )?;
-            let controller = info.controller.map_or("none".to_string(), |id| {
-                match info.brokers.iter().find(|b| b.id == id) {
-                    Some(b) => format!("broker {id} ({})", b.address),
-                    None => format!("broker {id}"),
-                }
-            });
-            writeln!(out, "Controller: {controller}")?;
-            let width = info
-                .brokers
-                .iter()
-                .map(|b| b.address.len())
-                .max()
-                .unwrap_or(7)
-                .max(7);
-            writeln!(out, "{:<4}  {:width$}  RACK", "ID", "ADDRESS")?;
-            for b in &info.brokers {
-                writeln!(
-                    out,
-                    "{:<4}  {:width$}  {}{}",
-                    b.id,
-                    b.address,
-                    b.rack.as_deref().unwrap_or("-"),
-                    if b.fenced { "  (fenced)" } else { "" }
-                )?;
-            }
-            Ok(())
-        })(),
+    if format == Format::Json {
+        let json = serde_json::to_string(&info)
+            .map_err(|e| Error::broker(format!("cannot write the cluster as JSON: {e}")))?;
+        return writeln!(out, "{json}").map_err(Error::Output);
     }
-    .map_err(Error::Output)
+    write_text(&mut out, &info).map_err(Error::Output)
+}
+
+fn write_text(out: &mut impl Write, info: &ClusterInfo) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Cluster id: {}",
+        info.cluster_id.as_deref().unwrap_or("(none)")
+    )?;
+    let controller = info.controller.map_or("none".to_string(), |id| {
+        match info.brokers.iter().find(|b| b.id == id) {
+            Some(b) => format!("broker {id} ({})", b.address),
+            None => format!("broker {id}"),
+        }
+    });
+    writeln!(out, "Controller: {controller}")?;
+    let width = info
+        .brokers
+        .iter()
+        .map(|b| b.address.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    writeln!(out, "{:<4}  {:width$}  RACK", "ID", "ADDRESS")?;
+    for b in &info.brokers {
+        writeln!(
+            out,
+            "{:<4}  {:width$}  {}{}",
+            b.id,
+            b.address,
+            b.rack.as_deref().unwrap_or("-"),
+            if b.fenced { "  (fenced)" } else { "" }
+        )?;
+    }
+    Ok(())
 }
 
 fn elect(cluster: &mut Cluster, e: ElectLeaders) -> Result<()> {
