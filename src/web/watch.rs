@@ -122,18 +122,11 @@ impl Watch {
         self.changed.notify_all();
         if idle {
             let seq = s.seq;
-            let until = Instant::now() + bound;
-            while s.seq == seq && !s.stopped {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                s = self
-                    .changed
-                    .wait_timeout(s, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
+            s = self
+                .changed
+                .wait_timeout_while(s, bound, |s| s.seq == seq && !s.stopped)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         self.seen(&s)
     }
@@ -223,19 +216,12 @@ impl Watch {
                 self.changed.notify_all();
             }
             // the rest of the interval (or at once when stopped)
-            let until = start + self.interval;
-            let mut s = self.lock();
-            while !s.stopped {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                s = self
-                    .changed
-                    .wait_timeout(s, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
+            let left = (start + self.interval).saturating_duration_since(Instant::now());
+            drop(
+                self.changed
+                    .wait_timeout_while(self.lock(), left, |s| !s.stopped)
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
         }
     }
 }
