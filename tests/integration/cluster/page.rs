@@ -197,6 +197,15 @@ fn cluster_page_follows_a_leader_kill_and_the_isr_growing_back() {
         json!([topic]),
         Duration::from_secs(120),
     );
+    // The observer leaves a broker that failed alone for 5 s before it asks
+    // again: its column turns up within that, not with the ISR.
+    browser.wait_for(
+        "the restarted broker up",
+        "const h = document.querySelector(`.broker[data-broker=\"${arguments[0]}\"]`); \
+         return h && h.dataset.status === 'up'",
+        json!([leader]),
+        Duration::from_secs(20),
+    );
     assert_eq!(broker_status(&browser, leader), json!("up"));
     drop(browser);
     drop(server);
