@@ -117,6 +117,32 @@ pub enum Command {
     /// The cluster: its brokers and controller, preferred leader elections
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Transactional producers as their coordinators see them: list, describe
+    #[command(subcommand)]
+    Transactions(TransactionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TransactionsCommand {
+    /// Every transactional id the brokers coordinate, with its producer id
+    /// and state (kafka-transactions.sh list)
+    List {
+        /// Only ids in this state (Ongoing, PrepareCommit, PrepareAbort,
+        /// CompleteCommit, CompleteAbort, Empty, Dead, PrepareEpochFence);
+        /// repeat for several
+        #[arg(long, value_name = "STATE")]
+        state: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// One transactional id: producer id and epoch, state, timeout, and the
+    /// partitions of its open transaction (kafka-transactions.sh describe)
+    Describe {
+        /// The transactional id
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -93,6 +93,7 @@ fn dispatch(cli: Cli, brokers: &BrokerConfig) -> Result<()> {
         Command::Stream(cmd) => commands::stream::execute(brokers, cmd, cli.global.quiet),
         Command::Top(args) => commands::top::execute(brokers, args),
         Command::Cluster(cmd) => commands::cluster::execute(brokers, cmd),
+        Command::Transactions(cmd) => commands::transactions::execute(brokers, cmd),
         Command::Connect(args) => {
             commands::connect::execute(args, cli.global.timeout, cli.global.verbose > 0)
         }

@@ -76,6 +76,7 @@ pub fn leader_trouble(code: i16) -> bool {
 // The codes the client treats by name; the test below holds each to
 // kafka_protocol's ResponseError, so a typo cannot hide here.
 pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
+pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
 pub const UNKNOWN_SERVER_ERROR: i16 = -1;
 pub const OFFSET_OUT_OF_RANGE: i16 = 1;
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
@@ -209,6 +210,10 @@ mod tests {
             (
                 DUPLICATE_SEQUENCE_NUMBER,
                 ResponseError::DuplicateSequenceNumber,
+            ),
+            (
+                TRANSACTIONAL_ID_NOT_FOUND,
+                ResponseError::TransactionalIdNotFound,
             ),
             (UNKNOWN_SERVER_ERROR, ResponseError::UnknownServerError),
             (

@@ -22,5 +22,6 @@ pub mod produce;
 pub mod retry;
 pub mod security;
 pub mod transaction;
+pub mod txn_state;
 pub mod versions;
 pub mod wire;

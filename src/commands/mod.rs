@@ -11,6 +11,7 @@ pub mod produce;
 pub mod stream;
 pub mod top;
 pub mod topic;
+pub mod transactions;
 pub mod web;
 
 /// How often a consumer of a group (the console consumer, the stream

@@ -219,3 +219,99 @@ fn transactional_flags_are_checked_and_plain_records_say_so() {
             .unwrap_or_else(|e| panic!("{e}: {json:?}"));
     assert_eq!(first["transactional"], false, "{json:?}");
 }
+
+/// `transactions describe` shows a producer's open transaction (state,
+/// producer id, the partitions it holds) and `transactions list` lists it,
+/// by state too; after the commit at end of input both show it complete.
+#[test]
+fn transactions_list_and_describe_show_an_open_transaction_then_its_commit() {
+    require_broker();
+    let t = Topic::new("txn-admin", 2);
+    let id = format!("{}-tx", t.name);
+    let mut child = kafkademo(&[
+        "produce",
+        "--topic",
+        &t.name,
+        "--transactional-id",
+        &id,
+        "--transaction-size",
+        "1000",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("cannot run kafkademo");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(lines(1..=20).as_bytes())
+        .expect("write stdin");
+    stdin.flush().expect("flush stdin");
+
+    let open = wait_for(Duration::from_secs(30), "the open transaction", || {
+        let d = run(&["transactions", "describe", &id]);
+        (d.code == 0 && d.stdout.contains("State:            Ongoing")).then_some(d)
+    });
+    assert!(
+        open.stdout.contains(&format!("Transactional id: {id}\n")),
+        "{open:?}"
+    );
+    assert!(
+        open.stdout.contains(&format!("{}-", t.name)),
+        "the open transaction's partitions are not shown: {open:?}"
+    );
+    assert!(open.stdout.contains("Open since:"), "{open:?}");
+
+    let listed = ok(&["transactions", "list", "--format", "json"]);
+    let all: serde_json::Value = serde_json::from_str(listed.stdout.trim()).expect("JSON");
+    let mine: Vec<&serde_json::Value> = all
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .filter(|t| t["transactional_id"] == id.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{listed:?}");
+    assert_eq!(mine[0]["state"], "Ongoing", "{listed:?}");
+    let ongoing = ok(&["transactions", "list", "--state", "Ongoing"]);
+    assert!(
+        ongoing.stdout.starts_with("TRANSACTIONAL-ID"),
+        "{ongoing:?}"
+    );
+    assert!(
+        ongoing
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{id} "))),
+        "{ongoing:?}"
+    );
+    let empty = ok(&["transactions", "list", "--state", "CompleteAbort"]);
+    assert!(
+        !empty
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{id} "))),
+        "the state filter let an Ongoing transaction through: {empty:?}"
+    );
+
+    drop(stdin);
+    let done = wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(done.code, 0, "{done:?}");
+    let after = ok(&["transactions", "describe", &id]);
+    assert!(
+        after.stdout.contains("State:            CompleteCommit")
+            || after.stdout.contains("State:            Empty"),
+        "{after:?}"
+    );
+    assert!(after.stdout.contains("Partitions:       none"), "{after:?}");
+
+    fails(
+        &["transactions", "describe", &format!("{id}-never")],
+        1,
+        "no transactional id",
+    );
+    fails(
+        &["transactions", "list", "--state", "Sleeping"],
+        2,
+        "no transaction state 'Sleeping'",
+    );
+}
