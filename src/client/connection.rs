@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
-use crate::client::cluster::BrokerConfig;
+use crate::client::brokers::BrokerConfig;
 use crate::client::codes;
 use crate::client::deadline::Deadline;
 use crate::client::security::{sasl, Sasl};
@@ -385,6 +385,31 @@ fn api_name<R: Request>() -> String {
     let full = std::any::type_name::<R>();
     let short = full.rsplit("::").next().unwrap_or(full);
     short.trim_end_matches("Request").to_string()
+}
+
+/// SASL's view of a connection (client::security::sasl), so that module
+/// need not depend on this one.
+impl sasl::Exchange for Connection {
+    fn addr(&self) -> &str {
+        Connection::addr(self)
+    }
+
+    fn api_versions(&self) -> &HashMap<i16, (i16, i16)> {
+        Connection::api_versions(self)
+    }
+
+    fn version<R: Request>(&self) -> Result<i16> {
+        Connection::version::<R>(self)
+    }
+
+    fn call_raw<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+        deadline: Deadline,
+    ) -> Result<R::Response> {
+        Connection::call_raw(self, request, version, deadline)
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod assignor;
+pub mod brokers;
 pub mod classic;
 pub mod cluster;
 pub mod codes;
