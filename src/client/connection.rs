@@ -20,6 +20,7 @@ use crate::client::brokers::BrokerConfig;
 use crate::client::codes;
 use crate::client::deadline::Deadline;
 use crate::client::security::{sasl, Sasl};
+use crate::client::versions;
 use crate::client::wire::Wire;
 use crate::error::{Error, Result};
 
@@ -161,12 +162,8 @@ impl Connection {
             addr: self.addr.clone(),
             what: format!("{} (API key {})", api_name::<R>(), R::KEY),
         };
-        let &(min, max) = self.versions.get(&R::KEY).ok_or_else(unsupported)?;
-        let v = max.min(ours.max);
-        if v < min.max(ours.min) {
-            return Err(unsupported());
-        }
-        Ok(v)
+        let theirs = self.versions.get(&R::KEY).copied();
+        versions::highest_common(theirs, (ours.min, ours.max)).ok_or_else(unsupported)
     }
 
     /// Sends `request` at the negotiated version and waits up to the timeout.
