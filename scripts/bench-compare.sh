@@ -478,70 +478,11 @@ summarize() {
     }' "$RESULTS"
 }
 
-# plot VERSION: an SVG bar chart of one Kafka line: MB/s by record size, one
-# bar per client, for each of produce acks=1, produce acks=all, consume and
-# the console producer
-plot() {
-  awk -F'\t' -v line="$1" '
-    NR == 1 || $1 != line { next }
-    {
-      panel = ($2 == "produce") ? "produce acks=" $4 : $2
-      k = panel SUBSEP $3 SUBSEP $5
-      v[k, ++n[k]] = $8 * $3 / 1048576
-    }
-    function median(k, m,    i, j, t, w) {
-      for (i = 1; i <= m; i++) w[i] = v[k, i]
-      for (i = 2; i <= m; i++) for (j = i; j > 1 && w[j - 1] > w[j]; j--) { t = w[j]; w[j] = w[j - 1]; w[j - 1] = t }
-      return (m % 2) ? w[(m + 1) / 2] : (w[m / 2] + w[m / 2 + 1]) / 2
-    }
-    END {
-      np = split("produce acks=1,produce acks=all,consume,console", panels, ",")
-      nc = split("classic,modern,java,kcat", clients, ",")
-      split("#f59f00,#d9480f,#1c7ed6,#2f9e44", colour, ",")
-      split("kafkademo classic,kafkademo modern,Java perf tools,kcat", label, ",")
-      ns = split("100,1000", sizes, ",")
-      top = 0
-      for (k in n) { m[k] = median(k, n[k]); if (m[k] > top) top = m[k] }
-      step = 50; while (top / step > 8) step *= 2
-      top = (int(top / step) + 1) * step
-      pw = 260; ph = 220; left = 60; gap = 40; width = left + np * (pw + gap); height = ph + 135
-      printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", width, height
-      printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      printf "<text x=\"%d\" y=\"18\" font-size=\"14\" font-weight=\"bold\">Kafka %s: throughput by record size (MB/s, median of rounds; higher is better)</text>\n", left, line
-      for (y = 0; y <= top; y += step) {
-        yy = 40 + ph - y / top * ph
-        printf "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, width - gap, yy, yy
-        printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", left - 6, yy + 4, y
-      }
-      for (p = 1; p <= np; p++) {
-        x0 = left + (p - 1) * (pw + gap) + 10
-        printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", x0 + pw / 2, 40 + ph + 42, panels[p]
-        gw = pw / ns
-        for (s = 1; s <= ns; s++) {
-          gx = x0 + (s - 1) * gw
-          printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", gx + gw / 2, 40 + ph + 18, (sizes[s] == 1000) ? "1 KB" : sizes[s] " B"
-          bw = (gw - 30) / nc
-          for (c = 1; c <= nc; c++) {
-            k = panels[p] SUBSEP sizes[s] SUBSEP clients[c]
-            if (!(k in m)) continue
-            h = m[k] / top * ph; bx = gx + 15 + (c - 1) * bw
-            printf "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s %s: %.1f MB/s</title></rect>\n", bx, 40 + ph - h, bw - 4, h, colour[c], label[c], panels[p], m[k]
-            printf "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%.0f</text>\n", bx + (bw - 4) / 2, 40 + ph - h - 3, m[k]
-          }
-        }
-      }
-      for (c = 1; c <= nc; c++) {
-        lx = left + (c - 1) * 170
-        printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n", lx, height - 22, colour[c], lx + 18, height - 12, label[c]
-      }
-      print "</svg>"
-    }' "$RESULTS"
-}
-
 say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end" | tee -a "$OUT/machine.txt"
 summarize | tee "$OUT/table.md"
 for v in "${KAFKA_LINES[@]}"; do
-  plot "$v" >"$OUT/throughput-$v.svg"
+  # the chart: MB/s by record size, one bar per client, a panel per op
+  "$KD" bench plot "$RESULTS" --kafka "$v" --out "$OUT/throughput-$v.svg" || die "bench plot failed"
   if [[ -n $SVG_COPY ]]; then cp "$OUT/throughput-$v.svg" "$SVG_COPY-$v.svg"; fi
 done
 say "MB/s is MiB (2^20 bytes) of record values per second; CPU is user + system time per record;"

@@ -697,6 +697,21 @@ pub enum BenchCommand {
     /// Feed a running stream processor at a steady rate and time each record
     /// until its window count is in the output (docs/performance.md)
     StreamE2e(BenchStreamE2e),
+    /// Draw scripts/bench-compare.sh's throughput chart (SVG) from its results.tsv
+    #[command(hide = true)]
+    Plot(BenchPlot),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPlot {
+    /// The results.tsv scripts/bench-compare.sh wrote
+    pub results: std::path::PathBuf,
+    /// The Kafka line to draw (the file's first column), e.g. 3.9.2
+    #[arg(long)]
+    pub kafka: String,
+    /// Write the SVG here [default: stdout]
+    #[arg(long, short = 'o')]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
