@@ -9,7 +9,7 @@ use std::time::Duration;
 use kafka_protocol::messages::MetadataResponse;
 
 use crate::client::security::Security;
-use crate::error::{Error, Result};
+use crate::error::{hints, Error, Result};
 
 /// Which data path produces and fetches (`--protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,12 +68,10 @@ impl BrokerConfig {
             .map(normalize_addr)
             .collect::<Result<_>>()?;
         if brokers.is_empty() {
-            return Err(Error::Usage(
-                "--brokers is empty: give host:port[,host:port…]".into(),
-            ));
+            return Err(Error::Usage(hints::no_brokers()));
         }
         if timeout.is_zero() {
-            return Err(Error::Usage("--timeout must be more than 0".into()));
+            return Err(Error::Usage(hints::zero_timeout()));
         }
         Ok(BrokerConfig {
             brokers,

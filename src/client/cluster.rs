@@ -128,7 +128,7 @@ impl Cluster {
             },
         };
         if self.config.data_path != DataPath::Auto {
-            log::info!("{} data path (--protocol {})", chosen.name(), chosen.name());
+            log::info!("{} data path, as asked", chosen.name());
         } else if chosen == DataPath::Classic {
             log::info!("classic data path: {addr} accepts the kafka crate's request versions");
         }
