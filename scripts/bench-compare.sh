@@ -417,69 +417,10 @@ for v in "${KAFKA_LINES[@]}"; do bench_line "$v"; done
 
 # ---- the table --------------------------------------------------------------------
 
-# medians per (kafka, op, size, acks, client), then the modern path's ratio
-# to each other client, in records/s and in peak RSS
-summarize() {
-  awk -F'\t' -v mib=1048576 '
-    NR == 1 { next }
-    {
-      k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
-      if (!(k in n)) { keys[++nk] = k }
-      i = ++n[k]
-      rps[k, i] = $8; rss[k, i] = $9; cpu[k, i] = $10 / $7 * 1e6
-      bro[k, i] = ($11 < 0) ? -1 : $11 / $7 * 1e6
-    }
-    function median(arr, k, m,    i, j, t, v) {
-      for (i = 1; i <= m; i++) v[i] = arr[k, i]
-      for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-      return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-    }
-    END {
-      name["classic"] = "kafkademo classic"; name["modern"] = "kafkademo modern"
-      name["java"] = "Java perf tool"; name["kcat"] = "kcat"
-      name["modern-tls"] = "kafkademo modern, TLS"; name["kcat-tls"] = "kcat, TLS"
-      for (x = 1; x <= nk; x++) {
-        k = keys[x]
-        mr[k] = median(rps, k, n[k]); ms[k] = median(rss, k, n[k])
-        mc[k] = median(cpu, k, n[k]); mb[k] = median(bro, k, n[k])
-      }
-      print "| Kafka | op | record | acks | client | records/s | MB/s | peak RSS | client CPU µs/record | broker CPU µs/record | modern ÷ client, records/s | modern ÷ client, peak RSS |"
-      print "|-------|----|-------:|------|--------|----------:|-----:|---------:|------:|------:|------:|------:|"
-      for (x = 1; x <= nk; x++) {
-        k = keys[x]; split(k, f, SUBSEP)
-        kd = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4] SUBSEP ((f[5] ~ /-tls$/) ? "modern-tls" : "modern")
-        if (f[5] ~ /^modern/ || !(kd in mr)) { ratio = "—"; rssr = "—" }
-        else { ratio = sprintf("%.2f", mr[kd] / mr[k]); rssr = sprintf("%.2f", ms[kd] / ms[k]) }
-        size = (f[3] == 1000) ? "1 KB" : f[3] " B"
-        broker = (mb[k] < 0) ? "n/a" : sprintf("%.2f", mb[k])
-        printf "| %s | %s | %s | %s | %s | %.0f | %.1f | %.1f MB | %.2f | %s | %s | %s |\n",
-          f[1], f[2], size, f[4], (f[5] in name) ? name[f[5]] : f[5], mr[k], mr[k] * f[3] / mib,
-          ms[k] / 1024, mc[k], broker, ratio, rssr
-      }
-      # What TLS costs each client: its TLS records/s as a share of its own
-      # plaintext records/s, same broker, same run.
-      header = 0
-      for (x = 1; x <= nk; x++) {
-        k = keys[x]; split(k, f, SUBSEP)
-        if (f[5] != "modern") continue
-        base = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4]
-        if (!((base SUBSEP "modern-tls") in mr) || !((base SUBSEP "kcat-tls") in mr) || !((base SUBSEP "kcat") in mr)) continue
-        if (!header++) {
-          print ""
-          print "| Kafka | op | record | acks | kafkademo plaintext | kafkademo TLS | kafkademo TLS ÷ plaintext | kcat plaintext | kcat TLS | kcat TLS ÷ plaintext | goal: kafkademo share ≥ kcat share |"
-          print "|-------|----|-------:|------|------:|------:|------:|------:|------:|------:|------|"
-        }
-        kp = mr[base SUBSEP "modern"]; kt = mr[base SUBSEP "modern-tls"]
-        cp = mr[base SUBSEP "kcat"]; ct = mr[base SUBSEP "kcat-tls"]
-        size = (f[3] == 1000) ? "1 KB" : f[3] " B"
-        printf "| %s | %s | %s | %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %s |\n",
-          f[1], f[2], size, f[4], kp, kt, kt / kp, cp, ct, ct / cp, (kt / kp >= ct / cp) ? "met" : "not met"
-      }
-    }' "$RESULTS"
-}
-
 say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end" | tee -a "$OUT/machine.txt"
-summarize | tee "$OUT/table.md"
+# medians per (kafka, op, size, acks, client), the modern path's ratio to
+# each other client, and what TLS costs each client
+"$KD" bench table "$RESULTS" | tee "$OUT/table.md"
 for v in "${KAFKA_LINES[@]}"; do
   # the chart: MB/s by record size, one bar per client, a panel per op
   "$KD" bench plot "$RESULTS" --kafka "$v" --out "$OUT/throughput-$v.svg" || die "bench plot failed"

@@ -700,6 +700,15 @@ pub enum BenchCommand {
     /// Draw scripts/bench-compare.sh's throughput chart (SVG) from its results.tsv
     #[command(hide = true)]
     Plot(BenchPlot),
+    /// Print scripts/bench-compare.sh's Markdown tables from its results.tsv
+    #[command(hide = true)]
+    Table(BenchTable),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTable {
+    /// The results.tsv scripts/bench-compare.sh wrote
+    pub results: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

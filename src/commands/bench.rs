@@ -6,8 +6,10 @@
 
 mod plot;
 mod progress;
+mod results;
 mod stats;
 mod stream_e2e;
+mod table;
 mod workers;
 
 use std::io::Write;
@@ -35,6 +37,7 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
         BenchCommand::E2e(args) => e2e(brokers, &args, quiet),
         BenchCommand::StreamE2e(args) => stream_e2e(brokers, &args),
         BenchCommand::Plot(args) => plot::execute(&args),
+        BenchCommand::Table(args) => table::execute(&args),
     }
 }
 

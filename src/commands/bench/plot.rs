@@ -7,17 +7,17 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::results::{self, size_name, Row};
 use crate::cli::BenchPlot;
 use crate::error::{Error, Result};
 
 const MIB: f64 = 1024.0 * 1024.0;
 const PANELS: [&str; 4] = ["produce acks=1", "produce acks=all", "consume", "console"];
-const SIZES: [u64; 2] = [100, 1000];
+const SIZES: [&str; 2] = ["100", "1000"];
 /// The clients in bar order: the results' name, the legend's, the colour.
 const CLIENTS: [(&str, &str, RGBColor); 4] = [
     ("classic", "kafkademo classic", RGBColor(0xf5, 0x9f, 0x00)),
@@ -34,14 +34,8 @@ const GAP: u32 = 40;
 const TOP: u32 = 40;
 
 pub fn execute(args: &BenchPlot) -> Result<()> {
-    let text = std::fs::read_to_string(&args.results).map_err(|e| Error::Data {
-        message: format!("cannot read {}: {e}", args.results.display()),
-        hint: Some("give the results.tsv scripts/bench-compare.sh wrote".into()),
-    })?;
-    let medians = medians(&text, &args.kafka).map_err(|why| Error::Data {
-        message: format!("{}: {why}", args.results.display()),
-        hint: None,
-    })?;
+    let rows = results::read(&args.results)?;
+    let medians = medians(&rows, &args.kafka);
     if medians.is_empty() {
         return Err(Error::Data {
             message: format!(
@@ -54,7 +48,10 @@ pub fn execute(args: &BenchPlot) -> Result<()> {
     }
     let svg = draw(&args.kafka, &medians)?;
     match &args.out {
-        Some(path) => write_file(path, &svg),
+        Some(path) => std::fs::write(path, &svg).map_err(|e| Error::Data {
+            message: format!("cannot write {}: {e}", path.display()),
+            hint: None,
+        }),
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(svg.as_bytes())
@@ -64,81 +61,26 @@ pub fn execute(args: &BenchPlot) -> Result<()> {
     }
 }
 
-fn write_file(path: &Path, svg: &str) -> Result<()> {
-    std::fs::write(path, svg).map_err(|e| Error::Data {
-        message: format!("cannot write {}: {e}", path.display()),
-        hint: None,
-    })
-}
-
 /// (panel, record size, client) -> the median MB/s of its rounds.
-type Medians = BTreeMap<(String, u64, String), f64>;
+type Medians = BTreeMap<(String, String, String), f64>;
 
-/// The rows of one Kafka line, as medians. Columns (by header name):
-/// kafka, op, size, acks, client, records_per_sec.
-fn medians(text: &str, kafka: &str) -> std::result::Result<Medians, String> {
-    let mut lines = text.lines().enumerate();
-    let (_, header) = lines.next().ok_or("the file is empty")?;
-    let names: Vec<&str> = header.split('\t').collect();
-    let column = |name: &str| {
-        names
-            .iter()
-            .position(|&n| n == name)
-            .ok_or(format!("no column '{name}' in the header"))
-    };
-    let [k, op, size, acks, client, rps] = [
-        column("kafka")?,
-        column("op")?,
-        column("size")?,
-        column("acks")?,
-        column("client")?,
-        column("records_per_sec")?,
-    ];
-    let mut rounds: BTreeMap<(String, u64, String), Vec<f64>> = BTreeMap::new();
-    for (i, line) in lines {
-        if line.is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split('\t').collect();
-        let field = |c: usize| {
-            f.get(c).copied().ok_or(format!(
-                "line {}: {} fields, fewer than the header's",
-                i + 1,
-                f.len()
-            ))
-        };
-        if field(k)? != kafka {
-            continue;
-        }
-        let number = |c: usize| -> std::result::Result<f64, String> {
-            let s = field(c)?;
-            s.parse::<f64>()
-                .map_err(|_| format!("line {}: '{s}' is not a number", i + 1))
-        };
-        let panel = match field(op)? {
-            "produce" => format!("produce acks={}", field(acks)?),
+/// The rows of one Kafka line as medians in MB/s (MiB of values per second).
+fn medians(rows: &[Row], kafka: &str) -> Medians {
+    let mut rounds: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.kafka == kafka) {
+        let panel = match r.op.as_str() {
+            "produce" => format!("produce acks={}", r.acks),
             other => other.to_string(),
         };
-        let bytes = number(size)? as u64;
-        let mb_per_s = number(rps)? * bytes as f64 / MIB;
         rounds
-            .entry((panel, bytes, field(client)?.to_string()))
+            .entry((panel, r.size.clone(), r.client.clone()))
             .or_default()
-            .push(mb_per_s);
+            .push(r.records_per_sec * r.size_bytes() / MIB);
     }
-    Ok(rounds
+    rounds
         .into_iter()
-        .map(|(key, mut v)| {
-            v.sort_by(f64::total_cmp);
-            let m = v.len();
-            let median = if m % 2 == 1 {
-                v[m / 2]
-            } else {
-                (v[m / 2 - 1] + v[m / 2]) / 2.0
-            };
-            (key, median)
-        })
-        .collect())
+        .map(|(key, v)| (key, results::median(v)))
+        .collect()
 }
 
 /// The y axis' top and grid step: steps of 50 MB/s doubled until at most
@@ -149,14 +91,6 @@ fn scale(tallest: f64) -> (f64, f64) {
         step *= 2.0;
     }
     (((tallest / step).floor() + 1.0) * step, step)
-}
-
-fn size_name(bytes: u64) -> String {
-    if bytes == 1000 {
-        "1 KB".into()
-    } else {
-        format!("{bytes} B")
-    }
 }
 
 fn draw(kafka: &str, medians: &Medians) -> Result<String> {
@@ -253,7 +187,8 @@ fn draw_on(
             ))?;
             let bar = (group - 30.0 * unit) / CLIENTS.len() as f64;
             for (c, (client, _, colour)) in CLIENTS.iter().enumerate() {
-                let Some(&mb) = medians.get(&(panel.to_string(), size, client.to_string())) else {
+                let key = (panel.to_string(), size.to_string(), client.to_string());
+                let Some(&mb) = medians.get(&key) else {
                     continue;
                 };
                 let bx = gx + 15.0 * unit + c as f64 * bar;
@@ -291,28 +226,26 @@ fn draw_on(
 mod tests {
     use super::*;
 
-    const TSV: &str = "kafka\top\tsize\tacks\tclient\tround\trecords\trecords_per_sec\n\
-        3.9.2\tproduce\t100\t1\tmodern\t1\t10\t1048576\n\
-        3.9.2\tproduce\t100\t1\tmodern\t2\t10\t3145728\n\
-        3.9.2\tproduce\t100\t1\tmodern\t3\t10\t2097152\n\
-        3.9.2\tconsume\t1000\t-\tkcat\t1\t10\t1048576\n\
-        3.9.2\tconsume\t1000\t-\tkcat\t2\t10\t2097152\n\
-        4.4.0\tconsume\t1000\t-\tkcat\t1\t10\t1\n";
+    const TSV: &str = "kafka\top\tsize\tacks\tclient\tround\trecords\trecords_per_sec\tpeak_rss_kb\tclient_cpu_s\tbroker_cpu_s\n\
+        3.9.2\tproduce\t100\t1\tmodern\t1\t10\t1048576\t1\t1\t1\n\
+        3.9.2\tproduce\t100\t1\tmodern\t2\t10\t3145728\t1\t1\t1\n\
+        3.9.2\tproduce\t100\t1\tmodern\t3\t10\t2097152\t1\t1\t1\n\
+        3.9.2\tconsume\t1000\t-\tkcat\t1\t10\t1048576\t1\t1\t1\n\
+        3.9.2\tconsume\t1000\t-\tkcat\t2\t10\t2097152\t1\t1\t1\n\
+        4.4.0\tconsume\t1000\t-\tkcat\t1\t10\t1\t1\t1\t1\n";
+
+    fn key(panel: &str, size: &str, client: &str) -> (String, String, String) {
+        (panel.into(), size.into(), client.into())
+    }
 
     #[test]
     fn bars_are_the_median_of_their_rounds_in_mib_per_second() {
-        let m = medians(TSV, "3.9.2").unwrap();
-        assert_eq!(m[&("produce acks=1".into(), 100, "modern".into())], 200.0);
-        assert_eq!(m[&("consume".into(), 1000, "kcat".into())], 1500.0);
+        let rows = results::parse(TSV).unwrap();
+        let m = medians(&rows, "3.9.2");
+        assert_eq!(m[&key("produce acks=1", "100", "modern")], 200.0);
+        assert_eq!(m[&key("consume", "1000", "kcat")], 1500.0);
         assert_eq!(m.len(), 2);
-        assert!(medians(TSV, "9.9").unwrap().is_empty());
-        assert!(medians("kafka\top\n", "3.9.2")
-            .unwrap_err()
-            .contains("no column 'size'"));
-        let bad = TSV.replace("1048576\n", "fast\n");
-        assert!(medians(&bad, "3.9.2")
-            .unwrap_err()
-            .contains("'fast' is not a number"));
+        assert!(medians(&rows, "9.9").is_empty());
     }
 
     #[test]
@@ -324,7 +257,8 @@ mod tests {
 
     #[test]
     fn the_chart_names_its_line_panels_and_clients() {
-        let svg = draw("3.9.2", &medians(TSV, "3.9.2").unwrap()).unwrap();
+        let rows = results::parse(TSV).unwrap();
+        let svg = draw("3.9.2", &medians(&rows, "3.9.2")).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         for needle in [
             "Kafka 3.9.2: throughput",
