@@ -703,6 +703,37 @@ pub enum BenchCommand {
     /// Print scripts/bench-compare.sh's Markdown tables from its results.tsv
     #[command(hide = true)]
     Table(BenchTable),
+    /// Print scripts/stream-bench.sh's Markdown tables and goal lines from its results.tsv
+    #[command(hide = true)]
+    StreamTable(BenchStreamTable),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStreamTable {
+    /// The results.tsv scripts/stream-bench.sh wrote
+    pub results: std::path::PathBuf,
+    /// Where to write the goal lines
+    #[arg(long)]
+    pub goals: std::path::PathBuf,
+    /// The run's settings, as the script was given them (for the row labels)
+    #[arg(long)]
+    pub records: String,
+    #[arg(long)]
+    pub keys: String,
+    #[arg(long)]
+    pub partitions: String,
+    #[arg(long)]
+    pub rounds: String,
+    #[arg(long)]
+    pub rate: String,
+    #[arg(long)]
+    pub restore_processors: String,
+    #[arg(long)]
+    pub retention_processors: String,
+    #[arg(long)]
+    pub spans: String,
+    #[arg(long)]
+    pub grace: String,
 }
 
 #[derive(Debug, Args)]

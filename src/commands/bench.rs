@@ -9,6 +9,7 @@ mod progress;
 mod results;
 mod stats;
 mod stream_e2e;
+mod stream_table;
 mod table;
 mod workers;
 
@@ -38,6 +39,7 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
         BenchCommand::StreamE2e(args) => stream_e2e(brokers, &args),
         BenchCommand::Plot(args) => plot::execute(&args),
         BenchCommand::Table(args) => table::execute(&args),
+        BenchCommand::StreamTable(args) => stream_table::execute(&args),
     }
 }
 
