@@ -417,131 +417,13 @@ for v in "${KAFKA_LINES[@]}"; do bench_line "$v"; done
 
 # ---- the table --------------------------------------------------------------------
 
-# medians per (kafka, op, size, acks, client), then the modern path's ratio
-# to each other client, in records/s and in peak RSS
-summarize() {
-  awk -F'\t' -v mib=1048576 '
-    NR == 1 { next }
-    {
-      k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
-      if (!(k in n)) { keys[++nk] = k }
-      i = ++n[k]
-      rps[k, i] = $8; rss[k, i] = $9; cpu[k, i] = $10 / $7 * 1e6
-      bro[k, i] = ($11 < 0) ? -1 : $11 / $7 * 1e6
-    }
-    function median(arr, k, m,    i, j, t, v) {
-      for (i = 1; i <= m; i++) v[i] = arr[k, i]
-      for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-      return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-    }
-    END {
-      name["classic"] = "kafkademo classic"; name["modern"] = "kafkademo modern"
-      name["java"] = "Java perf tool"; name["kcat"] = "kcat"
-      name["modern-tls"] = "kafkademo modern, TLS"; name["kcat-tls"] = "kcat, TLS"
-      for (x = 1; x <= nk; x++) {
-        k = keys[x]
-        mr[k] = median(rps, k, n[k]); ms[k] = median(rss, k, n[k])
-        mc[k] = median(cpu, k, n[k]); mb[k] = median(bro, k, n[k])
-      }
-      print "| Kafka | op | record | acks | client | records/s | MB/s | peak RSS | client CPU µs/record | broker CPU µs/record | modern ÷ client, records/s | modern ÷ client, peak RSS |"
-      print "|-------|----|-------:|------|--------|----------:|-----:|---------:|------:|------:|------:|------:|"
-      for (x = 1; x <= nk; x++) {
-        k = keys[x]; split(k, f, SUBSEP)
-        kd = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4] SUBSEP ((f[5] ~ /-tls$/) ? "modern-tls" : "modern")
-        if (f[5] ~ /^modern/ || !(kd in mr)) { ratio = "—"; rssr = "—" }
-        else { ratio = sprintf("%.2f", mr[kd] / mr[k]); rssr = sprintf("%.2f", ms[kd] / ms[k]) }
-        size = (f[3] == 1000) ? "1 KB" : f[3] " B"
-        broker = (mb[k] < 0) ? "n/a" : sprintf("%.2f", mb[k])
-        printf "| %s | %s | %s | %s | %s | %.0f | %.1f | %.1f MB | %.2f | %s | %s | %s |\n",
-          f[1], f[2], size, f[4], (f[5] in name) ? name[f[5]] : f[5], mr[k], mr[k] * f[3] / mib,
-          ms[k] / 1024, mc[k], broker, ratio, rssr
-      }
-      # What TLS costs each client: its TLS records/s as a share of its own
-      # plaintext records/s, same broker, same run.
-      header = 0
-      for (x = 1; x <= nk; x++) {
-        k = keys[x]; split(k, f, SUBSEP)
-        if (f[5] != "modern") continue
-        base = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP f[4]
-        if (!((base SUBSEP "modern-tls") in mr) || !((base SUBSEP "kcat-tls") in mr) || !((base SUBSEP "kcat") in mr)) continue
-        if (!header++) {
-          print ""
-          print "| Kafka | op | record | acks | kafkademo plaintext | kafkademo TLS | kafkademo TLS ÷ plaintext | kcat plaintext | kcat TLS | kcat TLS ÷ plaintext | goal: kafkademo share ≥ kcat share |"
-          print "|-------|----|-------:|------|------:|------:|------:|------:|------:|------:|------|"
-        }
-        kp = mr[base SUBSEP "modern"]; kt = mr[base SUBSEP "modern-tls"]
-        cp = mr[base SUBSEP "kcat"]; ct = mr[base SUBSEP "kcat-tls"]
-        size = (f[3] == 1000) ? "1 KB" : f[3] " B"
-        printf "| %s | %s | %s | %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %s |\n",
-          f[1], f[2], size, f[4], kp, kt, kt / kp, cp, ct, ct / cp, (kt / kp >= ct / cp) ? "met" : "not met"
-      }
-    }' "$RESULTS"
-}
-
-# plot VERSION: an SVG bar chart of one Kafka line: MB/s by record size, one
-# bar per client, for each of produce acks=1, produce acks=all, consume and
-# the console producer
-plot() {
-  awk -F'\t' -v line="$1" '
-    NR == 1 || $1 != line { next }
-    {
-      panel = ($2 == "produce") ? "produce acks=" $4 : $2
-      k = panel SUBSEP $3 SUBSEP $5
-      v[k, ++n[k]] = $8 * $3 / 1048576
-    }
-    function median(k, m,    i, j, t, w) {
-      for (i = 1; i <= m; i++) w[i] = v[k, i]
-      for (i = 2; i <= m; i++) for (j = i; j > 1 && w[j - 1] > w[j]; j--) { t = w[j]; w[j] = w[j - 1]; w[j - 1] = t }
-      return (m % 2) ? w[(m + 1) / 2] : (w[m / 2] + w[m / 2 + 1]) / 2
-    }
-    END {
-      np = split("produce acks=1,produce acks=all,consume,console", panels, ",")
-      nc = split("classic,modern,java,kcat", clients, ",")
-      split("#f59f00,#d9480f,#1c7ed6,#2f9e44", colour, ",")
-      split("kafkademo classic,kafkademo modern,Java perf tools,kcat", label, ",")
-      ns = split("100,1000", sizes, ",")
-      top = 0
-      for (k in n) { m[k] = median(k, n[k]); if (m[k] > top) top = m[k] }
-      step = 50; while (top / step > 8) step *= 2
-      top = (int(top / step) + 1) * step
-      pw = 260; ph = 220; left = 60; gap = 40; width = left + np * (pw + gap); height = ph + 135
-      printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", width, height
-      printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      printf "<text x=\"%d\" y=\"18\" font-size=\"14\" font-weight=\"bold\">Kafka %s: throughput by record size (MB/s, median of rounds; higher is better)</text>\n", left, line
-      for (y = 0; y <= top; y += step) {
-        yy = 40 + ph - y / top * ph
-        printf "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, width - gap, yy, yy
-        printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", left - 6, yy + 4, y
-      }
-      for (p = 1; p <= np; p++) {
-        x0 = left + (p - 1) * (pw + gap) + 10
-        printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", x0 + pw / 2, 40 + ph + 42, panels[p]
-        gw = pw / ns
-        for (s = 1; s <= ns; s++) {
-          gx = x0 + (s - 1) * gw
-          printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", gx + gw / 2, 40 + ph + 18, (sizes[s] == 1000) ? "1 KB" : sizes[s] " B"
-          bw = (gw - 30) / nc
-          for (c = 1; c <= nc; c++) {
-            k = panels[p] SUBSEP sizes[s] SUBSEP clients[c]
-            if (!(k in m)) continue
-            h = m[k] / top * ph; bx = gx + 15 + (c - 1) * bw
-            printf "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s %s: %.1f MB/s</title></rect>\n", bx, 40 + ph - h, bw - 4, h, colour[c], label[c], panels[p], m[k]
-            printf "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%.0f</text>\n", bx + (bw - 4) / 2, 40 + ph - h - 3, m[k]
-          }
-        }
-      }
-      for (c = 1; c <= nc; c++) {
-        lx = left + (c - 1) * 170
-        printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n", lx, height - 22, colour[c], lx + 18, height - 12, label[c]
-      }
-      print "</svg>"
-    }' "$RESULTS"
-}
-
 say "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end" | tee -a "$OUT/machine.txt"
-summarize | tee "$OUT/table.md"
+# medians per (kafka, op, size, acks, client), the modern path's ratio to
+# each other client, and what TLS costs each client
+"$KD" bench table "$RESULTS" | tee "$OUT/table.md"
 for v in "${KAFKA_LINES[@]}"; do
-  plot "$v" >"$OUT/throughput-$v.svg"
+  # the chart: MB/s by record size, one bar per client, a panel per op
+  "$KD" bench plot "$RESULTS" --kafka "$v" --out "$OUT/throughput-$v.svg" || die "bench plot failed"
   if [[ -n $SVG_COPY ]]; then cp "$OUT/throughput-$v.svg" "$SVG_COPY-$v.svg"; fi
 done
 say "MB/s is MiB (2^20 bytes) of record values per second; CPU is user + system time per record;"

@@ -723,6 +723,61 @@ pub enum BenchCommand {
     /// Feed a running stream processor at a steady rate and time each record
     /// until its window count is in the output (docs/performance.md)
     StreamE2e(BenchStreamE2e),
+    /// Draw scripts/bench-compare.sh's throughput chart (SVG) from its results.tsv
+    #[command(hide = true)]
+    Plot(BenchPlot),
+    /// Print scripts/bench-compare.sh's Markdown tables from its results.tsv
+    #[command(hide = true)]
+    Table(BenchTable),
+    /// Print scripts/stream-bench.sh's Markdown tables and goal lines from its results.tsv
+    #[command(hide = true)]
+    StreamTable(BenchStreamTable),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStreamTable {
+    /// The results.tsv scripts/stream-bench.sh wrote
+    pub results: std::path::PathBuf,
+    /// Where to write the goal lines
+    #[arg(long)]
+    pub goals: std::path::PathBuf,
+    /// The run's settings, as the script was given them (for the row labels)
+    #[arg(long)]
+    pub records: String,
+    #[arg(long)]
+    pub keys: String,
+    #[arg(long)]
+    pub partitions: String,
+    #[arg(long)]
+    pub rounds: String,
+    #[arg(long)]
+    pub rate: String,
+    #[arg(long)]
+    pub restore_processors: String,
+    #[arg(long)]
+    pub retention_processors: String,
+    #[arg(long)]
+    pub spans: String,
+    #[arg(long)]
+    pub grace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTable {
+    /// The results.tsv scripts/bench-compare.sh wrote
+    pub results: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPlot {
+    /// The results.tsv scripts/bench-compare.sh wrote
+    pub results: std::path::PathBuf,
+    /// The Kafka line to draw (the file's first column), e.g. 3.9.2
+    #[arg(long)]
+    pub kafka: String,
+    /// Write the SVG here [default: stdout]
+    #[arg(long, short = 'o')]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

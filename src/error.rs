@@ -342,6 +342,95 @@ fn acl_resource(resource: &str) -> String {
     }
 }
 
+/// The words that name kafkademo's commands and flags in messages and
+/// hints. src/client reports what went wrong and what would cure it, but it
+/// does not know the command line; it takes these sentences from here, the
+/// one place they are written.
+pub mod hints {
+    /// `--brokers` gave no address.
+    pub fn no_brokers() -> String {
+        "--brokers is empty: give host:port[,host:port…]".into()
+    }
+
+    /// `--timeout 0`.
+    pub fn zero_timeout() -> String {
+        "--timeout must be more than 0".into()
+    }
+
+    /// How to ask for the modern data path.
+    pub const MODERN_PATH: &str = "add --protocol modern";
+
+    /// `--compression CODEC` the classic path cannot write.
+    pub fn compression_needs_modern(codec: &str, brokers: &str) -> String {
+        format!("--compression {codec} needs the modern data path, and {brokers} is served by the classic one: {MODERN_PATH}")
+    }
+
+    /// Record headers on the classic path.
+    pub fn headers_need_modern(brokers: &str) -> String {
+        format!("record headers need the modern data path, and {brokers} is served by the classic one: {MODERN_PATH} (Kafka 0.11 or later)")
+    }
+
+    /// read_committed on the classic path.
+    pub fn read_committed_needs_modern() -> String {
+        "read_committed needs the modern data path (record batches); the classic path reads message format v0, which has no transactions: use --protocol modern".into()
+    }
+
+    /// A record over the topic's max.message.bytes.
+    pub fn raise_max_message_bytes() -> String {
+        "raise the limit with `kafkademo topic create … --config max.message.bytes=N`".into()
+    }
+
+    /// A topic whose metadata shows no partitions.
+    pub fn topic_maybe_deleted() -> String {
+        "the topic may be being deleted; check it with `kafkademo topic describe`".into()
+    }
+
+    /// A topic created whose leaders are not all elected yet.
+    pub fn leaders_pending(topic: &str) -> String {
+        format!("the brokers may still be electing leaders: check with `kafkademo topic describe {topic}`, or give them longer with --timeout")
+    }
+
+    /// A replication factor above the broker count.
+    pub fn fewer_replicas(brokers: usize) -> String {
+        format!("use --replication-factor {brokers} or less, or start more brokers")
+    }
+
+    /// Creating a topic that exists.
+    pub fn if_not_exists() -> String {
+        "add --if-not-exists to accept an existing topic".into()
+    }
+
+    /// A topic request the broker did not finish in time.
+    pub fn check_topic_list() -> String {
+        "it may still complete; check with `kafkademo topic list`".into()
+    }
+
+    /// A join that outlasted its bound.
+    pub fn members_stuck() -> String {
+        "other members may be stuck; check `kafkademo group describe`".into()
+    }
+
+    /// A commit from outside a group that has members.
+    pub fn another_group() -> String {
+        "the group has active members; stop them or use another --group".into()
+    }
+
+    /// An https:// Connect URL.
+    pub fn connect_url_https(url: &str) -> String {
+        format!("--connect-url {url}: kafkademo speaks plain HTTP to Kafka Connect; reach a TLS-only worker through a local proxy")
+    }
+
+    /// A Connect URL that is not http://host….
+    pub fn connect_url_bad(url: &str) -> String {
+        format!("--connect-url takes a worker's REST address such as http://127.0.0.1:8083, not '{url}'")
+    }
+
+    /// Connect workers still rebalancing at the deadline.
+    pub fn connect_rebalancing() -> String {
+        "the workers were still rebalancing when --timeout ran out; try again, or give it a longer --timeout".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

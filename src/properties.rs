@@ -1,6 +1,8 @@
 //! The client configuration as Kafka's tools take it: a Java
 //! `.properties` file (`--command-config`, or `KAFKADEMO_COMMAND_CONFIG`)
-//! with `-X key=value` overrides on top, as kcat takes them. This module
+//! with `-X key=value` overrides on top, as kcat takes them. The file is read
+//! as `java.util.Properties.load` reads it (ISO-8859-1, `\uXXXX`), so a file
+//! means here what it means to Kafka's own tools. This module
 //! only reads text into keys and values; client::security gives them meaning.
 
 use std::collections::BTreeMap;
@@ -13,11 +15,11 @@ pub type Properties = BTreeMap<String, String>;
 pub fn load(file: Option<&std::path::Path>, overrides: &[String]) -> Result<Properties> {
     let mut props = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            let bytes = std::fs::read(path).map_err(|e| Error::Config {
                 message: format!("cannot read the client config {}: {e}", path.display()),
                 hint: Some("--command-config (or KAFKADEMO_COMMAND_CONFIG) names a Java client.properties file".into()),
             })?;
-            parse(&text).map_err(|(line, why)| Error::Config {
+            parse(&latin1(&bytes)).map_err(|(line, why)| Error::Config {
                 message: format!("{}:{line}: {why}", path.display()),
                 hint: None,
             })?
@@ -44,27 +46,27 @@ pub fn load(file: Option<&std::path::Path>, overrides: &[String]) -> Result<Prop
     Ok(props)
 }
 
-/// Parses Java properties text: `key=value`, `key: value` or `key value`,
-/// `#` and `!` comments, `\` line continuations and escapes (`\t`, `\n`,
-/// `\uXXXX`). Errors name the line, never its value.
+/// Bytes as `Properties.load(InputStream)` reads them: ISO-8859-1, one
+/// byte one character (so a file written in UTF-8 reads as Kafka's own
+/// tools read it; anything else is written with `\uXXXX`).
+pub fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Java's blanks between and around keys and values: not Unicode's.
+fn blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\u{c}')
+}
+
+/// Parses Java properties text as `java.util.Properties.load` does: logical
+/// lines (a line ending in an odd number of `\` goes on, the next line's
+/// leading blanks dropped; `\n`, `\r` and `\r\n` all end lines), `#` and `!`
+/// comment lines, the key up to the first unescaped `=`, `:` or blank, and
+/// escapes (`\t` `\n` `\r` `\f` `\uXXXX`, any other `\c` is `c`). Errors
+/// name the line, never its value.
 pub fn parse(text: &str) -> std::result::Result<Properties, (usize, String)> {
     let mut props = Properties::new();
-    let mut lines = text.lines().enumerate();
-    while let Some((i, line)) = lines.next() {
-        let first = i + 1;
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
-            continue;
-        }
-        // Join continued lines: an odd number of trailing backslashes.
-        let mut logical = trimmed.to_string();
-        while ends_continued(&logical) {
-            logical.pop();
-            match lines.next() {
-                Some((_, next)) => logical.push_str(next.trim_start()),
-                None => break,
-            }
-        }
+    for (first, logical) in logical_lines(text) {
         let (key, value) = split(&logical);
         let key = unescape(key).map_err(|why| (first, why))?;
         let value = unescape(value).map_err(|why| (first, format!("the value of {key}: {why}")))?;
@@ -73,67 +75,232 @@ pub fn parse(text: &str) -> std::result::Result<Properties, (usize, String)> {
     Ok(props)
 }
 
-fn ends_continued(s: &str) -> bool {
-    s.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1
-}
-
-/// The key (up to the first unescaped `=`, `:` or blank) and the value.
-fn split(line: &str) -> (&str, &str) {
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '=' | ':' => return (&line[..i], line[i + 1..].trim_start()),
-            c if c.is_whitespace() => {
-                let rest = line[i..].trim_start();
-                let rest = rest
-                    .strip_prefix(['=', ':'])
-                    .map(str::trim_start)
-                    .unwrap_or(rest);
-                return (&line[..i], rest);
-            }
-            _ => {}
-        }
-    }
-    (line, "")
-}
-
-fn unescape(s: &str) -> std::result::Result<String, String> {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
+/// The logical lines, each with the number of the line it starts on
+/// (java.util.Properties.LineReader).
+fn logical_lines(text: &str) -> Vec<(usize, Vec<char>)> {
+    // Natural lines, ended by \n, \r or \r\n.
+    let mut natural = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = Vec::new();
+    let mut ended = true;
     while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('f') => out.push('\u{c}'),
-            Some('u') => {
-                let hex: String = chars.by_ref().take(4).collect();
-                let ch = u32::from_str_radix(&hex, 16)
-                    .ok()
-                    .filter(|_| hex.len() == 4)
-                    .and_then(char::from_u32)
-                    .ok_or_else(|| "a \\u escape needs four hex digits".to_string())?;
-                out.push(ch);
+        ended = false;
+        match c {
+            '\r' | '\n' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                natural.push(std::mem::take(&mut line));
+                ended = true;
             }
-            Some(other) => out.push(other),
-            None => {}
+            c => line.push(c),
         }
     }
-    Ok(out)
+    if !ended {
+        natural.push(line);
+    }
+
+    let mut out = Vec::new();
+    let mut lines = natural.into_iter().enumerate();
+    while let Some((i, line)) = lines.next() {
+        let start = line.iter().position(|&c| !blank(c));
+        let Some(start) = start else { continue };
+        if matches!(line[start], '#' | '!') {
+            continue;
+        }
+        let mut logical: Vec<char> = line[start..].to_vec();
+        while ends_continued(&logical) {
+            logical.pop();
+            // The next line, its leading blanks dropped; an empty one (or
+            // the end of the text) ends the logical line.
+            match lines.next() {
+                Some((_, next)) => {
+                    let from = next.iter().position(|&c| !blank(c)).unwrap_or(next.len());
+                    logical.extend_from_slice(&next[from..]);
+                }
+                None => break,
+            }
+        }
+        out.push((i + 1, logical));
+    }
+    out
+}
+
+fn ends_continued(s: &[char]) -> bool {
+    s.iter().rev().take_while(|&&c| c == '\\').count() % 2 == 1
+}
+
+/// The key (up to the first unescaped `=`, `:` or blank) and the value
+/// (after blanks, at most one `=` or `:`, and blanks again).
+fn split(line: &[char]) -> (&[char], &[char]) {
+    let mut escaped = false;
+    let mut key_end = line.len();
+    let mut value_start = line.len();
+    let mut has_separator = false;
+    for (i, &c) in line.iter().enumerate() {
+        if !escaped && (c == '=' || c == ':') {
+            (key_end, value_start, has_separator) = (i, i + 1, true);
+            break;
+        }
+        if !escaped && blank(c) {
+            (key_end, value_start) = (i, i + 1);
+            break;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    while let Some(&c) = line.get(value_start) {
+        if !blank(c) {
+            if !has_separator && (c == '=' || c == ':') {
+                has_separator = true;
+            } else {
+                break;
+            }
+        }
+        value_start += 1;
+    }
+    (&line[..key_end], &line[value_start..])
+}
+
+/// Java's loadConvert. `\uXXXX` escapes are UTF-16 code units: a surrogate
+/// pair makes one character, a lone surrogate (which a Rust string cannot
+/// hold) becomes U+FFFD.
+fn unescape(s: &[char]) -> std::result::Result<String, String> {
+    let mut units: Vec<u16> = Vec::with_capacity(s.len());
+    let mut chars = s.iter().copied();
+    while let Some(c) = chars.next() {
+        let c = if c != '\\' {
+            c
+        } else {
+            match chars.next() {
+                Some('t') => '\t',
+                Some('n') => '\n',
+                Some('r') => '\r',
+                Some('f') => '\u{c}',
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    let unit = (hex.len() == 4 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+                        .then(|| u16::from_str_radix(&hex, 16).ok())
+                        .flatten()
+                        .ok_or_else(|| "a \\u escape needs four hex digits".to_string())?;
+                    units.push(unit);
+                    continue;
+                }
+                Some(other) => other,
+                None => break,
+            }
+        };
+        let mut buf = [0u16; 2];
+        units.extend_from_slice(c.encode_utf16(&mut buf));
+    }
+    Ok(char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each key and value as `java.util.Properties` printed them (the
+    /// expected texts below are a Java 17 program's output for these bytes).
+    fn dump(p: &Properties) -> String {
+        let esc = |s: &str| {
+            let mut out = String::from('"');
+            for c in s.chars() {
+                match c {
+                    '"' | '\\' => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    ' '..='~' => out.push(c),
+                    c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+                }
+            }
+            out.push('"');
+            out
+        };
+        p.iter()
+            .map(|(k, v)| format!("{} => {}", esc(k), esc(v)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn reads_as_java_util_properties_does() {
+        let cases: [(&[u8], &str); 8] = [
+        (
+            b"# comment\n! also\n  a=1\nb : 2\nc 3\nd=\\\n   continued \\\n  twice\ne=C:\\\\path\\tx\nf=\\u0041b\nempty=\nk\\=ey=v\n",
+            r##""a" => "1"
+"b" => "2"
+"c" => "3"
+"d" => "continued twice"
+"e" => "C:\\path\u{9}x"
+"empty" => ""
+"f" => "Ab"
+"k=ey" => "v""##,
+        ),
+        (
+            b"a  =  b\nc:=d\ne = = f\ng\t\x0ch\ni\\ j=k\\:l\nm\\\\=n\no\n:p\n",
+            r##""" => "p"
+"a" => "b"
+"c" => "=d"
+"e" => "= f"
+"g" => "h"
+"i j" => "k:l"
+"m\\" => "n"
+"o" => """##,
+        ),
+        (
+            b"a=1\\\n\n b=2\nc=x\\\n   # not a comment\nd=\\\\\\\n  y\ne=end\\",
+            r##""a" => "1"
+"b" => "2"
+"c" => "x# not a comment"
+"d" => "\\y"
+"e" => "end""##,
+        ),
+        (
+            b"a=1\r\nb=2\rc=3\\\r\n  4\r\nd=\\\r  5",
+            r##""a" => "1"
+"b" => "2"
+"c" => "34"
+"d" => "5""##,
+        ),
+        (
+            b"caf\xe9=cr\xe8me\nutf8=\xc3\xa9\nnbsp\xa0key=v\nsp=\xa0lead\n",
+            r##""caf\u{e9}" => "cr\u{e8}me"
+"nbsp\u{a0}key" => "v"
+"sp" => "\u{a0}lead"
+"utf8" => "\u{c3}\u{a9}""##,
+        ),
+        (
+            b"k=\\u00e9\\u4e2d\\uD83D\\uDE00x\n\\u0041=\\u003d\nt=\\z\\q\\\\\n",
+            r##""A" => "="
+"k" => "\u{e9}\u{4e2d}\u{1f600}x"
+"t" => "zq\\""##,
+        ),
+        (
+            b"# comment \\\nnext=1\n  ! bang \\\nx=2\n\\#notcomment=3\n",
+            r##""#notcomment" => "3"
+"next" => "1"
+"x" => "2""##,
+        ),
+        (
+            b"   \n\t\n\x0c\nkey\nkey2   \n",
+            r##""key" => ""
+"key2" => """##,
+        ),
+        ];
+        for (bytes, java) in cases {
+            let p = parse(&latin1(bytes)).unwrap();
+            assert_eq!(dump(&p), java, "{}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn a_short_unicode_escape_names_its_line() {
+        assert_eq!(parse("a=1\nb=\\u12\n").unwrap_err().0, 2);
+        assert_eq!(parse("a=1\n\\\n  b=\\u00zz\n").unwrap_err().0, 2);
+    }
 
     #[test]
     fn java_properties_syntax() {

@@ -21,7 +21,7 @@ use crate::client::codes::{
 };
 use crate::client::connection::{topic_name, Connection};
 use crate::client::list_offsets::{self, At};
-use crate::error::{Error, Result};
+use crate::error::{hints, Error, Result};
 
 /// DescribeConfigs resource type of a topic, and the source of a per-topic override.
 const RESOURCE_TOPIC: i8 = 2;
@@ -124,7 +124,7 @@ pub fn create_topic(cluster: &mut Cluster, topic: &NewTopic) -> Result<Outcome> 
                 "cannot create topic '{}': replication factor {} is larger than the {} available broker(s)",
                 topic.name, topic.replication_factor, brokers
             ),
-            format!("use --replication-factor {brokers} or less, or start more brokers"),
+            hints::fewer_replicas(brokers),
         )),
         _ => Err(topic_error(code, message, topic.name, "create")),
     }
@@ -348,9 +348,7 @@ fn leaders_ready(
             "topic '{name}' was created, but {what} after {} (brokers {brokers})",
             humantime::format_duration(timeout)
         ),
-        format!(
-            "the brokers may still be electing leaders: check with `kafkademo topic describe {name}`, or give them longer with --timeout"
-        ),
+        hints::leaders_pending(name),
     ))
 }
 
@@ -423,7 +421,7 @@ pub(crate) fn topic_error(code: i16, message: Option<String>, topic: &str, actio
     match code {
         TOPIC_ALREADY_EXISTS => Error::broker_with_hint(
             format!("topic '{topic}' already exists"),
-            "add --if-not-exists to accept an existing topic",
+            hints::if_not_exists(),
         ),
         UNKNOWN_TOPIC_OR_PARTITION => Error::UnknownTopic {
             topic: topic.to_string(),
@@ -442,7 +440,7 @@ pub(crate) fn topic_error(code: i16, message: Option<String>, topic: &str, actio
         ))),
         REQUEST_TIMED_OUT => Error::broker_with_hint(
             format!("the broker did not finish the request to {action} topic '{topic}' in time"),
-            "it may still complete; check with `kafkademo topic list`",
+            hints::check_topic_list(),
         ),
         TOPIC_AUTHORIZATION_FAILED | CLUSTER_AUTHORIZATION_FAILED => {
             let acl = match action {

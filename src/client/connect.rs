@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::client::deadline;
-use crate::error::{Error, Result};
+use crate::error::{hints, Error, Result};
 
 /// Answers larger than this are refused: the biggest real one, a plugin
 /// list or a status with stack traces, is far smaller.
@@ -123,17 +123,8 @@ impl Connect {
         let url = url.trim_end_matches('/').to_string();
         match url.split_once("://") {
             Some(("http", rest)) if !rest.is_empty() => {}
-            Some(("https", _)) => {
-                return Err(Error::Usage(format!(
-                    "--connect-url {url}: kafkademo speaks plain HTTP to Kafka Connect; \
-                     reach a TLS-only worker through a local proxy"
-                )))
-            }
-            _ => {
-                return Err(Error::Usage(format!(
-                    "--connect-url takes a worker's REST address such as http://127.0.0.1:8083, not '{url}'"
-                )))
-            }
+            Some(("https", _)) => return Err(Error::Usage(hints::connect_url_https(&url))),
+            _ => return Err(Error::Usage(hints::connect_url_bad(&url))),
         }
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
@@ -327,10 +318,11 @@ impl Connect {
             return Err(Error::Connect {
                 url: self.url.clone(),
                 status: Some(status),
-                message: format!("{method} {}: {message}", path.split('?').next().unwrap_or(path)),
-                hint: rebalancing.then(|| {
-                    "the workers were still rebalancing when --timeout ran out; try again, or give it a longer --timeout".into()
-                }),
+                message: format!(
+                    "{method} {}: {message}",
+                    path.split('?').next().unwrap_or(path)
+                ),
+                hint: rebalancing.then(hints::connect_rebalancing),
             });
         }
     }

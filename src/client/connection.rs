@@ -16,10 +16,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
-use crate::client::cluster::BrokerConfig;
+use crate::client::brokers::BrokerConfig;
 use crate::client::codes;
 use crate::client::deadline::Deadline;
 use crate::client::security::{sasl, Sasl};
+use crate::client::versions;
 use crate::client::wire::Wire;
 use crate::error::{Error, Result};
 
@@ -161,12 +162,8 @@ impl Connection {
             addr: self.addr.clone(),
             what: format!("{} (API key {})", api_name::<R>(), R::KEY),
         };
-        let &(min, max) = self.versions.get(&R::KEY).ok_or_else(unsupported)?;
-        let v = max.min(ours.max);
-        if v < min.max(ours.min) {
-            return Err(unsupported());
-        }
-        Ok(v)
+        let theirs = self.versions.get(&R::KEY).copied();
+        versions::highest_common(theirs, (ours.min, ours.max)).ok_or_else(unsupported)
     }
 
     /// Sends `request` at the negotiated version and waits up to the timeout.
@@ -385,6 +382,31 @@ fn api_name<R: Request>() -> String {
     let full = std::any::type_name::<R>();
     let short = full.rsplit("::").next().unwrap_or(full);
     short.trim_end_matches("Request").to_string()
+}
+
+/// SASL's view of a connection (client::security::sasl), so that module
+/// need not depend on this one.
+impl sasl::Exchange for Connection {
+    fn addr(&self) -> &str {
+        Connection::addr(self)
+    }
+
+    fn api_versions(&self) -> &HashMap<i16, (i16, i16)> {
+        Connection::api_versions(self)
+    }
+
+    fn version<R: Request>(&self) -> Result<i16> {
+        Connection::version::<R>(self)
+    }
+
+    fn call_raw<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+        deadline: Deadline,
+    ) -> Result<R::Response> {
+        Connection::call_raw(self, request, version, deadline)
+    }
 }
 
 #[cfg(test)]

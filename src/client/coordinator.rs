@@ -503,7 +503,7 @@ pub fn group_error(code: i16, group: &str, action: &str) -> Error {
         // UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION for a commit made outside the group
         codes::ILLEGAL_GENERATION | codes::UNKNOWN_MEMBER_ID => (
             format!("cannot {action} group '{group}': not a member of its current generation"),
-            Some("the group has active members; stop them or use another --group".to_string()),
+            Some(crate::error::hints::another_group()),
         ),
         _ => (
             format!(

@@ -159,7 +159,7 @@ impl Reader {
     pub fn set_isolation(&mut self, isolation: Isolation) -> Result<()> {
         if isolation == Isolation::ReadCommitted && matches!(self.backend, Backend::Classic(_)) {
             return Err(Error::Usage(
-                "read_committed needs the modern data path (record batches); the classic path reads message format v0, which has no transactions: use --protocol modern".into(),
+                crate::error::hints::read_committed_needs_modern(),
             ));
         }
         self.isolation = isolation;

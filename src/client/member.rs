@@ -146,7 +146,7 @@ impl Member {
                         self.coordinator.group,
                         humantime::format_duration(bound)
                     ),
-                    "other members may be stuck; check `kafkademo group describe`",
+                    crate::error::hints::members_stuck(),
                 ));
             }
             match self.join_and_sync(cluster)? {

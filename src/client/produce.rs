@@ -21,7 +21,7 @@ use crate::client::modern::batch::BatchIdentity;
 use crate::client::modern::leaders::Leaders;
 use crate::client::modern::produce::{BatchBuffer, Outgoing};
 use crate::client::retry::{retriable, Retry};
-use crate::error::{Error, Result};
+use crate::error::{hints, Error, Result};
 
 /// How many replicas must have a record before the broker answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,10 +308,7 @@ impl Producer {
     /// is a usage error rather than headers silently dropped.
     pub fn with_headers(mut self, headers: Vec<(String, Vec<u8>)>) -> Result<Producer> {
         if !headers.is_empty() && matches!(self.backend, Backend::Classic(_)) {
-            return Err(Error::Usage(format!(
-                "record headers need the modern data path, and {} is served by the classic one: add --protocol modern (Kafka 0.11 or later)",
-                self.brokers
-            )));
+            return Err(Error::Usage(hints::headers_need_modern(&self.brokers)));
         }
         self.headers = headers.into();
         Ok(self)
@@ -322,10 +319,9 @@ impl Producer {
     pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
         if let Backend::Classic(inner) = &mut self.backend {
             let Some(codec) = compression.codec() else {
-                return Err(Error::Usage(format!(
-                    "--compression {} needs the modern data path, and {} is served by the classic one: add --protocol modern",
+                return Err(Error::Usage(hints::compression_needs_modern(
                     compression.name(),
-                    self.brokers
+                    &self.brokers,
                 )));
             };
             // A worker that is gone is rebuilt with the compression on the next send.
@@ -539,10 +535,7 @@ impl Producer {
                             r.key.len() + r.value.len(),
                             self.topic
                         ),
-                        hint: Some(
-                            "raise the limit with `kafkademo topic create … --config max.message.bytes=N`"
-                                .into(),
-                        ),
+                        hint: Some(hints::raise_max_message_bytes()),
                     }
                 }
                 code => codes::partition_error(code, &self.topic, partition, &self.brokers)
@@ -664,7 +657,7 @@ fn build(
     if partitions == 0 {
         return Err(Error::broker_with_hint(
             format!("topic '{topic}' has no partitions in the metadata from {brokers}"),
-            "the topic may be being deleted; check it with `kafkademo topic describe`",
+            hints::topic_maybe_deleted(),
         ));
     }
     if cluster.data_path()? == DataPath::Modern {

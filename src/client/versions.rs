@@ -32,6 +32,16 @@ const CRATE_SENDS: [(i16, &str, i16); 3] = [
 /// A broker's ApiVersions table: API key -> (min, max) version it accepts.
 pub type ApiVersions = HashMap<i16, (i16, i16)>;
 
+/// The version to speak: the highest in both the broker's range (`theirs`,
+/// None when it does not list the API) and ours, if the two ranges meet.
+/// The one rule every request's version goes by (`Connection::version`,
+/// the modern path's `pick_version`).
+pub fn highest_common(theirs: Option<(i16, i16)>, ours: (i16, i16)) -> Option<i16> {
+    let (min, max) = theirs?;
+    let v = max.min(ours.1);
+    (v >= min.max(ours.0)).then_some(v)
+}
+
 /// A Kafka 4.0 or later broker, told apart by the minimums KIP-896 raised
 /// (Produce's advertised minimum stayed at v0, so it cannot tell).
 pub fn is_kafka4(versions: &ApiVersions) -> bool {

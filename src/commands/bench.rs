@@ -4,9 +4,13 @@
 //! the next, so the throughput modes spread the work over several
 //! connections, one thread each (docs/performance.md says why and how much).
 
+mod plot;
 mod progress;
+mod results;
 mod stats;
 mod stream_e2e;
+mod stream_table;
+mod table;
 mod workers;
 
 use std::io::Write;
@@ -33,6 +37,9 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
         BenchCommand::Consume(args) => consume(brokers, &args, quiet),
         BenchCommand::E2e(args) => e2e(brokers, &args, quiet),
         BenchCommand::StreamE2e(args) => stream_e2e(brokers, &args),
+        BenchCommand::Plot(args) => plot::execute(&args),
+        BenchCommand::Table(args) => table::execute(&args),
+        BenchCommand::StreamTable(args) => stream_table::execute(&args),
     }
 }
 

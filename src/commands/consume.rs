@@ -67,7 +67,7 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
             None => HashMap::new(),
         };
         let mut reader = Reader::new(&cluster, &args.topic, &partitions, &start, reset)?;
-        isolate(&mut reader, &cluster, args.isolation)?;
+        isolate(&mut reader, cluster.data_path()?, args.isolation)?;
         ready(&args.topic, &partitions, brokers);
         return consume_loop(&mut reader, None, &mut cluster, &args);
     };
@@ -83,7 +83,7 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         ));
     }
     // Before joining: a member that cannot fetch would only hold up the group.
-    cluster.data_path()?;
+    let data_path = cluster.data_path()?;
     let member = Member::join(&mut cluster, group, &args.topic, timeouts)?;
     let mut session = GroupSession::new(member, &args.topic)?;
     let mut reader = Reader::new(
@@ -93,7 +93,7 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         &session.committed,
         reset,
     )?;
-    isolate(&mut reader, &cluster, args.isolation)?;
+    isolate(&mut reader, data_path, args.isolation)?;
     ready(&args.topic, session.member.assignment(), brokers);
     let result = consume_loop(&mut reader, Some(&mut session), &mut cluster, &args);
     // Whatever ended the loop, commit what was printed, then leave.
@@ -104,11 +104,11 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
 /// read_committed unless asked otherwise where the data path has
 /// transactions (kcat's default too; Kafka's console consumer reads
 /// uncommitted): a reader should not see what a producer aborted.
-fn isolate(reader: &mut Reader, cluster: &Cluster, asked: Option<IsolationArg>) -> Result<()> {
+fn isolate(reader: &mut Reader, data_path: DataPath, asked: Option<IsolationArg>) -> Result<()> {
     let isolation = match asked {
         Some(IsolationArg::ReadCommitted) => Isolation::ReadCommitted,
         Some(IsolationArg::ReadUncommitted) => Isolation::ReadUncommitted,
-        None if cluster.data_path()? == DataPath::Modern => Isolation::ReadCommitted,
+        None if data_path == DataPath::Modern => Isolation::ReadCommitted,
         None => Isolation::ReadUncommitted,
     };
     reader.set_isolation(isolation)

@@ -567,7 +567,7 @@ impl App<'_> {
             };
             last_input.insert(r.partition, Instant::now());
             if repartitioned {
-                match serde_json::from_slice::<repartition::Copy>(r.value) {
+                match serde_json::from_slice::<repartition::Repartitioned>(r.value) {
                     Ok(c) => task.apply_repartitioned(
                         r.offset,
                         (c.src, c.off),

@@ -24,6 +24,7 @@ use kafka_protocol::records::Compression;
 use crate::client::modern::batch::{self, BatchIdentity, BatchRecord, EncodeError};
 use crate::client::modern::leaders::Leaders;
 use crate::client::retry;
+use crate::client::versions;
 use crate::error::{Error, Result};
 
 /// Produce v3 is the first with record batches (message format v2); v12
@@ -258,7 +259,7 @@ pub(super) fn pick_version<R: Request>(
     needs: &str,
 ) -> Result<i16> {
     let theirs = conn.api_versions().get(&R::KEY).copied();
-    choose(theirs, ours).ok_or_else(|| {
+    versions::highest_common(theirs, ours).ok_or_else(|| {
         let name = std::any::type_name::<R>()
             .rsplit("::")
             .next()
@@ -273,13 +274,6 @@ pub(super) fn pick_version<R: Request>(
             what: format!("{name} v{} to v{} ({needs}; {listed})", ours.0, ours.1),
         }
     })
-}
-
-/// The highest version in both ranges, if they meet.
-fn choose(theirs: Option<(i16, i16)>, ours: (i16, i16)) -> Option<i16> {
-    let (min, max) = theirs?;
-    let v = max.min(ours.1);
-    (v >= min.max(ours.0)).then_some(v)
 }
 
 /// The broker's wait for replication: three quarters of ours, so its
@@ -390,12 +384,27 @@ mod tests {
 
     #[test]
     fn versions_are_the_highest_both_speak_from_v3() {
-        assert_eq!(choose(Some((0, 9)), PRODUCE_VERSIONS), Some(9));
-        assert_eq!(choose(Some((0, 13)), PRODUCE_VERSIONS), Some(11));
-        assert_eq!(choose(Some((3, 13)), PRODUCE_VERSIONS), Some(11));
-        assert_eq!(choose(Some((0, 2)), PRODUCE_VERSIONS), None);
-        assert_eq!(choose(Some((12, 13)), PRODUCE_VERSIONS), None);
-        assert_eq!(choose(None, PRODUCE_VERSIONS), None);
+        assert_eq!(
+            versions::highest_common(Some((0, 9)), PRODUCE_VERSIONS),
+            Some(9)
+        );
+        assert_eq!(
+            versions::highest_common(Some((0, 13)), PRODUCE_VERSIONS),
+            Some(11)
+        );
+        assert_eq!(
+            versions::highest_common(Some((3, 13)), PRODUCE_VERSIONS),
+            Some(11)
+        );
+        assert_eq!(
+            versions::highest_common(Some((0, 2)), PRODUCE_VERSIONS),
+            None
+        );
+        assert_eq!(
+            versions::highest_common(Some((12, 13)), PRODUCE_VERSIONS),
+            None
+        );
+        assert_eq!(versions::highest_common(None, PRODUCE_VERSIONS), None);
     }
 
     #[test]

@@ -3,15 +3,15 @@
 //! broker's session lifetime (SaslAuthenticate v1+) comes back so the
 //! connection can re-authenticate in time (KIP-368).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Request, StrBytes};
 
 use super::scram::{self, Hash};
 use super::{Mechanism, Sasl};
-use crate::client::connection::Connection;
 use crate::client::deadline::Deadline;
 use crate::error::{Error, Result};
 
@@ -19,10 +19,26 @@ const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const ILLEGAL_SASL_STATE: i16 = 34;
 const SASL_AUTHENTICATION_FAILED: i16 = 58;
 
+/// What SASL needs of a connection: where it goes, the broker's version
+/// table, and one request answered before a deadline. `client::connection`
+/// implements it; a trait, so that this module need not name the connection
+/// that calls it (no dependency cycle).
+pub trait Exchange {
+    fn addr(&self) -> &str;
+    fn api_versions(&self) -> &HashMap<i16, (i16, i16)>;
+    fn version<R: Request>(&self) -> Result<i16>;
+    fn call_raw<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+        deadline: Deadline,
+    ) -> Result<R::Response>;
+}
+
 /// Authenticates `conn` with `creds` before `deadline`; the session's
 /// lifetime if the broker limits it.
-pub fn authenticate(
-    conn: &mut Connection,
+pub fn authenticate<C: Exchange>(
+    conn: &mut C,
     creds: &Sasl,
     deadline: Deadline,
 ) -> Result<Option<Duration>> {
@@ -84,7 +100,7 @@ pub fn authenticate(
         ),
         hint: Some("check the user name and password (sasl.jaas.config)".into()),
     };
-    let round = |conn: &mut Connection, bytes: Vec<u8>| -> Result<(Bytes, Option<Duration>)> {
+    let round = |conn: &mut C, bytes: Vec<u8>| -> Result<(Bytes, Option<Duration>)> {
         let version = conn.version::<SaslAuthenticateRequest>()?;
         let response = conn.call_raw(
             &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes)),

@@ -1,20 +1,23 @@
-//! A one-line progress bar on stderr for benchmark runs that last: drawn
-//! only on a terminal, never with `-q`, and only once a run has gone on for
-//! a couple of seconds, so short runs and pipes stay clean.
+//! A one-line progress bar on stderr for benchmark runs that last, drawn by
+//! `indicatif`: only on a terminal, never with `-q`, and only once a run has
+//! gone on for a couple of seconds, so short runs and pipes stay clean.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Runs shorter than this never show a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(2);
-const REDRAW_EVERY: Duration = Duration::from_millis(100);
-const WIDTH: usize = 30;
+/// Redraws per second at most.
+const REDRAWS_PER_SECOND: u8 = 10;
+/// The bar's resolution: positions are thousandths of the run.
+const STEPS: u64 = 1000;
 
 pub struct Progress {
     enabled: bool,
     start: Instant,
-    last: Option<Instant>,
-    shown: bool,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
@@ -22,8 +25,7 @@ impl Progress {
         Progress {
             enabled: !quiet && std::io::stderr().is_terminal(),
             start: Instant::now(),
-            last: None,
-            shown: false,
+            bar: None,
         }
     }
 
@@ -37,36 +39,31 @@ impl Progress {
         if !self.enabled || self.start.elapsed() < SHOW_AFTER {
             return;
         }
-        if self.last.is_some_and(|t| t.elapsed() < REDRAW_EVERY) {
-            return;
-        }
-        self.last = Some(Instant::now());
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(STEPS),
+                ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SECOND),
+            );
+            bar.set_style(
+                ProgressStyle::with_template("[{bar:30}] {percent:>3}% {msg}")
+                    .expect("a valid template")
+                    .progress_chars("## "),
+            );
+            bar
+        });
         let fraction = if total > 0.0 {
             (done / total).clamp(0.0, 1.0)
         } else {
             0.0
         };
-        let filled = (fraction * WIDTH as f64).round() as usize;
-        let mut err = std::io::stderr().lock();
-        // A failing stderr only loses the bar.
-        let _ = write!(
-            err,
-            "\r\x1b[K[{}{}] {:3.0}% {note}",
-            "#".repeat(filled),
-            " ".repeat(WIDTH - filled),
-            fraction * 100.0
-        );
-        let _ = err.flush();
-        self.shown = true;
+        bar.set_message(note.to_string());
+        bar.set_position((fraction * STEPS as f64).round() as u64);
     }
 
     /// Erases the bar, if one was drawn.
     pub fn finish(&mut self) {
-        if self.shown {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[K");
-            let _ = err.flush();
-            self.shown = false;
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }

@@ -51,7 +51,7 @@ pub fn topic(application_id: &str) -> String {
 
 /// A repartitioned record's value: event time and where it came from.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Copy {
+pub struct Repartitioned {
     pub t: i64,
     pub src: i32,
     pub off: i64,
@@ -157,7 +157,7 @@ impl Feeder {
             next.insert(r.partition, r.offset + 1);
             match extract.key_and_time(r.key, r.value, r.timestamp.map(|t| t.ms)) {
                 Ok((key, t)) => {
-                    let copy = Copy {
+                    let copy = Repartitioned {
                         t,
                         src: r.partition,
                         off: r.offset,
