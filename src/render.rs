@@ -1,10 +1,13 @@
 //! How a consumed record is shown, whatever bytes it holds: one text line
 //! (`A 42` for the exercise's records, `key<TAB>value` otherwise) or one JSON
 //! line, with control characters and invalid UTF-8 escaped; Debezium change
-//! events also as one readable line each (`changes`).
+//! events also as one readable line each (`changes`). Also how any other
+//! text from Kafka reaches a human: escaped (`printable`, `Escaped`), so no
+//! record, client id or broker message can drive the terminal.
 
 pub mod changes;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 pub use crate::client::fetch::Consumed;
@@ -37,6 +40,35 @@ pub fn escape(bytes: &[u8], out: &mut String) -> bool {
         }
     }
     escaped
+}
+
+/// Text from Kafka (a client id, a group name, a record's key, a broker's
+/// message) for a one-line place meant for humans: a table cell, a warning,
+/// an error line. Control characters (newline and tab too) are written as
+/// `escape` writes them, so nothing in it can move the cursor, retitle or
+/// recolour the terminal, or start a line of its own. Borrowed when clean.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    escape(text.as_bytes(), &mut out);
+    Cow::Owned(out)
+}
+
+/// A record as `--raw` writes it: the text line's layout with the bytes as
+/// they are (no escapes, no UTF-8 check), for tools that want the payload
+/// itself. A value holding a newline then spans lines.
+pub fn raw_line(r: &Consumed, out: &mut Vec<u8>) {
+    if let Some(p) = decode_parity(&r.key, &r.value) {
+        let _ = std::io::Write::write_fmt(out, format_args!("{} {}", p.origin, p.number));
+        return;
+    }
+    if !r.key.is_empty() {
+        out.extend_from_slice(&r.key);
+        out.push(b'\t');
+    }
+    out.extend_from_slice(&r.value);
 }
 
 /// The text line for a record (without the newline):
@@ -182,6 +214,29 @@ mod tests {
         let mut s = String::new();
         text_line(r, &mut s);
         s
+    }
+
+    #[test]
+    fn printable_text_escapes_every_control_character() {
+        assert!(matches!(printable("group-1 ✓"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("c\x1b]0;pwned\x07\x1b[2J\tx\ny\r\u{9b}"),
+            "c\\x1b]0;pwned\\x07\\x1b[2J\\tx\\ny\\r\\x9b"
+        );
+    }
+
+    #[test]
+    fn raw_lines_keep_the_bytes() {
+        let mut out = Vec::new();
+        raw_line(&rec(b"k\x1b", b"a\nb\xff"), &mut out);
+        assert_eq!(out, b"k\x1b\ta\nb\xff");
+        out.clear();
+        raw_line(&rec(b"", b"\x1b[2J"), &mut out);
+        assert_eq!(out, b"\x1b[2J");
+        out.clear();
+        let (k, v) = encode_parity("A", 42);
+        raw_line(&rec(&k, &v), &mut out);
+        assert_eq!(out, b"A 42");
     }
 
     #[test]
