@@ -138,22 +138,23 @@ fn group_describe_shows_a_java_consumers_client_id_escaped() {
         .spawn()
         .expect("cannot run Kafka's console consumer");
     let mut java = JavaConsumer::new(java);
-    let described = wait_for(
+    // Once it is assigned the partition: the row of the topic names it.
+    let (described, row) = wait_for(
         Duration::from_secs(60),
-        "the Java consumer in `group describe`",
+        "the Java consumer owning the partition in `group describe`",
         || {
             java.assert_running();
             let r = run(&["group", "describe", &group]);
-            (r.code == 0 && r.stdout.contains("pwned")).then_some(r)
+            let row = r
+                .stdout
+                .lines()
+                .find(|l| l.starts_with(&topic.name) && l.contains("pwned"))?
+                .to_string();
+            Some((r, row))
         },
     );
     no_escape_in("group describe", &described.stdout);
     // CONSUMER-ID (the client id, a dash, a UUID), HOST and CLIENT-ID.
-    let row = described
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(&topic.name))
-        .unwrap_or_else(|| panic!("no row of topic {}: {described:?}", topic.name));
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert!(cells[5].starts_with(&format!("c{SHOWN}-")), "{row}");
     assert_eq!(cells[7], format!("c{SHOWN}"), "{row}");
