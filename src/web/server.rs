@@ -429,12 +429,12 @@ fn close_with(mut stream: TcpStream, r: &Response) {
     }
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + DRAIN_FOR;
-    let mut drained = Vec::new();
-    while drained.len() < DRAIN {
-        drained.clear();
-        match read_until(&mut stream, deadline, DRAIN, &mut drained) {
+    let (mut total, mut scratch) = (0, Vec::new());
+    while total < DRAIN {
+        scratch.clear();
+        match read_until(&mut stream, deadline, DRAIN - total, &mut scratch) {
             Ok(0) | Err(_) => break,
-            Ok(_) => {}
+            Ok(n) => total += n,
         }
     }
 }
