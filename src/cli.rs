@@ -588,6 +588,12 @@ pub struct Consume {
     /// How each record is shown, one line a record
     #[arg(long, value_enum, default_value_t = ConsumeFormat::Text)]
     pub format: ConsumeFormat,
+    /// Text lines with each key and value byte as stored: no escapes, so a
+    /// value holding a newline or a terminal escape is written as is (for
+    /// piping to tools that want the bytes; without it, text lines show
+    /// control characters escaped, on a terminal and in a pipe alike)
+    #[arg(long)]
+    pub raw: bool,
     /// read-committed: records of aborted transactions never show, and
     /// reading stops at the last stable offset (on the modern data path,
     /// which it then picks under --protocol auto); read-uncommitted: every

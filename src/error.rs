@@ -276,16 +276,18 @@ impl Error {
     /// stderr and a hint; also for failures a command survives (a chat
     /// message the broker refused).
     pub fn report(&self) {
+        use crate::escape::printable;
         use std::io::Write;
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "kafkademo: error: {self}");
+        // Escaped: a broker's or a worker's message may hold anything.
+        let _ = writeln!(stderr, "kafkademo: error: {}", printable(&self.to_string()));
         if let Error::Refused { fields, .. } = self {
             for f in fields {
-                let _ = writeln!(stderr, "  {f}");
+                let _ = writeln!(stderr, "  {}", printable(f));
             }
         }
         if let Some(hint) = self.hint() {
-            let _ = writeln!(stderr, "  hint: {hint}");
+            let _ = writeln!(stderr, "  hint: {}", printable(&hint));
         }
     }
 

@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod delivery;
 mod error;
+mod escape;
 mod observe;
 mod properties;
 mod record;

@@ -1,42 +1,32 @@
 //! How a consumed record is shown, whatever bytes it holds: one text line
 //! (`A 42` for the exercise's records, `key<TAB>value` otherwise) or one JSON
 //! line, with control characters and invalid UTF-8 escaped; Debezium change
-//! events also as one readable line each (`changes`).
+//! events also as one readable line each (`changes`). Also how any other
+//! text from Kafka reaches a human: escaped (`printable`, `Escaped`), so no
+//! record, client id or broker message can drive the terminal.
 
 pub mod changes;
+
+pub use crate::escape::{escape, printable, Escaped};
 
 use std::fmt::Write as _;
 
 pub use crate::client::fetch::Consumed;
 use crate::record::decode_parity;
 
-/// Payload bytes as one line of text: valid UTF-8 as is, invalid bytes as
-/// `\xNN`, and control characters escaped so a record is always one line.
-/// Returns whether anything was escaped.
-pub fn escape(bytes: &[u8], out: &mut String) -> bool {
-    let mut escaped = false;
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c.is_control() => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c => {
-                    out.push(c);
-                    continue;
-                }
-            }
-            escaped = true;
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-            escaped = true;
-        }
+/// A record as `--raw` writes it: the text line's layout with the bytes as
+/// they are (no escapes, no UTF-8 check), for tools that want the payload
+/// itself. A value holding a newline then spans lines.
+pub fn raw_line(r: &Consumed, out: &mut Vec<u8>) {
+    if let Some(p) = decode_parity(&r.key, &r.value) {
+        let _ = std::io::Write::write_fmt(out, format_args!("{} {}", p.origin, p.number));
+        return;
     }
-    escaped
+    if !r.key.is_empty() {
+        out.extend_from_slice(&r.key);
+        out.push(b'\t');
+    }
+    out.extend_from_slice(&r.value);
 }
 
 /// The text line for a record (without the newline):
@@ -117,40 +107,6 @@ pub fn json_line(r: &Consumed) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// A writer for human-facing text that may hold data from elsewhere (a
-/// Connect worker's names, traces and configs): control characters other
-/// than newline and tab are written as `\xNN`, so no data can move the
-/// cursor, retitle or recolour the terminal. Each write must be whole UTF-8,
-/// as formatted text is.
-pub struct Escaped<W>(pub W);
-
-impl<W: std::io::Write> std::io::Write for Escaped<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        if !text
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            self.0.write_all(buf)?;
-            return Ok(buf.len());
-        }
-        let mut out = String::with_capacity(text.len() + 8);
-        for c in text.chars() {
-            if c.is_control() && c != '\n' && c != '\t' {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            } else {
-                out.push(c);
-            }
-        }
-        self.0.write_all(out.as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +138,32 @@ mod tests {
         let mut s = String::new();
         text_line(r, &mut s);
         s
+    }
+
+    #[test]
+    fn printable_text_escapes_every_control_character() {
+        assert!(matches!(
+            printable("group-1 ✓"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("c\x1b]0;pwned\x07\x1b[2J\tx\ny\r\u{9b}"),
+            "c\\x1b]0;pwned\\x07\\x1b[2J\\tx\\ny\\r\\x9b"
+        );
+    }
+
+    #[test]
+    fn raw_lines_keep_the_bytes() {
+        let mut out = Vec::new();
+        raw_line(&rec(b"k\x1b", b"a\nb\xff"), &mut out);
+        assert_eq!(out, b"k\x1b\ta\nb\xff");
+        out.clear();
+        raw_line(&rec(b"", b"\x1b[2J"), &mut out);
+        assert_eq!(out, b"\x1b[2J");
+        out.clear();
+        let (k, v) = encode_parity("A", 42);
+        raw_line(&rec(&k, &v), &mut out);
+        assert_eq!(out, b"A 42");
     }
 
     #[test]

@@ -115,7 +115,25 @@ fn init_logging(global: &Global) {
     } else {
         format!("{default},kafka::=off")
     };
+    // env_logger's own layout; the message escaped, as it may carry a
+    // record's key or a broker's words (crate::escape::printable).
+    let mut layout = env_logger::fmt::ConfigurableFormat::default();
+    layout.timestamp(Some(env_logger::TimestampPrecision::Millis));
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
-        .format_timestamp_millis()
+        .format(move |buf, record| {
+            let message = record.args().to_string();
+            let message = crate::escape::printable(&message);
+            layout.format(
+                buf,
+                &log::Record::builder()
+                    .level(record.level())
+                    .target(record.target())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .args(format_args!("{message}"))
+                    .build(),
+            )
+        })
         .init();
 }

@@ -17,7 +17,7 @@ use crate::client::member::{GroupTimeouts, Member};
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::render::changes::change_line;
-use crate::render::{json_line, text_line};
+use crate::render::{json_line, raw_line, text_line};
 use crate::signal::interrupted;
 
 use crate::commands::COMMIT_EVERY;
@@ -27,6 +27,11 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         return Ok(());
     }
     admin::validate_topic_name(&args.topic)?;
+    if args.raw && args.format != ConsumeFormat::Text {
+        return Err(Error::Usage(
+            "--raw writes text lines: it goes with --format text only".into(),
+        ));
+    }
     // Read committed, asked for under --protocol auto: the path that can
     // (the classic one reads message format v0, which has no transactions).
     let brokers = &match (args.isolation, brokers.data_path) {
@@ -130,6 +135,7 @@ fn consume_loop(
 ) -> Result<()> {
     let mut out = Delivery::stdout().map_err(Error::Output)?;
     let mut line = String::new();
+    let mut raw = Vec::new();
     let mut seen: u64 = 0;
     loop {
         if interrupted() {
@@ -145,13 +151,20 @@ fn consume_loop(
         let mut done = false;
         for r in &records {
             line.clear();
+            raw.clear();
             match args.format {
+                ConsumeFormat::Text if args.raw => raw_line(r, &mut raw),
                 ConsumeFormat::Text => text_line(r, &mut line),
                 ConsumeFormat::Json => line.push_str(&json_line(r)),
                 ConsumeFormat::Changes => change_line(r, &mut line),
             }
-            line.push('\n');
-            out.push(line.as_bytes(), r.partition, r.offset);
+            if args.raw {
+                raw.push(b'\n');
+                out.push(&raw, r.partition, r.offset);
+            } else {
+                line.push('\n');
+                out.push(line.as_bytes(), r.partition, r.offset);
+            }
             seen += 1;
             if args.count.is_some_and(|c| seen >= c) {
                 done = true;

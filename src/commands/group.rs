@@ -1,6 +1,8 @@
 //! `kafkademo group list|describe|reset-offsets`: what kafka-consumer-groups
-//! shows and does, for groups of kafkademo and Java consumers alike.
+//! shows and does, for groups of kafkademo and Java consumers alike. Names
+//! and ids come from whoever joined a group: they are shown escaped.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
@@ -9,6 +11,7 @@ use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::coordinator::{list_groups, Coordinator, Generation, GroupDescription};
 use crate::client::list_offsets::{offsets_at, At};
 use crate::error::{Error, Result};
+use crate::render::printable;
 
 pub fn execute(brokers: &BrokerConfig, cmd: GroupCommand) -> Result<()> {
     let mut cluster = Cluster::connect(brokers)?;
@@ -16,7 +19,8 @@ pub fn execute(brokers: &BrokerConfig, cmd: GroupCommand) -> Result<()> {
     match cmd {
         GroupCommand::List => {
             for (name, state) in list_groups(&mut cluster)? {
-                writeln!(out, "{name}\t{state}").map_err(Error::Output)?;
+                writeln!(out, "{}\t{}", printable(&name), printable(&state))
+                    .map_err(Error::Output)?;
             }
             Ok(())
         }
@@ -68,8 +72,9 @@ fn describe(cluster: &mut Cluster, group: &str, out: &mut impl Write) -> Result<
 
     writeln!(
         out,
-        "Group {group}: state {}, {} member{}{}, coordinator {}",
-        description.state,
+        "Group {}: state {}, {} member{}{}, coordinator {}",
+        printable(group),
+        printable(&description.state),
         description.members.len(),
         if description.members.len() == 1 {
             ""
@@ -79,7 +84,7 @@ fn describe(cluster: &mut Cluster, group: &str, out: &mut impl Write) -> Result<
         if description.protocol.is_empty() {
             String::new()
         } else {
-            format!(", assignor {}", description.protocol)
+            format!(", assignor {}", printable(&description.protocol))
         },
         coordinator.addr()
     )
@@ -209,7 +214,7 @@ fn reset(cluster: &mut Cluster, r: &GroupReset, out: &mut impl Write) -> Result<
     }
     if r.execute {
         coordinator.commit(&r.topic, &plan, &Generation::standalone())?;
-        writeln!(out, "Offsets of group {} reset.", r.group).map_err(Error::Output)
+        writeln!(out, "Offsets of group {} reset.", printable(&r.group)).map_err(Error::Output)
     } else {
         writeln!(out, "Dry run: nothing changed. Add --execute to apply.").map_err(Error::Output)
     }
@@ -303,8 +308,14 @@ fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-/// Left-aligned columns, two spaces apart, as kafka-consumer-groups prints them.
+/// Left-aligned columns, two spaces apart, as kafka-consumer-groups prints
+/// them; every cell escaped (`render::printable`), as cells hold names and
+/// ids from Kafka.
 pub fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let rows: Vec<Vec<Cow<str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c)).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -315,7 +326,7 @@ pub fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Resul
                 .unwrap_or(0)
         })
         .collect();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             if c + 1 == row.len() {

@@ -432,6 +432,7 @@ fn report_skipped(numbers: &[u64], acknowledged: usize, error: &Error) {
     } else {
         String::new()
     };
+    let error = crate::render::printable(&error.to_string()).into_owned();
     eprintln!("kafkademo: {lines} not sent{some}: {error}; going on (--keep-going)");
 }
 

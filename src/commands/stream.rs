@@ -24,6 +24,7 @@ use crate::client::member::{GroupTimeouts, Member};
 use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::client::transaction::{self, TxnProducer, TxnRecord, TRANSACTION_TIMEOUT};
 use crate::error::{Error, Result};
+use crate::render::printable;
 use crate::stream::task::{Restorer, Task, WindowCount};
 use crate::stream::{Extract, Unusable, Windows};
 
@@ -890,7 +891,8 @@ fn table(brokers: &BrokerConfig, args: &StreamTable) -> Result<()> {
 }
 
 /// One row: a window count as `START–END KEY COUNT ####`, anything else as
-/// `KEY = VALUE`; JSON rows are `{"key":…,"value":…}`.
+/// `KEY = VALUE`, keys and values escaped (`render::printable`); JSON rows
+/// are `{"key":…,"value":…}`.
 fn row_line(format: Format, key: &str, value: &str) -> String {
     if format == Format::Json {
         return format!("{}\n", serde_json::json!({"key": key, "value": value}));
@@ -910,11 +912,11 @@ fn row_line(format: Format, key: &str, value: &str) -> String {
             "{} – {}  {}  {:>6}  {}\n",
             clock(w.start),
             clock(w.end),
-            w.key,
+            printable(&w.key),
             w.count,
             "#".repeat(w.count.clamp(0, 60) as usize)
         ),
-        None => format!("{key} = {value}\n"),
+        None => format!("{} = {}\n", printable(key), printable(value)),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `kafkademo top`: the cluster at a glance, live in the terminal (top/tui.rs)
 //! or as one snapshot in text or JSON (`--once`, or whenever stdout is not a
 //! terminal). The numbers come from `client::observe` and `observe::History`;
-//! docs/monitoring.md says what each one means.
+//! docs/monitoring.md says what each one means. Every cell is escaped
+//! (`render::printable`): group names, states and member ids are anyone's.
 
 mod tui;
 
@@ -15,6 +16,7 @@ use crate::client::observe::Observer;
 use crate::commands::group::write_table;
 use crate::error::{Error, Result};
 use crate::observe::{History, View};
+use crate::render::printable;
 
 pub fn execute(brokers: &BrokerConfig, args: Top) -> Result<()> {
     if args.interval.is_zero() {
@@ -111,8 +113,8 @@ pub fn broker_rows(view: &View) -> Vec<Vec<String>> {
     for b in &view.brokers {
         rows.push(vec![
             b.id.to_string(),
-            b.addr.clone(),
-            opt(b.rack.clone()),
+            text(&b.addr),
+            text(&opt(b.rack.clone())),
             b.status.name().into(),
             if view.controller == Some(b.id) {
                 "yes"
@@ -137,7 +139,7 @@ pub fn topic_rows(view: &View) -> Vec<Vec<String>> {
     ])];
     for t in &view.topics {
         rows.push(vec![
-            t.name.clone(),
+            text(&t.name),
             t.partitions.len().to_string(),
             rate(t.records_in_per_s),
             rate(t.records_out_per_s),
@@ -159,8 +161,8 @@ pub fn group_rows(view: &View) -> Vec<Vec<String>> {
             .filter_map(|t| t.records_out_per_s)
             .collect();
         rows.push(vec![
-            g.name.clone(),
-            g.state.clone(),
+            text(&g.name),
+            text(&g.state),
             g.members.to_string(),
             opt(g.lag),
             g.time_lag.text(),
@@ -170,7 +172,7 @@ pub fn group_rows(view: &View) -> Vec<Vec<String>> {
                 if g.protocol_type.is_empty() {
                     "-".to_string()
                 } else {
-                    g.protocol_type.clone()
+                    text(&g.protocol_type)
                 }
             } else {
                 "stream".into()
@@ -229,19 +231,24 @@ pub fn group_partition_rows(view: &View, group: Option<&str>) -> Vec<Vec<String>
         }
         for p in &g.partitions {
             rows.push(vec![
-                g.name.clone(),
-                p.offset.topic.clone(),
+                text(&g.name),
+                text(&p.offset.topic),
                 p.offset.partition.to_string(),
                 opt(p.offset.committed),
                 opt(p.offset.log_end),
                 opt(p.lag),
                 p.time_lag.text(),
                 p.status.name().into(),
-                opt(p.offset.owner.clone()),
+                text(&opt(p.offset.owner.clone())),
             ]);
         }
     }
     rows
+}
+
+/// A cell that shows text from Kafka.
+fn text(s: &str) -> String {
+    printable(s).into_owned()
 }
 
 fn cells(names: &[&str]) -> Vec<String> {
@@ -252,7 +259,7 @@ fn cells(names: &[&str]) -> Vec<String> {
 pub fn headline(view: &View) -> String {
     format!(
         "Cluster via {}, controller {}, at {} (history {} of {})",
-        view.bootstrap,
+        printable(&view.bootstrap),
         opt(view.controller),
         clock(view.taken_at_ms),
         crate::observe::short_duration(Duration::from_millis(view.covered_ms)),
@@ -274,7 +281,7 @@ fn write_text(out: &mut impl Write, view: &View) -> std::io::Result<()> {
         write_table(out, &partitions)?;
     }
     for p in &view.problems {
-        writeln!(out, "note: {p}")?;
+        writeln!(out, "note: {}", printable(p))?;
     }
     Ok(())
 }

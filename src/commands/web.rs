@@ -1,8 +1,10 @@
 //! `kafkademo web`: a page that shows a topic's records as they arrive and
-//! sends messages to it, over a synchronous tiny_http server. The main
-//! thread routes requests and watches for Ctrl-C; one consumer thread feeds
-//! the hub (src/web/); each open page's event stream and each POST get a
-//! thread of their own, so a slow browser never holds up the others.
+//! sends messages to it, over a small synchronous HTTP server
+//! (`web::server`). The main thread watches for Ctrl-C; one consumer thread
+//! feeds the hub (src/web/); each connection (an open page's event stream,
+//! a POST) is served on a thread of its own, up to a fixed number of them,
+//! so a slow browser never holds up the others and no client can make the
+//! server take more threads or bytes than that.
 //!
 //! Window counts (`kafkademo stream count`'s output) need no flag: the page
 //! draws every record whose value is such a count as a live bar chart (the
@@ -13,14 +15,13 @@
 //! new page the latest count of each of the 12 most recent windows besides
 //! the `--history` latest records.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::RecvTimeoutError;
-use tiny_http::{Request, Server};
 
 use crate::cli::Web;
 use crate::client::admin;
@@ -28,9 +29,10 @@ use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::produce::{Acks, Landed, OutRecord, Producer};
 use crate::error::{Error, ExitCode, Result};
 use crate::signal::interrupted;
-use crate::web::http::{self, EventStream, Route, MAX_BODY, MAX_DRAIN};
+use crate::web::http::{self, EventStream, Route, MAX_BODY};
 use crate::web::hub::{Hub, Subscription};
 use crate::web::metrics;
+use crate::web::server::{self, Limits, Reply, Request, Response};
 use crate::web::stream::{self, Stream};
 use crate::web::watch::{Seen, Watch};
 
@@ -39,8 +41,14 @@ const TICK: Duration = Duration::from_millis(100);
 /// A comment line this often keeps proxies from closing an idle stream and
 /// finds pages that went away.
 const KEEPALIVE: Duration = Duration::from_secs(15);
-/// POSTs handled at once; more get 503.
+/// Connections served at once (each open page holds one or two, a browser
+/// keeps up to six); more get 503.
+const MAX_CONNECTIONS: usize = 128;
+/// POST bodies read at once; more get 503.
 const MAX_POSTS: usize = 8;
+/// How long a client may take to send a request (or a message), and how
+/// long an idle connection is kept.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Scrapes answered at once, and cluster pages open at once; more get 503.
 const MAX_SCRAPES: usize = 8;
 const MAX_CLUSTER_PAGES: usize = 32;
@@ -53,7 +61,6 @@ struct Context {
     bind: IpAddr,
     hub: Arc<Hub>,
     producer: Mutex<Option<Producer>>,
-    posts: AtomicUsize,
     watch: Arc<Watch>,
     scrapes: AtomicUsize,
     cluster_pages: AtomicUsize,
@@ -71,8 +78,6 @@ pub fn execute(brokers: &BrokerConfig, args: Web) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| serve_error(format!("cannot read the listening address: {e}"), None))?;
-    let server = Server::from_listener(listener, None)
-        .map_err(|e| serve_error(format!("cannot start the web server on {addr}: {e}"), None))?;
     if !args.bind.is_loopback() {
         let rights = match brokers.security.user() {
             Some(user) => format!(" as user {user}"),
@@ -114,12 +119,26 @@ pub fn execute(brokers: &BrokerConfig, args: Web) -> Result<()> {
         bind: args.bind,
         hub,
         producer: Mutex::new(None),
-        posts: AtomicUsize::new(0),
         watch,
         scrapes: AtomicUsize::new(0),
         cluster_pages: AtomicUsize::new(0),
     });
-    let result = serve(&server, &ctx);
+    let limits = Limits {
+        connections: MAX_CONNECTIONS,
+        bodies: MAX_POSTS,
+        max_body: MAX_BODY,
+        max_head: 16 * 1024,
+        timeout: REQUEST_TIMEOUT,
+    };
+    let handler_ctx = ctx.clone();
+    server::start(
+        listener,
+        limits,
+        Arc::new(move |rq| handle(rq, &handler_ctx)),
+        http::error,
+    )
+    .map_err(|e| serve_error(format!("cannot start the web server on {addr}: {e}"), None))?;
+    let result = wait_for_ctrl_c();
     stop.store(true, Ordering::SeqCst);
     ctx.hub.close();
     ctx.watch.stop();
@@ -182,95 +201,77 @@ fn instance_id() -> String {
     format!("{:x}{:x}", nanos & 0xffff_ffff_ffff, std::process::id())
 }
 
-fn serve(server: &Server, ctx: &Arc<Context>) -> Result<()> {
+/// The server runs on its own threads; this one waits for Ctrl-C.
+fn wait_for_ctrl_c() -> Result<()> {
     loop {
         if interrupted() {
             return Err(Error::Interrupted);
         }
-        match server.recv_timeout(TICK) {
-            Ok(Some(rq)) => handle(rq, ctx),
-            Ok(None) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(serve_error(format!("the web server failed: {e}"), None)),
-        }
+        std::thread::sleep(TICK);
     }
 }
 
-fn respond(rq: Request, response: tiny_http::Response<std::io::Cursor<Vec<u8>>>) {
-    if let Err(e) = rq.respond(response) {
-        log::debug!("cannot answer: {e}");
-    }
+fn respond(response: Response) -> Reply {
+    Reply::Response(response)
 }
 
-fn handle(rq: Request, ctx: &Arc<Context>) {
-    log::debug!("{} {}", rq.method(), rq.url());
+/// Answers one request, on its connection's thread.
+fn handle(rq: Request, ctx: &Arc<Context>) -> Reply {
+    log::debug!("{} {}", rq.method, rq.url);
     if !http::host_allowed(http::header(&rq, "Host"), ctx.bind) {
-        return respond(
-            rq,
-            http::error(403, "this server answers to loopback names only"),
-        );
+        return respond(http::error(
+            403,
+            "this server answers to loopback names only",
+        ));
     }
-    match http::route(rq.method(), rq.url()) {
-        Route::Asset(body, kind) => respond(rq, http::response(200, kind, body)),
-        Route::NotFound => respond(rq, http::error(404, "not found")),
-        Route::WrongMethod(allow) => respond(
-            rq,
-            http::with_header(http::error(405, "method not allowed"), "Allow", allow),
-        ),
-        Route::Events => events(rq, ctx),
-        Route::Send => send(rq, ctx),
-        Route::Metrics => scrape(rq, ctx),
-        Route::ClusterEvents => cluster_events(rq, ctx),
+    match http::route(&rq.method, &rq.url) {
+        Route::Asset(body, kind) => respond(http::response(200, kind, body)),
+        Route::NotFound => respond(http::error(404, "not found")),
+        Route::WrongMethod(allow) => respond(http::with_header(
+            http::error(405, "method not allowed"),
+            "Allow",
+            allow,
+        )),
+        Route::Events => events(&rq, ctx),
+        Route::Send => send(&rq, ctx),
+        Route::Metrics => scrape(ctx),
+        Route::ClusterEvents => cluster_events(&rq, ctx),
     }
 }
 
-/// GET /metrics, on a thread of its own: it may wait (at most
-/// FIRST_SNAPSHOT) for the watcher's first snapshot.
-fn scrape(rq: Request, ctx: &Arc<Context>) {
+/// GET /metrics: it may wait (at most FIRST_SNAPSHOT) for the watcher's
+/// first snapshot.
+fn scrape(ctx: &Arc<Context>) -> Reply {
     if ctx.scrapes.fetch_add(1, Ordering::SeqCst) >= MAX_SCRAPES {
         ctx.scrapes.fetch_sub(1, Ordering::SeqCst);
-        return respond(rq, http::error(503, "too many scrapes at once"));
+        return respond(http::error(503, "too many scrapes at once"));
     }
-    let worker = ctx.clone();
-    let spawned = std::thread::Builder::new()
-        .name("web-metrics".into())
-        .spawn(move || {
-            let seen = worker.watch.scrape(FIRST_SNAPSHOT);
-            let body = metrics::render(&seen);
-            respond(rq, http::response(200, metrics::CONTENT_TYPE, &body));
-            worker.scrapes.fetch_sub(1, Ordering::SeqCst);
-        });
-    if let Err(e) = spawned {
-        ctx.scrapes.fetch_sub(1, Ordering::SeqCst);
-        log::warn!("cannot answer a scrape: {e}");
-    }
+    let seen = ctx.watch.scrape(FIRST_SNAPSHOT);
+    let body = metrics::render(&seen);
+    ctx.scrapes.fetch_sub(1, Ordering::SeqCst);
+    respond(http::response(200, metrics::CONTENT_TYPE, &body))
 }
 
 /// GET /cluster/events: a `cluster` event with the watcher's view after
 /// every snapshot, for as long as the page stays (the watcher runs while
 /// one does).
-fn cluster_events(rq: Request, ctx: &Arc<Context>) {
+fn cluster_events(rq: &Request, ctx: &Arc<Context>) -> Reply {
     if ctx.cluster_pages.fetch_add(1, Ordering::SeqCst) >= MAX_CLUSTER_PAGES {
         ctx.cluster_pages.fetch_sub(1, Ordering::SeqCst);
-        return respond(rq, http::error(503, "too many open pages"));
+        return respond(http::error(503, "too many open pages"));
     }
-    let http11 = *rq.http_version() >= tiny_http::HTTPVersion(1, 1);
+    let http11 = rq.http11;
     let worker = ctx.clone();
-    let spawned = std::thread::Builder::new()
-        .name("web-cluster".into())
-        .spawn(move || {
-            let page = worker.watch.page();
-            let mut out = rq.into_writer();
-            if let Err(e) = stream_cluster(&mut *out, http11, &worker.watch) {
-                log::debug!("cluster stream ended: {e}");
-            }
-            drop(page);
-            worker.cluster_pages.fetch_sub(1, Ordering::SeqCst);
-        });
-    if let Err(e) = spawned {
-        ctx.cluster_pages.fetch_sub(1, Ordering::SeqCst);
-        log::warn!("cannot start a cluster stream: {e}");
-    }
+    Reply::Stream(Box::new(move |out| {
+        let page = worker.watch.page();
+        let result = stream_cluster(out, http11, &worker.watch);
+        if let Err(e) = &result {
+            log::debug!("cluster stream ended: {e}");
+        }
+        drop(page);
+        worker.cluster_pages.fetch_sub(1, Ordering::SeqCst);
+        result
+    }))
 }
 
 fn stream_cluster(out: &mut dyn Write, http11: bool, watch: &Watch) -> std::io::Result<()> {
@@ -309,23 +310,19 @@ fn cluster_frame(seen: &Seen) -> String {
 
 /// An event stream: the hub's replay, then live frames, until the page
 /// leaves, falls behind, or the server stops.
-fn events(rq: Request, ctx: &Arc<Context>) {
-    let last = http::header(&rq, "Last-Event-ID").map(str::to_string);
-    let http11 = *rq.http_version() >= tiny_http::HTTPVersion(1, 1);
-    let Some(sub) = ctx.hub.subscribe(last.as_deref()) else {
-        return respond(rq, http::error(503, "too many open pages"));
+fn events(rq: &Request, ctx: &Arc<Context>) -> Reply {
+    let last = http::header(rq, "Last-Event-ID");
+    let Some(sub) = ctx.hub.subscribe(last) else {
+        return respond(http::error(503, "too many open pages"));
     };
-    let spawned = std::thread::Builder::new()
-        .name("web-events".into())
-        .spawn(move || {
-            let mut out = rq.into_writer();
-            if let Err(e) = stream_events(&mut *out, http11, sub) {
-                log::debug!("event stream ended: {e}");
-            }
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot start an event stream: {e}");
-    }
+    let http11 = rq.http11;
+    Reply::Stream(Box::new(move |out| {
+        let result = stream_events(out, http11, sub);
+        if let Err(e) = &result {
+            log::debug!("event stream ended: {e}");
+        }
+        result
+    }))
 }
 
 fn stream_events(out: &mut dyn Write, http11: bool, sub: Subscription) -> std::io::Result<()> {
@@ -351,90 +348,29 @@ fn stream_events(out: &mut dyn Write, http11: bool, sub: Subscription) -> std::i
     }
 }
 
-/// POST /send: checks what can be checked at once, then reads the body and
-/// produces on a thread of its own (a slow upload holds up only itself).
-fn send(rq: Request, ctx: &Arc<Context>) {
-    if !http::origin_allowed(http::header(&rq, "Origin"), http::header(&rq, "Host")) {
-        return respond(rq, http::error(403, "cross-site requests are refused"));
+/// POST /send: the server has read the body (at most MAX_BODY, within
+/// its time limit, a fixed number at once); this checks it and produces it.
+fn send(rq: &Request, ctx: &Arc<Context>) -> Reply {
+    if !http::origin_allowed(http::header(rq, "Origin"), http::header(rq, "Host")) {
+        return respond(http::error(403, "cross-site requests are refused"));
     }
-    let form = http::header(&rq, "Content-Type").is_some_and(|t| {
+    let form = http::header(rq, "Content-Type").is_some_and(|t| {
         t.split(';').next().is_some_and(|t| {
             t.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         })
     });
     if !form {
-        return respond(
-            rq,
-            http::error(415, "send the form: application/x-www-form-urlencoded"),
-        );
+        return respond(http::error(
+            415,
+            "send the form: application/x-www-form-urlencoded",
+        ));
     }
-    if let Some(len) = rq.body_length() {
-        if len > MAX_BODY {
-            return too_large(rq, len);
-        }
-    }
-    if ctx.posts.fetch_add(1, Ordering::SeqCst) >= MAX_POSTS {
-        ctx.posts.fetch_sub(1, Ordering::SeqCst);
-        return respond(rq, http::error(503, "too many messages at once; try again"));
-    }
-    let worker = ctx.clone();
-    let spawned = std::thread::Builder::new()
-        .name("web-send".into())
-        .spawn(move || {
-            let mut rq = rq;
-            let response = produce(&mut rq, &worker);
-            respond(rq, response);
-            worker.posts.fetch_sub(1, Ordering::SeqCst);
-        });
-    if let Err(e) = spawned {
-        ctx.posts.fetch_sub(1, Ordering::SeqCst);
-        log::warn!("cannot handle a message: {e}");
-    }
+    respond(produce(&rq.body, ctx))
 }
 
-/// 413 for a body over MAX_BODY. After an answer tiny_http drains the
-/// unread body into a buffer of the announced length, allocated at once (a
-/// failed allocation aborts the process) and read on the answering thread.
-/// So a length up to MAX_DRAIN is answered on a thread of its own, and a
-/// longer one, which no browser form sends, is answered by taking the
-/// connection over from tiny_http (`upgrade`), which reads no body: the
-/// connection is closed as soon as the client lets go of it, and nothing
-/// is kept.
-fn too_large(rq: Request, len: usize) {
-    let response = http::error(
-        413,
-        &format!("a message is at most {} KiB", MAX_BODY / 1024),
-    );
-    if len > MAX_DRAIN {
-        log::info!("refusing a POST that announces {len} bytes");
-        drop(rq.upgrade("kafkademo-refused", response));
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("web-refuse".into())
-        .spawn(move || respond(rq, response));
-    if let Err(e) = spawned {
-        log::warn!("cannot answer an oversize message: {e}");
-    }
-}
-
-fn produce(rq: &mut Request, ctx: &Context) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut body = Vec::new();
-    if let Err(e) = rq
-        .as_reader()
-        .take(MAX_BODY as u64 + 1)
-        .read_to_end(&mut body)
-    {
-        return http::error(400, &format!("cannot read the message: {e}"));
-    }
-    if body.len() > MAX_BODY {
-        return http::error(
-            413,
-            &format!("a message is at most {} KiB", MAX_BODY / 1024),
-        );
-    }
-    let form = http::parse_form(&body);
+fn produce(body: &[u8], ctx: &Context) -> Response {
+    let form = http::parse_form(body);
     let field = |name: &str| {
         form.iter()
             .find(|(n, _)| n == name)

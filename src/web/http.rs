@@ -6,12 +6,10 @@
 use std::io::Write;
 use std::net::IpAddr;
 
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use crate::web::server::{Method, Request, Response};
 
-/// Largest POST body taken; more gets 413.
+/// Largest POST body taken; more gets 413 (`web::server`).
 pub const MAX_BODY: usize = 64 * 1024;
-/// Content-Length past which the body is not even drained (see `commands::web`).
-pub const MAX_DRAIN: usize = 64 * 1024 * 1024;
 
 pub const INDEX_HTML: &str = include_str!("index.html");
 pub const APP_JS: &str = include_str!("app.js");
@@ -63,10 +61,7 @@ pub fn route(method: &Method, url: &str) -> Route {
 }
 
 pub fn header<'a>(rq: &'a Request, name: &str) -> Option<&'a str> {
-    rq.headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+    rq.header(name)
 }
 
 /// A server bound to loopback answers only to loopback host names, so a
@@ -108,10 +103,6 @@ pub fn parse_form(body: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn header_of(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
-}
-
 /// Headers every answer carries: no sniffing, no framing, no referrer, and
 /// scripts, styles and connections from this server only.
 const SECURITY_HEADERS: [(&str, &str); 5] = [
@@ -126,38 +117,36 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
     ),
 ];
 
-pub fn response(status: u16, content_type: &str, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    let mut r = Response::from_string(body).with_status_code(StatusCode(status));
+pub fn response(status: u16, content_type: &str, body: &str) -> Response {
     let headers = SECURITY_HEADERS
         .iter()
         .copied()
-        .chain([("Content-Type", content_type)]);
-    for (name, value) in headers {
-        if let Some(h) = header_of(name, value) {
-            r.add_header(h);
-        }
+        .chain([("Content-Type", content_type)])
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.as_bytes().to_vec(),
     }
-    r
 }
 
 /// A JSON `{"error": …}` answer, which the page shows under the form.
-pub fn error(status: u16, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+pub fn error(status: u16, message: &str) -> Response {
     let body = serde_json::json!({ "error": message }).to_string();
     response(status, "application/json", &body)
 }
 
-pub fn with_header<R: std::io::Read>(r: Response<R>, name: &str, value: &str) -> Response<R> {
-    match header_of(name, value) {
-        Some(h) => r.with_header(h),
-        None => r,
-    }
+pub fn with_header(mut r: Response, name: &str, value: &str) -> Response {
+    r.headers.push((name.to_string(), value.to_string()));
+    r
 }
 
-/// An event stream, written by hand on the raw connection: tiny_http's own
-/// responses buffer a body of unknown length, which would hold events back.
-/// HTTP/1.1 clients get chunked framing, so that a stream the server ends
-/// (a page that fell behind) ends for the browser too, which then
-/// reconnects, while tiny_http keeps the connection for its next request.
+/// An event stream, written on the connection as events come (a response
+/// is written whole, with its length). HTTP/1.1 clients get chunked
+/// framing, so that a stream the server ends (a page that fell behind) ends
+/// for the browser too, which then reconnects, while the connection stays
+/// for its next request.
 /// HTTP/1.0 clients get a body that ends when the connection closes.
 pub struct EventStream<W: Write> {
     out: W,
@@ -239,7 +228,10 @@ mod tests {
         assert_eq!(route(&Method::Post, "/send"), Route::Send);
         assert_eq!(route(&Method::Get, "/send"), Route::WrongMethod("POST"));
         assert_eq!(route(&Method::Post, "/"), Route::WrongMethod("GET, HEAD"));
-        assert_eq!(route(&Method::Delete, "/events"), Route::WrongMethod("GET"));
+        assert_eq!(
+            route(&Method::Other("DELETE".into()), "/events"),
+            Route::WrongMethod("GET")
+        );
         assert_eq!(route(&Method::Get, "/nope"), Route::NotFound);
         assert_eq!(route(&Method::Get, "/metrics"), Route::Metrics);
         assert_eq!(

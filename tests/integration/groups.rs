@@ -393,14 +393,14 @@ fn a_java_console_consumer_shares_the_group() {
 
 /// Kafka's console consumer: its stdout lines as they come, its stderr
 /// kept for when it dies.
-struct JavaConsumer {
+pub struct JavaConsumer {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl JavaConsumer {
-    fn new(mut child: Child) -> JavaConsumer {
+    pub fn new(mut child: Child) -> JavaConsumer {
         let out = BufReader::new(child.stdout.take().unwrap());
         let mut err = child.stderr.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -432,7 +432,7 @@ impl JavaConsumer {
     }
 
     /// Fails the test, with what it said, when it has exited.
-    fn assert_running(&mut self) {
+    pub fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().unwrap() {
             panic!(
                 "Kafka's console consumer exited ({status}):\n{}",
@@ -441,7 +441,7 @@ impl JavaConsumer {
         }
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

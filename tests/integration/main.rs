@@ -11,6 +11,7 @@ mod cluster;
 mod connect;
 mod connect_outages;
 mod datapath;
+mod escapes;
 mod exercise;
 mod faults;
 mod groups;

@@ -2,7 +2,8 @@
 //! shows history and live records, window counts as a live bar chart, the
 //! form produces, payloads stay text, HTTP errors are the right ones,
 //! reconnects resume without duplicates, a broker outage is shown and
-//! recovered from. Needs the broker and
+//! recovered from, a flood of oversize and slow uploads takes a bounded
+//! number of threads. Needs the broker and
 //! Chromium + chromedriver (scripts/test-setup.sh); never skips.
 
 pub mod browser;
@@ -579,6 +580,75 @@ fn a_thousand_oversize_uploads_leave_no_socket_open() {
         open_sockets(pid)
     );
     assert_eq!(http(&server.addr, "GET", "/", &[], b"").status, 200);
+}
+
+/// Threads of a process (entries of /proc/PID/task).
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+/// Connections the server serves at once (`MAX_CONNECTIONS` in
+/// src/commands/web.rs): one thread each.
+const MAX_CONNECTIONS: usize = 128;
+
+#[test]
+fn a_flood_of_oversize_and_slow_posts_takes_bounded_threads_and_the_page_still_answers() {
+    let t = Topic::new("web-flood", 1);
+    let server = WebServer::start(&t.name, &[]);
+    let pid = server.child.as_ref().unwrap().id();
+    assert_eq!(http(&server.addr, "GET", "/", &[], b"").status, 200);
+    let baseline = threads(pid);
+    let post = |length: usize| {
+        format!(
+            "POST /send HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n",
+            server.addr
+        )
+    };
+    // One announcing 100 TB is refused at once, before any of the body
+    // (a server that drains into a buffer of that length aborts).
+    let mut first = TcpStream::connect(&server.addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    first
+        .write_all(post(99_999_999_999_999).as_bytes())
+        .unwrap();
+    let mut status = [0u8; 12];
+    first.read_exact(&mut status).unwrap();
+    assert_eq!(&status, b"HTTP/1.1 413");
+    // 400 connections held open: every other one announces 1 GiB and sends
+    // nothing, the others announce 1000 bytes and send 10 (a slow upload).
+    let mut held = Vec::new();
+    let mut most = 0;
+    for i in 0..400 {
+        let mut conn = TcpStream::connect(&server.addr).unwrap();
+        let head = if i % 2 == 0 {
+            post(1 << 30)
+        } else {
+            post(1000) + "value=abcd"
+        };
+        // A refused connection may be closed already: that is fine.
+        let _ = conn.write_all(head.as_bytes());
+        held.push(conn);
+        if i % 20 == 0 {
+            most = most.max(threads(pid));
+        }
+    }
+    most = most.max(threads(pid));
+    // While they are all still open, the page answers.
+    let page = wait_for(WAIT, "the page answering during the flood", || {
+        let r = http(&server.addr, "GET", "/", &[], b"");
+        (r.status == 200).then_some(r)
+    });
+    assert!(page.text().contains("<ol id=\"records\">"));
+    most = most.max(threads(pid));
+    assert!(
+        most <= baseline + MAX_CONNECTIONS + 4,
+        "kafkademo web ran {most} threads during the flood (baseline {baseline}, {MAX_CONNECTIONS} connections at most)"
+    );
+    drop(held);
 }
 
 /// An open `/events` stream. Once `open` returns, the server has

@@ -19,6 +19,7 @@ use crate::client::deadline::interrupted;
 use crate::client::observe::{Observer, Snapshot};
 use crate::error::{Error, Result};
 use crate::observe::{History, View};
+use crate::render::printable;
 
 /// Restores the terminal when dropped: on every return and error path.
 struct Restore;
@@ -212,14 +213,16 @@ fn draw(f: &mut Frame, app: &mut App) {
     let status = match (&app.error, &app.view) {
         (Some(e), _) => Line::styled(
             format!(
-                "cannot reach Kafka: {e} (retrying every {})",
+                "cannot reach Kafka: {} (retrying every {})",
+                printable(e),
                 humantime::format_duration(app.interval)
             ),
             Style::new().fg(Color::Red),
         ),
-        (None, Some(v)) if !v.problems.is_empty() => {
-            Line::styled(v.problems.join("; "), Style::new().fg(Color::Yellow))
-        }
+        (None, Some(v)) if !v.problems.is_empty() => Line::styled(
+            printable(&v.problems.join("; ")).into_owned(),
+            Style::new().fg(Color::Yellow),
+        ),
         _ => Line::raw(""),
     };
     f.render_widget(Paragraph::new(status), foot);
@@ -230,7 +233,7 @@ fn draw(f: &mut Frame, app: &mut App) {
         Some(Detail::Topic(name)) => {
             let rows = partition_rows(&view, name);
             let mut state = TableState::default();
-            let title = format!("topic {name}");
+            let title = format!("topic {}", printable(name));
             render_table(f, body, &title, &rows, true, &mut state, &|r| {
                 mark(r.get(5).map(String::as_str))
             });
@@ -241,7 +244,7 @@ fn draw(f: &mut Frame, app: &mut App) {
                 .map(|r| r.into_iter().skip(1).collect())
                 .collect();
             let mut state = TableState::default();
-            let title = format!("group {name}");
+            let title = format!("group {}", printable(name));
             render_table(f, body, &title, &rows, true, &mut state, &|r| {
                 mark(r.get(6).map(String::as_str))
             });
