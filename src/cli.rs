@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::client::cluster::DataPath;
 use crate::client::produce::{Acks, Compression};
@@ -117,6 +118,40 @@ pub enum Command {
     /// The cluster: its brokers and controller, preferred leader elections
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Print the shell completion script for bash, zsh or fish (topic and
+    /// group names complete live, asked of the broker)
+    #[command(
+        after_help = "Load it in the current shell: `source <(kafkademo completions bash)`; \
+zsh: `source <(kafkademo completions zsh)`; fish: `kafkademo completions fish | source`. \
+Or save it where the shell looks (`make install` does). The script calls kafkademo back \
+(KAFKADEMO_COMPLETE=SHELL) for each completion, so names come from the brokers of \
+KAFKA_BROKERS or the active profile, within 2 s; none are offered when no broker answers."
+    )]
+    Completions(Completions),
+    /// Write the man pages (kafkademo.1 and one page per subcommand) into DIR
+    #[command(hide = true)]
+    Man(Man),
+}
+
+#[derive(Debug, Args)]
+pub struct Completions {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct Man {
+    /// Directory to write the pages into (created if missing)
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -393,7 +428,7 @@ fn parse_field_value(s: &str) -> Result<(String, String), String> {
 #[derive(Debug, Args)]
 pub struct StreamTable {
     /// Topic to read from its beginning, e.g. the output of `stream count`
-    #[arg(long, short = 't')]
+    #[arg(long, short = 't', add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub topic: String,
     /// Stop once every partition is read to its end, then print the table
     #[arg(long, short = 'e')]
@@ -423,6 +458,7 @@ pub enum GroupCommand {
 #[derive(Debug, Args)]
 pub struct GroupDescribe {
     /// Group name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::groups))]
     pub group: String,
 }
 
@@ -430,9 +466,10 @@ pub struct GroupDescribe {
 #[command(group(clap::ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset", "to_datetime"])))]
 pub struct GroupReset {
     /// Group name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::groups))]
     pub group: String,
     /// Topic whose offsets to move
-    #[arg(long, short = 't')]
+    #[arg(long, short = 't', add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub topic: String,
     /// To the oldest record still kept
     #[arg(long)]
@@ -471,7 +508,7 @@ pub struct Produce {
     #[arg(long, value_enum, conflicts_with = "parity_arg")]
     pub parity: Option<Parity>,
     /// Topic to write to
-    #[arg(long, short = 't', default_value = "sample")]
+    #[arg(long, short = 't', default_value = "sample", add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub topic: String,
     /// Replicas that must have a record before it counts as sent: 0, 1 or
     /// all [default: 1; all with --transactional-id]
@@ -527,14 +564,14 @@ pub struct Produce {
 #[derive(Debug, Args)]
 pub struct Consume {
     /// Topic to read
-    #[arg(long, short = 't', default_value = "sample")]
+    #[arg(long, short = 't', default_value = "sample", add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub topic: String,
     /// Start at the oldest record (without it: only new records)
     #[arg(long)]
     pub from_beginning: bool,
     /// Join this consumer group: members share the partitions, offsets are
     /// committed, a restart resumes after the last commit
-    #[arg(long, short = 'g')]
+    #[arg(long, short = 'g', add = ArgValueCandidates::new(crate::commands::completions::groups))]
     pub group: Option<String>,
     /// Group: the coordinator drops a member silent for this long
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", requires = "group")]
@@ -619,7 +656,7 @@ the current counts. Ctrl-C stops the server. See docs/web.md."
 )]
 pub struct Web {
     /// Topic to show and send to
-    #[arg(long, short = 't', default_value = "sample")]
+    #[arg(long, short = 't', default_value = "sample", add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub topic: String,
     /// Address to listen on; anything but loopback lets other machines in
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
@@ -850,6 +887,7 @@ pub enum TopicCommand {
 #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["partitions", "configs", "delete_configs"])))]
 pub struct TopicAlter {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub name: String,
     /// The new partition count: more than now (Kafka cannot take partitions away)
     #[arg(long, short = 'p', value_parser = clap::value_parser!(i32).range(1..=100_000))]
@@ -866,6 +904,7 @@ pub struct TopicAlter {
 #[derive(Debug, Args)]
 pub struct TopicConfigs {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub name: String,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -874,6 +913,7 @@ pub struct TopicConfigs {
 #[derive(Debug, Args)]
 pub struct TopicTruncate {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub name: String,
     /// Delete the records before this offset, or stamped before this TIME:
     /// RFC 3339 (2026-12-01T10:00:00Z) or a time ago (-5m); `end` deletes all
@@ -915,6 +955,7 @@ fn parse_before(s: &str) -> Result<Before, String> {
 )]
 pub struct TopicReassign {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub name: String,
     /// Broker ids for the replicas: ID,ID,… or PARTITION:ID,ID,… (repeatable)
     #[arg(long, required = true, value_name = "[P:]IDS", value_parser = parse_replicas)]
@@ -990,12 +1031,14 @@ pub struct TopicList {
 #[derive(Debug, Args)]
 pub struct TopicDescribe {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct TopicDelete {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::topics))]
     pub name: String,
     /// Succeed quietly when the topic does not exist
     #[arg(long)]

@@ -10,6 +10,7 @@ use crate::commands;
 use crate::error::{Error, ExitCode, Result};
 
 pub fn run() -> i32 {
+    commands::completions::serve_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -36,13 +37,19 @@ pub fn run() -> i32 {
 }
 
 fn execute(cli: Cli) -> Result<()> {
+    // What needs no broker runs before the broker settings are read.
+    match cli.command {
+        Command::Completions(args) => return commands::completions::execute(args),
+        Command::Man(args) => return commands::completions::man(args),
+        _ => {}
+    }
     let brokers = broker_config(&cli.global)?;
     let user = brokers.security.user().map(str::to_string);
     dispatch(cli, &brokers).map_err(|e| e.with_user(user.as_deref()))
 }
 
 /// The global options and the client properties as one `BrokerConfig`.
-fn broker_config(global: &Global) -> Result<BrokerConfig> {
+pub fn broker_config(global: &Global) -> Result<BrokerConfig> {
     let props = crate::properties::load(global.command_config.as_deref(), &global.property)?;
     let (security, warnings) = Security::from_properties(&props)?;
     for w in warnings {
@@ -96,6 +103,8 @@ fn dispatch(cli: Cli, brokers: &BrokerConfig) -> Result<()> {
         Command::Connect(args) => {
             commands::connect::execute(args, cli.global.timeout, cli.global.verbose > 0)
         }
+        Command::Completions(args) => commands::completions::execute(args),
+        Command::Man(args) => commands::completions::man(args),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod chat;
 pub mod cluster;
+pub mod completions;
 pub mod connect;
 pub mod consume;
 pub mod group;

@@ -1,0 +1,226 @@
+//! The habits every Kafka CLI has: shell completion (with live topic and
+//! group names), man pages, and `make install` into a fresh HOME.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::fixture::*;
+
+/// A directory of its own under the system temp dir, removed at the end.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(unique_topic(tag));
+        std::fs::create_dir_all(&dir).expect("cannot make a temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn bin_dir() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_kafkademo"))
+        .parent()
+        .expect("the binary has a directory")
+}
+
+/// What bash offers for the last word of `words` after
+/// `source <(kafkademo completions bash)`, as a user pressing Tab gets it.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = format!(
+        "source <(kafkademo completions bash) || exit 3\n\
+         COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_TYPE=9\n\
+         _clap_complete_kafkademo kafkademo {last} {prev}\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        words = words.join(" "),
+        cword = words.len() - 1,
+        last = words[words.len() - 1],
+        prev = words[words.len() - 2],
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &script])
+        .env_clear()
+        .env("PATH", path)
+        .env("KAFKA_BROKERS", brokers())
+        .output()
+        .expect("cannot run bash");
+    let run = Run::from(out);
+    assert_eq!(run.code, 0, "bash completion failed:\n{run:?}");
+    run.stdout
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_subcommands_flags_and_live_topic_names() {
+    let a = Topic::new("complete", 1);
+    let prefix = a.name.clone();
+    let b_name = format!("{prefix}-b");
+    ok(&["topic", "create", &b_name]);
+    let _b = Topic {
+        name: b_name.clone(),
+    };
+
+    assert_eq!(bash_completes(&["kafkademo", "compl"]), ["completions"]);
+    assert!(bash_completes(&["kafkademo", "consume", "--from-b"])
+        .contains(&"--from-beginning".to_string()));
+    assert_eq!(
+        bash_completes(&["kafkademo", "consume", "--topic", &prefix]),
+        [prefix.clone(), b_name.clone()]
+    );
+    assert_eq!(
+        bash_completes(&["kafkademo", "topic", "describe", &format!("{prefix}-")]),
+        [b_name]
+    );
+}
+
+#[test]
+fn bash_completes_live_group_names() {
+    let t = Topic::new("complete-group", 1);
+    let group = format!("{}-g", t.name);
+    run_with_input(&["produce", "-t", &t.name], "one\n");
+    ok(&[
+        "consume",
+        "-t",
+        &t.name,
+        "--group",
+        &group,
+        "--from-beginning",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(
+        bash_completes(&["kafkademo", "group", "describe", &t.name]),
+        [group]
+    );
+}
+
+#[test]
+fn completion_without_a_broker_offers_nothing_and_says_nothing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kafkademo"))
+        .args(["--", "kafkademo", "topic", "describe", "x"])
+        .env_clear()
+        .env("KAFKADEMO_COMPLETE", "fish")
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+        .output()
+        .expect("cannot run kafkademo");
+    let run = Run::from(out);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", ""),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn every_shell_gets_a_script_that_calls_kafkademo_back() {
+    for (shell, marker) in [
+        ("bash", "complete -o nospace"),
+        ("zsh", "#compdef kafkademo"),
+        ("fish", "complete --keep-order"),
+    ] {
+        let r = ok(&["completions", shell]);
+        assert!(r.stdout.contains(marker), "{shell}:\n{r:?}");
+        assert!(r.stdout.contains("KAFKADEMO_COMPLETE"), "{shell}:\n{r:?}");
+    }
+    let r = run(&["completions", "tcsh"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("[possible values: bash, zsh, fish]"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn man_pages_cover_every_subcommand_and_render() {
+    let dir = TempDir::new("man");
+    let pages = dir.0.join("man1");
+    ok(&["man", pages.to_str().unwrap()]);
+    for page in [
+        "kafkademo.1",
+        "kafkademo-consume.1",
+        "kafkademo-topic-create.1",
+    ] {
+        assert!(pages.join(page).is_file(), "no {page}");
+    }
+    assert!(
+        !pages.join("kafkademo-man.1").exists(),
+        "the hidden man command got a page"
+    );
+    let out = Command::new("man")
+        .arg("-l")
+        .arg(pages.join("kafkademo-consume.1"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("cannot run man");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "man failed: {out:?}");
+    assert!(text.contains("kafkademo-consume"), "{text}");
+    assert!(text.contains("--from-beginning"), "{text}");
+    assert!(text.contains("Start at the oldest record"), "{text}");
+}
+
+/// `make install` with HOME an empty directory: cargo installs from the
+/// registry already fetched (--offline), reusing the test build's artifacts
+/// (--debug, so the test takes seconds; the release install is the same
+/// command without it), and the installed binary, pages and scripts work.
+#[test]
+fn make_install_works_in_a_fresh_home() {
+    let home = TempDir::new("home");
+    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| real_home.join(".cargo"));
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| real_home.join(".rustup"));
+    let target_dir = bin_dir().parent().expect("the target dir");
+    let out = Command::new("make")
+        .args(["install", "CARGO_INSTALL_FLAGS=--offline --debug"])
+        .current_dir(repo_root())
+        .env("HOME", &home.0)
+        .env("CARGO_HOME", &cargo_home)
+        .env("RUSTUP_HOME", &rustup_home)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env_remove("PREFIX")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .expect("cannot run make");
+    let run = Run::from(out);
+    assert_eq!(run.code, 0, "make install failed:\n{run:?}");
+    let prefix = home.0.join(".local");
+    let installed = prefix.join("bin/kafkademo");
+    let version = Command::new(&installed)
+        .arg("--version")
+        .env_clear()
+        .env("HOME", &home.0)
+        .output()
+        .expect("the installed kafkademo does not run");
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("kafkademo {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for file in [
+        "share/man/man1/kafkademo.1",
+        "share/man/man1/kafkademo-consume.1",
+        "share/bash-completion/completions/kafkademo",
+        "share/zsh/site-functions/_kafkademo",
+        "share/fish/vendor_completions.d/kafkademo.fish",
+    ] {
+        let text = std::fs::read_to_string(prefix.join(file)).unwrap_or_default();
+        assert!(!text.is_empty(), "{file} missing or empty");
+    }
+}
