@@ -562,6 +562,7 @@ pub struct Produce {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = crate::render::format::HELP)]
 pub struct Consume {
     /// Topic to read
     #[arg(long, short = 't', default_value = "sample", add = ArgValueCandidates::new(crate::commands::completions::topics))]
@@ -596,8 +597,14 @@ pub struct Consume {
     /// Read only this partition (repeatable) [default: all]
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..), conflicts_with = "group")]
     pub partition: Vec<i32>,
-    /// How each record is shown, one line a record
-    #[arg(long, value_enum, default_value_t = ConsumeFormat::Text)]
+    /// How each record is shown, one line a record: text (`A 42`,
+    /// `key<TAB>value` or the value), json (one object a line: topic,
+    /// partition, offset, key, value, timestamp, headers), changes
+    /// (Debezium change events as `INSERT numbers {id: 4, n: 8}`, other
+    /// records as text), or a format string with kcat's -f letters, e.g.
+    /// '%t [%p] @%o %k: %s' (any value holding '%'; one line a record, a
+    /// final \n optional; keys, values and headers escaped as in text)
+    #[arg(long, default_value = "text", value_parser = parse_consume_format, value_name = "FORMAT")]
     pub format: ConsumeFormat,
     /// read-committed: records of aborted transactions never show, and
     /// reading stops at the last stable offset (on the modern data path,
@@ -608,8 +615,9 @@ pub struct Consume {
     pub isolation: Option<IsolationArg>,
 }
 
-/// `consume`'s output formats: `Format`'s, and Debezium change events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `consume`'s output formats: `Format`'s, Debezium change events, and
+/// kcat's format strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumeFormat {
     /// `A 42`, `key<TAB>value` or the value
     Text,
@@ -619,6 +627,21 @@ pub enum ConsumeFormat {
     /// as `INSERT numbers {id: 4, n: 8}`, `UPDATE numbers id=4 n: 8 → 10`,
     /// `DELETE numbers id=4`; other records as text
     Changes,
+    /// A format string with kcat's letters (any value holding '%')
+    Template(crate::render::format::Template),
+}
+
+fn parse_consume_format(s: &str) -> Result<ConsumeFormat, String> {
+    match s {
+        "text" => Ok(ConsumeFormat::Text),
+        "json" => Ok(ConsumeFormat::Json),
+        "changes" => Ok(ConsumeFormat::Changes),
+        s if s.contains('%') => s.parse().map(ConsumeFormat::Template),
+        _ => Err(
+            "expected text, json, changes, or a format string with kcat's letters such as '%t [%p] @%o %k: %s'"
+                .into(),
+        ),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@
 //! events also as one readable line each (`changes`).
 
 pub mod changes;
+pub mod format;
 
 use std::fmt::Write as _;
 

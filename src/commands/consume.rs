@@ -145,10 +145,11 @@ fn consume_loop(
         let mut done = false;
         for r in &records {
             line.clear();
-            match args.format {
+            match &args.format {
                 ConsumeFormat::Text => text_line(r, &mut line),
                 ConsumeFormat::Json => line.push_str(&json_line(r)),
                 ConsumeFormat::Changes => change_line(r, &mut line),
+                ConsumeFormat::Template(t) => t.write(r, &mut line),
             }
             line.push('\n');
             out.push(line.as_bytes(), r.partition, r.offset);

@@ -224,3 +224,73 @@ fn make_install_works_in_a_fresh_home() {
         assert!(!text.is_empty(), "{file} missing or empty");
     }
 }
+
+#[test]
+fn consume_format_strings_take_kcats_letters() {
+    let t = Topic::new("format", 1);
+    run_with_input(
+        &[
+            "produce",
+            "-t",
+            &t.name,
+            "--protocol",
+            "modern",
+            "--key-separator",
+            ":",
+            "--header",
+            "trace=abc",
+        ],
+        "k1:hello\nk2:tab\there\n",
+    );
+    let r = ok(&[
+        "consume",
+        "-t",
+        &t.name,
+        "--protocol",
+        "modern",
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "%t [%p] @%o %k: %s (%K/%S) %h 100%%\\n",
+    ]);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{0} [0] @0 k1: hello (2/5) trace=abc 100%\n{0} [0] @1 k2: tab\\there (2/8) trace=abc 100%\n",
+            t.name
+        )
+    );
+    // %T: the record's timestamp, as a number of milliseconds.
+    let r = ok(&[
+        "consume",
+        "-t",
+        &t.name,
+        "--protocol",
+        "modern",
+        "--from-beginning",
+        "-e",
+        "--format",
+        "%o:%T",
+    ]);
+    let stamps: Vec<i64> = r
+        .stdout
+        .lines()
+        .map(|l| l.split_once(':').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(stamps.len(), 2, "{r:?}");
+    assert!(stamps.iter().all(|&ms| ms > 1_700_000_000_000), "{r:?}");
+    // The named formats stay; a bad letter is a usage error naming it.
+    let r = ok(&[
+        "consume",
+        "-t",
+        &t.name,
+        "--from-beginning",
+        "-e",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(r.stdout, "k1\thello\nk2\ttab\\there\n");
+    let r = run(&["consume", "-t", &t.name, "-e", "--format", "%q"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("unknown format letter %q"), "{r:?}");
+}
