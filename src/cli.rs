@@ -594,6 +594,12 @@ pub struct Consume {
     /// Exit once every partition is read to its end
     #[arg(long, short = 'e')]
     pub exit_at_end: bool,
+    /// Stop each partition at its first record stamped at or after TIME
+    /// (not printed), and exit when all have stopped (kcat's -o e@TIME):
+    /// RFC 3339 (2026-12-01T10:00:00Z) or a time ago (-5m); a TIME still
+    /// to come is waited for
+    #[arg(long, value_name = "TIME", value_parser = parse_start_time, conflicts_with = "group", allow_hyphen_values = true)]
+    pub until_time: Option<std::time::SystemTime>,
     /// Read only this partition (repeatable) [default: all]
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..), conflicts_with = "group")]
     pub partition: Vec<i32>,
@@ -726,7 +732,7 @@ fn parse_datetime(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 /// An RFC 3339 time, or `-DURATION` for that long ago (`-5m`, `-1h30m`).
-fn parse_start_time(s: &str) -> Result<std::time::SystemTime, String> {
+pub fn parse_start_time(s: &str) -> Result<std::time::SystemTime, String> {
     match s.strip_prefix('-') {
         Some(ago) => {
             let d = parse_duration(ago)?;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::fixture::*;
 
@@ -293,4 +294,153 @@ fn consume_format_strings_take_kcats_letters() {
     let r = run(&["consume", "-t", &t.name, "-e", "--format", "%q"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("unknown format letter %q"), "{r:?}");
+}
+
+/// Milliseconds since the epoch as RFC 3339 (UTC), by date(1).
+fn rfc3339(ms: i64) -> String {
+    let out = Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}.{:03}", ms / 1000, ms % 1000),
+            "+%Y-%m-%dT%H:%M:%S.%3NZ",
+        ])
+        .output()
+        .expect("cannot run date");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Each line's `%o %T`, as (offset, timestamp).
+fn stamps(topic: &str) -> Vec<(i64, i64)> {
+    let r = ok(&[
+        "consume",
+        "-t",
+        topic,
+        "--protocol",
+        "modern",
+        "--from-beginning",
+        "-e",
+        "--format",
+        "%o %T",
+    ]);
+    r.stdout
+        .lines()
+        .map(|l| {
+            let (o, t) = l.split_once(' ').unwrap();
+            (o.parse().unwrap(), t.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn consume_until_time_stops_before_the_first_later_record() {
+    let t = Topic::new("until", 2);
+    let produce = |lines: &str| {
+        let r = run_with_input(
+            &[
+                "produce",
+                "-t",
+                &t.name,
+                "--protocol",
+                "modern",
+                "--partition",
+                "0",
+            ],
+            lines,
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+    };
+    produce("a\nb\nc\n");
+    let last = stamps(&t.name)[2].1;
+    wait_until(Duration::from_secs(10), "the clock to move on", || {
+        now_ms() > last
+    });
+    produce("d\ne\n");
+    let d = stamps(&t.name)[3].1;
+    assert!(d > last);
+    // Partition 1 has no record: it stops at once; partition 0 before d.
+    // Without --exit-at-end: the command ends by itself.
+    for path in ["auto", "modern"] {
+        let r = ok(&[
+            "consume",
+            "-t",
+            &t.name,
+            "--protocol",
+            path,
+            "--from-beginning",
+            "--until-time",
+            &rfc3339(d),
+            "--format",
+            "%p %o %s",
+        ]);
+        assert_eq!(r.stdout, "0 0 a\n0 1 b\n0 2 c\n", "{path}");
+    }
+    // A time before every record: nothing; after every record: all of them.
+    let r = ok(&[
+        "consume",
+        "-t",
+        &t.name,
+        "--from-beginning",
+        "--until-time",
+        &rfc3339(1000),
+    ]);
+    assert_eq!(r.stdout, "");
+    let r = ok(&[
+        "consume",
+        "-t",
+        &t.name,
+        "--from-beginning",
+        "--until-time",
+        "-0s",
+    ]);
+    assert_eq!(r.stdout, "a\nb\nc\nd\ne\n");
+    assert_eq!(run(&["consume", "--until-time", "soon"]).code, 2);
+    assert_eq!(run(&["consume", "-g", "g", "--until-time", "-5m"]).code, 2);
+}
+
+#[test]
+fn consume_until_a_time_to_come_waits_for_it() {
+    let t = Topic::new("until-later", 1);
+    // Far enough ahead that the consumer starts and shows a record first.
+    let until = now_ms() + 8000;
+    let consumer = Running::start(&[
+        "consume",
+        "-t",
+        &t.name,
+        "--protocol",
+        "modern",
+        "--until-time",
+        &rfc3339(until),
+    ]);
+    // Before the time, records are shown as they come.
+    let produce = |line: &str| {
+        let r = run_with_input(&["produce", "-t", &t.name, "--protocol", "modern"], line);
+        assert_eq!(r.code, 0, "{r:?}");
+    };
+    wait_until(
+        Duration::from_secs(6),
+        "the consumer to show a record",
+        || {
+            produce("early\n");
+            poll(Duration::from_millis(500), || {
+                consumer.lines().first().cloned()
+            })
+            .is_some()
+        },
+    );
+    wait_until(Duration::from_secs(20), "the time to pass", || {
+        now_ms() > until
+    });
+    produce("late\n");
+    let r = consumer.finish(Duration::from_secs(30));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.lines().all(|l| l == "early"), "{r:?}");
+    assert!(!r.stdout.contains("late"), "{r:?}");
 }
