@@ -910,6 +910,23 @@ pub enum TopicCommand {
     /// Move partitions' replicas to other brokers (or another order), and
     /// wait until Kafka has copied them
     Reassign(TopicReassign),
+    /// Each partition's earliest and latest offset, and with --time the
+    /// first offset stamped at or after a time (as kafka-get-offsets)
+    Offsets(TopicOffsets),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicOffsets {
+    /// Topic name
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::topics))]
+    pub name: String,
+    /// Also each partition's first offset stamped at or after TIME: RFC
+    /// 3339 (2026-12-01T10:00:00Z) or a time ago (-5m); the log end where
+    /// every record is older
+    #[arg(long, value_name = "TIME", value_parser = parse_start_time, allow_hyphen_values = true)]
+    pub time: Option<std::time::SystemTime>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -444,3 +444,72 @@ fn consume_until_a_time_to_come_waits_for_it() {
     assert!(r.stdout.lines().all(|l| l == "early"), "{r:?}");
     assert!(!r.stdout.contains("late"), "{r:?}");
 }
+
+#[test]
+fn topic_offsets_shows_earliest_latest_and_the_offset_at_a_time() {
+    let t = Topic::new("offsets", 2);
+    let produce = |lines: &str| {
+        let r = run_with_input(
+            &[
+                "produce",
+                "-t",
+                &t.name,
+                "--protocol",
+                "modern",
+                "--partition",
+                "0",
+            ],
+            lines,
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+    };
+    produce("a\nb\nc\n");
+    let last = stamps(&t.name)[2].1;
+    wait_until(Duration::from_secs(10), "the clock to move on", || {
+        now_ms() > last
+    });
+    produce("d\ne\n");
+    let d = stamps(&t.name)[3].1;
+    ok(&[
+        "topic",
+        "truncate",
+        &t.name,
+        "--before",
+        "1",
+        "--partition",
+        "0",
+    ]);
+
+    let r = ok(&["topic", "offsets", &t.name]);
+    assert_eq!(
+        r.stdout,
+        "PARTITION  EARLIEST  LATEST\n0          1         5\n1          0         0\n"
+    );
+    let r = ok(&["topic", "offsets", &t.name, "--time", &rfc3339(d)]);
+    assert_eq!(
+        r.stdout,
+        "PARTITION  EARLIEST  LATEST  AT-TIME\n0          1         5       3\n1          0         0       0\n"
+    );
+    let r = ok(&[
+        "topic",
+        "offsets",
+        &t.name,
+        "--time",
+        &rfc3339(d),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(
+        v,
+        serde_json::json!({"topic": t.name, "partitions": [
+            {"partition": 0, "earliest": 1, "latest": 5, "at_time": 3},
+            {"partition": 1, "earliest": 0, "latest": 0, "at_time": 0},
+        ]})
+    );
+    fails(
+        &["topic", "offsets", &format!("{}-none", t.name)],
+        1,
+        "does not exist",
+    );
+}
