@@ -30,7 +30,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Brokers to bootstrap from, comma-separated host:port list
-    /// [default: bootstrap.servers of --command-config, else 127.0.0.1:9092]
+    /// [default: the profile's, else bootstrap.servers of --command-config,
+    /// else 127.0.0.1:9092]
     #[arg(
         long,
         short = 'b',
@@ -70,14 +71,16 @@ pub struct Global {
     /// Which data path produces and fetches: auto (the `kafka` crate where
     /// every broker accepts its requests, Kafka 0.11 to 3.9; record batches
     /// over kafka-protocol otherwise, Kafka 4.x), classic or modern
-    #[arg(
-        long,
-        global = true,
-        env = "KAFKADEMO_PROTOCOL",
-        default_value = "auto",
-        value_name = "PATH"
-    )]
-    pub protocol: DataPath,
+    /// [default: the profile's, else auto]
+    #[arg(long, global = true, env = "KAFKADEMO_PROTOCOL", value_name = "PATH")]
+    pub protocol: Option<DataPath>,
+
+    /// Use this named profile (`kafkademo profile add`) [default: the one
+    /// `profile use` chose]; --brokers, --command-config and --protocol
+    /// (flags or their env variables) win over its settings
+    #[arg(long, global = true, env = "KAFKADEMO_PROFILE", value_name = "NAME",
+          add = ArgValueCandidates::new(crate::commands::completions::profiles))]
+    pub profile: Option<String>,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG also works
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
@@ -128,9 +131,48 @@ Or save it where the shell looks (`make install` does). The script calls kafkade
 KAFKA_BROKERS or the active profile, within 2 s; none are offered when no broker answers."
     )]
     Completions(Completions),
+    /// Named clusters: brokers, command config and protocol under a name
+    /// (stored in ~/.config/kafkademo), picked with --profile or `profile use`
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Write the man pages (kafkademo.1 and one page per subcommand) into DIR
     #[command(hide = true)]
     Man(Man),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Save a profile from the global options given with it: --brokers,
+    /// --command-config, --protocol and -X KEY=VALUE (written mode 0600)
+    #[command(
+        after_help = "Example: kafkademo profile add prod --brokers k1:9093,k2:9093 \
+--command-config ~/prod.properties --protocol modern. Stored in \
+$XDG_CONFIG_HOME/kafkademo/profiles/NAME.properties (else ~/.config/kafkademo/…). \
+A profile or its command config that holds a password is refused while anyone but \
+its owner can read it (chmod 600). docs/cli.md."
+    )]
+    Add {
+        /// The profile's name: letters, digits, '.', '_', '-'
+        name: String,
+        /// Replace a profile of that name
+        #[arg(long)]
+        force: bool,
+    },
+    /// Use this profile from now on (--profile and KAFKADEMO_PROFILE still win)
+    Use {
+        #[arg(add = ArgValueCandidates::new(crate::commands::completions::profiles))]
+        name: String,
+    },
+    /// Every profile, the one in use marked with *
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Delete a profile (and stop using it)
+    Remove {
+        #[arg(add = ArgValueCandidates::new(crate::commands::completions::profiles))]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]

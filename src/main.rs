@@ -8,6 +8,7 @@ mod commands;
 mod delivery;
 mod error;
 mod observe;
+mod profiles;
 mod properties;
 mod record;
 mod render;

@@ -89,6 +89,16 @@ pub fn groups() -> Vec<CompletionCandidate> {
     })
 }
 
+/// Profile names for completion.
+pub fn profiles() -> Vec<CompletionCandidate> {
+    crate::profiles::config_dir()
+        .and_then(|dir| crate::profiles::names(&dir))
+        .unwrap_or_default()
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
 /// Names from the brokers the command would use (KAFKA_BROKERS, the active
 /// profile, the command config: the environment the shell passes on),
 /// asked within `LIVE_TIMEOUT`; any failure offers nothing.

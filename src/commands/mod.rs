@@ -9,6 +9,7 @@ pub mod consume;
 pub mod group;
 pub mod manage;
 pub mod produce;
+pub mod profile;
 pub mod stream;
 pub mod top;
 pub mod topic;

@@ -513,3 +513,194 @@ fn topic_offsets_shows_earliest_latest_and_the_offset_at_a_time() {
         "does not exist",
     );
 }
+
+/// kafkademo with HOME (and nothing else of the user's) in `home`, no
+/// KAFKA_BROKERS, and `env` besides.
+fn in_home(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = kafkademo(args);
+    cmd.env_remove("KAFKA_BROKERS")
+        .env("HOME", home)
+        .envs(env.iter().copied());
+    Run::from(cmd.output().expect("cannot run kafkademo"))
+}
+
+fn assert_ok(r: &Run) {
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn profiles_name_clusters_and_flags_still_win() {
+    let t = Topic::new("profile", 1);
+    let home = TempDir::new("profile-home");
+    let h = home.0.as_path();
+    let live = brokers();
+    let dir = h.join(".config/kafkademo/profiles");
+
+    let r = in_home(h, &["profile", "add", "here", "--brokers", &live], &[]);
+    assert_ok(&r);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "Added profile here ({}).\n",
+            dir.join("here.properties").display()
+        )
+    );
+    assert_ok(&in_home(
+        h,
+        &[
+            "profile",
+            "add",
+            "nowhere",
+            "--brokers",
+            "127.0.0.1:1",
+            "--protocol",
+            "modern",
+        ],
+        &[],
+    ));
+    let r = in_home(
+        h,
+        &["profile", "add", "here", "--brokers", "127.0.0.1:2"],
+        &[],
+    );
+    assert_eq!(r.code, 78, "{r:?}");
+    assert!(r.stderr.contains("profile 'here' exists"), "{r:?}");
+    let r = in_home(h, &["profile", "list"], &[]);
+    assert_eq!(
+        r.stdout,
+        format!("  here\tbrokers {live}\n  nowhere\tbrokers 127.0.0.1:1, protocol modern\n")
+    );
+
+    // --profile picks one; `profile use` makes one the default.
+    let r = in_home(h, &["--profile", "here", "topic", "list"], &[]);
+    assert!(r.stdout.lines().any(|l| l == t.name), "{r:?}");
+    let r = in_home(h, &["profile", "use", "nowhere"], &[]);
+    assert_eq!(
+        r.stdout,
+        "Using profile nowhere (brokers 127.0.0.1:1, protocol modern).\n"
+    );
+    assert!(in_home(h, &["profile", "list"], &[])
+        .stdout
+        .contains("* nowhere"));
+    let r = in_home(h, &["topic", "list", "--timeout", "1s"], &[]);
+    assert_eq!(r.code, 69, "{r:?}");
+    assert!(r.stderr.contains("127.0.0.1:1"), "{r:?}");
+
+    // Brokers from a flag or KAFKA_BROKERS beat the profile in use; so does
+    // a profile named by KAFKADEMO_PROFILE.
+    for r in [
+        in_home(h, &["topic", "list", "--brokers", &live], &[]),
+        in_home(h, &["topic", "list"], &[("KAFKA_BROKERS", &live)]),
+        in_home(h, &["topic", "list"], &[("KAFKADEMO_PROFILE", "here")]),
+    ] {
+        assert!(r.stdout.lines().any(|l| l == t.name), "{r:?}");
+    }
+    let r = in_home(h, &["--profile", "gone", "topic", "list"], &[]);
+    assert_eq!(r.code, 78, "{r:?}");
+    assert!(r.stderr.contains("no profile 'gone'"), "{r:?}");
+
+    // Removing the profile in use: back to no profile.
+    assert_eq!(
+        in_home(h, &["profile", "remove", "nowhere"], &[]).stdout,
+        "Removed profile nowhere.\n"
+    );
+    assert_eq!(
+        in_home(h, &["profile", "list"], &[]).stdout,
+        format!("  here\tbrokers {live}\n")
+    );
+    assert!(!dir.join("nowhere.properties").exists());
+    assert_eq!(in_home(h, &["profile", "remove", "nowhere"], &[]).code, 78);
+
+    // XDG_CONFIG_HOME moves the store.
+    let xdg = h.join("xdg");
+    let xdg_env = [("XDG_CONFIG_HOME", xdg.to_str().unwrap())];
+    assert_ok(&in_home(
+        h,
+        &["profile", "add", "x", "--brokers", &live],
+        &xdg_env,
+    ));
+    assert!(xdg.join("kafkademo/profiles/x.properties").is_file());
+    assert_eq!(
+        in_home(h, &["profile", "list", "--format", "json"], &xdg_env).stdout,
+        format!(
+            "[{{\"name\":\"x\",\"in_use\":false,\"brokers\":\"{live}\",\"command_config\":null,\"protocol\":null}}]\n"
+        )
+    );
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn a_profile_holding_a_password_is_used_only_while_its_owner_alone_reads_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Topic::new("profile-secret", 1);
+    let home = TempDir::new("profile-secret-home");
+    let h = home.0.as_path();
+    let live = brokers();
+    let jaas = "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
+                required username=\"alice\" password=\"alice-secret\";";
+    assert_ok(&in_home(
+        h,
+        &["profile", "add", "secret", "--brokers", &live, "-X", jaas],
+        &[],
+    ));
+    let file = h.join(".config/kafkademo/profiles/secret.properties");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "profile add writes it for its owner alone"
+    );
+    let listed = |r: &Run| r.code == 0 && r.stdout.lines().any(|l| l == t.name);
+    let r = in_home(h, &["--profile", "secret", "topic", "list"], &[]);
+    assert!(listed(&r), "{r:?}");
+
+    chmod(&file, 0o644);
+    let r = in_home(h, &["--profile", "secret", "topic", "list"], &[]);
+    assert_eq!(r.code, 78, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "kafkademo: error: {0} holds a password and others can read it (mode 644): not used\n  hint: chmod 600 {0}\n",
+            file.display()
+        )
+    );
+    assert!(!r.stderr.contains("alice-secret"));
+    chmod(&file, 0o600);
+    assert!(listed(&in_home(
+        h,
+        &["--profile", "secret", "topic", "list"],
+        &[]
+    )));
+
+    // The same for the command config a profile names.
+    let client = h.join("client.properties");
+    std::fs::write(&client, format!("bootstrap.servers={live}\n{jaas}\n")).unwrap();
+    chmod(&client, 0o640);
+    assert_ok(&in_home(
+        h,
+        &[
+            "profile",
+            "add",
+            "cc",
+            "--command-config",
+            client.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let r = in_home(h, &["--profile", "cc", "topic", "list"], &[]);
+    assert_eq!(r.code, 78, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("hint: chmod 600 {}", client.display())),
+        "{r:?}"
+    );
+    chmod(&client, 0o600);
+    assert!(listed(&in_home(
+        h,
+        &["--profile", "cc", "topic", "list"],
+        &[]
+    )));
+}
