@@ -652,7 +652,8 @@ pub struct Consume {
     /// records as text), or a format string with kcat's -f letters, e.g.
     /// '%t [%p] @%o %k: %s' (any value holding '%'; one line a record, a
     /// final \n optional; keys, values and headers escaped as in text)
-    #[arg(long, default_value = "text", value_parser = parse_consume_format, value_name = "FORMAT")]
+    #[arg(long, default_value = "text", value_parser = parse_consume_format, value_name = "FORMAT",
+          add = ArgValueCandidates::new(crate::commands::completions::consume_formats))]
     pub format: ConsumeFormat,
     /// read-committed: records of aborted transactions never show, and
     /// reading stops at the last stable offset (on the modern data path,

@@ -89,6 +89,21 @@ pub fn groups() -> Vec<CompletionCandidate> {
     })
 }
 
+/// `consume --format`'s named formats (a format string is typed).
+pub fn consume_formats() -> Vec<CompletionCandidate> {
+    [
+        ("text", "A 42, key<TAB>value or the value"),
+        ("json", "one object a line"),
+        (
+            "changes",
+            "Debezium change events as INSERT/UPDATE/DELETE lines",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, help)| CompletionCandidate::new(name).help(Some(help.into())))
+    .collect()
+}
+
 /// Profile names for completion.
 pub fn profiles() -> Vec<CompletionCandidate> {
     crate::profiles::config_dir()

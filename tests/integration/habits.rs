@@ -41,9 +41,13 @@ fn bash_completes(words: &[&str]) -> Vec<String> {
     let script = format!(
         "source <(kafkademo completions bash) || exit 3\n\
          COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_TYPE=9\n\
-         _clap_complete_kafkademo kafkademo {last} {prev}\n\
+         _clap_complete_kafkademo kafkademo '{last}' '{prev}'\n\
          printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-        words = words.join(" "),
+        words = words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
         cword = words.len() - 1,
         last = words[words.len() - 1],
         prev = words[words.len() - 2],
@@ -77,6 +81,10 @@ fn bash_completes_subcommands_flags_and_live_topic_names() {
     assert_eq!(bash_completes(&["kafkademo", "compl"]), ["completions"]);
     assert!(bash_completes(&["kafkademo", "consume", "--from-b"])
         .contains(&"--from-beginning".to_string()));
+    assert_eq!(
+        bash_completes(&["kafkademo", "consume", "--format", ""]),
+        ["text", "json", "changes"]
+    );
     assert_eq!(
         bash_completes(&["kafkademo", "consume", "--topic", &prefix]),
         [prefix.clone(), b_name.clone()]
