@@ -39,6 +39,26 @@ soak:
 build:
 	cargo build
 
+# The man pages (kafkademo.1 and one per subcommand, kafkademo-topic-create.1
+# and so on) into target/man: `man -l target/man/kafkademo-consume.1`.
+.PHONY: man install
+man:
+	cargo run --quiet -- man target/man
+
+# The binary into PREFIX/bin (default ~/.local, as pip and pipx put theirs),
+# the man pages into PREFIX/share/man/man1, and the completion scripts where
+# bash-completion, zsh (site-functions in fpath) and fish look under PREFIX.
+# CARGO_INSTALL_FLAGS adds to cargo install (e.g. --offline, --debug).
+PREFIX ?= $(HOME)/.local
+install:
+	cargo install --path . --root "$(PREFIX)" --locked --force $(CARGO_INSTALL_FLAGS)
+	"$(PREFIX)/bin/kafkademo" man "$(PREFIX)/share/man/man1" > /dev/null
+	mkdir -p "$(PREFIX)/share/bash-completion/completions" "$(PREFIX)/share/zsh/site-functions" "$(PREFIX)/share/fish/vendor_completions.d"
+	"$(PREFIX)/bin/kafkademo" completions bash > "$(PREFIX)/share/bash-completion/completions/kafkademo"
+	"$(PREFIX)/bin/kafkademo" completions zsh > "$(PREFIX)/share/zsh/site-functions/_kafkademo"
+	"$(PREFIX)/bin/kafkademo" completions fish > "$(PREFIX)/share/fish/vendor_completions.d/kafkademo.fish"
+	@echo "installed $(PREFIX)/bin/kafkademo (is $(PREFIX)/bin on your PATH?)"
+
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate, ValueCandidates};
 
 use crate::client::cluster::DataPath;
 use crate::client::produce::{Acks, Compression};
@@ -29,7 +30,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Brokers to bootstrap from, comma-separated host:port list
-    /// [default: bootstrap.servers of --command-config, else 127.0.0.1:9092]
+    /// [default: the profile's, else bootstrap.servers of --command-config,
+    /// else 127.0.0.1:9092]
     #[arg(
         long,
         short = 'b',
@@ -69,14 +71,16 @@ pub struct Global {
     /// Which data path produces and fetches: auto (the `kafka` crate where
     /// every broker accepts its requests, Kafka 0.11 to 3.9; record batches
     /// over kafka-protocol otherwise, Kafka 4.x), classic or modern
-    #[arg(
-        long,
-        global = true,
-        env = "KAFKADEMO_PROTOCOL",
-        default_value = "auto",
-        value_name = "PATH"
-    )]
-    pub protocol: DataPath,
+    /// [default: the profile's, else auto]
+    #[arg(long, global = true, env = "KAFKADEMO_PROTOCOL", value_name = "PATH")]
+    pub protocol: Option<DataPath>,
+
+    /// Use this named profile (`kafkademo profile add`) [default: the one
+    /// `profile use` chose]; --brokers, --command-config and --protocol
+    /// (flags or their env variables) win over its settings
+    #[arg(long, global = true, env = "KAFKADEMO_PROFILE", value_name = "NAME",
+          add = ArgValueCandidates::new(Names::Profiles))]
+    pub profile: Option<String>,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG also works
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
@@ -120,6 +124,23 @@ pub enum Command {
     /// Transactional producers as their coordinators see them: list, describe
     #[command(subcommand)]
     Transactions(TransactionsCommand),
+    /// Print the shell completion script for bash, zsh or fish (topic and
+    /// group names complete live, asked of the broker)
+    #[command(
+        after_help = "Load it in the current shell: `source <(kafkademo completions bash)`; \
+zsh: `source <(kafkademo completions zsh)`; fish: `kafkademo completions fish | source`. \
+Or save it where the shell looks (`make install` does). The script calls kafkademo back \
+(KAFKADEMO_COMPLETE=SHELL) for each completion, so names come from the brokers of \
+KAFKA_BROKERS or the active profile, within 2 s; none are offered when no broker answers."
+    )]
+    Completions(Completions),
+    /// Named clusters: brokers, command config and protocol under a name
+    /// (stored in ~/.config/kafkademo), picked with --profile or `profile use`
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Write the man pages (kafkademo.1 and one page per subcommand) into DIR
+    #[command(hide = true)]
+    Man(Man),
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +164,62 @@ pub enum TransactionsCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Save a profile from the global options given with it: --brokers,
+    /// --command-config, --protocol and -X KEY=VALUE (written mode 0600)
+    #[command(
+        after_help = "Example: kafkademo profile add prod --brokers k1:9093,k2:9093 \
+--command-config ~/prod.properties --protocol modern. Stored in \
+$XDG_CONFIG_HOME/kafkademo/profiles/NAME.properties (else ~/.config/kafkademo/…). \
+A profile or its command config that holds a password is refused while anyone but \
+its owner can read it (chmod 600). docs/cli.md."
+    )]
+    Add {
+        /// The profile's name: letters, digits, '.', '_', '-'
+        name: String,
+        /// Replace a profile of that name
+        #[arg(long)]
+        force: bool,
+    },
+    /// Use this profile from now on (--profile and KAFKADEMO_PROFILE still win)
+    Use {
+        #[arg(add = ArgValueCandidates::new(Names::Profiles))]
+        name: String,
+    },
+    /// Every profile, the one in use marked with *
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Delete a profile (and stop using it)
+    Remove {
+        #[arg(add = ArgValueCandidates::new(Names::Profiles))]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Completions {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct Man {
+    /// Directory to write the pages into (created if missing)
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -419,7 +496,7 @@ fn parse_field_value(s: &str) -> Result<(String, String), String> {
 #[derive(Debug, Args)]
 pub struct StreamTable {
     /// Topic to read from its beginning, e.g. the output of `stream count`
-    #[arg(long, short = 't')]
+    #[arg(long, short = 't', add = ArgValueCandidates::new(Names::Topics))]
     pub topic: String,
     /// Stop once every partition is read to its end, then print the table
     #[arg(long, short = 'e')]
@@ -449,6 +526,7 @@ pub enum GroupCommand {
 #[derive(Debug, Args)]
 pub struct GroupDescribe {
     /// Group name
+    #[arg(add = ArgValueCandidates::new(Names::Groups))]
     pub group: String,
 }
 
@@ -456,9 +534,10 @@ pub struct GroupDescribe {
 #[command(group(clap::ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset", "to_datetime"])))]
 pub struct GroupReset {
     /// Group name
+    #[arg(add = ArgValueCandidates::new(Names::Groups))]
     pub group: String,
     /// Topic whose offsets to move
-    #[arg(long, short = 't')]
+    #[arg(long, short = 't', add = ArgValueCandidates::new(Names::Topics))]
     pub topic: String,
     /// To the oldest record still kept
     #[arg(long)]
@@ -497,7 +576,7 @@ pub struct Produce {
     #[arg(long, value_enum, conflicts_with = "parity_arg")]
     pub parity: Option<Parity>,
     /// Topic to write to
-    #[arg(long, short = 't', default_value = "sample")]
+    #[arg(long, short = 't', default_value = "sample", add = ArgValueCandidates::new(Names::Topics))]
     pub topic: String,
     /// Replicas that must have a record before it counts as sent: 0, 1 or
     /// all [default: 1; all with --transactional-id]
@@ -551,16 +630,17 @@ pub struct Produce {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = crate::render::format::HELP)]
 pub struct Consume {
     /// Topic to read
-    #[arg(long, short = 't', default_value = "sample")]
+    #[arg(long, short = 't', default_value = "sample", add = ArgValueCandidates::new(Names::Topics))]
     pub topic: String,
     /// Start at the oldest record (without it: only new records)
     #[arg(long)]
     pub from_beginning: bool,
     /// Join this consumer group: members share the partitions, offsets are
     /// committed, a restart resumes after the last commit
-    #[arg(long, short = 'g')]
+    #[arg(long, short = 'g', add = ArgValueCandidates::new(Names::Groups))]
     pub group: Option<String>,
     /// Group: the coordinator drops a member silent for this long
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", requires = "group")]
@@ -582,11 +662,24 @@ pub struct Consume {
     /// Exit once every partition is read to its end
     #[arg(long, short = 'e')]
     pub exit_at_end: bool,
+    /// Stop each partition at its first record stamped at or after TIME
+    /// (not printed), and exit when all have stopped (kcat's -o e@TIME):
+    /// RFC 3339 (2026-12-01T10:00:00Z) or a time ago (-5m); a TIME still
+    /// to come is waited for
+    #[arg(long, value_name = "TIME", value_parser = parse_start_time, conflicts_with = "group", allow_hyphen_values = true)]
+    pub until_time: Option<std::time::SystemTime>,
     /// Read only this partition (repeatable) [default: all]
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..), conflicts_with = "group")]
     pub partition: Vec<i32>,
-    /// How each record is shown, one line a record
-    #[arg(long, value_enum, default_value_t = ConsumeFormat::Text)]
+    /// How each record is shown, one line a record: text (`A 42`,
+    /// `key<TAB>value` or the value), json (one object a line: topic,
+    /// partition, offset, key, value, timestamp, headers), changes
+    /// (Debezium change events as `INSERT numbers {id: 4, n: 8}`, other
+    /// records as text), or a format string with kcat's -f letters, e.g.
+    /// '%t [%p] @%o %k: %s' (any value holding '%'; one line a record, a
+    /// final \n optional; keys, values and headers escaped as in text)
+    #[arg(long, default_value = "text", value_parser = parse_consume_format, value_name = "FORMAT",
+          add = ArgValueCandidates::new(Names::ConsumeFormats))]
     pub format: ConsumeFormat,
     /// Text lines with each key and value byte as stored: no escapes, so a
     /// value holding a newline or a terminal escape is written as is (for
@@ -603,8 +696,9 @@ pub struct Consume {
     pub isolation: Option<IsolationArg>,
 }
 
-/// `consume`'s output formats: `Format`'s, and Debezium change events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `consume`'s output formats: `Format`'s, Debezium change events, and
+/// kcat's format strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumeFormat {
     /// `A 42`, `key<TAB>value` or the value
     Text,
@@ -614,6 +708,21 @@ pub enum ConsumeFormat {
     /// as `INSERT numbers {id: 4, n: 8}`, `UPDATE numbers id=4 n: 8 → 10`,
     /// `DELETE numbers id=4`; other records as text
     Changes,
+    /// A format string with kcat's letters (any value holding '%')
+    Template(crate::render::format::Template),
+}
+
+fn parse_consume_format(s: &str) -> Result<ConsumeFormat, String> {
+    match s {
+        "text" => Ok(ConsumeFormat::Text),
+        "json" => Ok(ConsumeFormat::Json),
+        "changes" => Ok(ConsumeFormat::Changes),
+        s if s.contains('%') => s.parse().map(ConsumeFormat::Template),
+        _ => Err(
+            "expected text, json, changes, or a format string with kcat's letters such as '%t [%p] @%o %k: %s'"
+                .into(),
+        ),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -651,7 +760,7 @@ the current counts. Ctrl-C stops the server. See docs/web.md."
 )]
 pub struct Web {
     /// Topic to show and send to
-    #[arg(long, short = 't', default_value = "sample")]
+    #[arg(long, short = 't', default_value = "sample", add = ArgValueCandidates::new(Names::Topics))]
     pub topic: String,
     /// Address to listen on; anything but loopback lets other machines in
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
@@ -698,7 +807,7 @@ fn parse_datetime(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 /// An RFC 3339 time, or `-DURATION` for that long ago (`-5m`, `-1h30m`).
-fn parse_start_time(s: &str) -> Result<std::time::SystemTime, String> {
+pub fn parse_start_time(s: &str) -> Result<std::time::SystemTime, String> {
     match s.strip_prefix('-') {
         Some(ago) => {
             let d = parse_duration(ago)?;
@@ -931,12 +1040,30 @@ pub enum TopicCommand {
     /// Move partitions' replicas to other brokers (or another order), and
     /// wait until Kafka has copied them
     Reassign(TopicReassign),
+    /// Each partition's earliest and latest offset, and with --time the
+    /// first offset stamped at or after a time (as kafka-get-offsets)
+    Offsets(TopicOffsets),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicOffsets {
+    /// Topic name
+    #[arg(add = ArgValueCandidates::new(Names::Topics))]
+    pub name: String,
+    /// Also each partition's first offset stamped at or after TIME: RFC
+    /// 3339 (2026-12-01T10:00:00Z) or a time ago (-5m); the log end where
+    /// every record is older
+    #[arg(long, value_name = "TIME", value_parser = parse_start_time, allow_hyphen_values = true)]
+    pub time: Option<std::time::SystemTime>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["partitions", "configs", "delete_configs"])))]
 pub struct TopicAlter {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(Names::Topics))]
     pub name: String,
     /// The new partition count: more than now (Kafka cannot take partitions away)
     #[arg(long, short = 'p', value_parser = clap::value_parser!(i32).range(1..=100_000))]
@@ -953,6 +1080,7 @@ pub struct TopicAlter {
 #[derive(Debug, Args)]
 pub struct TopicConfigs {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(Names::Topics))]
     pub name: String,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -961,6 +1089,7 @@ pub struct TopicConfigs {
 #[derive(Debug, Args)]
 pub struct TopicTruncate {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(Names::Topics))]
     pub name: String,
     /// Delete the records before this offset, or stamped before this TIME:
     /// RFC 3339 (2026-12-01T10:00:00Z) or a time ago (-5m); `end` deletes all
@@ -1002,6 +1131,7 @@ fn parse_before(s: &str) -> Result<Before, String> {
 )]
 pub struct TopicReassign {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(Names::Topics))]
     pub name: String,
     /// Broker ids for the replicas: ID,ID,… or PARTITION:ID,ID,… (repeatable)
     #[arg(long, required = true, value_name = "[P:]IDS", value_parser = parse_replicas)]
@@ -1077,12 +1207,14 @@ pub struct TopicList {
 #[derive(Debug, Args)]
 pub struct TopicDescribe {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(Names::Topics))]
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct TopicDelete {
     /// Topic name
+    #[arg(add = ArgValueCandidates::new(Names::Topics))]
     pub name: String,
     /// Succeed quietly when the topic does not exist
     #[arg(long)]
@@ -1101,6 +1233,28 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 pub enum Format {
     Text,
     Json,
+}
+
+/// Values only the brokers or the profile store know (topic, group and
+/// profile names), offered at Tab. The arguments say which kind they take;
+/// the completion command registers the source (`NAMES`) when the shell
+/// asks, so this module depends on no command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    Topics,
+    Groups,
+    Profiles,
+    ConsumeFormats,
+}
+
+/// Where `Names` come from; unset (nothing offered) outside completion.
+pub static NAMES: std::sync::OnceLock<fn(Names) -> Vec<CompletionCandidate>> =
+    std::sync::OnceLock::new();
+
+impl ValueCandidates for Names {
+    fn candidates(&self) -> Vec<CompletionCandidate> {
+        NAMES.get().map_or_else(Vec::new, |source| source(*self))
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod delivery;
 mod error;
 mod escape;
 mod observe;
+mod profiles;
 mod properties;
 mod record;
 mod render;

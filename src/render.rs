@@ -6,6 +6,7 @@
 //! record, client id or broker message can drive the terminal.
 
 pub mod changes;
+pub mod format;
 
 pub use crate::escape::{escape, printable, Escaped};
 

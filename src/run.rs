@@ -10,6 +10,7 @@ use crate::commands;
 use crate::error::{Error, ExitCode, Result};
 
 pub fn run() -> i32 {
+    commands::completions::serve_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -36,25 +37,71 @@ pub fn run() -> i32 {
 }
 
 fn execute(cli: Cli) -> Result<()> {
-    let brokers = broker_config(&cli.global)?;
-    let user = brokers.security.user().map(str::to_string);
-    dispatch(cli, &brokers).map_err(|e| e.with_user(user.as_deref()))
+    // What needs no broker runs before the broker settings (and the
+    // profile in use, which `profile` must be able to mend) are read.
+    let Cli { global, command } = cli;
+    match command {
+        Command::Completions(args) => commands::completions::execute(args),
+        Command::Man(args) => commands::completions::man(args),
+        Command::Profile(cmd) => commands::profile::execute(&global, cmd),
+        command => {
+            let brokers = broker_config(&global)?;
+            let user = brokers.security.user().map(str::to_string);
+            dispatch(Cli { global, command }, &brokers).map_err(|e| e.with_user(user.as_deref()))
+        }
+    }
 }
 
-/// The global options and the client properties as one `BrokerConfig`.
-fn broker_config(global: &Global) -> Result<BrokerConfig> {
-    let props = crate::properties::load(global.command_config.as_deref(), &global.property)?;
+/// The global options, the profile in use and the client properties as
+/// one `BrokerConfig`. Each setting: the flag (or its env variable), else
+/// the profile's, else the command config's, else the default.
+pub fn broker_config(global: &Global) -> Result<BrokerConfig> {
+    let profile = crate::profiles::active(global.profile.as_deref())?;
+    let profile = profile.as_ref();
+    let command_config = match (&global.command_config, profile) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(p)) => {
+            if let Some(path) = &p.command_config {
+                // A profile's command config may hold its password: only
+                // while its owner alone can read it, as the profile itself.
+                let props = crate::properties::load(Some(path), &[])?;
+                if crate::profiles::holds_password(&props) {
+                    crate::profiles::owner_only(path)?;
+                }
+            }
+            p.command_config.clone()
+        }
+        (None, None) => None,
+    };
+    let mut overrides: Vec<String> = profile
+        .map(|p| {
+            p.properties
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    overrides.extend(global.property.iter().cloned());
+    let props = crate::properties::load(command_config.as_deref(), &overrides)?;
     let (security, warnings) = Security::from_properties(&props)?;
     for w in warnings {
         log::warn!("{w}");
     }
-    let list = match (&global.brokers, props.get("bootstrap.servers")) {
-        (Some(list), _) => list.as_str(),
-        (None, Some(list)) => list.as_str(),
-        (None, None) => "127.0.0.1:9092",
+    let from_profile = profile.and_then(|p| p.brokers.as_ref());
+    let list = match (
+        &global.brokers,
+        from_profile,
+        props.get("bootstrap.servers"),
+    ) {
+        (Some(list), _, _) | (None, Some(list), _) | (None, None, Some(list)) => list.as_str(),
+        (None, None, None) => "127.0.0.1:9092",
     };
+    let protocol = global
+        .protocol
+        .or(profile.and_then(|p| p.protocol))
+        .unwrap_or_default();
     if security.is_secured() {
-        match global.protocol {
+        match protocol {
             DataPath::Classic => {
                 return Err(Error::Config {
                     message: format!(
@@ -74,7 +121,7 @@ fn broker_config(global: &Global) -> Result<BrokerConfig> {
     let data_path = if security.is_secured() {
         DataPath::Modern
     } else {
-        global.protocol
+        protocol
     };
     Ok(BrokerConfig::new(list, global.timeout)?
         .with_data_path(data_path)
@@ -97,6 +144,9 @@ fn dispatch(cli: Cli, brokers: &BrokerConfig) -> Result<()> {
         Command::Connect(args) => {
             commands::connect::execute(args, cli.global.timeout, cli.global.verbose > 0)
         }
+        Command::Completions(args) => commands::completions::execute(args),
+        Command::Man(args) => commands::completions::man(args),
+        Command::Profile(cmd) => commands::profile::execute(&cli.global, cmd),
     }
 }
 

@@ -74,7 +74,8 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
         let mut reader = Reader::new(&cluster, &args.topic, &partitions, &start, reset)?;
         isolate(&mut reader, cluster.data_path()?, args.isolation)?;
         ready(&args.topic, &partitions, brokers);
-        return consume_loop(&mut reader, None, &mut cluster, &args);
+        let mut until = args.until_time.map(|t| Until::new(t, &partitions));
+        return consume_loop(&mut reader, None, until.as_mut(), &mut cluster, &args);
     };
 
     let timeouts = GroupTimeouts {
@@ -100,7 +101,7 @@ pub fn execute(brokers: &BrokerConfig, args: Consume) -> Result<()> {
     )?;
     isolate(&mut reader, data_path, args.isolation)?;
     ready(&args.topic, session.member.assignment(), brokers);
-    let result = consume_loop(&mut reader, Some(&mut session), &mut cluster, &args);
+    let result = consume_loop(&mut reader, Some(&mut session), None, &mut cluster, &args);
     // Whatever ended the loop, commit what was printed, then leave.
     let finished = session.finish();
     result.and(finished)
@@ -130,6 +131,7 @@ fn ready(topic: &str, partitions: &[i32], brokers: &BrokerConfig) {
 fn consume_loop(
     reader: &mut Reader,
     mut group: Option<&mut GroupSession>,
+    mut until: Option<&mut Until>,
     cluster: &mut Cluster,
     args: &Consume,
 ) -> Result<()> {
@@ -147,16 +149,25 @@ fn consume_loop(
         if args.exit_at_end && reader.at_end() {
             return Ok(());
         }
+        if let Some(u) = until.as_deref_mut() {
+            if u.reached(cluster, reader, &args.topic)? {
+                return Ok(());
+            }
+        }
         let records = reader.poll()?;
         let mut done = false;
         for r in &records {
+            if until.as_deref_mut().is_some_and(|u| u.past(r)) {
+                continue;
+            }
             line.clear();
             raw.clear();
-            match args.format {
+            match &args.format {
                 ConsumeFormat::Text if args.raw => raw_line(r, &mut raw),
                 ConsumeFormat::Text => text_line(r, &mut line),
                 ConsumeFormat::Json => line.push_str(&json_line(r)),
                 ConsumeFormat::Changes => change_line(r, &mut line),
+                ConsumeFormat::Template(t) => t.write(r, &mut line),
             }
             if args.raw {
                 raw.push(b'\n');
@@ -260,5 +271,65 @@ impl GroupSession {
         let committed = self.commit();
         let left = self.member.leave();
         committed.and(left)
+    }
+}
+
+/// `--until-time`: each partition stops at its first record stamped at or
+/// after the time. Before the time has come, a record's own timestamp
+/// says so; once it has, the broker's time index gives each partition's
+/// stop offset (ListOffsets by time: the log end where every record is
+/// older), which also ends partitions that stay quiet and records that
+/// carry no timestamp (the classic data path).
+struct Until {
+    time: std::time::SystemTime,
+    ms: i64,
+    stop: Option<std::collections::BTreeMap<i32, i64>>,
+    open: std::collections::BTreeSet<i32>,
+}
+
+impl Until {
+    fn new(time: std::time::SystemTime, partitions: &[i32]) -> Until {
+        Until {
+            time,
+            ms: list_offsets::epoch_millis(time),
+            stop: None,
+            open: partitions.iter().copied().collect(),
+        }
+    }
+
+    /// Whether every partition has stopped (asking for the stop offsets
+    /// once the time has passed).
+    fn reached(&mut self, cluster: &mut Cluster, reader: &Reader, topic: &str) -> Result<bool> {
+        if self.stop.is_none() && std::time::SystemTime::now() >= self.time {
+            self.stop = Some(list_offsets::offsets_at(
+                cluster,
+                topic,
+                At::Time(self.time),
+            )?);
+        }
+        if let Some(stop) = &self.stop {
+            self.open
+                .retain(|p| match (reader.next_offset(*p), stop.get(p)) {
+                    (Some(at), Some(end)) => at < *end,
+                    _ => true,
+                });
+        }
+        Ok(self.open.is_empty())
+    }
+
+    /// Whether this record is at or past its partition's stop (which it
+    /// then closes): it is not shown.
+    fn past(&mut self, r: &crate::client::fetch::Consumed) -> bool {
+        let stamped_after = r.timestamp.is_some_and(|t| t.ms >= self.ms);
+        let beyond = self
+            .stop
+            .as_ref()
+            .and_then(|s| s.get(&r.partition))
+            .is_some_and(|end| r.offset >= *end);
+        if stamped_after || beyond || !self.open.contains(&r.partition) {
+            self.open.remove(&r.partition);
+            return true;
+        }
+        false
     }
 }

@@ -3,11 +3,13 @@
 pub mod bench;
 pub mod chat;
 pub mod cluster;
+pub mod completions;
 pub mod connect;
 pub mod consume;
 pub mod group;
 pub mod manage;
 pub mod produce;
+pub mod profile;
 pub mod stream;
 pub mod top;
 pub mod topic;

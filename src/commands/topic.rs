@@ -4,9 +4,10 @@
 
 use std::io::Write;
 
-use crate::cli::TopicCommand;
+use crate::cli::{Format, TopicCommand, TopicOffsets};
 use crate::client::admin::{self, NewTopic, Outcome};
 use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::list_offsets::{self, At};
 use crate::error::{Error, Result};
 
 pub fn execute(brokers: &BrokerConfig, cmd: TopicCommand) -> Result<()> {
@@ -67,6 +68,7 @@ pub fn execute(brokers: &BrokerConfig, cmd: TopicCommand) -> Result<()> {
         TopicCommand::Configs(c) => return super::manage::configs(&mut cluster, c),
         TopicCommand::Truncate(t) => return super::manage::truncate(&mut cluster, t),
         TopicCommand::Reassign(r) => return super::manage::reassign(&mut cluster, r),
+        TopicCommand::Offsets(o) => return offsets(&mut cluster, o),
         TopicCommand::Describe(d) => {
             let topic = admin::describe_topic(&mut cluster, &d.name)?;
             let configs = admin::topic_overrides(&mut cluster, &d.name)?;
@@ -74,6 +76,84 @@ pub fn execute(brokers: &BrokerConfig, cmd: TopicCommand) -> Result<()> {
         }
     }
     .map_err(Error::Output)
+}
+
+/// `topic offsets`: earliest, latest and (with --time) the offset at a
+/// time of every partition, each asked of the partition's leader.
+fn offsets(cluster: &mut Cluster, args: TopicOffsets) -> Result<()> {
+    admin::validate_topic_name(&args.name)?;
+    let earliest = list_offsets::offsets_at(cluster, &args.name, At::Earliest)?;
+    let latest = list_offsets::offsets_at(cluster, &args.name, At::Latest)?;
+    let at_time = match args.time {
+        Some(t) => Some(list_offsets::offsets_at(cluster, &args.name, At::Time(t))?),
+        None => None,
+    };
+    let mut out = std::io::stdout().lock();
+    let rows = latest.iter().map(|(&p, &end)| {
+        let start = earliest.get(&p).copied().unwrap_or(end);
+        let at = at_time.as_ref().and_then(|a| a.get(&p).copied());
+        (p, start, end, at)
+    });
+    match args.format {
+        Format::Json => {
+            let partitions: Vec<serde_json::Value> = rows
+                .map(|(p, start, end, at)| {
+                    let mut row = serde_json::json!({
+                        "partition": p, "earliest": start, "latest": end,
+                    });
+                    if let Some(at) = at {
+                        row["at_time"] = at.into();
+                    }
+                    row
+                })
+                .collect();
+            let doc = serde_json::json!({ "topic": args.name, "partitions": partitions });
+            writeln!(out, "{doc}")
+        }
+        Format::Text => {
+            let mut table = vec![vec![
+                "PARTITION".to_string(),
+                "EARLIEST".into(),
+                "LATEST".into(),
+            ]];
+            if args.time.is_some() {
+                table[0].push("AT-TIME".into());
+            }
+            for (p, start, end, at) in rows {
+                let mut row = vec![p.to_string(), start.to_string(), end.to_string()];
+                row.extend(at.map(|a| a.to_string()));
+                table.push(row);
+            }
+            write_table(&mut out, &table)
+        }
+    }
+    .map_err(Error::Output)
+}
+
+/// Columns left-aligned, two spaces apart, as wide as their widest cell.
+fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 fn write_description(

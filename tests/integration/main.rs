@@ -15,6 +15,7 @@ mod escapes;
 mod exercise;
 mod faults;
 mod groups;
+mod habits;
 mod kafka4;
 mod manage;
 mod metrics;
