@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
+use crate::client::answer_check;
 use crate::client::cluster::BrokerConfig;
 use crate::client::codes;
 use crate::client::deadline::Deadline;
@@ -25,8 +26,15 @@ use crate::error::{Error, Result};
 
 pub const CLIENT_ID: &str = "kafkademo";
 
-/// Largest response we accept; a broker's fetch or metadata reply is far below.
-const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// Largest response we accept: a Fetch asks for at most 64 MiB in all
+/// (client::modern::fetch::MAX_FETCH_BYTES), and a broker may add one
+/// batch past it (to make progress) and its own framing; a metadata reply
+/// of a large cluster is far below. docs/hostile-input.md.
+pub const MAX_RESPONSE_BYTES: usize = 80 * 1024 * 1024;
+
+/// The first piece of a response's buffer; it grows (doubling) only as
+/// the broker's bytes arrive, so a size prefix that lies costs nothing.
+const FIRST_READ: usize = 64 * 1024;
 
 /// One connection to one broker, speaking framed Kafka requests with
 /// deadlines on every step.
@@ -270,12 +278,14 @@ impl Connection {
                 hint: Some("set security.protocol=SSL or SASL_SSL (--command-config or -X) for this listener".into()),
             });
         }
-        let len = u32::from_be_bytes(len) as usize;
-        if len > MAX_RESPONSE_BYTES {
-            return Err(self.protocol(format!("response of {len} bytes is implausibly large")));
-        }
-        let mut body = vec![0u8; len];
-        self.wire.read_exact(&mut body, deadline)?;
+        let len = i32::from_be_bytes(len);
+        let body = read_frame(len, MAX_RESPONSE_BYTES, |buf| {
+            self.wire.read_exact(buf, deadline)
+        })
+        .map_err(|e| match e {
+            FrameError::Size(reason) => self.malformed::<R>(&reason),
+            FrameError::Read(e) => e,
+        })?;
         self.broken = false;
         self.answered += 1;
 
@@ -287,8 +297,10 @@ impl Connection {
         } else {
             R::Response::header_version(version)
         };
-        let header = ResponseHeader::decode(&mut buf, header_version)
-            .map_err(|e| self.protocol(format!("bad response header: {e}")))?;
+        let header = ResponseHeader::decode(&mut buf, header_version).map_err(|e| {
+            self.broken = true;
+            self.malformed::<R>(&format!("a bad response header ({e})"))
+        })?;
         if header.correlation_id != self.correlation_id {
             self.broken = true;
             return Err(self.protocol(format!(
@@ -296,8 +308,16 @@ impl Connection {
                 header.correlation_id, self.correlation_id
             )));
         }
-        let response = R::Response::decode(&mut buf, version)
-            .map_err(|e| self.protocol(format!("cannot decode {}: {e}", api_name::<R>())))?;
+        // kafka-protocol reserves memory for every array count it reads:
+        // the counts are checked against the bytes first.
+        answer_check::check(R::KEY, version, &buf).map_err(|reason| {
+            self.broken = true;
+            self.malformed::<R>(&reason)
+        })?;
+        let response = R::Response::decode(&mut buf, version).map_err(|e| {
+            self.broken = true;
+            self.malformed::<R>(&e.to_string())
+        })?;
         if buf.has_remaining() {
             log::debug!(
                 "{} bytes left after {} response",
@@ -349,6 +369,16 @@ impl Connection {
         Ok(frame)
     }
 
+    /// An answer that cannot be what the broker means: refused as a
+    /// broker failure (exit 1), not retried as a lost connection would be.
+    fn malformed<R: Request>(&self, reason: &str) -> Error {
+        Error::broker(format!(
+            "Kafka at {} sent a malformed {} answer: {reason}",
+            self.addr,
+            api_name::<R>()
+        ))
+    }
+
     fn protocol(&self, reason: String) -> Error {
         Error::Protocol {
             addr: self.addr.clone(),
@@ -375,6 +405,43 @@ impl Connection {
             .with_allow_auto_topic_creation(false);
         self.call_at(&request, version, self.timeout)
     }
+}
+
+/// Why a response frame could not be read.
+#[derive(Debug)]
+pub enum FrameError<E> {
+    /// The size prefix is negative or over the limit.
+    Size(String),
+    /// Reading the bytes failed (`read`'s own error).
+    Read(E),
+}
+
+/// A response body of `len` bytes (its size prefix), read with `read`
+/// (which fills the slice it is given or fails); the buffer grows as the
+/// bytes arrive, doubling from 64 KiB, so it never holds more than twice
+/// what the broker has actually sent. A negative `len`, or one over
+/// `max`, is refused before any of it is read.
+pub fn read_frame<E>(
+    len: i32,
+    max: usize,
+    mut read: impl FnMut(&mut [u8]) -> std::result::Result<(), E>,
+) -> std::result::Result<Vec<u8>, FrameError<E>> {
+    let len = usize::try_from(len)
+        .map_err(|_| FrameError::Size(format!("a size prefix of {len} bytes")))?;
+    if len > max {
+        return Err(FrameError::Size(format!(
+            "a size prefix of {len} bytes, over the {} MiB kafkademo accepts",
+            max / (1024 * 1024)
+        )));
+    }
+    let mut body = Vec::new();
+    while body.len() < len {
+        let at = body.len();
+        let next = (len - at).min(at.max(FIRST_READ));
+        body.resize(at + next, 0);
+        read(&mut body[at..]).map_err(FrameError::Read)?;
+    }
+    Ok(body)
 }
 
 pub fn topic_name(name: &str) -> TopicName {
