@@ -536,4 +536,43 @@ mod tests {
         let e = check(SaslHandshakeRequest::KEY, 1, &[0, 0, 0x80, 0, 0, 0]).unwrap_err();
         assert_eq!(e, "a length of -2147483648");
     }
+
+    proptest::proptest! {
+        /// Whatever the bytes, the check ends; and what it lets through,
+        /// kafka-protocol decodes (or refuses) without reserving for counts
+        /// the bytes do not hold (an abort would end this test process).
+        #[test]
+        fn arbitrary_answers_are_checked_then_decoded_safely(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            v in 0i16..14,
+        ) {
+            use kafka_protocol::protocol::Decodable;
+            let decode = |key: i16, v: i16, body: &[u8]| {
+                let mut b = Bytes::copy_from_slice(body);
+                match key {
+                    0 => ProduceResponse::decode(&mut b, v).map(drop),
+                    1 => FetchResponse::decode(&mut b, v).map(drop),
+                    2 => ListOffsetsResponse::decode(&mut b, v).map(drop),
+                    3 => MetadataResponse::decode(&mut b, v).map(drop),
+                    17 => SaslHandshakeResponse::decode(&mut b, v).map(drop),
+                    18 => ApiVersionsResponse::decode(&mut b, v).map(drop),
+                    _ => SaslAuthenticateResponse::decode(&mut b, v).map(drop),
+                }
+            };
+            for key in [0, 1, 2, 3, 17, 18, 36] {
+                let covered = match key {
+                    1 => (4..=12).contains(&v),
+                    2 => (1..=10).contains(&v),
+                    0 => (3..=12).contains(&v),
+                    17 => v <= 1,
+                    18 => v <= 4,
+                    36 => v <= 2,
+                    _ => true,
+                };
+                if covered && check(key, v, &body).is_ok() {
+                    let _ = decode(key, v, &body);
+                }
+            }
+        }
+    }
 }

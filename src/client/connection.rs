@@ -462,4 +462,64 @@ mod tests {
     fn api_names_are_short() {
         assert_eq!(api_name::<MetadataRequest>(), "Metadata");
     }
+
+    /// A reader handing out `data` in pieces of at most `piece` bytes, as
+    /// `Wire::read_exact` fills what it is given; it counts the bytes asked.
+    fn reading<'a>(
+        data: &'a [u8],
+        asked: &'a mut usize,
+    ) -> impl FnMut(&mut [u8]) -> std::result::Result<(), &'static str> + 'a {
+        let mut at = 0;
+        move |buf| {
+            *asked += buf.len();
+            let end = at + buf.len();
+            let src = data.get(at..end).ok_or("the connection closed")?;
+            buf.copy_from_slice(src);
+            at = end;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_frame_buffer_grows_with_what_arrives() {
+        // 256 MiB announced, 100 bytes sent: the buffer never got past 64 KiB.
+        let mut asked = 0;
+        let e = read_frame(256 << 20, 512 << 20, reading(&[7; 100], &mut asked));
+        assert!(matches!(e, Err(FrameError::Read("the connection closed"))));
+        assert_eq!(asked, FIRST_READ);
+        for len in [-1, i32::MIN] {
+            let e = read_frame(len, MAX_RESPONSE_BYTES, reading(&[], &mut asked)).unwrap_err();
+            assert!(
+                matches!(e, FrameError::Size(ref s) if s == &format!("a size prefix of {len} bytes"))
+            );
+        }
+        let e = read_frame(i32::MAX, MAX_RESPONSE_BYTES, reading(&[], &mut asked)).unwrap_err();
+        assert!(
+            matches!(e, FrameError::Size(ref s) if s.ends_with("over the 80 MiB kafkademo accepts"))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn frames_read_back_whole_and_never_ask_past_twice_what_came(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300_000),
+            len in -5i32..400_000,
+        ) {
+            let mut asked = 0;
+            let got = read_frame(len, 1 << 20, reading(&data, &mut asked));
+            match usize::try_from(len) {
+                Err(_) => proptest::prop_assert!(matches!(got, Err(FrameError::Size(_)))),
+                Ok(n) if n <= data.len() => {
+                    let body = got.map_err(|_| "read failed").unwrap();
+                    proptest::prop_assert_eq!(&body[..], &data[..n]);
+                    proptest::prop_assert_eq!(asked, n);
+                }
+                Ok(_) => {
+                    proptest::prop_assert!(matches!(got, Err(FrameError::Read(_))));
+                    // What was asked for beyond what came: at most as much again.
+                    proptest::prop_assert!(asked <= (2 * data.len()).max(FIRST_READ));
+                }
+            }
+        }
+    }
 }

@@ -1456,4 +1456,265 @@ mod tests {
         assert!(e.reason.contains("cut short"), "{}", e.reason);
         assert_eq!(seen, [0, 1, 2, 3]);
     }
+
+    /// A batch of `codec` whose records part is `packed`, its CRC right:
+    /// the header of a real one-record batch, the length and CRC redone.
+    fn with_packed(codec: Compression, packed: &[u8]) -> Bytes {
+        let r = BatchRecord {
+            key: b"",
+            value: Some(b"v"),
+            headers: &[],
+            timestamp_ms: 1,
+        };
+        let real = encode([r], BatchIdentity::PLAIN, codec).unwrap();
+        let mut b = BytesMut::from(&real[..RECORDS_AT]);
+        b.extend_from_slice(packed);
+        let len = (b.len() - HEADER_BEFORE_LENGTH) as i32;
+        b[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&len.to_be_bytes());
+        let crc = crc32c(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        b.freeze()
+    }
+
+    /// `n` zero bytes packed with `codec`, streamed (never all in memory).
+    fn bomb(codec: Compression, n: u64) -> Vec<u8> {
+        use std::io::Read;
+        let zeros = || std::io::repeat(0).take(n);
+        match codec {
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                std::io::copy(&mut zeros(), &mut e).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Zstd => zstd::stream::encode_all(zeros(), 19).unwrap(),
+            Compression::Lz4 => {
+                let mut e = lz4::EncoderBuilder::new().build(Vec::new()).unwrap();
+                std::io::copy(&mut zeros(), &mut e).unwrap();
+                let (out, done) = e.finish();
+                done.unwrap();
+                out
+            }
+            _ => {
+                // One raw snappy block claiming n bytes: its length varint
+                // alone, then nothing (the size is checked before any memory).
+                let mut out = Vec::new();
+                let mut u = n;
+                while u >= 0x80 {
+                    out.push(u as u8 | 0x80);
+                    u >>= 7;
+                }
+                out.push(u as u8);
+                out
+            }
+        }
+    }
+
+    #[test]
+    fn compression_bombs_stop_at_the_limit() {
+        let limit = 1024 * 1024;
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let packed = bomb(codec, 64 * 1024 * 1024);
+            assert!(packed.len() < 512 * 1024, "{codec:?}: {}", packed.len());
+            let batch = rebase(&with_packed(codec, &packed), 7);
+            let e = read(&batch, 0, true, limit, None, |_| {}).unwrap_err();
+            assert_eq!(e.offset, 7, "{codec:?}");
+            assert!(
+                e.reason.contains("unpacks to more than 1 MiB"),
+                "{codec:?}: {}",
+                e.reason
+            );
+            // After a batch that was read, the bomb waits for the next fetch.
+            let good = stored(0, 7, &[]);
+            let all = concat(&[&good, &batch]);
+            let mut seen = 0;
+            let compressed_first = rebase(
+                &encode(
+                    [BatchRecord {
+                        key: b"",
+                        value: Some(b"x"),
+                        headers: &[],
+                        timestamp_ms: 1,
+                    }],
+                    BatchIdentity::PLAIN,
+                    Compression::Gzip,
+                )
+                .unwrap(),
+                0,
+            );
+            assert_eq!(
+                read(&all, 0, true, limit, None, |_| seen += 1),
+                Err(e.clone()),
+                "uncompressed batches use none of the limit"
+            );
+            assert_eq!(seen, 7);
+            seen = 0;
+            let all = concat(&[&compressed_first, &rebase(&batch, 1)]);
+            assert_eq!(read(&all, 0, true, limit, None, |_| seen += 1), Ok(Some(1)));
+            assert_eq!(seen, 1);
+        }
+    }
+
+    #[test]
+    fn lengths_that_lie_are_errors_and_cut_batches_wait() {
+        let good = stored(5, 2, &[]);
+        let with_length = |len: i32| {
+            let mut b = BytesMut::from(&good[..]);
+            b[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&len.to_be_bytes());
+            b.freeze()
+        };
+        for (len, says) in [
+            (-1, "announced as -1 bytes long"),
+            (i32::MIN, "announced as -2147483648 bytes long"),
+            (
+                10,
+                "announced as 10 bytes long (a v2 batch takes at least 49)",
+            ),
+            (
+                i32::MAX,
+                "announced as 2147483659 bytes long, over the 64 MiB",
+            ),
+        ] {
+            let e = decode(&with_length(len), 0).unwrap_err();
+            assert_eq!(e.offset, 5);
+            assert!(e.reason.starts_with(says), "{len}: {}", e.reason);
+        }
+        // Longer than what came, within reason: cut short at the fetch size.
+        let d = decode(&with_length(good.len() as i32), 0).unwrap();
+        assert_eq!(d, Decoded::default());
+    }
+
+    #[test]
+    fn offsets_and_timestamps_past_i64_are_errors() {
+        let e = decode(&rebase(&stored(0, 2, &[]), i64::MAX), 0).unwrap_err();
+        assert_eq!(e.reason, "with a last offset past 2^63");
+        // The last offset fits, a record's does not (a delta larger than
+        // the header's last offset delta).
+        let mut b = BytesMut::from(&rebase(&stored(0, 3, &[]), i64::MAX - 1)[..]);
+        b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].copy_from_slice(&0i32.to_be_bytes());
+        let crc = crc32c(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let e = decode(&b.freeze(), 0).unwrap_err();
+        assert_eq!(e.reason, "with a record offset past 2^63");
+        let mut b = BytesMut::from(&stored(0, 2, &[])[..]);
+        b[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&i64::MAX.to_be_bytes());
+        let crc = crc32c(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let e = decode(&b.freeze(), 0).unwrap_err();
+        assert_eq!(e.reason, "with a record timestamp past 2^63 ms");
+    }
+}
+
+/// Property tests: whatever the bytes, reading ends in records or an
+/// error, never a panic; what is written reads back.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn codec() -> impl Strategy<Value = Compression> {
+        prop_oneof![
+            Just(Compression::None),
+            Just(Compression::Gzip),
+            Just(Compression::Snappy),
+            Just(Compression::Lz4),
+            Just(Compression::Zstd),
+        ]
+    }
+
+    type Rec = (Vec<u8>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>, i64);
+
+    fn record() -> impl Strategy<Value = Rec> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..20),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+            proptest::collection::btree_map(
+                "[a-z]{1,6}",
+                proptest::collection::vec(any::<u8>(), 0..10),
+                0..3,
+            )
+            .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+            -(1i64 << 50)..(1i64 << 50),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..600), from in any::<i64>()) {
+            let raw = Bytes::from(raw);
+            let _ = read(&raw, from, true, 1 << 20, None, |_| {});
+            let _ = read(&raw, from, false, 1 << 20, Some(&mut Aborted::new(vec![(1, 0)])), |_| {});
+        }
+
+        #[test]
+        fn a_real_batch_with_bytes_changed_never_panics(
+            records in proptest::collection::vec(record(), 1..5),
+            codec in codec(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let refs: Vec<BatchRecord> = records.iter().map(|(k, v, h, t)| BatchRecord { key: k, value: v.as_deref(), headers: h, timestamp_ms: *t }).collect();
+            let batch = encode(refs, BatchIdentity::PLAIN, codec).unwrap();
+            let mut b = batch.to_vec();
+            for (at, byte) in flips {
+                let i = at.index(b.len());
+                b[i] = byte;
+            }
+            b.truncate(cut.index(b.len() + 1));
+            let b = Bytes::from(b);
+            let _ = read(&b, 0, true, 1 << 20, None, |_| {});
+            let _ = read(&b, 0, false, 1 << 20, None, |_| {});
+        }
+
+        #[test]
+        fn batches_read_back_as_written(records in proptest::collection::vec(record(), 1..8), codec in codec(), base in 0i64..(1 << 40)) {
+            let refs: Vec<BatchRecord> = records.iter().map(|(k, v, h, t)| BatchRecord { key: k, value: v.as_deref(), headers: h, timestamp_ms: *t }).collect();
+            let mut b = encode(refs, BatchIdentity::PLAIN, codec).unwrap().to_vec();
+            b[..8].copy_from_slice(&base.to_be_bytes());
+            let mut got = Vec::new();
+            let next = read(&Bytes::from(b), 0, true, 1 << 20, None, |r| {
+                got.push((
+                    r.offset,
+                    r.key.map(<[u8]>::to_vec).unwrap_or_default(),
+                    r.value.map(<[u8]>::to_vec),
+                    r.headers.iter().map(|(k, v)| (k.clone(), v.as_deref().unwrap_or_default().to_vec())).collect::<Vec<_>>(),
+                    r.timestamp,
+                ))
+            }).unwrap();
+            prop_assert_eq!(next, Some(base + records.len() as i64));
+            let want: Vec<_> = records.iter().enumerate().map(|(i, (k, v, h, t))| (base + i as i64, k.clone(), v.clone(), h.clone(), *t)).collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn varints_round_trip(v in any::<i32>(), l in any::<i64>()) {
+            let mut out = BytesMut::new();
+            put_varint(&mut out, v);
+            prop_assert_eq!(out.len(), varint_len(v));
+            let mut c = Cursor(&out);
+            prop_assert_eq!(c.varint(), Ok(v));
+            prop_assert!(c.0.is_empty());
+            let mut out = BytesMut::new();
+            put_varlong(&mut out, l);
+            prop_assert_eq!(out.len(), varlong_len(l));
+            prop_assert_eq!(Cursor(&out).varlong(), Ok(l));
+        }
+
+        #[test]
+        fn varints_of_arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..12)) {
+            let mut c = Cursor(&b);
+            if let Ok(v) = c.varint() {
+                // What was read is what writing it gives, unless it was
+                // written longer than needed.
+                let used = b.len() - c.0.len();
+                prop_assert!(used <= 5 && varint_len(v) <= used);
+            }
+            let _ = Cursor(&b).varlong();
+            let _ = Cursor(&b).nullable("key");
+        }
+    }
 }
