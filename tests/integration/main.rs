@@ -14,6 +14,7 @@ mod datapath;
 mod exercise;
 mod faults;
 mod groups;
+mod hostile;
 mod kafka4;
 mod manage;
 mod metrics;
