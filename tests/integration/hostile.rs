@@ -10,6 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
 
-use crate::fixture::{kafkademo, wait_bounded, Run};
+use crate::fixture::{kafkademo, poll, Run};
 
 /// Every case's peak RSS stays under this (kB). A healthy `consume` peaks
 /// near 10 MB; the compression bombs unpack to at most 16 MiB (twice that
@@ -298,6 +299,18 @@ fn bomb(codec: i16, n: u64) -> Vec<u8> {
 
 // ---- running kafkademo --------------------------------------------------------
 
+/// Reads a child's pipe to its end on a thread (a child writing more than
+/// a pipe holds must not block).
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
 /// What one case saw: the run and its peak RSS in kB.
 struct Seen {
     run: Run,
@@ -339,13 +352,34 @@ fn run_against(addr: &str, args: &[&str], stdin: &str) -> Seen {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // A process group of its own: past the bound, kafkademo is killed
+    // with GNU time (killing time alone would leave it holding the pipes).
+    cmd.process_group(0);
     let mut child = cmd
         .spawn()
         .expect("cannot run kafkademo under /usr/bin/time");
     let mut input = child.stdin.take().unwrap();
     let _ = input.write_all(stdin.as_bytes());
     drop(input);
-    let run = wait_bounded(child, BOUND);
+    let group = child.id();
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let ended = poll(BOUND, || child.try_wait().ok().flatten());
+    if ended.is_none() {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{group}")])
+            .status();
+    }
+    let status = child.wait().expect("wait");
+    let run = Run::from(std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    });
+    assert!(
+        ended.is_some(),
+        "kafkademo did not end within {BOUND:?}:\n{run:?}"
+    );
     let text = std::fs::read_to_string(&report).unwrap_or_default();
     let _ = std::fs::remove_file(&report);
     // GNU time writes "Command exited with non-zero status N" before %M.
@@ -354,7 +388,11 @@ fn run_against(addr: &str, args: &[&str], stdin: &str) -> Seen {
         .filter_map(|l| l.trim().parse::<u64>().ok())
         .next_back()
         .unwrap_or_else(|| panic!("no peak RSS from GNU time: {text:?}\n{run:?}"));
-    eprintln!("peak RSS {peak_kb} kB: kafkademo {args:?}");
+    eprintln!(
+        "peak RSS {peak_kb} kB, exit {}: kafkademo {args:?}: {}",
+        run.code,
+        run.stderr.lines().next().unwrap_or_default()
+    );
     Seen {
         run,
         peak_kb,
