@@ -538,6 +538,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        // No regression files: the repository's top level is fixed, and
+        // a failure prints its minimal input.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
         /// Whatever the bytes, the check ends; and what it lets through,
         /// kafka-protocol decodes (or refuses) without reserving for counts
         /// the bytes do not hold (an abort would end this test process).

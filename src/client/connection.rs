@@ -500,10 +500,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        // No regression files: the repository's top level is fixed, and
+        // a failure prints its minimal input.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
         #[test]
         fn frames_read_back_whole_and_never_ask_past_twice_what_came(
-            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300_000),
-            len in -5i32..400_000,
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..140_000),
+            len in -5i32..200_000,
         ) {
             let mut asked = 0;
             let got = read_frame(len, 1 << 20, reading(&data, &mut asked));
