@@ -24,6 +24,11 @@ have() {
     python3 -c 'import prometheus_client' >/dev/null 2>&1 || /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1
     return
   fi
+  # `time` is also a shell keyword: look for GNU time's binary itself.
+  if [[ $1 == gnu-time ]]; then
+    [[ -x /usr/bin/time ]]
+    return
+  fi
   if [[ $1 == initdb ]]; then
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
     return
@@ -38,9 +43,9 @@ die() {
 
 # command -> the Debian package that provides it
 declare -A package=([tmux]=tmux [gdb]=gdb [chromium]=chromium [chromedriver]=chromium-driver
-  [initdb]=postgresql [prometheus_client]=python3-prometheus-client)
+  [initdb]=postgresql [prometheus_client]=python3-prometheus-client [gnu-time]=time)
 case ${1:-all} in
-  all) commands=(tmux gdb chromium chromedriver initdb prometheus_client) ;;
+  all) commands=(tmux gdb chromium chromedriver initdb prometheus_client gnu-time) ;;
   browser) commands=(chromium chromedriver) ;;
   *) die "usage: test-setup.sh [all|browser]" ;;
 esac

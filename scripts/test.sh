@@ -83,6 +83,10 @@ cargo test --no-run "${build_args[@]}"
 # tests such as client::cluster::tests.)
 say "==> unit tests: cargo test --bins"
 cargo test "${build_args[@]}" --bins -- "${test_args[@]}"
+# The hostile-broker suite plays a malicious broker itself: no Kafka, so it
+# runs here, once, and every phase below skips it (docs/hostile-input.md).
+say "==> hostile broker: cargo test --test integration -- hostile::"
+cargo test "${build_args[@]}" --test integration -- hostile:: "${test_args[@]}"
 
 # What the tests drive besides Kafka (tmux, Chromium): installed here, once,
 # never by a test.
@@ -160,9 +164,9 @@ for mode in "${modes[@]}"; do
     # The whole single-broker suite (auto picks the modern data path on 4.x),
     # plus kafka4:: (what is special about 4.x).
     # (modern:: forces the modern path on 3.9; kafka4:: covers it here.)
-    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: ${test_args[*]}"
+    say "==> kafka4 mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: --skip hostile:: ${test_args[*]}"
     if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=kraft KAFKA_VERSION=$kafka4_version \
-      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: "${test_args[@]}"; then
+      cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip faults:: --skip modern:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: --skip hostile:: "${test_args[@]}"; then
       results+=("kafka4 mode: ok")
     else
       results+=("kafka4 mode: FAILED")
@@ -270,9 +274,9 @@ for mode in "${modes[@]}"; do
   fi
   # The replication and fault tests need three brokers, the Kafka 4.x tests
   # Kafka 4.4: they have phases of their own.
-  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: ${test_args[*]}"
+  say "==> $mode mode: cargo test ${build_args[*]} --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: --skip hostile:: ${test_args[*]}"
   if KAFKA_BROKERS=$KD_HOST:$KD_KAFKA_PORT KAFKA_MODE=$mode \
-    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: "${test_args[@]}"; then
+    cargo test "${build_args[@]}" --test integration -- --skip cluster:: --skip kafka4:: --skip faults:: --skip security:: --skip secured_broker:: --skip connect:: --skip connect_outages:: --skip hostile:: "${test_args[@]}"; then
     results+=("$mode mode: ok")
   else
     results+=("$mode mode: FAILED")

@@ -43,6 +43,14 @@ impl Cluster {
                         Err(Error::Interrupted) => return Err(Error::Interrupted),
                         // Wrong security settings fail every broker alike.
                         Err(e @ (Error::Config { .. } | Error::Denied { .. })) => return Err(e),
+                        // A broker whose answer broke the connection (it
+                        // went silent mid-answer, or sent a malformed one)
+                        // is no bootstrap: the next one is tried.
+                        Err(e) if bootstrap.is_broken() => {
+                            log::info!("{e}");
+                            first_err.get_or_insert(e);
+                            continue;
+                        }
                         Err(e) => log::debug!("{e}"),
                     }
                     return Ok(Cluster {

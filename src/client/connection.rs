@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
+use crate::client::answer_check;
 use crate::client::brokers::BrokerConfig;
 use crate::client::codes;
 use crate::client::deadline::Deadline;
@@ -26,8 +27,15 @@ use crate::error::{Error, Result};
 
 pub const CLIENT_ID: &str = "kafkademo";
 
-/// Largest response we accept; a broker's fetch or metadata reply is far below.
-const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// Largest response we accept: a Fetch asks for at most 64 MiB in all
+/// (client::modern::fetch::MAX_FETCH_BYTES), and a broker may add one
+/// batch past it (to make progress) and its own framing; a metadata reply
+/// of a large cluster is far below. docs/hostile-input.md.
+pub const MAX_RESPONSE_BYTES: usize = 80 * 1024 * 1024;
+
+/// The first piece of a response's buffer; it grows (doubling) only as
+/// the broker's bytes arrive, so a size prefix that lies costs nothing.
+const FIRST_READ: usize = 64 * 1024;
 
 /// One connection to one broker, speaking framed Kafka requests with
 /// deadlines on every step.
@@ -267,12 +275,14 @@ impl Connection {
                 hint: Some("set security.protocol=SSL or SASL_SSL (--command-config or -X) for this listener".into()),
             });
         }
-        let len = u32::from_be_bytes(len) as usize;
-        if len > MAX_RESPONSE_BYTES {
-            return Err(self.protocol(format!("response of {len} bytes is implausibly large")));
-        }
-        let mut body = vec![0u8; len];
-        self.wire.read_exact(&mut body, deadline)?;
+        let len = i32::from_be_bytes(len);
+        let body = read_frame(len, MAX_RESPONSE_BYTES, |buf| {
+            self.wire.read_exact(buf, deadline)
+        })
+        .map_err(|e| match e {
+            FrameError::Size(reason) => self.malformed::<R>(&reason),
+            FrameError::Read(e) => e,
+        })?;
         self.broken = false;
         self.answered += 1;
 
@@ -284,8 +294,10 @@ impl Connection {
         } else {
             R::Response::header_version(version)
         };
-        let header = ResponseHeader::decode(&mut buf, header_version)
-            .map_err(|e| self.protocol(format!("bad response header: {e}")))?;
+        let header = ResponseHeader::decode(&mut buf, header_version).map_err(|e| {
+            self.broken = true;
+            self.malformed::<R>(&format!("a bad response header ({e})"))
+        })?;
         if header.correlation_id != self.correlation_id {
             self.broken = true;
             return Err(self.protocol(format!(
@@ -293,8 +305,16 @@ impl Connection {
                 header.correlation_id, self.correlation_id
             )));
         }
-        let response = R::Response::decode(&mut buf, version)
-            .map_err(|e| self.protocol(format!("cannot decode {}: {e}", api_name::<R>())))?;
+        // kafka-protocol reserves memory for every array count it reads:
+        // the counts are checked against the bytes first.
+        answer_check::check(R::KEY, version, &buf).map_err(|reason| {
+            self.broken = true;
+            self.malformed::<R>(&reason)
+        })?;
+        let response = R::Response::decode(&mut buf, version).map_err(|e| {
+            self.broken = true;
+            self.malformed::<R>(&e.to_string())
+        })?;
         if buf.has_remaining() {
             log::debug!(
                 "{} bytes left after {} response",
@@ -346,6 +366,16 @@ impl Connection {
         Ok(frame)
     }
 
+    /// An answer that cannot be what the broker means: refused as a
+    /// broker failure (exit 1), not retried as a lost connection would be.
+    fn malformed<R: Request>(&self, reason: &str) -> Error {
+        Error::broker(format!(
+            "Kafka at {} sent a malformed {} answer: {reason}",
+            self.addr,
+            api_name::<R>()
+        ))
+    }
+
     fn protocol(&self, reason: String) -> Error {
         Error::Protocol {
             addr: self.addr.clone(),
@@ -372,6 +402,43 @@ impl Connection {
             .with_allow_auto_topic_creation(false);
         self.call_at(&request, version, self.timeout)
     }
+}
+
+/// Why a response frame could not be read.
+#[derive(Debug)]
+pub enum FrameError<E> {
+    /// The size prefix is negative or over the limit.
+    Size(String),
+    /// Reading the bytes failed (`read`'s own error).
+    Read(E),
+}
+
+/// A response body of `len` bytes (its size prefix), read with `read`
+/// (which fills the slice it is given or fails); the buffer grows as the
+/// bytes arrive, doubling from 64 KiB, so it never holds more than twice
+/// what the broker has actually sent. A negative `len`, or one over
+/// `max`, is refused before any of it is read.
+pub fn read_frame<E>(
+    len: i32,
+    max: usize,
+    mut read: impl FnMut(&mut [u8]) -> std::result::Result<(), E>,
+) -> std::result::Result<Vec<u8>, FrameError<E>> {
+    let len = usize::try_from(len)
+        .map_err(|_| FrameError::Size(format!("a size prefix of {len} bytes")))?;
+    if len > max {
+        return Err(FrameError::Size(format!(
+            "a size prefix of {len} bytes, over the {} MiB kafkademo accepts",
+            max / (1024 * 1024)
+        )));
+    }
+    let mut body = Vec::new();
+    while body.len() < len {
+        let at = body.len();
+        let next = (len - at).min(at.max(FIRST_READ));
+        body.resize(at + next, 0);
+        read(&mut body[at..]).map_err(FrameError::Read)?;
+    }
+    Ok(body)
 }
 
 pub fn topic_name(name: &str) -> TopicName {
@@ -416,5 +483,71 @@ mod tests {
     #[test]
     fn api_names_are_short() {
         assert_eq!(api_name::<MetadataRequest>(), "Metadata");
+    }
+
+    /// A reader handing out `data` in pieces of at most `piece` bytes, as
+    /// `Wire::read_exact` fills what it is given; it counts the bytes asked.
+    fn reading<'a>(
+        data: &'a [u8],
+        asked: &'a mut usize,
+    ) -> impl FnMut(&mut [u8]) -> std::result::Result<(), &'static str> + 'a {
+        let mut at = 0;
+        move |buf| {
+            *asked += buf.len();
+            let end = at + buf.len();
+            let src = data.get(at..end).ok_or("the connection closed")?;
+            buf.copy_from_slice(src);
+            at = end;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_frame_buffer_grows_with_what_arrives() {
+        // 256 MiB announced, 100 bytes sent: the buffer never got past 64 KiB.
+        let mut asked = 0;
+        let e = read_frame(256 << 20, 512 << 20, reading(&[7; 100], &mut asked));
+        assert!(matches!(e, Err(FrameError::Read("the connection closed"))));
+        assert_eq!(asked, FIRST_READ);
+        for len in [-1, i32::MIN] {
+            let e = read_frame(len, MAX_RESPONSE_BYTES, reading(&[], &mut asked)).unwrap_err();
+            assert!(
+                matches!(e, FrameError::Size(ref s) if s == &format!("a size prefix of {len} bytes"))
+            );
+        }
+        let e = read_frame(i32::MAX, MAX_RESPONSE_BYTES, reading(&[], &mut asked)).unwrap_err();
+        assert!(
+            matches!(e, FrameError::Size(ref s) if s.ends_with("over the 80 MiB kafkademo accepts"))
+        );
+    }
+
+    proptest::proptest! {
+        // No regression files: the repository's top level is fixed, and
+        // a failure prints its minimal input.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        #[test]
+        fn frames_read_back_whole_and_never_ask_past_twice_what_came(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..140_000),
+            len in -5i32..200_000,
+        ) {
+            let mut asked = 0;
+            let got = read_frame(len, 1 << 20, reading(&data, &mut asked));
+            match usize::try_from(len) {
+                Err(_) => proptest::prop_assert!(matches!(got, Err(FrameError::Size(_)))),
+                Ok(n) if n <= data.len() => {
+                    let body = got.map_err(|_| "read failed").unwrap();
+                    proptest::prop_assert_eq!(&body[..], &data[..n]);
+                    proptest::prop_assert_eq!(asked, n);
+                }
+                Ok(_) => {
+                    proptest::prop_assert!(matches!(got, Err(FrameError::Read(_))));
+                    // What was asked for beyond what came: at most as much again.
+                    proptest::prop_assert!(asked <= (2 * data.len()).max(FIRST_READ));
+                }
+            }
+        }
     }
 }

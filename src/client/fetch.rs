@@ -91,6 +91,8 @@ pub struct Reader {
     isolation: Isolation,
     /// Classic path: record-batch fetches to look past transaction markers.
     probe: Option<Box<Leaders>>,
+    /// Modern path: which broker last answered for a partition, for errors.
+    answered_by: HashMap<i32, String>,
 }
 
 /// A fetched record, borrowed from the broker's response (see `poll_each`).
@@ -132,6 +134,7 @@ impl Reader {
             fetch_default: FETCH_BYTES,
             isolation: Isolation::default(),
             probe: None,
+            answered_by: HashMap::new(),
         };
         reader.assign(partitions, committed)?;
         Ok(reader)
@@ -316,8 +319,9 @@ impl Reader {
                 .fetch_bytes
                 .entry(partition)
                 .or_insert(self.fetch_default);
-            // No error at the cap: a partition can also stall on records a
-            // v0 fetch cannot show (transaction markers) and must wait then.
+            // No error at the cap on the classic path: a partition can also
+            // stall on records a v0 fetch cannot show (transaction markers)
+            // and must wait then.
             if *bytes < FETCH_BYTES_MAX {
                 *bytes = (*bytes * 2).min(FETCH_BYTES_MAX);
                 log::debug!(
@@ -325,6 +329,18 @@ impl Reader {
                     self.topic,
                     *bytes
                 );
+            } else if let Backend::Modern(_) = self.backend {
+                // Record batches show markers, and a batch announced as
+                // larger than the cap is refused when read (batch::read):
+                // a batch that fits and still comes back cut short is the
+                // broker's doing, and would stall the partition for ever.
+                let at = self.fetch_at.get(&partition).copied().unwrap_or(-1);
+                return Err(Error::broker(format!(
+                    "cannot read topic '{}' partition {partition} from {}: the batch at offset {at} comes back cut short in a fetch of {} MiB, more than it announces",
+                    self.topic,
+                    self.broker_of(partition),
+                    FETCH_BYTES_MAX / (1024 * 1024)
+                )));
             }
         }
         Ok(count)
@@ -545,6 +561,7 @@ impl Reader {
             self.fetch_at.insert(partition, next.max(end));
             if answer.too_small(at, records, end) {
                 stalled.push(partition);
+                self.answered_by.insert(partition, answer.broker.clone());
             }
         }
         Ok(Some(Round {
@@ -622,6 +639,13 @@ impl Reader {
             Err(e) => log::info!("{e}; still reconnecting"),
         }
         Ok(())
+    }
+
+    /// The broker that last answered for `partition` (modern path), else `--brokers`.
+    fn broker_of(&self, partition: i32) -> &str {
+        self.answered_by
+            .get(&partition)
+            .map_or(self.brokers.as_str(), String::as_str)
     }
 
     fn recover(&mut self, partition: i32, code: i16) -> Result<()> {

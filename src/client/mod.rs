@@ -4,6 +4,7 @@
 //! line; commands depend on it, never the reverse (docs/architecture.md).
 
 pub mod admin;
+pub mod answer_check;
 pub mod assignor;
 pub mod brokers;
 pub mod classic;

@@ -16,6 +16,7 @@ mod exercise;
 mod faults;
 mod groups;
 mod habits;
+mod hostile;
 mod kafka4;
 mod manage;
 mod metrics;

@@ -9,8 +9,11 @@
 //! encoder and decoder build a `Record` per record first (a struct of about
 //! 200 bytes with its own copies of key and value and a map for its
 //! headers), which for 100 B records took more memory than the batch
-//! itself. Compressed batches go through kafka-protocol, which has the
-//! codecs.
+//! itself. Compressed batches are written by kafka-protocol, which has the
+//! codecs; they are read here too, unpacked by the codec crates under a
+//! limit (a compression bomb is an error, not an out-of-memory abort:
+//! kafka-protocol's decoder unpacks without one and reserves what a
+//! batch's record count says). docs/hostile-input.md.
 //!
 //! A broker may cut the last batch of an answer short (at the fetch size),
 //! so only whole batches are read and the cut one is left for the next
@@ -23,8 +26,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
 };
 
 /// Who writes a batch. A plain producer is `PLAIN`; an idempotent one
@@ -419,25 +422,32 @@ pub struct DecodeError {
     /// Base offset of the batch at fault.
     pub offset: i64,
     pub reason: String,
+    /// The batch is of an old message format (v0/v1), not a damaged one.
+    pub old_format: bool,
 }
 
-/// Where the whole batches at the start of `raw` lie; a batch cut short at
-/// the end (the broker stops at the fetch size) is left out.
-fn whole_batches(raw: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        if raw.len() - at < HEADER_BEFORE_LENGTH {
-            return None;
-        }
-        let len = usize::try_from(i32::from_be_bytes(be(raw, at + LENGTH_AT))).ok()?;
-        let end = at + HEADER_BEFORE_LENGTH + len;
-        if end > raw.len() {
-            return None;
-        }
-        let batch = at..end;
-        at = end;
-        Some(batch)
-    })
+/// Compressed batches of one partition's answer may unpack to this many
+/// times the fetch size asked for the partition (docs/hostile-input.md)...
+pub const UNPACK_FACTOR: usize = 64;
+/// ...but never less than this (the default fetch size, 256 KiB, gives it)
+pub const UNPACK_MIN: usize = 16 * 1024 * 1024;
+/// ...nor more than this, whatever the fetch size.
+pub const UNPACK_MAX: usize = 256 * 1024 * 1024;
+/// The largest batch an answer may announce: the most a fetch asks for
+/// (client::modern::fetch::MAX_FETCH_BYTES). A length over it is not a
+/// batch cut short at the fetch size but a lie.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// zstd frames asking for a window over 2^24 bytes (16 MiB) are refused
+/// rather than given the memory (Kafka's producers use far less).
+const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
+/// How many bytes the compressed batches of one partition's answer may
+/// unpack to, when `max_bytes` was asked for the partition.
+pub fn unpack_limit(max_bytes: i32) -> usize {
+    usize::try_from(max_bytes)
+        .unwrap_or(0)
+        .saturating_mul(UNPACK_FACTOR)
+        .clamp(UNPACK_MIN, UNPACK_MAX)
 }
 
 /// Hands each record at or after `from` in a Fetch answer's raw bytes for
@@ -446,39 +456,85 @@ fn whole_batches(raw: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
 /// held no whole batch: a fetch that returns only a transaction marker
 /// moves on by it. Control batches are skipped, a cut-short last batch
 /// ignored. `check_crc`: each uncompressed batch's CRC-32C is checked
-/// before its records are read (compressed ones are always checked, by
-/// kafka-protocol, which unpacks gzip, snappy, lz4 and zstd).
+/// before its records are read; compressed ones are always checked.
+///
+/// Compressed batches (gzip, snappy, lz4, zstd) are unpacked here, each
+/// read up to what is left of `unpack_limit` bytes for the whole answer:
+/// a batch that would go past it ends the read before it when records
+/// came before (the next fetch starts with it), and is an error when it
+/// is the first (a compression bomb).
 ///
 /// A batch that cannot be read (an old message format, a bad checksum, a
-/// codec it does not know, records that do not parse) is an error, never
-/// skipped; the records of the batches before it have been handed out by
-/// then.
+/// codec it does not know, a length that is negative or over
+/// `MAX_BATCH_BYTES`, offsets or timestamps past i64, records that do not
+/// parse) is an error, never skipped; the records of the batches before it
+/// have been handed out by then.
 pub fn read(
     raw: &Bytes,
     from: i64,
     check_crc: bool,
+    unpack_limit: usize,
     mut aborted: Option<&mut Aborted>,
     mut f: impl FnMut(RecordRef<'_>),
 ) -> Result<Option<i64>, DecodeError> {
     let mut next_offset = None;
     // One record's headers, reused from record to record.
     let mut headers = Vec::new();
-    for range in whole_batches(raw) {
-        let batch = &raw[range.clone()];
-        let base = i64::from_be_bytes(be(batch, 0));
+    // Bytes unpacked from compressed batches so far.
+    let mut unpacked = 0usize;
+    let mut at = 0usize;
+    while raw.len() - at >= HEADER_BEFORE_LENGTH {
+        let base = i64::from_be_bytes(be(raw, at));
         let fail = |reason: String| DecodeError {
             offset: base,
             reason,
+            old_format: false,
         };
+        let length = i32::from_be_bytes(be(raw, at + LENGTH_AT));
         // An old message set (v0/v1) can be shorter than a v2 header.
-        let magic = batch.get(MAGIC_AT).copied().unwrap_or_default() as i8;
-        if magic != 2 || batch.len() < RECORDS_AT {
+        if let Some(&magic) = raw.get(at + MAGIC_AT) {
+            if magic != 2 && length >= 0 {
+                return Err(DecodeError {
+                    old_format: true,
+                    ..fail(format!(
+                        "a message set of format v{} (kafkademo reads v2 record batches)",
+                        magic as i8
+                    ))
+                });
+            }
+        }
+        let size = usize::try_from(length)
+            .ok()
+            .filter(|&l| l >= RECORDS_AT - HEADER_BEFORE_LENGTH)
+            .map(|l| l + HEADER_BEFORE_LENGTH)
+            .ok_or_else(|| {
+                fail(format!(
+                    "announced as {length} bytes long (a v2 batch takes at least {})",
+                    RECORDS_AT - HEADER_BEFORE_LENGTH
+                ))
+            })?;
+        if size > MAX_BATCH_BYTES {
             return Err(fail(format!(
-                "a message set of format v{magic} (kafkademo reads v2 record batches)"
+                "announced as {size} bytes long, over the {} MiB kafkademo fetches at most",
+                MAX_BATCH_BYTES / (1024 * 1024)
             )));
         }
+        let Some(end) = at.checked_add(size).filter(|&end| end <= raw.len()) else {
+            // Cut short at the fetch size: left for the next fetch.
+            break;
+        };
+        let range = at..end;
+        at = end;
+        let batch = &raw[range.clone()];
         let attributes = i16::from_be_bytes(be(batch, ATTRIBUTES_AT));
-        let last_offset = base + i64::from(i32::from_be_bytes(be(batch, LAST_OFFSET_DELTA_AT)));
+        let last_offset = base
+            .checked_add(i64::from(i32::from_be_bytes(be(
+                batch,
+                LAST_OFFSET_DELTA_AT,
+            ))))
+            .and_then(|last| last.checked_add(1).map(|_| last))
+            .ok_or_else(|| fail("with a last offset past 2^63".into()))?;
+        let before = next_offset;
         next_offset = Some(last_offset + 1);
         let producer_id = i64::from_be_bytes(be(batch, PRODUCER_ID_AT));
         let transactional = attributes & TRANSACTIONAL != 0;
@@ -497,37 +553,8 @@ pub fn read(
         if attributes & CONTROL != 0 || last_offset < from {
             continue;
         }
-        let log_append_time = attributes & LOG_APPEND_TIME != 0;
-        let max_timestamp = i64::from_be_bytes(be(batch, MAX_TIMESTAMP_AT));
-        if attributes & COMPRESSION_BITS != 0 {
-            let mut buf = raw.slice(range);
-            let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| fail(e.to_string()))?;
-            for r in &set.records {
-                if r.offset < from {
-                    continue;
-                }
-                headers.clear();
-                headers.extend(r.headers.iter().map(|(k, v)| (k.to_string(), v.clone())));
-                f(RecordRef {
-                    offset: r.offset,
-                    // With LogAppendTime the broker stamps the batch's max
-                    // timestamp; the records keep the producer's deltas.
-                    timestamp: if log_append_time {
-                        max_timestamp
-                    } else {
-                        r.timestamp
-                    },
-                    log_append_time,
-                    key: r.key.as_deref(),
-                    value: r.value.as_deref(),
-                    headers: &headers,
-                    producer_id,
-                    transactional,
-                });
-            }
-            continue;
-        }
-        if check_crc {
+        let compressed = attributes & COMPRESSION_BITS != 0;
+        if check_crc || compressed {
             let stated = u32::from_be_bytes(be(batch, CRC_AT));
             let actual = crc32c(&batch[ATTRIBUTES_AT..]);
             if stated != actual {
@@ -537,20 +564,157 @@ pub fn read(
                 )));
             }
         }
+        let unpacked_batch;
+        let (records_raw, records) = if compressed {
+            let left = unpack_limit.saturating_sub(unpacked);
+            let codec = attributes & COMPRESSION_BITS;
+            match unpack(codec, &batch[RECORDS_AT..], left) {
+                Ok(plain) => {
+                    unpacked += plain.len();
+                    unpacked_batch = Bytes::from(plain);
+                    (&unpacked_batch, 0..unpacked_batch.len())
+                }
+                // Records came before: this batch starts the next fetch.
+                Err(Unpack::TooLarge) if unpacked > 0 => return Ok(before),
+                Err(Unpack::TooLarge) => {
+                    return Err(fail(format!(
+                        "{} compressed and unpacks to more than {} MiB, kafkademo's limit for one fetch of a partition ({UNPACK_FACTOR} times the fetch size, {} to {} MiB)",
+                        codec_name(codec),
+                        unpack_limit / (1024 * 1024),
+                        UNPACK_MIN / (1024 * 1024),
+                        UNPACK_MAX / (1024 * 1024),
+                    )))
+                }
+                Err(Unpack::Bad(why)) => return Err(fail(why)),
+            }
+        } else {
+            (raw, range.start + RECORDS_AT..range.end)
+        };
         let plain = PlainBatch {
-            raw,
+            raw: records_raw,
             base,
             base_timestamp: i64::from_be_bytes(be(batch, BASE_TIMESTAMP_AT)),
-            max_timestamp,
-            log_append_time,
+            max_timestamp: i64::from_be_bytes(be(batch, MAX_TIMESTAMP_AT)),
+            log_append_time: attributes & LOG_APPEND_TIME != 0,
             count: i32::from_be_bytes(be(batch, RECORD_COUNT_AT)),
-            records: range.start + RECORDS_AT..range.end,
+            records,
             producer_id,
             transactional,
         };
         plain.read(from, &mut headers, &mut f).map_err(fail)?;
     }
     Ok(next_offset)
+}
+
+/// Why a compressed batch's records could not be unpacked.
+#[derive(Debug, PartialEq, Eq)]
+enum Unpack {
+    /// More bytes than were allowed.
+    TooLarge,
+    Bad(String),
+}
+
+fn codec_name(codec: i16) -> String {
+    match codec {
+        1 => "gzip".into(),
+        2 => "snappy".into(),
+        3 => "lz4".into(),
+        4 => "zstd".into(),
+        other => format!("codec {other}"),
+    }
+}
+
+/// The records of a compressed batch (its bytes after the header),
+/// unpacked with the batch's codec, reading no more than `limit` bytes out
+/// of the decompressor: a bomb stops at the limit instead of filling memory.
+fn unpack(codec: i16, packed: &[u8], limit: usize) -> Result<Vec<u8>, Unpack> {
+    let bad = |e: std::io::Error| {
+        Unpack::Bad(format!(
+            "{} data that does not unpack: {e}",
+            codec_name(codec)
+        ))
+    };
+    match codec {
+        // Java writes one gzip member; a stream of several reads as their concatenation.
+        1 => read_capped(flate2::read::MultiGzDecoder::new(packed), limit).map_err(|e| e.or(bad)),
+        2 => unpack_snappy(packed, limit),
+        3 => {
+            let decoder = lz4::Decoder::new(packed).map_err(bad)?;
+            read_capped(decoder, limit).map_err(|e| e.or(bad))
+        }
+        4 => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(packed).map_err(bad)?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(bad)?;
+            read_capped(decoder, limit).map_err(|e| e.or(bad))
+        }
+        other => Err(Unpack::Bad(format!(
+            "compressed with an unknown codec ({other})"
+        ))),
+    }
+}
+
+/// A decompressor's failure: the limit, or its own error.
+enum Capped {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+impl Capped {
+    fn or(self, bad: impl FnOnce(std::io::Error) -> Unpack) -> Unpack {
+        match self {
+            Capped::TooLarge => Unpack::TooLarge,
+            Capped::Io(e) => bad(e),
+        }
+    }
+}
+
+/// All of `reader`, or TooLarge as soon as it gives more than `limit` bytes.
+fn read_capped(reader: impl std::io::Read, limit: usize) -> Result<Vec<u8>, Capped> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(Capped::Io)?;
+    if out.len() > limit {
+        return Err(Capped::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Kafka's snappy: xerial's framing (a magic header, then blocks each
+/// with its length in front), or one raw snappy block as Java falls back
+/// to; each block's stated size is checked against the limit before any
+/// memory is given to it.
+fn unpack_snappy(packed: &[u8], limit: usize) -> Result<Vec<u8>, Unpack> {
+    const MAGIC: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+    let bad = |e: snap::Error| Unpack::Bad(format!("snappy data that does not unpack: {e}"));
+    let mut out = Vec::new();
+    let block = |bytes: &[u8], out: &mut Vec<u8>| -> Result<(), Unpack> {
+        let n = snap::raw::decompress_len(bytes).map_err(bad)?;
+        if n > limit - out.len() {
+            return Err(Unpack::TooLarge);
+        }
+        let at = out.len();
+        out.resize(at + n, 0);
+        snap::raw::Decoder::new()
+            .decompress(bytes, &mut out[at..])
+            .map_err(bad)?;
+        Ok(())
+    };
+    let Some(mut rest) = packed.strip_prefix(&MAGIC[..]) else {
+        block(packed, &mut out)?;
+        return Ok(out);
+    };
+    while !rest.is_empty() {
+        let cut = || Unpack::Bad("snappy data cut short inside a block".into());
+        let len = rest.get(..4).ok_or_else(cut)?;
+        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let bytes = rest.get(4..).and_then(|r| r.get(..len)).ok_or_else(cut)?;
+        block(bytes, &mut out)?;
+        rest = &rest[4 + len..];
+    }
+    Ok(out)
 }
 
 /// An uncompressed batch of a Fetch answer, its header read.
@@ -585,7 +749,10 @@ impl PlainBatch<'_> {
             let mut r = Cursor(records.take(len)?);
             r.take(1)?; // attributes: none defined
             let timestamp_delta = r.varlong()?;
-            let offset = self.base + i64::from(r.varint()?);
+            let offset = self
+                .base
+                .checked_add(i64::from(r.varint()?))
+                .ok_or("with a record offset past 2^63")?;
             if offset < from {
                 // Before the offset asked for (the first batch of a fetch
                 // can start earlier): its key, value and headers unread.
@@ -620,7 +787,9 @@ impl PlainBatch<'_> {
                 timestamp: if self.log_append_time {
                     self.max_timestamp
                 } else {
-                    self.base_timestamp.wrapping_add(timestamp_delta)
+                    self.base_timestamp
+                        .checked_add(timestamp_delta)
+                        .ok_or("with a record timestamp past 2^63 ms")?
                 },
                 log_append_time: self.log_append_time,
                 key,
@@ -704,6 +873,21 @@ pub fn crc32c(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::records::RecordBatchDecoder;
+
+    /// Where the whole batches of `raw` lie, by their length fields.
+    fn whole_batches(raw: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let len = usize::try_from(i32::from_be_bytes(be(raw, at + LENGTH_AT))).ok()?;
+            let end = at + HEADER_BEFORE_LENGTH + len;
+            (raw.len() >= at + HEADER_BEFORE_LENGTH && end <= raw.len()).then(|| {
+                let batch = at..end;
+                at = end;
+                batch
+            })
+        })
+    }
 
     /// A record as `read` hands it out, owned, for comparing.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -728,7 +912,7 @@ mod tests {
 
     fn decode_checked(raw: &Bytes, from: i64, check_crc: bool) -> Result<Decoded, DecodeError> {
         let mut records = Vec::new();
-        let next_offset = read(raw, from, check_crc, None, |r| {
+        let next_offset = read(raw, from, check_crc, UNPACK_MIN, None, |r| {
             records.push(Got {
                 offset: r.offset,
                 timestamp: r.timestamp,
@@ -1151,7 +1335,7 @@ mod tests {
         ]);
         let offsets = |aborted: Option<&mut Aborted>| {
             let mut seen = Vec::new();
-            let next = read(&all, 0, true, aborted, |r| {
+            let next = read(&all, 0, true, UNPACK_MIN, aborted, |r| {
                 seen.push((r.offset, r.producer_id, r.transactional))
             })
             .unwrap();
@@ -1267,9 +1451,276 @@ mod tests {
         b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
         let all = concat(&[&good, &b.freeze()]);
         let mut seen = Vec::new();
-        let e = read(&all, 0, true, None, |r| seen.push(r.offset)).unwrap_err();
+        let e = read(&all, 0, true, UNPACK_MIN, None, |r| seen.push(r.offset)).unwrap_err();
         assert_eq!(e.offset, 2);
         assert!(e.reason.contains("cut short"), "{}", e.reason);
         assert_eq!(seen, [0, 1, 2, 3]);
+    }
+
+    /// A batch of `codec` whose records part is `packed`, its CRC right:
+    /// the header of a real one-record batch, the length and CRC redone.
+    fn with_packed(codec: Compression, packed: &[u8]) -> Bytes {
+        let r = BatchRecord {
+            key: b"",
+            value: Some(b"v"),
+            headers: &[],
+            timestamp_ms: 1,
+        };
+        let real = encode([r], BatchIdentity::PLAIN, codec).unwrap();
+        let mut b = BytesMut::from(&real[..RECORDS_AT]);
+        b.extend_from_slice(packed);
+        let len = (b.len() - HEADER_BEFORE_LENGTH) as i32;
+        b[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&len.to_be_bytes());
+        let crc = crc32c(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        b.freeze()
+    }
+
+    /// `n` zero bytes packed with `codec`, streamed (never all in memory).
+    fn bomb(codec: Compression, n: u64) -> Vec<u8> {
+        use std::io::Read;
+        let zeros = || std::io::repeat(0).take(n);
+        match codec {
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                std::io::copy(&mut zeros(), &mut e).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Zstd => zstd::stream::encode_all(zeros(), 19).unwrap(),
+            Compression::Lz4 => {
+                let mut e = lz4::EncoderBuilder::new().build(Vec::new()).unwrap();
+                std::io::copy(&mut zeros(), &mut e).unwrap();
+                let (out, done) = e.finish();
+                done.unwrap();
+                out
+            }
+            _ => {
+                // One raw snappy block claiming n bytes: its length varint
+                // alone, then nothing (the size is checked before any memory).
+                let mut out = Vec::new();
+                let mut u = n;
+                while u >= 0x80 {
+                    out.push(u as u8 | 0x80);
+                    u >>= 7;
+                }
+                out.push(u as u8);
+                out
+            }
+        }
+    }
+
+    #[test]
+    fn compression_bombs_stop_at_the_limit() {
+        let limit = 1024 * 1024;
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let packed = bomb(codec, 64 * 1024 * 1024);
+            assert!(packed.len() < 512 * 1024, "{codec:?}: {}", packed.len());
+            let batch = rebase(&with_packed(codec, &packed), 7);
+            let e = read(&batch, 0, true, limit, None, |_| {}).unwrap_err();
+            assert_eq!(e.offset, 7, "{codec:?}");
+            assert!(
+                e.reason.contains("unpacks to more than 1 MiB"),
+                "{codec:?}: {}",
+                e.reason
+            );
+            // After a batch that was read, the bomb waits for the next fetch.
+            let good = stored(0, 7, &[]);
+            let all = concat(&[&good, &batch]);
+            let mut seen = 0;
+            let compressed_first = rebase(
+                &encode(
+                    [BatchRecord {
+                        key: b"",
+                        value: Some(b"x"),
+                        headers: &[],
+                        timestamp_ms: 1,
+                    }],
+                    BatchIdentity::PLAIN,
+                    Compression::Gzip,
+                )
+                .unwrap(),
+                0,
+            );
+            assert_eq!(
+                read(&all, 0, true, limit, None, |_| seen += 1),
+                Err(e.clone()),
+                "uncompressed batches use none of the limit"
+            );
+            assert_eq!(seen, 7);
+            seen = 0;
+            let all = concat(&[&compressed_first, &rebase(&batch, 1)]);
+            assert_eq!(read(&all, 0, true, limit, None, |_| seen += 1), Ok(Some(1)));
+            assert_eq!(seen, 1);
+        }
+    }
+
+    #[test]
+    fn lengths_that_lie_are_errors_and_cut_batches_wait() {
+        let good = stored(5, 2, &[]);
+        let with_length = |len: i32| {
+            let mut b = BytesMut::from(&good[..]);
+            b[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&len.to_be_bytes());
+            b.freeze()
+        };
+        for (len, says) in [
+            (-1, "announced as -1 bytes long"),
+            (i32::MIN, "announced as -2147483648 bytes long"),
+            (
+                10,
+                "announced as 10 bytes long (a v2 batch takes at least 49)",
+            ),
+            (
+                i32::MAX,
+                "announced as 2147483659 bytes long, over the 64 MiB",
+            ),
+        ] {
+            let e = decode(&with_length(len), 0).unwrap_err();
+            assert_eq!(e.offset, 5);
+            assert!(e.reason.starts_with(says), "{len}: {}", e.reason);
+        }
+        // Longer than what came, within reason: cut short at the fetch size.
+        let d = decode(&with_length(good.len() as i32), 0).unwrap();
+        assert_eq!(d, Decoded::default());
+    }
+
+    #[test]
+    fn offsets_and_timestamps_past_i64_are_errors() {
+        let e = decode(&rebase(&stored(0, 2, &[]), i64::MAX), 0).unwrap_err();
+        assert_eq!(e.reason, "with a last offset past 2^63");
+        // The last offset fits, a record's does not (a delta larger than
+        // the header's last offset delta).
+        let mut b = BytesMut::from(&rebase(&stored(0, 3, &[]), i64::MAX - 1)[..]);
+        b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].copy_from_slice(&0i32.to_be_bytes());
+        let crc = crc32c(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let e = decode(&b.freeze(), 0).unwrap_err();
+        assert_eq!(e.reason, "with a record offset past 2^63");
+        let mut b = BytesMut::from(&stored(0, 2, &[])[..]);
+        b[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&i64::MAX.to_be_bytes());
+        let crc = crc32c(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let e = decode(&b.freeze(), 0).unwrap_err();
+        assert_eq!(e.reason, "with a record timestamp past 2^63 ms");
+    }
+}
+
+/// Property tests: whatever the bytes, reading ends in records or an
+/// error, never a panic; what is written reads back.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn codec() -> impl Strategy<Value = Compression> {
+        prop_oneof![
+            Just(Compression::None),
+            Just(Compression::Gzip),
+            Just(Compression::Snappy),
+            Just(Compression::Lz4),
+            Just(Compression::Zstd),
+        ]
+    }
+
+    type Rec = (Vec<u8>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>, i64);
+
+    fn record() -> impl Strategy<Value = Rec> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..20),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+            proptest::collection::btree_map(
+                "[a-z]{1,6}",
+                proptest::collection::vec(any::<u8>(), 0..10),
+                0..3,
+            )
+            .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+            -(1i64 << 50)..(1i64 << 50),
+        )
+    }
+
+    proptest! {
+        // No regression files: the repository's top level is fixed, and
+        // a failure prints its minimal input.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        #[test]
+        fn arbitrary_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..600), from in any::<i64>()) {
+            let raw = Bytes::from(raw);
+            let _ = read(&raw, from, true, 1 << 20, None, |_| {});
+            let _ = read(&raw, from, false, 1 << 20, Some(&mut Aborted::new(vec![(1, 0)])), |_| {});
+        }
+
+        #[test]
+        fn a_real_batch_with_bytes_changed_never_panics(
+            records in proptest::collection::vec(record(), 1..5),
+            codec in codec(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let refs: Vec<BatchRecord> = records.iter().map(|(k, v, h, t)| BatchRecord { key: k, value: v.as_deref(), headers: h, timestamp_ms: *t }).collect();
+            let batch = encode(refs, BatchIdentity::PLAIN, codec).unwrap();
+            let mut b = batch.to_vec();
+            for (at, byte) in flips {
+                let i = at.index(b.len());
+                b[i] = byte;
+            }
+            b.truncate(cut.index(b.len() + 1));
+            let b = Bytes::from(b);
+            let _ = read(&b, 0, true, 1 << 20, None, |_| {});
+            let _ = read(&b, 0, false, 1 << 20, None, |_| {});
+        }
+
+        #[test]
+        fn batches_read_back_as_written(records in proptest::collection::vec(record(), 1..8), codec in codec(), base in 0i64..(1 << 40)) {
+            let refs: Vec<BatchRecord> = records.iter().map(|(k, v, h, t)| BatchRecord { key: k, value: v.as_deref(), headers: h, timestamp_ms: *t }).collect();
+            let mut b = encode(refs, BatchIdentity::PLAIN, codec).unwrap().to_vec();
+            b[..8].copy_from_slice(&base.to_be_bytes());
+            let mut got = Vec::new();
+            let next = read(&Bytes::from(b), 0, true, 1 << 20, None, |r| {
+                got.push((
+                    r.offset,
+                    r.key.map(<[u8]>::to_vec).unwrap_or_default(),
+                    r.value.map(<[u8]>::to_vec),
+                    r.headers.iter().map(|(k, v)| (k.clone(), v.as_deref().unwrap_or_default().to_vec())).collect::<Vec<_>>(),
+                    r.timestamp,
+                ))
+            }).unwrap();
+            prop_assert_eq!(next, Some(base + records.len() as i64));
+            let want: Vec<_> = records.iter().enumerate().map(|(i, (k, v, h, t))| (base + i as i64, k.clone(), v.clone(), h.clone(), *t)).collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn varints_round_trip(v in any::<i32>(), l in any::<i64>()) {
+            let mut out = BytesMut::new();
+            put_varint(&mut out, v);
+            prop_assert_eq!(out.len(), varint_len(v));
+            let mut c = Cursor(&out);
+            prop_assert_eq!(c.varint(), Ok(v));
+            prop_assert!(c.0.is_empty());
+            let mut out = BytesMut::new();
+            put_varlong(&mut out, l);
+            prop_assert_eq!(out.len(), varlong_len(l));
+            prop_assert_eq!(Cursor(&out).varlong(), Ok(l));
+        }
+
+        #[test]
+        fn varints_of_arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..12)) {
+            let mut c = Cursor(&b);
+            if let Ok(v) = c.varint() {
+                // What was read is what writing it gives, unless it was
+                // written longer than needed.
+                let used = b.len() - c.0.len();
+                prop_assert!(used <= 5 && varint_len(v) <= used);
+            }
+            let _ = Cursor(&b).varlong();
+            let _ = Cursor(&b).nullable("key");
+        }
     }
 }

@@ -49,6 +49,9 @@ pub struct PartitionFetch {
     pub records: Option<Bytes>,
     /// Who answered (`host:port`), for errors; empty if no broker did.
     pub broker: String,
+    /// The max bytes asked for the partition: what its compressed batches
+    /// may unpack to is a multiple of it (batch::unpack_limit).
+    pub max_bytes: i32,
 }
 
 impl PartitionFetch {
@@ -60,6 +63,7 @@ impl PartitionFetch {
             aborted: None,
             records: None,
             broker: String::new(),
+            max_bytes: 0,
         }
     }
 
@@ -82,15 +86,22 @@ impl PartitionFetch {
             return Ok(offset);
         };
         let mut aborted = self.aborted.clone().map(batch::Aborted::new);
-        let next = batch::read(raw, offset, check_crc, aborted.as_mut(), f).map_err(|e| {
-            Error::broker_with_hint(
-                format!(
-                    "cannot read topic '{topic}' partition {} from {}: the batch at offset {} is {}",
-                    self.partition, self.broker, e.offset, e.reason
-                ),
-                "kafkademo reads record batches (message format v2) only",
-            )
-        })?;
+        let limit = batch::unpack_limit(self.max_bytes);
+        let next =
+            batch::read(raw, offset, check_crc, limit, aborted.as_mut(), f).map_err(|e| {
+                let message = format!(
+                "cannot read topic '{topic}' partition {} from {}: the batch at offset {} is {}",
+                self.partition, self.broker, e.offset, e.reason
+            );
+                if e.old_format {
+                    Error::broker_with_hint(
+                        message,
+                        "kafkademo reads record batches (message format v2) only",
+                    )
+                } else {
+                    Error::broker(message)
+                }
+            })?;
         Ok(next.unwrap_or(offset).max(offset))
     }
 
@@ -237,7 +248,7 @@ fn answers(
     isolation: Isolation,
 ) -> Vec<PartitionFetch> {
     let mut out = Vec::with_capacity(asked.len());
-    for &(p, _, _) in asked {
+    for &(p, _, max_bytes) in asked {
         if response.error_code != 0 {
             out.push(PartitionFetch::failed(p, response.error_code));
             continue;
@@ -273,6 +284,7 @@ fn answers(
             // Taken, not cloned: the answer is dropped as soon as all are.
             records: answer.records.take(),
             broker: addr.to_string(),
+            max_bytes,
         });
     }
     out
