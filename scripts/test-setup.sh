@@ -9,6 +9,7 @@
 #   chromium, chromium-driver   the browser tests (tests/integration/web.rs)
 #   python3-prometheus-client   the independent /metrics parser (tests/integration/metrics.rs)
 #   postgresql                  Debezium's source database (scripts/pg-up.sh)
+#   time                        GNU time: peak RSS of the hostile-broker cases (tests/integration/hostile.rs)
 #
 #   scripts/test-setup.sh           all of them
 #   scripts/test-setup.sh browser   Chromium and chromedriver only
