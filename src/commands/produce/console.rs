@@ -159,15 +159,14 @@ impl Shared {
     }
 }
 
-/// How the lines are spread: the topic's partition count, the senders, and
-/// where records without a key or partition go next.
+/// How the lines are placed and sent: the topic's partition count, the
+/// line arguments, and the most one request of a sender carries.
 pub struct Plan {
     pub partitions: i32,
     /// Every record to this partition (`--partition`).
     pub partition: Option<i32>,
     pub separator: Option<Vec<u8>>,
     pub keep_going: bool,
-    /// Most records and bytes one request of a sender carries.
     pub batch_records: usize,
     pub batch_bytes: usize,
 }
@@ -478,23 +477,37 @@ fn failed(
 /// sender's batch holds the lines of its partitions only, so between its
 /// first and last line there can be lines other senders did send.
 pub fn report_skipped(numbers: &[u64], acknowledged: usize, error: &Error) {
+    if let Some(line) = skipped_message(numbers, acknowledged, error) {
+        eprintln!("{line}");
+    }
+}
+
+/// The line `report_skipped` prints, which starts "kafkademo: line N not
+/// sent" or "kafkademo: lines N to M not sent" (scripts and tests read it).
+fn skipped_message(numbers: &[u64], acknowledged: usize, error: &Error) -> Option<String> {
     let lines = match numbers {
         [only] => format!("line {only}"),
         [first, .., last] => format!("lines {first} to {last}"),
-        [] => return,
+        [] => return None,
     };
+    // Other senders' lines between them went in other requests.
     let among = match numbers {
-        [first, .., last] if (last - first + 1) as usize != numbers.len() => {
-            format!(", {} of them", numbers.len())
-        }
-        _ => String::new(),
+        [first, .., last] if (last - first + 1) as usize != numbers.len() => Some(format!(
+            "{} of those lines, the others sent apart",
+            numbers.len()
+        )),
+        _ => None,
     };
-    let some = if acknowledged > 0 {
-        format!(" ({acknowledged} of {} acknowledged)", numbers.len())
-    } else {
-        String::new()
+    let acked =
+        (acknowledged > 0).then(|| format!("{acknowledged} of {} acknowledged", numbers.len()));
+    let note = match (among, acked) {
+        (Some(a), Some(b)) => format!(" ({a}; {b})"),
+        (Some(a), None) | (None, Some(a)) => format!(" ({a})"),
+        (None, None) => String::new(),
     };
-    eprintln!("kafkademo: {lines}{among} not sent{some}: {error}; going on (--keep-going)");
+    Some(format!(
+        "kafkademo: {lines} not sent{note}: {error}; going on (--keep-going)"
+    ))
 }
 
 pub fn to_record(line: Vec<u8>, separator: Option<&[u8]>, partition: Option<i32>) -> OutRecord {
@@ -573,6 +586,26 @@ mod tests {
             (r.key.as_slice(), r.value.as_slice(), r.partition),
             (&b""[..], &b"no key here"[..], Some(2))
         );
+    }
+
+    #[test]
+    fn a_skipped_batch_names_its_first_and_last_line() {
+        let e = Error::broker("no");
+        let line = |numbers: &[u64], acked| skipped_message(numbers, acked, &e).unwrap();
+        assert_eq!(
+            line(&[7], 0),
+            "kafkademo: line 7 not sent: no; going on (--keep-going)"
+        );
+        assert_eq!(
+            line(&[3, 4, 5], 1),
+            "kafkademo: lines 3 to 5 not sent (1 of 3 acknowledged): no; going on (--keep-going)"
+        );
+        // A sender's batch of one partition: other lines lie between.
+        assert_eq!(
+            line(&[1, 5, 9], 0),
+            "kafkademo: lines 1 to 9 not sent (3 of those lines, the others sent apart): no; going on (--keep-going)"
+        );
+        assert!(skipped_message(&[], 0, &e).is_none());
     }
 
     #[test]
