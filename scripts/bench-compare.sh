@@ -469,6 +469,14 @@ stock_line() {
   TOPIC_PREFIX=
   say "broker:    $(broker_background) busy with no bench running, stock Kafka $v on $BROKERS" |
     tee -a "$OUT/machine.txt"
+  # Not timed: a broker just started runs its first requests before the
+  # JIT compiled them, as the project's broker does while the consumers'
+  # topics are filled.
+  say "Warming the stock broker up ($RECORDS_CONSOLE records, not measured)"
+  new_topic stock-warm
+  "$KD" --brokers "$BROKERS" -q bench produce --topic "$TOPIC" --records "$RECORDS_CONSOLE" \
+    --record-size 100 >/dev/null
+  drop_topic "$TOPIC"
   for ((round = 1; round <= ROUNDS; round++)); do
     say "Kafka $LINE, round $round of $ROUNDS (console producers)"
     local -a console=()
