@@ -3,7 +3,9 @@
 # The broker runs in ZooKeeper mode unless KAFKA_MODE=kraft (in the environment
 # or as `make kafka-up KAFKA_MODE=kraft`). KAFKA_VERSION=4.4.0 runs Kafka 4.4
 # instead of the default 3.9 (KRaft only), installed beside it; KAFKA_PORT
-# moves the single broker off 9092. KAFKA_SECURITY=1 secures it (TLS, SASL,
+# moves the single broker off 9092. KAFKA_STOCK=1 starts one with Kafka's own
+# shipped server.properties instead (config/stock/, beside the other on another
+# KAFKA_PORT). KAFKA_SECURITY=1 secures it (TLS, SASL,
 # ACLs on the ports after KAFKA_PORT; docs/security.md). Everything it needs
 # and writes lives in .kafka/; see scripts/ for the details.
 
@@ -11,6 +13,7 @@ export KAFKA_MODE
 export KAFKA_VERSION
 export KAFKA_PORT
 export KAFKA_SECURITY
+export KAFKA_STOCK
 export CLUSTER_PORT
 export CONNECT_PORT
 export CONNECT_WORKERS

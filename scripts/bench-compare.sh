@@ -8,7 +8,13 @@
 # batches over kafka-protocol), Java's ProducerPerformance/ConsumerPerformance
 # of the same Kafka version, and kcat. It also times the console producers:
 # `kafkademo produce --topic T < FILE` against `kcat -P -l FILE` on
-# RECORDS_CONSOLE lines of 100 B. Then one table of medians: records/s, MB/s,
+# RECORDS_CONSOLE lines of 100 B, each tool with its own defaults (kafkademo
+# acks=1, kcat librdkafka's acks=all; neither idempotent), on the project's
+# broker and then, ROUNDS times again, on a broker with Kafka's shipped
+# server.properties (KAFKA_STOCK=1, config/stock/; KRaft) on STOCK_PORT
+# (default KAFKA_PORT+100), started for the purpose unless a stock broker of
+# that version runs there (rows "VERSION stock"; STOCK=0 leaves them out).
+# Then one table of medians: records/s, MB/s,
 # peak RSS, client and broker CPU per record, and the modern path's ratio to
 # each peer. Writes the table, the raw results and one SVG plot per Kafka
 # line under OUT (target/bench-compare).
@@ -30,7 +36,8 @@
 # --rounds N (ROUNDS, 3), --records-100 N (RECORDS_100, 3000000),
 # --records-1k N (RECORDS_1K, 600000), --records-console N (RECORDS_CONSOLE,
 # 1000000), --partitions N (PARTITIONS, 4), --out DIR (OUT), --svg PREFIX
-# (SVG; also copy each plot to PREFIX-VERSION.svg), --no-tls (TLS=0).
+# (SVG; also copy each plot to PREFIX-VERSION.svg), --no-tls (TLS=0),
+# --no-stock (STOCK=0), --stock-port N (STOCK_PORT).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,6 +49,8 @@ RECORDS_1K=${RECORDS_1K:-600000}
 RECORDS_CONSOLE=${RECORDS_CONSOLE:-1000000}
 PARTITIONS=${PARTITIONS:-4}
 TLS=${TLS:-1}
+STOCK=${STOCK:-1}
+STOCK_PORT=${STOCK_PORT:-$((KD_KAFKA_PORT + 100))}
 OUT=${OUT:-$KD_ROOT/target/bench-compare}
 SVG_COPY=${SVG:-}
 while [[ $# -gt 0 ]]; do
@@ -55,6 +64,8 @@ while [[ $# -gt 0 ]]; do
   --out) OUT=$2 && shift 2 ;;
   --svg) SVG_COPY=$2 && shift 2 ;;
   --no-tls) TLS=0 && shift ;;
+  --no-stock) STOCK=0 && shift ;;
+  --stock-port) STOCK_PORT=$2 && shift 2 ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
     exit 0
@@ -62,7 +73,7 @@ while [[ $# -gt 0 ]]; do
   *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-for n in "$ROUNDS" "$RECORDS_100" "$RECORDS_1K" "$RECORDS_CONSOLE" "$PARTITIONS"; do
+for n in "$ROUNDS" "$RECORDS_100" "$RECORDS_1K" "$RECORDS_CONSOLE" "$PARTITIONS" "$STOCK_PORT"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"
 done
 read -r -a KAFKA_LINES <<<"$VERSIONS"
@@ -108,9 +119,20 @@ stop_started_broker() {
     STARTED_BROKER=0
   fi
 }
+# The version of the stock broker this script started and has not stopped.
+STOCK_STARTED=
+stop_started_stock() {
+  if [[ -n $STOCK_STARTED ]]; then
+    say "Stopping the stock Kafka $STOCK_STARTED broker this script started"
+    KAFKA_STOCK=1 KAFKA_MODE=kraft KAFKA_PORT=$STOCK_PORT KAFKA_VERSION=$STOCK_STARTED \
+      "$KD_ROOT/scripts/kafka-stop.sh" || true
+    STOCK_STARTED=
+  fi
+}
 cleanup() {
   drop_topics
   stop_started_broker
+  stop_started_stock
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -130,7 +152,8 @@ install_pkg() {
   apt-get install -y "$pkg" >/dev/null || die "apt-get install $pkg failed"
 }
 install_pkg "$TIME" time
-install_pkg kcat kcat
+# kcat is what the console producer is measured against: no run without it.
+command -v kcat >/dev/null 2>&1 || die "kcat is missing: install it (apt-get install kcat) and run again"
 
 say "Building kafkademo (release)"
 (cd "$KD_ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
@@ -267,8 +290,8 @@ measure() {
   local op=$1 client=$2 size=$3 acks=$4 topic=$5 round=$6
   local n log tv rps b0 b1 start_ms ms input=/dev/null
   n=$(records_for "$op" "$size")
-  log=$WORK/$LINE-$op-$client-$size-$acks-$round.out
-  tv=$WORK/$LINE-$op-$client-$size-$acks-$round.time
+  log=$WORK/${LINE// /-}-$op-$client-$size-$acks-$round.out
+  tv=$WORK/${LINE// /-}-$op-$client-$size-$acks-$round.time
   local -a cmd
   local -a kd_tls=(-X security.protocol=SSL -X "ssl.truststore.location=$KD_SECURE_DIR/ca.pem"
     -X "ssl.certificate.location=$KD_SECURE_DIR/alice.pem" -X "ssl.key.location=$KD_SECURE_DIR/alice-key.pem")
@@ -288,15 +311,17 @@ measure() {
   produce/classic | produce/modern)
     cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q bench produce --topic "$topic"
       --records "$n" --record-size "$size" --acks "$acks" --format json) ;;
+  # The console producers with each tool's own defaults: ACKS only names them.
   console/classic | console/modern)
     input=$(kcat_file "$size" "$n")
-    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q produce --topic "$topic"
-      --acks "$acks") ;;
+    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q produce --topic "$topic") ;;
+  console/kcat)
+    cmd=(kcat -P -b "$BROKERS" -t "$topic" -l "$(kcat_file "$size" "$n")") ;;
   produce/java)
     cmd=(env "KAFKA_VERSION=$LINE" "$KD_ROOT/scripts/kafka-class.sh" org.apache.kafka.tools.ProducerPerformance
       --topic "$topic" --num-records "$n" --record-size "$size" --throughput -1
       --producer-props "bootstrap.servers=$BROKERS" "acks=$acks") ;;
-  produce/kcat | console/kcat)
+  produce/kcat)
     cmd=(kcat -P -b "$BROKERS" -t "$topic" -X "acks=$acks" -l "$(kcat_file "$size" "$n")") ;;
   consume/classic | consume/modern)
     cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q bench consume --topic "$topic"
@@ -401,16 +426,70 @@ bench_line() {
     for client in "${order[@]}"; do
       [[ $client == java ]] || console+=("$client")
     done
-    for client in "${console[@]}"; do
-      new_topic "c-$client-$round"
-      measure console "$client" 100 1 "$TOPIC" "$round" || true
-      drop_topic "$TOPIC"
-    done
+    console_round "$round" "${console[@]}"
   done
   say "broker:    $(broker_background) busy with no bench running, at the end of Kafka $LINE" |
     tee -a "$OUT/machine.txt"
   drop_topics
   stop_started_broker
+  if ((STOCK)); then stock_line "$1"; fi
+}
+
+# console_round ROUND CLIENT...: the console producers, one fresh topic
+# each, every tool with its own defaults (the acks column says which).
+console_round() {
+  local round=$1 client acks
+  shift
+  for client in "$@"; do
+    acks=1
+    if [[ $client == kcat ]]; then acks=all; fi
+    new_topic "c-$client-$round"
+    measure console "$client" 100 "$acks" "$TOPIC" "$round" || true
+    drop_topic "$TOPIC"
+  done
+}
+
+# stock_line VERSION: the console rows again, ROUNDS times, on a broker with
+# Kafka's shipped server.properties (KAFKA_STOCK=1) on STOCK_PORT.
+stock_line() {
+  local v=$1 round i client run_dir=$KD_DIR/run/stock
+  local -a stock_env=(KAFKA_STOCK=1 KAFKA_MODE=kraft "KAFKA_PORT=$STOCK_PORT" "KAFKA_VERSION=$v")
+  if ! pid_alive "$run_dir/kafka.pid" "$KD_KAFKA_MAIN" >/dev/null; then
+    say "Starting a stock Kafka $v broker (Kafka's shipped server.properties) on $KD_HOST:$STOCK_PORT"
+    STOCK_STARTED=$v
+    env "${stock_env[@]}" "$KD_ROOT/scripts/kafka-up.sh" || die "the stock Kafka $v broker did not start"
+  else
+    # The scripts say whether the one that runs is the one asked for.
+    env "${stock_env[@]}" "$KD_ROOT/scripts/kafka-up.sh" >/dev/null || die "another stock broker runs: stop it (KAFKA_STOCK=1 KAFKA_PORT=$STOCK_PORT make kafka-down)"
+  fi
+  LINE="$v stock"
+  BROKERS=$KD_HOST:$STOCK_PORT
+  BROKER_PID=$(pid_alive "$run_dir/kafka.pid" "$KD_KAFKA_MAIN" || true)
+  local prefix=$TOPIC_PREFIX
+  TOPIC_PREFIX=
+  say "broker:    $(broker_background) busy with no bench running, stock Kafka $v on $BROKERS" |
+    tee -a "$OUT/machine.txt"
+  # Not timed: a broker just started runs its first requests before the
+  # JIT compiled them, as the project's broker does while the consumers'
+  # topics are filled.
+  say "Warming the stock broker up ($RECORDS_CONSOLE records, not measured)"
+  new_topic stock-warm
+  "$KD" --brokers "$BROKERS" -q bench produce --topic "$TOPIC" --records "$RECORDS_CONSOLE" \
+    --record-size 100 >/dev/null
+  drop_topic "$TOPIC"
+  for ((round = 1; round <= ROUNDS; round++)); do
+    say "Kafka $LINE, round $round of $ROUNDS (console producers)"
+    local -a console=()
+    for ((i = 0; i < ${#CLIENTS[@]}; i++)); do
+      client=${CLIENTS[(i + round - 1) % ${#CLIENTS[@]}]}
+      [[ $client == java ]] || console+=("$client")
+    done
+    console_round "$round" "${console[@]}"
+  done
+  drop_topics
+  TOPIC_PREFIX=$prefix
+  BROKERS=$KD_HOST:$KD_KAFKA_PORT
+  stop_started_stock
 }
 
 for v in "${KAFKA_LINES[@]}"; do bench_line "$v"; done
@@ -428,5 +507,6 @@ for v in "${KAFKA_LINES[@]}"; do
 done
 say "MB/s is MiB (2^20 bytes) of record values per second; CPU is user + system time per record;"
 say "broker CPU includes whatever else the broker did meanwhile (see 'broker:' above)."
-say "console: stdin lines to a topic, records over the whole process's wall time (start-up included)."
+say "console: stdin lines to a topic, records over the whole process's wall time (start-up included),"
+say "each tool at its defaults (kafkademo acks=1, kcat acks=all; neither idempotent); 'stock': Kafka's shipped server.properties."
 say "Results in ${OUT#"$KD_ROOT"/}/: table.md, results.tsv, throughput-VERSION.svg, machine.txt"

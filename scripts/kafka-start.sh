@@ -12,6 +12,12 @@
 # the next one): the listeners are set on the command line, over the config's.
 # Already running in that mode, version and port: says so and exits 0.
 #
+# KAFKA_STOCK=1: Kafka's shipped server.properties (config/stock/; KRaft
+# mode) instead of the project's tuned one: only node addressing and
+# log.dirs are set here, as for the tuned broker. Its data, logs and run
+# files are its own, so it can run beside the project's broker (on another
+# KAFKA_PORT).
+#
 # KAFKA_SECURITY=1: the secured broker (config/server-secure.properties on top
 # of the mode's config): PLAINTEXT unchanged on KAFKA_PORT, then SSL (mutual
 # TLS), SASL_SSL, SASL_PLAINTEXT and EXPIRED on KAFKA_PORT+2..+5; certificates
@@ -92,6 +98,13 @@ if ((KD_SECURITY)); then
 fi
 config=config/server.properties
 if [[ $mode == kraft ]]; then config=config/kraft/server.properties; fi
+# The stock files keep the shipped node.id (1).
+node_id=0
+if ((KD_STOCK)); then
+  config=config/stock/server-3.9-kraft.properties
+  if ((KD_MAJOR >= 4)); then config=config/stock/server-4.properties; fi
+  node_id=1
+fi
 if ((KD_SECURITY)); then
   # The broker's config in a generated file, not --override on the command
   # line: the JAAS lines and principal rules of config/server-secure.properties
@@ -169,12 +182,17 @@ kraft)
   cport=$((port + 1))
   overrides+=(
     "listeners=PLAINTEXT://$KD_HOST:$port,CONTROLLER://$KD_HOST:$cport${listeners:-}"
-    "controller.quorum.voters=0@$KD_HOST:$cport"
+    "controller.quorum.voters=$node_id@$KD_HOST:$cport"
   )
+  if ((KD_STOCK)); then
+    # Only where it listens and keeps its data differ from the shipped file.
+    overrides+=("controller.quorum.bootstrap.servers=")
+  fi
   # The default version keeps the config's data directory; others get their
   # own (a newer Kafka's storage format cannot be read by an older one). The
   # secured broker too: its SCRAM users are written when it is formatted.
   data=$KD_DATA/broker-kraft
+  if ((KD_STOCK)); then data+=-stock; fi
   if [[ $KD_VERSION != "$(pom_kafka_version)" ]]; then data+=-$KD_VERSION; fi
   if ((KD_SECURITY)); then
     data+=-secure
@@ -230,7 +248,8 @@ printf '%s\n' "$KD_SECURITY" >"$KD_KAFKA_SECURITY_FILE"
 pid=$KD_STARTED_PID
 secured=
 if ((KD_SECURITY)); then secured="secured "; fi
-say "Starting ${secured}Kafka $version in $mode mode (pid $pid, logs in .kafka/logs)..."
+if ((KD_STOCK)); then secured="stock "; fi
+say "Starting ${secured}Kafka $version in $mode mode (pid $pid, logs in ${KD_LOGS#"$KD_ROOT"/})..."
 
 if ! wait_until Kafka "$pid" "$KD_START_TIMEOUT" kafka_probe "$KD_LOGS/server.log" "$out"; then
   rm -f "$KD_KAFKA_PID" "${run_files[@]}"
@@ -245,5 +264,5 @@ if ((KD_SECURITY)); then
   fi
   say "Secured Kafka $version is up on $KD_HOST:$port (PLAINTEXT, admin) and $(secure_ports_text "$port") in $mode mode (pid $pid, ready in $(elapsed "$start"))"
 else
-  say "Kafka $version is up on $KD_HOST:$port in $mode mode (pid $pid, brokers $KD_BROKERS, ready in $(elapsed "$start"))"
+  say "${secured^}Kafka $version is up on $KD_HOST:$port in $mode mode (pid $pid, brokers $KD_BROKERS, ready in $(elapsed "$start"))"
 fi

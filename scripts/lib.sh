@@ -16,6 +16,12 @@
 # TLS, SASL and ACLs on the ports after KAFKA_PORT, certificates made into
 # .kafka/secure, PLAINTEXT left open as the local admin door.
 #
+# KAFKA_STOCK=1 starts the single broker with Kafka's shipped server.properties
+# instead of the project's tuned one (config/stock/, KRaft mode), for
+# benchmarks on a broker nobody tuned. It has run files, logs and data of its
+# own (.kafka/run/stock, .kafka/logs/stock), so it can run beside the
+# project's broker on another KAFKA_PORT; KAFKA_STOCK=1 make kafka-down stops it.
+#
 # If KAFKA_HOME points at an unpacked Kafka download, its bin/kafka-run-class.sh
 # runs every class and nothing is installed into .kafka/lib.
 
@@ -24,6 +30,19 @@ KD_DIR=$KD_ROOT/.kafka
 KD_LIBS=$KD_DIR/lib
 KD_RUN=$KD_DIR/run
 KD_LOGS=$KD_DIR/logs
+# KD_STOCK: 1 for the broker with Kafka's shipped settings (KAFKA_STOCK=1).
+case ${KAFKA_STOCK:-0} in
+1 | yes | true | on) KD_STOCK=1 ;;
+'' | 0 | no | false | off) KD_STOCK=0 ;;
+*)
+  printf '%s: KAFKA_STOCK must be 1 (Kafka'"'"'s shipped server.properties) or 0, not '"'"'%s'"'"'\n' "${0##*/}" "$KAFKA_STOCK" >&2
+  exit 1
+  ;;
+esac
+if ((KD_STOCK)); then
+  KD_RUN=$KD_RUN/stock
+  KD_LOGS=$KD_LOGS/stock
+fi
 KD_DATA=$KD_DIR/data
 KD_POM3=$KD_ROOT/scripts/kafka-pom.xml
 KD_POM4=$KD_ROOT/scripts/kafka4-pom.xml
@@ -124,6 +143,9 @@ case ${KAFKA_SECURITY:-0} in
 '' | 0 | no | false | off) KD_SECURITY=0 ;;
 *) die "KAFKA_SECURITY must be 1 (the secured broker) or 0, not '$KAFKA_SECURITY'" ;;
 esac
+if ((KD_SECURITY && KD_STOCK)); then
+  die "KAFKA_STOCK=1 runs Kafka's shipped settings, without security: leave out KAFKA_SECURITY=1"
+fi
 if ((KD_SECURITY && KD_KAFKA_PORT + ${#KD_SECURE_LISTENERS[@]} + 1 > 65535)); then
   die "KAFKA_SECURITY=1 needs KAFKA_PORT to KAFKA_PORT+$((${#KD_SECURE_LISTENERS[@]} + 1)): KAFKA_PORT=$KD_KAFKA_PORT is too high"
 fi
@@ -498,9 +520,11 @@ wait_until() {
 requested_mode() {
   case ${KAFKA_MODE:-} in
   '')
-    if ((KD_MAJOR >= 4)); then say kraft; else say zookeeper; fi
+    if ((KD_MAJOR >= 4 || KD_STOCK)); then say kraft; else say zookeeper; fi
     ;;
   zookeeper | zk)
+    ((!KD_STOCK)) ||
+      die "KAFKA_STOCK=1 runs KRaft mode only (Kafka's shipped KRaft server.properties): use KAFKA_MODE=kraft, or leave KAFKA_MODE unset"
     ((KD_MAJOR < 4)) ||
       die "Kafka $KD_VERSION has no ZooKeeper mode (4.0 removed it): use KAFKA_MODE=kraft, or leave KAFKA_MODE unset"
     say zookeeper

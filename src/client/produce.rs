@@ -335,6 +335,20 @@ impl Producer {
         Ok(())
     }
 
+    /// The topic's partition count, from the metadata the producer was
+    /// built (or last rebuilt) on.
+    pub fn partitions(&self) -> i32 {
+        self.partitions
+    }
+
+    /// The data path the producer sends on (classic or modern).
+    pub fn data_path(&self) -> DataPath {
+        match self.backend {
+            Backend::Classic(_) => DataPath::Classic,
+            Backend::Modern(_) => DataPath::Modern,
+        }
+    }
+
     /// How long `send` retries retriable failures (zero: never).
     pub fn with_retry_for(mut self, retry_for: Duration) -> Producer {
         self.retry_for = retry_for;

@@ -1,7 +1,7 @@
 //! The tutorial exercise and the console producer/consumer, end to end
 //! against the real broker.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
@@ -111,6 +111,63 @@ fn ten_thousand_stdin_lines_round_trip_exactly() {
     let got: Vec<&str> = c.stdout.lines().collect();
     assert_eq!(got.len(), lines.len());
     assert!(got.iter().zip(&lines).all(|(a, b)| a == b), "lines differ");
+}
+
+/// The console producer spreads stdin lines over a sender per partition
+/// (up to 4, each with its own connections): every line arrives once, each
+/// partition holds its lines in stdin order, keys land by murmur2 and lines
+/// without a key go round-robin, one partition after the other.
+#[test]
+fn stdin_lines_keep_their_order_in_each_partition_across_senders() {
+    let t = Topic::new("senders", 6);
+    let mut input = String::new();
+    for i in 0..30_000 {
+        if i % 2 == 0 {
+            input.push_str(&format!("k{}:{i}\n", i % 11));
+        } else {
+            input.push_str(&format!("{i}\n"));
+        }
+    }
+    let p = run_with_input(
+        &["produce", "--topic", &t.name, "--key-separator", ":"],
+        &input,
+    );
+    assert_eq!(p.code, 0, "{p:?}");
+    assert_eq!(p.stderr, "");
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &t.name,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]);
+    let mut last: HashMap<i64, i64> = HashMap::new();
+    let mut keyless: HashMap<i64, usize> = HashMap::new();
+    let mut seen = BTreeSet::new();
+    for line in c.stdout.lines() {
+        let o: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let partition = o["partition"].as_i64().unwrap();
+        let n: i64 = o["value"].as_str().unwrap().parse().unwrap();
+        if let Some(before) = last.insert(partition, n) {
+            assert!(
+                before < n,
+                "partition {partition}: line {n} after line {before}"
+            );
+        }
+        if o["key"].is_null() {
+            *keyless.entry(partition).or_default() += 1;
+        }
+        assert!(seen.insert(n), "line {n} twice");
+    }
+    assert_eq!(seen.len(), 30_000, "lines missing");
+    assert_eq!(
+        keyless.values().copied().collect::<Vec<_>>(),
+        vec![2500; 6],
+        "15,000 lines without a key, round-robin over 6 partitions: {keyless:?}"
+    );
 }
 
 #[test]

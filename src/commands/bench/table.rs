@@ -94,12 +94,12 @@ pub fn table(rows: &[Row]) -> String {
     };
 
     let mut out = String::new();
-    out.push_str("| Kafka | op | record | acks | client | records/s | MB/s | peak RSS | client CPU µs/record | broker CPU µs/record | modern ÷ client, records/s | modern ÷ client, peak RSS |\n");
-    out.push_str("|-------|----|-------:|------|--------|----------:|-----:|---------:|------:|------:|------:|------:|\n");
+    out.push_str("| Kafka | op | record | acks | idempotence | client | records/s | MB/s | peak RSS | client CPU µs/record | broker CPU µs/record | modern ÷ client, records/s | modern ÷ client, peak RSS |\n");
+    out.push_str("|-------|----|-------:|------|------|--------|----------:|-----:|---------:|------:|------:|------:|------:|\n");
     for k in &keys {
         let (kafka, op, size, acks, client) = k;
         let this = &m[k];
-        let modern = with_client(
+        let mut modern = with_client(
             k,
             if client.ends_with("-tls") {
                 "modern-tls"
@@ -107,6 +107,19 @@ pub fn table(rows: &[Row]) -> String {
                 "modern"
             },
         );
+        // Console rows: each tool at its own defaults, so kcat's acks=all
+        // row is set against kafkademo's default, acks=1.
+        if op == "console" {
+            modern.3 = "1".to_string();
+        }
+        // Idempotent: kafkademo's modern path and the Java perf tool with
+        // acks=all (both by default then); never the classic path, nor kcat
+        // (librdkafka's enable.idempotence=false).
+        let idempotence = if (client.starts_with("modern") || client == "java") && acks == "all" {
+            "on"
+        } else {
+            "off"
+        };
         let (ratio, rss_ratio) = match m.get(&modern) {
             Some(kd) if !client.starts_with("modern") => (
                 format!("{:.2}", kd.records_per_sec / this.records_per_sec),
@@ -122,7 +135,7 @@ pub fn table(rows: &[Row]) -> String {
         let bytes: f64 = size.parse().unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "| {kafka} | {op} | {} | {acks} | {} | {:.0} | {:.1} | {:.1} MB | {:.2} | {broker} | {ratio} | {rss_ratio} |",
+            "| {kafka} | {op} | {} | {acks} | {idempotence} | {} | {:.0} | {:.1} | {:.1} MB | {:.2} | {broker} | {ratio} | {rss_ratio} |",
             size_name(size),
             name(client),
             this.records_per_sec,
@@ -179,20 +192,46 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[2],
-            "| 4.4.0 | produce | 100 B | 1 | kafkademo modern | 4000 | 0.4 | 10.0 MB | 1.00 | 2.00 | — | — |"
+            "| 4.4.0 | produce | 100 B | 1 | off | kafkademo modern | 4000 | 0.4 | 10.0 MB | 1.00 | 2.00 | — | — |"
         );
         assert_eq!(
             lines[3],
-            "| 4.4.0 | produce | 100 B | 1 | kcat | 1000 | 0.1 | 40.0 MB | 4.00 | n/a | 4.00 | 0.25 |"
+            "| 4.4.0 | produce | 100 B | 1 | off | kcat | 1000 | 0.1 | 40.0 MB | 4.00 | n/a | 4.00 | 0.25 |"
         );
         assert_eq!(
             lines[5],
-            "| 4.4.0 | produce | 100 B | 1 | kcat, TLS | 900 | 0.1 | 40.0 MB | 4.00 | 1.00 | 3.33 | 0.25 |"
+            "| 4.4.0 | produce | 100 B | 1 | off | kcat, TLS | 900 | 0.1 | 40.0 MB | 4.00 | 1.00 | 3.33 | 0.25 |"
         );
         assert_eq!(
             lines[9],
             "| 4.4.0 | produce | 100 B | 1 | 4000 | 3000 | 0.75 | 1000 | 900 | 0.90 | not met |"
         );
         assert_eq!(lines.len(), 10);
+    }
+
+    #[test]
+    fn console_rows_compare_each_tool_at_its_defaults_and_say_which_is_idempotent() {
+        let tsv = "kafka\top\tsize\tacks\tclient\tround\trecords\trecords_per_sec\tpeak_rss_kb\tclient_cpu_s\tbroker_cpu_s\n\
+            4.4.0 stock\tconsole\t100\t1\tmodern\t1\t1000\t2000\t10240\t0.001\t-1\n\
+            4.4.0 stock\tconsole\t100\tall\tkcat\t1\t1000\t1000\t20480\t0.002\t-1\n\
+            4.4.0\tproduce\t100\tall\tmodern\t1\t1000\t3000\t10240\t0.001\t-1\n\
+            4.4.0\tproduce\t100\tall\tjava\t1\t1000\t3000\t10240\t0.001\t-1\n";
+        let t = table(&results::parse(tsv).unwrap());
+        let lines: Vec<&str> = t.lines().collect();
+        // kcat's acks=all row is set against kafkademo's default acks=1 row.
+        assert_eq!(
+            lines[3],
+            "| 4.4.0 stock | console | 100 B | all | off | kcat | 1000 | 0.1 | 20.0 MB | 2.00 | n/a | 2.00 | 0.50 |"
+        );
+        assert!(
+            lines[4].starts_with("| 4.4.0 | produce | 100 B | all | on | kafkademo modern |"),
+            "{}",
+            lines[4]
+        );
+        assert!(
+            lines[5].starts_with("| 4.4.0 | produce | 100 B | all | on | Java perf tool |"),
+            "{}",
+            lines[5]
+        );
     }
 }
