@@ -8,6 +8,7 @@ use crate::client::admin::describe_topic;
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::manage::{self, ClusterInfo, Elected};
 use crate::error::{Error, Result};
+use crate::render::printable;
 
 pub fn execute(brokers: &BrokerConfig, cmd: ClusterCommand) -> Result<()> {
     let mut cluster = Cluster::connect(brokers)?;
@@ -28,34 +29,37 @@ fn describe(cluster: &mut Cluster, format: Format) -> Result<()> {
     write_text(&mut out, &info).map_err(Error::Output)
 }
 
+/// The cluster as a table. The cluster id, broker hosts and racks come from
+/// the brokers' configuration: text from elsewhere, so escaped (and the
+/// column as wide as the escaped addresses).
 fn write_text(out: &mut impl Write, info: &ClusterInfo) -> std::io::Result<()> {
     writeln!(
         out,
         "Cluster id: {}",
-        info.cluster_id.as_deref().unwrap_or("(none)")
+        printable(info.cluster_id.as_deref().unwrap_or("(none)"))
     )?;
     let controller = info.controller.map_or("none".to_string(), |id| {
         match info.brokers.iter().find(|b| b.id == id) {
-            Some(b) => format!("broker {id} ({})", b.address),
+            Some(b) => format!("broker {id} ({})", printable(&b.address)),
             None => format!("broker {id}"),
         }
     });
     writeln!(out, "Controller: {controller}")?;
-    let width = info
-        .brokers
+    let addresses: Vec<_> = info.brokers.iter().map(|b| printable(&b.address)).collect();
+    let width = addresses
         .iter()
-        .map(|b| b.address.len())
+        .map(|a| a.chars().count())
         .max()
         .unwrap_or(7)
         .max(7);
     writeln!(out, "{:<4}  {:width$}  RACK", "ID", "ADDRESS")?;
-    for b in &info.brokers {
+    for (b, address) in info.brokers.iter().zip(&addresses) {
         writeln!(
             out,
             "{:<4}  {:width$}  {}{}",
             b.id,
-            b.address,
-            b.rack.as_deref().unwrap_or("-"),
+            address,
+            printable(b.rack.as_deref().unwrap_or("-")),
             if b.fenced { "  (fenced)" } else { "" }
         )?;
     }
@@ -116,7 +120,7 @@ fn elect(cluster: &mut Cluster, e: ElectLeaders) -> Result<()> {
             }
             Elected::Failed(why) => {
                 failed.push(format!("{topic} partition {p}: {why}"));
-                format!("{topic} partition {p}: not elected: {why}")
+                not_elected(topic, *p, why)
             }
         };
         writeln!(out, "{line}").map_err(Error::Output)?;
@@ -138,5 +142,61 @@ fn elect(cluster: &mut Cluster, e: ElectLeaders) -> Result<()> {
             ),
             "the preferred replica must be alive and in sync: `kafkademo topic describe` shows the ISR",
         )),
+    }
+}
+
+/// The line for a partition whose election failed: `why` is the broker's
+/// message, escaped.
+fn not_elected(topic: &str, partition: i32, why: &str) -> String {
+    format!(
+        "{topic} partition {partition}: not elected: {}",
+        printable(why)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::manage::BrokerInfo;
+
+    #[test]
+    fn hosts_racks_and_the_cluster_id_show_escaped() {
+        let info = ClusterInfo {
+            cluster_id: Some("c\x1b[2J".into()),
+            controller: Some(1),
+            brokers: vec![
+                BrokerInfo {
+                    id: 1,
+                    address: "h\x1b]0;pwned\x07:9092".into(),
+                    rack: Some("r\x1b[2J".into()),
+                    fenced: false,
+                },
+                BrokerInfo {
+                    id: 2,
+                    address: "b:9092".into(),
+                    rack: None,
+                    fenced: true,
+                },
+            ],
+            answered_by: "b:9092".into(),
+        };
+        let mut out = Vec::new();
+        write_text(&mut out, &info).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Cluster id: c\\x1b[2J\n\
+             Controller: broker 1 (h\\x1b]0;pwned\\x07:9092)\n\
+             ID    ADDRESS                 RACK\n\
+             1     h\\x1b]0;pwned\\x07:9092  r\\x1b[2J\n\
+             2     b:9092                  -  (fenced)\n"
+        );
+    }
+
+    #[test]
+    fn a_failed_election_shows_the_brokers_words_escaped() {
+        assert_eq!(
+            not_elected("t", 3, "no\x1b]0;pwned\x07\nway"),
+            "t partition 3: not elected: no\\x1b]0;pwned\\x07\\nway"
+        );
     }
 }

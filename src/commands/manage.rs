@@ -13,6 +13,7 @@ use crate::client::deadline::interrupted;
 use crate::client::list_offsets::{offsets_at, At};
 use crate::client::manage::{self, source_name, ConfigEntry};
 use crate::error::{Error, Result};
+use crate::render::printable;
 
 pub fn alter(cluster: &mut Cluster, a: TopicAlter) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -53,10 +54,12 @@ pub fn configs(cluster: &mut Cluster, c: TopicConfigs) -> Result<()> {
     .map_err(Error::Output)
 }
 
+/// A value as the table shows it: escaped, as it is text from the broker
+/// (a control character in it must not reach the terminal).
 fn shown(value: &Option<String>, sensitive: bool) -> String {
     match (sensitive, value) {
         (true, _) => "(sensitive)".into(),
-        (false, Some(v)) => v.clone(),
+        (false, Some(v)) => printable(v).into_owned(),
         (false, None) => "null".into(),
     }
 }
@@ -64,13 +67,13 @@ fn shown(value: &Option<String>, sensitive: bool) -> String {
 fn write_configs(out: &mut impl Write, entries: &[ConfigEntry]) -> std::io::Result<()> {
     let width = entries
         .iter()
-        .map(|e| e.name.len())
+        .map(|e| printable(&e.name).chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
     let vwidth = entries
         .iter()
-        .map(|e| shown(&e.value, e.sensitive).len())
+        .map(|e| shown(&e.value, e.sensitive).chars().count())
         .max()
         .unwrap_or(5)
         .clamp(5, 30);
@@ -84,7 +87,7 @@ fn write_configs(out: &mut impl Write, entries: &[ConfigEntry]) -> std::io::Resu
             (5, _) => "-".into(),
             (_, Some(d)) => format!(
                 "{}={} ({})",
-                d.name,
+                printable(&d.name),
                 shown(&d.value, e.sensitive),
                 source_name(d.source)
             ),
@@ -93,7 +96,7 @@ fn write_configs(out: &mut impl Write, entries: &[ConfigEntry]) -> std::io::Resu
         writeln!(
             out,
             "{:width$}  {:vwidth$}  {:<26}  {default}",
-            e.name,
+            printable(&e.name),
             shown(&e.value, e.sensitive),
             source_name(e.source)
         )?;
@@ -397,6 +400,35 @@ fn join(ids: &[i32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_values_show_escaped_in_the_table() {
+        let hostile = "a\x1b]0;pwned\x07\x1b[2J";
+        let synonym = |value: &str, source| manage::Synonym {
+            name: "log.x".into(),
+            value: Some(value.into()),
+            source,
+        };
+        let entries = [ConfigEntry {
+            name: "x".into(),
+            value: Some(hostile.into()),
+            source: 1,
+            sensitive: false,
+            read_only: false,
+            synonyms: vec![synonym(hostile, 1), synonym("b\x1b", 4)],
+        }];
+        let mut out = Vec::new();
+        write_configs(&mut out, &entries).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            rows[1],
+            "x     a\\x1b]0;pwned\\x07\\x1b[2J  topic                       \
+             log.x=b\\x1b (broker (server.properties))",
+            "{text:?}"
+        );
+        assert_eq!(rows.len(), 2, "{text:?}");
+    }
 
     #[test]
     fn a_plan_is_one_list_for_all_or_one_per_partition() {

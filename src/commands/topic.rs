@@ -9,6 +9,7 @@ use crate::client::admin::{self, NewTopic, Outcome};
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::client::list_offsets::{self, At};
 use crate::error::{Error, Result};
+use crate::render::printable;
 
 pub fn execute(brokers: &BrokerConfig, cmd: TopicCommand) -> Result<()> {
     let mut cluster = Cluster::connect(brokers)?;
@@ -162,7 +163,12 @@ fn write_description(
     configs: &[(String, String)],
 ) -> std::io::Result<()> {
     let replication = topic.partitions.first().map_or(0, |p| p.replicas.len());
-    let configs: Vec<String> = configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Names and values as the broker gave them, escaped: a value is text
+    // from elsewhere, and one line per partition must stay one line.
+    let configs: Vec<String> = configs
+        .iter()
+        .map(|(k, v)| format!("{}={}", printable(k), printable(v)))
+        .collect();
     writeln!(
         out,
         "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
@@ -197,4 +203,40 @@ fn write_description(
 
 fn join(ids: &[i32]) -> String {
     ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_description_shows_config_values_escaped() {
+        let topic = admin::TopicInfo {
+            name: "t".into(),
+            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            internal: false,
+            partitions: vec![admin::PartitionInfo {
+                partition: 0,
+                leader: 1,
+                replicas: vec![1],
+                isr: vec![1],
+                offline: Vec::new(),
+            }],
+        };
+        let configs = [
+            ("retention.ms".to_string(), "1000".to_string()),
+            (
+                "x\x1b".to_string(),
+                "a\x1b]0;pwned\x07\x1b[2J\nb".to_string(),
+            ),
+        ];
+        let mut out = Vec::new();
+        write_description(&mut out, &topic, &configs).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Topic: t\tTopicId: AAAAAAAAAAAAAAAAAAAAAA\tPartitionCount: 1\tReplicationFactor: 1\t\
+             Configs: retention.ms=1000,x\\x1b=a\\x1b]0;pwned\\x07\\x1b[2J\\nb\n\
+             \tTopic: t\tPartition: 0\tLeader: 1\tReplicas: 1\tIsr: 1\n"
+        );
+    }
 }

@@ -473,6 +473,88 @@ mod tests {
         assert!(!old.keep_alive());
     }
 
+    /// Reads from `stream` until `text` has come, or the stream ends.
+    fn read_past(stream: &mut TcpStream, text: &str) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&got).contains(text) {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// Starts a POST of a 4-byte body announced with `Expect: 100-continue`
+    /// and waits for the server's answer to the head: `100 Continue` once the
+    /// server reads the body, or a refusal.
+    fn start_post(addr: std::net::SocketAddr) -> (TcpStream, String) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        // Only a bound on a broken server: the answers come at once.
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(
+            b"POST /send HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+        let answer = read_past(&mut s, "\r\n\r\n");
+        (s, answer)
+    }
+
+    #[test]
+    fn bodies_past_the_limit_are_refused_while_others_are_read() {
+        const BODIES: usize = 8;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler: Arc<Handler> = Arc::new(|r: Request| {
+            Reply::Response(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: r.body,
+            })
+        });
+        let refused = |status, message: &str| Response {
+            status,
+            headers: Vec::new(),
+            body: message.as_bytes().to_vec(),
+        };
+        let limits = Limits {
+            connections: 4 * BODIES,
+            bodies: BODIES,
+            max_body: 1024,
+            max_head: 4096,
+            timeout: Duration::from_secs(60),
+        };
+        start(listener, limits, handler, refused).unwrap();
+        // BODIES posts whose bodies have not come: each holds a place.
+        let mut slow: Vec<TcpStream> = (0..BODIES)
+            .map(|i| {
+                let (s, answer) = start_post(addr);
+                assert!(
+                    answer.starts_with("HTTP/1.1 100 Continue"),
+                    "post {i}: {answer:?}"
+                );
+                s
+            })
+            .collect();
+        // One more is refused before its body is read.
+        let (mut extra, answer) = start_post(addr);
+        let answer = answer + &read_past(&mut extra, "try again");
+        assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+        assert!(
+            answer.ends_with("too many messages at once; try again"),
+            "{answer:?}"
+        );
+        // A body that arrives frees its place for the next post.
+        slow[0].write_all(b"ping").unwrap();
+        let echoed = read_past(&mut slow[0], "ping");
+        assert!(echoed.starts_with("HTTP/1.1 200 "), "{echoed:?}");
+        let (mut next, answer) = start_post(addr);
+        assert!(answer.starts_with("HTTP/1.1 100 Continue"), "{answer:?}");
+        next.write_all(b"pong").unwrap();
+        assert!(read_past(&mut next, "pong").starts_with("HTTP/1.1 200 "));
+    }
+
     #[test]
     fn responses_carry_their_length_and_close_when_asked() {
         let r = Response {

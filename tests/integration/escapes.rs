@@ -1,10 +1,13 @@
 //! Data from Kafka never drives the terminal: a record, a group name and a
 //! client id holding terminal escapes (retitle, clear the screen) show
-//! escaped in `consume` on a real terminal (tmux), `stream table`, `group
-//! list|describe`, `top` (snapshot and dashboard) and a skip warning, while
-//! `--raw` and `--format json` keep the bytes.
+//! escaped in `consume` on a real terminal (tmux) and with a format string,
+//! `stream table`, `group list|describe`, `top` (snapshot and dashboard), a
+//! skip warning and another writer's chat line, while `--raw` and `--format
+//! json` keep the bytes.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::channel;
 use std::time::Duration;
 
 use crate::fixture::*;
@@ -239,5 +242,108 @@ fn a_skip_warning_shows_the_record_text_escaped() {
             "offset 0: not counted: its time field '{SHOWN}' is not an RFC 3339 time"
         )),
         "{r:?}"
+    );
+}
+
+#[test]
+fn a_format_string_shows_keys_values_and_headers_escaped() {
+    let topic = Topic::new("esc-format", 1);
+    let header = format!("h{HOSTILE}=v{HOSTILE}");
+    let r = run_with_input(
+        &[
+            "produce",
+            "--topic",
+            &topic.name,
+            "--protocol",
+            "modern",
+            "--key-separator",
+            ":",
+            "--header",
+            &header,
+        ],
+        &format!("k{HOSTILE}:{HOSTILE}\n"),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = ok(&[
+        "consume",
+        "--topic",
+        &topic.name,
+        "--protocol",
+        "modern",
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "%k|%s|%h",
+    ]);
+    no_escape_in("consume --format", &out.stdout);
+    assert_eq!(
+        out.stdout,
+        format!("k{SHOWN}|{SHOWN}|h{SHOWN}=v{SHOWN}\n"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn another_writers_chat_line_shows_escaped() {
+    require_broker();
+    let room = unique_topic("esc-chat");
+    let topic = format!("chat.{room}");
+    let mut bob = kafkademo(&["chat", "--user", "bob", "--room", &room])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run kafkademo");
+    let (tx, lines) = channel();
+    let stdout = bob.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut expect = |needle: &str| loop {
+        match lines.recv_timeout(SOON) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            Err(e) => panic!("bob did not show {needle:?} ({e}); he showed:\n{seen:#?}"),
+        }
+    };
+    expect("* bob joined");
+    // Another writer (not kafkademo, which refuses such names) joins and speaks.
+    let json = |kind: &str, text: &str| {
+        format!(
+            "{{\"kind\":\"{kind}\",\"user\":\"m{0}\",\"text\":\"{text}\",\"sent_at\":\"2026-01-01T12:00:00Z\"}}\n",
+            "\\u001b]0;pwned\\u0007\\u001b[2J"
+        )
+    };
+    let input = json("join", "") + &json("message", "hi\\u001b]0;pwned\\u0007\\u001b[2J");
+    let r = run_with_input(&["produce", "--topic", &topic], &input);
+    assert_eq!(r.code, 0, "{r:?}");
+    let joined = expect(" joined");
+    let said = expect(": hi");
+    drop(bob.stdin.take());
+    let done = wait_bounded(bob, SOON);
+    for t in [topic.clone(), format!("{topic}.presence")] {
+        let _ = kafkademo(&["topic", "delete", &t, "--if-exists"]).output();
+    }
+    assert_eq!(done.code, 0, "{done:?}");
+    for line in [&joined, &said] {
+        no_escape_in("a chat line", line);
+    }
+    assert!(
+        joined.ends_with(&format!("] * m{SHOWN} joined")),
+        "{joined:?}"
+    );
+    assert!(
+        said.ends_with(&format!("] m{SHOWN}: hi{SHOWN}")),
+        "{said:?}"
     );
 }
