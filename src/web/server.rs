@@ -106,11 +106,17 @@ pub fn start(
     handler: Arc<Handler>,
     refuse: fn(u16, &str) -> Response,
 ) -> std::io::Result<()> {
-    let active = Arc::new(AtomicUsize::new(0));
     let bodies = Arc::new(AtomicUsize::new(0));
+    // A pool of connection threads, started as connections come and never
+    // more than `limits.connections`: each serves one connection, then
+    // waits for the next. A thread is handed a connection only while it
+    // waits (a rendezvous channel), so a connection never queues: it is
+    // served at once or refused at once.
+    let (idle, next) = crossbeam_channel::bounded::<TcpStream>(0);
     std::thread::Builder::new()
         .name("web-accept".into())
         .spawn(move || {
+            let mut threads = 0;
             for conn in listener.incoming() {
                 let stream = match conn {
                     Ok(s) => s,
@@ -121,34 +127,44 @@ pub fn start(
                         continue;
                     }
                 };
-                if active.fetch_add(1, Ordering::SeqCst) >= limits.connections {
-                    active.fetch_sub(1, Ordering::SeqCst);
-                    // Answered here, without reading: the accept loop never waits.
-                    let mut stream = stream;
-                    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-                    let busy = refuse(503, "too many connections at once; try again");
-                    let _ = write_response(&mut stream, &busy, false, false);
-                    let _ = stream.shutdown(Shutdown::Write);
-                    continue;
-                }
-                let active = active.clone();
-                let worker = Connection {
-                    limits,
-                    handler: handler.clone(),
-                    bodies: bodies.clone(),
-                    refuse,
-                    pending: Vec::new(),
+                let stream = match idle.try_send(stream) {
+                    Ok(()) => continue,
+                    Err(e) => e.into_inner(),
                 };
-                let spawned =
-                    std::thread::Builder::new()
+                if threads < limits.connections {
+                    let next = next.clone();
+                    let handler = handler.clone();
+                    let bodies = bodies.clone();
+                    let serve = move |stream| {
+                        Connection {
+                            limits,
+                            handler: handler.clone(),
+                            bodies: bodies.clone(),
+                            refuse,
+                            pending: Vec::new(),
+                        }
+                        .serve(stream)
+                    };
+                    let spawned = std::thread::Builder::new()
                         .name("web-conn".into())
                         .spawn(move || {
-                            worker.serve(stream);
-                            active.fetch_sub(1, Ordering::SeqCst);
+                            serve(stream);
+                            for stream in next.iter() {
+                                serve(stream);
+                            }
                         });
-                if let Err(e) = spawned {
-                    log::warn!("cannot serve a connection: {e}");
+                    match spawned {
+                        Ok(_) => threads += 1,
+                        Err(e) => log::warn!("cannot serve a connection: {e}"),
+                    }
+                    continue;
                 }
+                // Answered here, without reading: the accept loop never waits.
+                let mut stream = stream;
+                let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+                let busy = refuse(503, "too many connections at once; try again");
+                let _ = write_response(&mut stream, &busy, false, false);
+                let _ = stream.shutdown(Shutdown::Write);
             }
         })
         .map(|_| ())
