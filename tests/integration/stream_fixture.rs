@@ -50,6 +50,12 @@ pub fn count_args<'a>(input: &'a str, output: &'a str, app: &'a str) -> Vec<&'a 
     ]
 }
 
+/// The key `stream count` (count_args' 10 s windows) writes the count of
+/// `key`'s window at event time `t` (ms) under: `KEY@START`.
+pub fn window(key: &str, t: i64) -> String {
+    format!("{key}@{}", t.div_euclid(10_000) * 10_000)
+}
+
 /// What `stream count` created for an application, deleted whatever the
 /// test did.
 pub struct App {

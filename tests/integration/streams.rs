@@ -549,9 +549,7 @@ fn crash_input() -> (Vec<String>, BTreeMap<String, i64>) {
             t -= 1_500;
         }
         input.push(format!("{key}:{{\"t\":{t},\"n\":{i}}}\n"));
-        *expected
-            .entry(format!("{key}@{}", t / 10_000 * 10_000))
-            .or_insert(0) += 1;
+        *expected.entry(window(&key, t)).or_insert(0) += 1;
     }
     (input, expected)
 }
@@ -808,9 +806,7 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
         let (key, value) = line.trim_end().split_once(':').unwrap();
         let v: serde_json::Value = serde_json::from_str(value).unwrap();
         let t = v["t"].as_i64().unwrap();
-        *expected
-            .entry(format!("{key}@{}", t / 10_000 * 10_000))
-            .or_insert(0) += 1;
+        *expected.entry(window(key, t)).or_insert(0) += 1;
     }
     // 4,000 records/s for 25 s
     let feed = trickle(&input.name, true, records, 400);
@@ -976,9 +972,7 @@ fn key_field_repartitions_and_counts_exactly_through_sigkills() {
             let user = users[(i % 5) as usize];
             // in order, except every 50th record 1.5 s early
             let t = b + i * 10 - if i % 50 == 49 { 1_500 } else { 0 };
-            *expected
-                .entry(format!("{user}@{}", t / 10_000 * 10_000))
-                .or_insert(0) += 1;
+            *expected.entry(window(user, t)).or_insert(0) += 1;
             format!("{{\"user\":\"{user}\",\"t\":{t}}}\n")
         })
         .collect();

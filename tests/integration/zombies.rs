@@ -92,9 +92,7 @@ impl Feeder {
                     t -= 1_500;
                 }
                 block.push_str(&format!("{key}:{{\"t\":{t},\"n\":{i}}}\n"));
-                *expected
-                    .entry(format!("{key}@{}", t / 10_000 * 10_000))
-                    .or_insert(0) += 1;
+                *expected.entry(window(&key, t)).or_insert(0) += 1;
                 i += 1;
             }
             Some(block)

@@ -12,7 +12,6 @@ use super::*;
 use crate::stream_fixture::*;
 
 const KEYS: usize = 10;
-const WINDOW_MS: i64 = 10_000;
 
 /// Writes `kK:{"t":T}` lines, one every 5 ms (T the time of writing), to
 /// a console producer's stdin, until stopped.
@@ -58,8 +57,7 @@ fn recount(topic: &str) -> BTreeMap<String, i64> {
     let mut counts = BTreeMap::new();
     for (key, value) in json_rows(&out) {
         let t = value["t"].as_i64().expect("a time");
-        let start = t.div_euclid(WINDOW_MS) * WINDOW_MS;
-        *counts.entry(format!("{key}@{start}")).or_insert(0) += 1;
+        *counts.entry(window(&key, t)).or_insert(0) += 1;
     }
     counts
 }
