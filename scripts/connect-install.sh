@@ -27,8 +27,7 @@ if [[ -d $home ]]; then
   exit 0
 fi
 
-command -v java >/dev/null || [[ -n ${JAVA_HOME:-} ]] || die "java not found (Kafka Connect needs Java 17 for 4.x, 11 for 3.x)"
-command -v mvn >/dev/null || die "mvn not found (Maven assembles Kafka Connect from its artifacts)"
+require_java_and_maven "Kafka Connect" "17 for 4.x, 11 for 3.x"
 
 start=$(now_ms)
 say "Installing Kafka Connect $version with plugins ${KD_CONNECT_PLUGINS[*]} into .kafka/connect/$version (Maven artifacts, see ${KD_CONNECT_POM#"$KD_ROOT"/})..."
@@ -48,11 +47,8 @@ parts=("worker,$log4j:lib")
 for plugin in "${KD_CONNECT_PLUGINS[@]}"; do parts+=("plugin-$plugin:plugins/$plugin"); done
 for part in "${parts[@]}"; do
   profiles=${part%%:*} dir=${part#*:}
-  if ! mvn -B -ntp -f "$KD_CONNECT_POM" -P "$profiles" dependency:copy-dependencies \
-    "-Dkafka.version=$version" "-Dconnect.file.version=$file_version" "-Dconnect.out=$staging/$dir" >>"$mvn_log" 2>&1; then
-    grep -E '^\[(ERROR|WARNING)\]' "$mvn_log" | head -n 30 >&2 || true
-    die "Maven could not fetch $dir of Kafka Connect $version (full output in ${mvn_log#"$KD_ROOT"/})"
-  fi
+  maven_copy "$KD_CONNECT_POM" "$mvn_log" "$dir of Kafka Connect $version" -P "$profiles" \
+    "-Dkafka.version=$version" "-Dconnect.file.version=$file_version" "-Dconnect.out=$staging/$dir"
   jars=("$staging/$dir"/*.jar)
   [[ -e ${jars[0]} ]] || die "Maven copied no jars into $dir (full output in ${mvn_log#"$KD_ROOT"/})"
 done

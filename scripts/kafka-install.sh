@@ -41,8 +41,7 @@ if [[ -d $KD_LIB ]]; then
   exit 0
 fi
 
-command -v java >/dev/null || [[ -n ${JAVA_HOME:-} ]] || die "java not found (Kafka needs Java 11 or newer)"
-command -v mvn >/dev/null || die "mvn not found (Maven assembles Kafka from its artifacts)"
+require_java_and_maven Kafka "11 or newer"
 
 start=$(now_ms)
 say "Installing Kafka $version into .kafka/lib/$version (Maven artifacts, see ${KD_POM#"$KD_ROOT"/})..."
@@ -50,11 +49,8 @@ staging=$KD_LIB.partial
 rm -rf "$staging"
 mkdir -p "$KD_LIBS"
 mvn_log=$KD_DIR/install-$version.log
-if ! mvn -B -ntp -f "$KD_POM" dependency:copy-dependencies "-Dkafka.version=$version" \
-  "-Dkafka.lib=$staging" >"$mvn_log" 2>&1; then
-  grep -E '^\[(ERROR|WARNING)\]' "$mvn_log" | head -n 30 >&2 || true
-  die "Maven could not fetch Kafka $version (full output in ${mvn_log#"$KD_ROOT"/})"
-fi
+: >"$mvn_log"
+maven_copy "$KD_POM" "$mvn_log" "Kafka $version" "-Dkafka.version=$version" "-Dkafka.lib=$staging"
 
 # Check the assembled jars run before putting them in place.
 printed=$("${JAVA_HOME:+$JAVA_HOME/bin/}java" "$(log4j_option "$KD_ROOT/config/tools-log4j.properties")" \

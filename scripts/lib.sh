@@ -101,6 +101,70 @@ elapsed() { # START_MS -> "4.2 s"
   printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
 }
 
+# usage_header SCRIPT: a script's header comment (line 2 to its `set -euo`
+# line) without the `# `, as its --help prints it.
+usage_header() {
+  sed -n '2,/^set -euo/p' "$1" | sed '$d; s/^# \{0,1\}//'
+}
+
+# require_positive N...: dies naming the first N that is not a whole number
+# above 0 (an option's value).
+require_positive() {
+  local n
+  for n in "$@"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"
+  done
+}
+
+# A bench's broker, used if one answers on KD_HOST:KD_KAFKA_PORT, else
+# started and stopped at the end. start_broker_unless_up [MODE] [HOW] starts
+# one (in MODE, e.g. kraft; else as KAFKA_MODE says) when none answers, says
+# so (HOW ends the line: "(and stopping it at the end)" unless given), and
+# sets STARTED_BROKER=1. stop_started_broker [MODE] [quiet], in the bench's
+# cleanup, stops only a broker it started (quiet: without kafka-down's output).
+STARTED_BROKER=0
+# shellcheck disable=SC2120 # the arguments are optional
+start_broker_unless_up() {
+  kafka_probe 3 && return 0
+  say "No broker answers on $KD_HOST:$KD_KAFKA_PORT: starting one ${2:-(and stopping it at the end)}"
+  STARTED_BROKER=1
+  local -a mode_env=()
+  [[ -z ${1:-} ]] || mode_env=("KAFKA_MODE=$1")
+  env "${mode_env[@]}" "$KD_ROOT/scripts/kafka-up.sh"
+}
+# shellcheck disable=SC2120 # the arguments are optional
+stop_started_broker() {
+  ((STARTED_BROKER)) || return 0
+  say "Stopping the broker this script started"
+  local -a mode_env=()
+  [[ -z ${1:-} ]] || mode_env=("KAFKA_MODE=$1")
+  if [[ ${2:-} == quiet ]]; then
+    env "${mode_env[@]}" "$KD_ROOT/scripts/kafka-down.sh" >/dev/null || true
+  else
+    env "${mode_env[@]}" "$KD_ROOT/scripts/kafka-down.sh" || true
+  fi
+}
+
+# require_java_and_maven WHAT JAVA: dies unless java (or JAVA_HOME) and mvn
+# are there: Maven assembles WHAT from its artifacts, and WHAT needs Java JAVA.
+require_java_and_maven() {
+  command -v java >/dev/null || [[ -n ${JAVA_HOME:-} ]] || die "java not found ($1 needs Java $2)"
+  command -v mvn >/dev/null || die "mvn not found (Maven assembles $1 from its artifacts)"
+}
+
+# maven_copy POM LOG WHAT [MAVEN ARGS...]: POM's dependencies copied
+# (dependency:copy-dependencies, where the ARGS' properties say), Maven's
+# output appended to LOG; on a failure its errors and warnings (30 lines at
+# most) go to stderr and it dies naming WHAT and LOG.
+maven_copy() {
+  local pom=$1 log=$2 what=$3
+  shift 3
+  if ! mvn -B -ntp -f "$pom" "$@" dependency:copy-dependencies >>"$log" 2>&1; then
+    grep -E '^\[(ERROR|WARNING)\]' "$log" | head -n 30 >&2 || true
+    die "Maven could not fetch $what (full output in ${log#"$KD_ROOT"/})"
+  fi
+}
+
 # pom_kafka_version [POM]: the Kafka version a pom declares (default: the 3.9
 # pom, whose version is the scripts' default; each pom is the single source of
 # truth for its line).

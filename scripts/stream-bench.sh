@@ -127,15 +127,13 @@ while [[ $# -gt 0 ]]; do
   --figures) FIGURES=$2 && shift 2 ;;
   --out) OUT=$2 && shift 2 ;;
   -h | --help)
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    usage_header "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-for n in "$RECORDS" "$KEYS" "$PARTITIONS" "$ROUNDS" "$E2E_RATE" "$RESTORE_RECORDS" "$RETENTION_TICKS"; do
-  [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"
-done
+require_positive "$RECORDS" "$KEYS" "$PARTITIONS" "$ROUNDS" "$E2E_RATE" "$RESTORE_RECORDS" "$RETENTION_TICKS"
 for d in "$E2E_DURATION" "$E2E_WARMUP" "$RETENTION_GRACE"; do
   [[ $d =~ ^[0-9]+(ms|s)$ ]] || die "'$d' is not a duration such as 20s or 500ms"
 done
@@ -164,7 +162,6 @@ rm -f "$WORK"/tp-* "$WORK"/e2e-* "$WORK"/restore-* "$WORK"/retention-*
 RESULTS=$OUT/results.tsv
 export KAFKA_BROKERS=$BROKERS
 
-STARTED_BROKER=0
 # kafkademo's global flags for `stream count` (-v in the retention figure's
 # restart, for the open windows each task restored)
 KD_FLAGS=()
@@ -192,10 +189,7 @@ cleanup() {
   for t in "${TOPICS[@]}"; do "$KD" -q topic delete "$t" --if-exists >/dev/null 2>&1 || true; done
   rm -rf "$STATE"
   rm -f "$WORK"/*.fifo-out "$WORK"/*.fifo-err
-  if ((STARTED_BROKER)); then
-    say "Stopping the broker this script started"
-    "$KD_ROOT/scripts/kafka-down.sh" || true
-  fi
+  stop_started_broker
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -204,11 +198,7 @@ trap 'exit 130' INT TERM
 say "Building kafkademo (release) and the Kafka Streams peer"
 (cd "$KD_ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
 "$KS" build
-if ! kafka_probe 3; then
-  say "No broker answers on $BROKERS: starting one (and stopping it at the end)"
-  STARTED_BROKER=1
-  "$KD_ROOT/scripts/kafka-up.sh"
-fi
+start_broker_unless_up
 
 # ---- the machine ----------------------------------------------------------------
 

@@ -61,15 +61,13 @@ while [[ $# -gt 0 ]]; do
   --processors) PROCESSORS=$2 && shift 2 ;;
   --out) OUT=$2 && shift 2 ;;
   -h | --help)
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    usage_header "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-for n in "$RECORDS" "$KEYS" "$KILLS" "$PAUSES" "$PAUSE_BOUND" "$RATE"; do
-  [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"
-done
+require_positive "$RECORDS" "$KEYS" "$KILLS" "$PAUSES" "$PAUSE_BOUND" "$RATE"
 for f in $FAULTS; do
   [[ $f == kill || $f == pause ]] || die "unknown fault '$f' (kill, pause)"
 done
@@ -89,7 +87,6 @@ RESULTS=$OUT/results.tsv
 PAUSE_LOG=$OUT/pauses.tsv
 export KAFKA_BROKERS=$BROKERS
 
-STARTED_BROKER=0
 TOPICS=()
 APPS=()
 PIDS=()
@@ -99,10 +96,7 @@ cleanup() {
   for a in "${APPS[@]}"; do "$KD" -q stream reset --application-id "$a" >/dev/null 2>&1 || true; done
   for t in "${TOPICS[@]}"; do "$KD" -q topic delete "$t" --if-exists >/dev/null 2>&1 || true; done
   rm -rf "$WORK/state"
-  if ((STARTED_BROKER)); then
-    say "Stopping the broker this script started"
-    "$KD_ROOT/scripts/kafka-down.sh" || true
-  fi
+  stop_started_broker
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -110,11 +104,7 @@ trap 'exit 130' INT TERM
 say "Building kafkademo (release) and the Kafka Streams peer"
 (cd "$KD_ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
 "$KD_ROOT/scripts/kstreams.sh" build
-if ! kafka_probe 3; then
-  say "No broker answers on $BROKERS: starting one (and stopping it at the end)"
-  STARTED_BROKER=1
-  "$KD_ROOT/scripts/kafka-up.sh"
-fi
+start_broker_unless_up
 
 # ---- the input and its batch recomputation ----------------------------------
 

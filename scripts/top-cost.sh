@@ -57,15 +57,13 @@ while [[ $# -gt 0 ]]; do
   --verify) VERIFY=$2 && shift 2 ;;
   --out) OUT=$2 && shift 2 ;;
   -h | --help)
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    usage_header "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-for n in "$TOPICS" "$PARTITIONS" "$RECORDS" "$DURATION" "$RUNS" "$VERIFY"; do
-  [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive number"
-done
+require_positive "$TOPICS" "$PARTITIONS" "$RECORDS" "$DURATION" "$RUNS" "$VERIFY"
 ((DURATION >= 5)) || die "--duration must be at least 5 seconds"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing: install the 'time' package (apt-get install -y time)"
 command -v curl >/dev/null 2>&1 || die "curl is missing: install the 'curl' package"
@@ -85,7 +83,6 @@ say "Building kafkademo (release)"
 
 # ---- the broker --------------------------------------------------------------
 
-STARTED_BROKER=0
 WEB_PID=
 cleanup() {
   local i
@@ -101,21 +98,13 @@ cleanup() {
       printf '%s\n' "$(topic_name "$i")"
     done | xargs -P 2 -I{} "$KD" --brokers "$BROKERS" -q topic delete {} --if-exists >/dev/null 2>&1 || true
   fi
-  if ((STARTED_BROKER)); then
-    say "Stopping the broker this script started"
-    KAFKA_MODE=kraft "$KD_ROOT/scripts/kafka-down.sh" >/dev/null || true
-  fi
+  stop_started_broker kraft quiet
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if kafka_probe 3; then
-  say "Using the broker that runs on $BROKERS"
-else
-  say "No broker answers on $BROKERS: starting one (KRaft), stopped at the end"
-  STARTED_BROKER=1
-  KAFKA_MODE=kraft "$KD_ROOT/scripts/kafka-up.sh"
-fi
+start_broker_unless_up kraft "(KRaft), stopped at the end"
+((STARTED_BROKER)) || say "Using the broker that runs on $BROKERS"
 BROKER_PID=$(pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" || true)
 if [[ -z $BROKER_PID ]] && command -v ss >/dev/null 2>&1; then
   BROKER_PID=$(ss -ltnpH "sport = :$KD_KAFKA_PORT" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)

@@ -182,14 +182,16 @@ fn plugins(connect: &Connect, all: bool, format: Format, out: &mut impl Write) -
 }
 
 /// Reads a connector config: JSON (a flat object, or Connect's own
-/// `{"name": …, "config": {…}}`) or Java properties. Values become
-/// strings, as Connect keeps them.
+/// `{"name": …, "config": {…}}`), read as UTF-8, or Java properties, read
+/// as Connect's own tools read them (`java.util.Properties.load`:
+/// ISO-8859-1, `\uXXXX` escapes, continued lines). Values become strings,
+/// as Connect keeps them.
 fn read_config(path: &Path) -> Result<Config> {
     let bad = |why: String| Error::Usage(format!("--config {}: {why}", path.display()));
     let raw = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let text = String::from_utf8(raw).map_err(|_| bad("not UTF-8 text".into()))?;
     let mut config = Config::new();
-    if text.trim_start().starts_with('{') {
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        let text = String::from_utf8(raw).map_err(|_| bad("JSON that is not UTF-8".into()))?;
         let v: Value =
             serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
         let (outer, inner) = match v.get("config") {
@@ -211,7 +213,7 @@ fn read_config(path: &Path) -> Result<Config> {
             config.insert("name".into(), name.into());
         }
     } else {
-        let props = crate::properties::parse(&text)
+        let props = crate::properties::parse(&crate::properties::latin1(&raw))
             .map_err(|(line, why)| bad(format!("line {line}: {why}")))?;
         for (k, v) in props {
             config.insert(k, v.into());
@@ -696,7 +698,7 @@ fn offsets(
 mod tests {
     use super::*;
 
-    fn file(name: &str, text: &str) -> std::path::PathBuf {
+    fn file(name: &str, text: impl AsRef<[u8]>) -> std::path::PathBuf {
         let p = std::env::temp_dir().join(format!("kd-connect-{}-{name}", std::process::id()));
         std::fs::write(&p, text).unwrap();
         p
@@ -727,6 +729,33 @@ mod tests {
         );
         let p = file("e.json", r#"{"connector.class":"C""#);
         assert!(matches!(read_config(&p), Err(Error::Usage(m)) if m.contains("not valid JSON")));
+    }
+
+    #[test]
+    fn properties_configs_read_as_java_reads_them() {
+        // A `\u00e9` escape, a raw ISO-8859-1 byte (0xE9, not UTF-8) and a
+        // value continued on the next line, its leading blanks dropped.
+        let mut text = b"connector.class=FileStreamSource\n\
+            topic=caf\\u00e9\n\
+            file=/tmp/r\xe9sum\xe9.txt\n\
+            transforms=a,\\\n    b\n"
+            .to_vec();
+        text.extend_from_slice(b"name=\\u00e9t\\u00e9\n");
+        let c = read_config(&file("f.properties", text)).unwrap();
+        assert_eq!(c["topic"], "caf\u{e9}");
+        assert_eq!(c["file"], "/tmp/r\u{e9}sum\u{e9}.txt");
+        assert_eq!(c["transforms"], "a,b");
+        assert_eq!(c["name"], "\u{e9}t\u{e9}");
+        // UTF-8 bytes in a properties file read as Java reads them: two
+        // ISO-8859-1 characters, not one.
+        let p = file("g.properties", "connector.class=C\ntopic=caf\u{e9}\n");
+        assert_eq!(read_config(&p).unwrap()["topic"], "caf\u{c3}\u{a9}");
+        // JSON stays UTF-8.
+        let p = file(
+            "h.json",
+            "{\"connector.class\":\"C\",\"topic\":\"caf\u{e9}\"}",
+        );
+        assert_eq!(read_config(&p).unwrap()["topic"], "caf\u{e9}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! loudly; none is skipped.
 
 mod fixture;
+mod stream_fixture;
 
 mod bench;
 mod chat;

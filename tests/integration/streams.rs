@@ -7,19 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::{Child, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::fixture::*;
+use crate::stream_fixture::*;
 
 const BOUND: Duration = Duration::from_secs(60);
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// Input lines `KEY:{"t":TIME}` for `produce --key-separator :`.
 fn lines(records: &[(&str, i64)]) -> String {
@@ -54,11 +47,7 @@ fn read_output(topic: &str) -> (BTreeMap<String, serde_json::Value>, BTreeMap<St
     ]);
     let mut last = BTreeMap::new();
     let mut seen = BTreeMap::new();
-    for line in r.stdout.lines() {
-        let rec: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
-        let key = rec["key"].as_str().expect("a key").to_string();
-        let value: serde_json::Value =
-            serde_json::from_str(rec["value"].as_str().expect("a value")).expect("JSON value");
+    for (key, value) in json_rows(&r.stdout) {
         *seen.entry(key.clone()).or_insert(0) += 1;
         last.insert(key, value);
     }
@@ -71,53 +60,6 @@ fn counted(args: &[&str]) -> Run {
     assert_eq!(r.code, 0, "kafkademo {args:?} failed:\n{r:?}");
     assert!(!r.stderr.contains("error"), "{r:?}");
     r
-}
-
-fn counts(last: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, i64> {
-    last.iter()
-        .map(|(k, v)| (k.clone(), v["count"].as_i64().expect("a count")))
-        .collect()
-}
-
-fn count_args<'a>(input: &'a str, output: &'a str, app: &'a str) -> Vec<&'a str> {
-    vec![
-        "stream",
-        "count",
-        "--input",
-        input,
-        "--output",
-        output,
-        "--application-id",
-        app,
-        "--window",
-        "10s",
-        "--grace",
-        "2s",
-        "--time-field",
-        "t",
-    ]
-}
-
-/// Deletes what `stream count` created for an application, whatever the test did.
-struct App {
-    id: String,
-    output: String,
-}
-
-impl App {
-    fn new(tag: &str) -> App {
-        App {
-            id: unique_topic(tag),
-            output: unique_topic(&format!("{tag}-out")),
-        }
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = kafkademo(&["stream", "reset", "--application-id", &self.id]).output();
-        let _ = kafkademo(&["topic", "delete", &self.output, "--if-exists"]).output();
-    }
 }
 
 /// Window starts of 10 s windows for times a few minutes ago, so the test
@@ -562,43 +504,19 @@ fn the_demo_flow_counts_on_every_broker_line() {
 /// A console producer fed `input` in chunks of `chunk` lines every 100 ms,
 /// so the input keeps arriving while instances come and go. `keyed`:
 /// lines are `KEY:VALUE`; otherwise values without keys, which the
-/// producer spreads over the partitions.
-struct Trickle {
-    producer: Child,
-    writer: std::thread::JoinHandle<()>,
-}
-
-impl Trickle {
-    fn start(topic: &str, keyed: bool, input: Vec<String>, chunk: usize) -> Trickle {
-        let mut args = vec!["produce", "--topic", topic];
-        if keyed {
-            args.extend(["--key-separator", ":"]);
-        }
-        let mut producer = kafkademo(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot run kafkademo produce");
-        let mut stdin = producer.stdin.take().expect("stdin");
-        let writer = std::thread::spawn(move || {
-            for block in input.chunks(chunk) {
-                stdin
-                    .write_all(block.concat().as_bytes())
-                    .expect("write to the producer");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        Trickle { producer, writer }
+/// producer spreads over the partitions. `finish` waits until every line
+/// was written and the producer exited 0.
+fn trickle(topic: &str, keyed: bool, input: Vec<String>, chunk: usize) -> Producer {
+    let mut args = vec!["produce", "--topic", topic];
+    if keyed {
+        args.extend(["--key-separator", ":"]);
     }
-
-    /// Waits until every line was written (then stdin closes) and the
-    /// producer exited 0.
-    fn finish(self) {
-        self.writer.join().expect("the input writer");
-        let r = wait_bounded(self.producer, BOUND);
-        assert_eq!(r.code, 0, "the producer: {r:?}");
-    }
+    let mut blocks = input
+        .chunks(chunk)
+        .map(|b| b.concat())
+        .collect::<Vec<_>>()
+        .into_iter();
+    Producer::start(&args, move || blocks.next())
 }
 
 /// Starts `args` `kills` times, each time SIGKILLing it `delay()` after
@@ -631,20 +549,9 @@ fn crash_input() -> (Vec<String>, BTreeMap<String, i64>) {
             t -= 1_500;
         }
         input.push(format!("{key}:{{\"t\":{t},\"n\":{i}}}\n"));
-        *expected
-            .entry(format!("{key}@{}", t / 10_000 * 10_000))
-            .or_insert(0) += 1;
+        *expected.entry(window(&key, t)).or_insert(0) += 1;
     }
     (input, expected)
-}
-
-/// The sum of the group's committed offsets (0 before the first commit).
-fn committed(group: &str) -> i64 {
-    describe_group(group)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|r| r.committed)
-        .sum()
 }
 
 #[test]
@@ -653,7 +560,7 @@ fn sigkilled_five_times_the_counts_are_exact() {
     let app = App::new("st-crash");
     let (records, expected) = crash_input();
     // 4,000 records/s for 50 s: the input still flows at every kill.
-    let trickle = Trickle::start(&input.name, true, records, 400);
+    let feed = trickle(&input.name, true, records, 400);
     let mut args = count_args(&input.name, &app.output, &app.id);
     // The broker's minimum: a killed instance holds up the next one's
     // join until its session ends.
@@ -665,7 +572,7 @@ fn sigkilled_five_times_the_counts_are_exact() {
             .wrapping_add(1442695040888963407);
         Duration::from_millis((seed >> 33) % 700)
     });
-    trickle.finish();
+    feed.finish(BOUND);
     // The survivor reads to the end.
     let mut last_args = args.clone();
     last_args.push("--exit-at-end");
@@ -899,12 +806,10 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
         let (key, value) = line.trim_end().split_once(':').unwrap();
         let v: serde_json::Value = serde_json::from_str(value).unwrap();
         let t = v["t"].as_i64().unwrap();
-        *expected
-            .entry(format!("{key}@{}", t / 10_000 * 10_000))
-            .or_insert(0) += 1;
+        *expected.entry(window(key, t)).or_insert(0) += 1;
     }
     // 4,000 records/s for 25 s
-    let trickle = Trickle::start(&input.name, true, records, 400);
+    let feed = trickle(&input.name, true, records, 400);
     let mut args = count_args(&input.name, &app.output, &app.id);
     args.extend(["--session-timeout", "6s"]);
     let group = app.id.clone();
@@ -936,7 +841,7 @@ fn instances_share_the_tasks_and_counts_stay_exact_from_two_to_three_to_two() {
     let r = first.finish(BOUND);
     assert_eq!(r.code, 130, "the first instance on Ctrl-C: {r:?}");
     wait_until(BOUND, "two instances to own the six tasks again", owners(2));
-    trickle.finish();
+    feed.finish(BOUND);
     wait_until(BOUND, "every record to be counted", || {
         committed(&app.id) == 100_000
     });
@@ -958,7 +863,7 @@ fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills(
     let records: Vec<String> = (0..30_000)
         .map(|n| format!("{}:{n}\n", if n % 2 == 0 { "A" } else { "B" }))
         .collect();
-    let trickle = Trickle::start(&input.name, true, records, 300);
+    let feed = trickle(&input.name, true, records, 300);
     let filter = |app: &App, parity: &str| -> Vec<String> {
         [
             "stream",
@@ -985,7 +890,7 @@ fn filter_splits_the_exercise_into_evens_and_odds_exactly_once_through_sigkills(
     let odd_args: Vec<&str> = odd_args.iter().map(String::as_str).collect();
     let odd_run = Running::start(&odd_args);
     kill_while_working(&even_args, &evens.id, 2, || Duration::ZERO);
-    trickle.finish();
+    feed.finish(BOUND);
     let mut last = even_args.clone();
     last.push("--exit-at-end");
     let r = counted(&last);
@@ -1067,13 +972,11 @@ fn key_field_repartitions_and_counts_exactly_through_sigkills() {
             let user = users[(i % 5) as usize];
             // in order, except every 50th record 1.5 s early
             let t = b + i * 10 - if i % 50 == 49 { 1_500 } else { 0 };
-            *expected
-                .entry(format!("{user}@{}", t / 10_000 * 10_000))
-                .or_insert(0) += 1;
+            *expected.entry(window(user, t)).or_insert(0) += 1;
             format!("{{\"user\":\"{user}\",\"t\":{t}}}\n")
         })
         .collect();
-    let trickle = Trickle::start(&input.name, false, lines, 400);
+    let feed = trickle(&input.name, false, lines, 400);
     let args = vec![
         "stream",
         "count",
@@ -1099,7 +1002,7 @@ fn key_field_repartitions_and_counts_exactly_through_sigkills() {
     // Killed while it works: the repartition step may then copy some
     // records twice, and the counting step must count them once.
     kill_while_working(&args, &app.id, 2, || Duration::ZERO);
-    trickle.finish();
+    feed.finish(BOUND);
     let mut last = args.clone();
     last.push("--exit-at-end");
     let r = counted(&last);

@@ -14,12 +14,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::fixture::*;
+use crate::stream_fixture::*;
 
 const BOUND: Duration = Duration::from_secs(60);
 /// Every command of this test takes the modern data path (a transactional
@@ -36,40 +36,6 @@ const CHUNK: usize = 200;
 const STEP_MS: i64 = 5;
 /// Never more than this much input (~3 min of feeding), whatever happens.
 const MAX_RECORDS: i64 = 360_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// What `stream count` created for an application, deleted whatever the test did.
-struct App {
-    id: String,
-    output: String,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        // After a failure the killed instances stay in the group until their
-        // session ends (6 s), and reset refuses until then.
-        poll(Duration::from_secs(15), || {
-            let reset = kafkademo(&["stream", "reset", "--application-id", &self.id]).output();
-            reset.is_ok_and(|o| o.status.success()).then_some(())
-        });
-        let _ = kafkademo(&["topic", "delete", &self.output, "--if-exists"]).output();
-    }
-}
-
-/// The sum of the group's committed offsets (0 before the first commit).
-fn committed(group: &str) -> i64 {
-    describe_group(group)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|r| r.committed)
-        .sum()
-}
 
 /// The sum of a topic's end offsets, from `group reset-offsets`' dry run
 /// for a group that does not exist (it changes nothing).
@@ -100,90 +66,55 @@ fn end_offsets(topic: &str) -> i64 {
 /// times are in order except every 50th record 1.5 s early (within the 2 s
 /// grace); each record's window is remembered for the batch recomputation.
 struct Feeder {
-    producer: Option<Child>,
-    stop: Arc<AtomicBool>,
-    writer: Option<JoinHandle<std::io::Result<BTreeMap<String, i64>>>>,
-    written: Arc<Mutex<i64>>,
+    producer: Producer,
+    expected: Arc<Mutex<BTreeMap<String, i64>>>,
 }
 
 impl Feeder {
     fn start(topic: &str) -> Feeder {
         let mut args = MODERN.to_vec();
         args.extend(["produce", "--topic", topic, "--key-separator", ":"]);
-        let mut producer = kafkademo(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot run kafkademo produce");
-        let mut stdin = producer.stdin.take().expect("stdin");
-        let stop = Arc::new(AtomicBool::new(false));
-        let written = Arc::new(Mutex::new(0));
-        let (stop2, written2) = (stop.clone(), written.clone());
+        let expected = Arc::new(Mutex::new(BTreeMap::new()));
+        let windows = expected.clone();
         // Event times from 15 minutes ago: well inside the topics' retention.
         let b = (now_ms() - 900_000) / 10_000 * 10_000;
-        let writer = std::thread::spawn(move || {
-            let mut expected = BTreeMap::new();
-            let mut i = 0i64;
-            while !stop2.load(Ordering::SeqCst) && i < MAX_RECORDS {
-                let mut block = String::new();
-                for _ in 0..CHUNK {
-                    let key = format!("k{:02}", (i * 7919) % KEYS);
-                    let mut t = b + i * STEP_MS;
-                    if i % 50 == 49 {
-                        t -= 1_500;
-                    }
-                    block.push_str(&format!("{key}:{{\"t\":{t},\"n\":{i}}}\n"));
-                    *expected
-                        .entry(format!("{key}@{}", t / 10_000 * 10_000))
-                        .or_insert(0) += 1;
-                    i += 1;
-                }
-                stdin.write_all(block.as_bytes())?;
-                *written2.lock().unwrap() = i;
-                std::thread::sleep(Duration::from_millis(100));
+        let mut i = 0i64;
+        let producer = Producer::start(&args, move || {
+            if i >= MAX_RECORDS {
+                return None;
             }
-            Ok(expected)
+            let mut block = String::new();
+            let mut expected = windows.lock().unwrap();
+            for _ in 0..CHUNK {
+                let key = format!("k{:02}", (i * 7919) % KEYS);
+                let mut t = b + i * STEP_MS;
+                if i % 50 == 49 {
+                    t -= 1_500;
+                }
+                block.push_str(&format!("{key}:{{\"t\":{t},\"n\":{i}}}\n"));
+                *expected.entry(window(&key, t)).or_insert(0) += 1;
+                i += 1;
+            }
+            Some(block)
         });
-        Feeder {
-            producer: Some(producer),
-            stop,
-            writer: Some(writer),
-            written,
-        }
+        Feeder { producer, expected }
     }
 
     fn written(&self) -> i64 {
-        *self.written.lock().unwrap()
+        self.producer.written()
     }
 
     /// Stops feeding; returns how many records were written and every
     /// window's count, once the producer exited 0.
-    fn finish(mut self) -> (i64, BTreeMap<String, i64>) {
-        self.stop.store(true, Ordering::SeqCst);
-        let writer = self.writer.take().expect("finished once");
-        let expected = writer.join().expect("the input writer");
-        let total = self.written();
-        // The writer's end closed the producer's stdin: it flushes and exits.
-        let r = wait_bounded(self.producer.take().expect("finished once"), BOUND);
-        assert_eq!(r.code, 0, "the producer: {r:?}");
-        let expected = expected.expect("the input writer could not write to the producer");
+    fn finish(self) -> (i64, BTreeMap<String, i64>) {
+        self.producer.stop();
+        let total = self.producer.finish(BOUND);
+        let expected = std::mem::take(&mut *self.expected.lock().unwrap());
         assert!(
             total < MAX_RECORDS,
             "the input ran out ({MAX_RECORDS} records) before the test was done with it"
         );
         (total, expected)
-    }
-}
-
-impl Drop for Feeder {
-    /// A failed test's input stops (its writer then ends on a broken pipe).
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(mut producer) = self.producer.take() {
-            let _ = producer.kill();
-            let _ = producer.wait();
-        }
     }
 }
 
@@ -672,58 +603,15 @@ fn freeze_while_writing(
     }
 }
 
-/// The output as a user reads it: `stream table`'s last value per key.
-fn table(topic: &str) -> BTreeMap<String, i64> {
-    let mut args = MODERN.to_vec();
-    args.extend([
-        "stream",
-        "table",
-        "--topic",
-        topic,
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
-    let r = run(&args);
-    assert_eq!(r.code, 0, "stream table: {r:?}");
-    r.stdout
-        .lines()
-        .map(|line| {
-            let row: serde_json::Value = serde_json::from_str(line).expect("a JSON row");
-            let key = row["key"].as_str().expect("a key").to_string();
-            let value: serde_json::Value =
-                serde_json::from_str(row["value"].as_str().expect("a value"))
-                    .expect("a JSON value");
-            (key, value["count"].as_i64().expect("a count"))
-        })
-        .collect()
-}
-
 #[test]
 fn a_frozen_instance_writing_after_its_tasks_moved_leaves_the_counts_exact() {
     require_gdb();
     let input = Topic::new("zb-in", PARTITIONS as u32);
-    let app = App {
-        id: unique_topic("zb"),
-        output: unique_topic("zb-out"),
-    };
+    let app = App::new("zb");
     let feeder = Feeder::start(&input.name);
     let mut args = MODERN.to_vec();
+    args.extend(count_args(&input.name, &app.output, &app.id));
     args.extend([
-        "stream",
-        "count",
-        "--input",
-        &input.name,
-        "--output",
-        &app.output,
-        "--application-id",
-        &app.id,
-        "--window",
-        "10s",
-        "--grace",
-        "2s",
-        "--time-field",
-        "t",
         // The broker's minimum: a frozen instance is dropped 6 s into its freeze.
         "--session-timeout",
         "6s",
@@ -753,7 +641,7 @@ fn a_frozen_instance_writing_after_its_tasks_moved_leaves_the_counts_exact() {
     last.push("--exit-at-end");
     let r = run(&last);
     assert_eq!(r.code, 0, "the last instance: {r:?}");
-    let got = table(&app.output);
+    let got = table_with(kafkademo, &MODERN, &app.output);
     let pauses: Vec<String> = [&one, &two]
         .iter()
         .map(|p| {

@@ -9,54 +9,19 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::stream_fixture::*;
 
 const KEYS: usize = 10;
-const WINDOW_MS: i64 = 10_000;
 
-/// Writes `kK:{"t":T}` lines, one every 5 ms, to a console producer's stdin.
-struct Input {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Input {
-    fn start(mut stdin: ChildStdin) -> Input {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            for i in 0.. {
-                if flag.load(Ordering::SeqCst) {
-                    break;
-                }
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                if writeln!(stdin, "k{}:{{\"t\":{t}}}", i % KEYS).is_err() {
-                    break;
-                }
-                // The pace of the input, not a wait for a condition.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
-        Input {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops writing and closes stdin (the producer flushes and exits).
-    fn finish(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Input {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
+/// Writes `kK:{"t":T}` lines, one every 5 ms (T the time of writing), to
+/// a console producer's stdin, until stopped.
+fn feed(stdin: ChildStdin) -> Feed {
+    let mut i = 0;
+    Feed::start(stdin, Duration::from_millis(5), move || {
+        let line = format!("k{}:{{\"t\":{}}}\n", i % KEYS, now_ms());
+        i += 1;
+        Some(line)
+    })
 }
 
 /// The group's committed offsets summed, and the input's log end summed
@@ -90,40 +55,11 @@ fn recount(topic: &str) -> BTreeMap<String, i64> {
         "json",
     ]);
     let mut counts = BTreeMap::new();
-    for line in out.lines() {
-        let rec: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
-        let key = rec["key"].as_str().expect("a key");
-        let value: serde_json::Value =
-            serde_json::from_str(rec["value"].as_str().expect("a value")).expect("JSON");
+    for (key, value) in json_rows(&out) {
         let t = value["t"].as_i64().expect("a time");
-        let start = t.div_euclid(WINDOW_MS) * WINDOW_MS;
-        *counts.entry(format!("{key}@{start}")).or_insert(0) += 1;
+        *counts.entry(window(&key, t)).or_insert(0) += 1;
     }
     counts
-}
-
-/// The counts a user reads: `stream table`, last value per window.
-fn table(topic: &str) -> BTreeMap<String, i64> {
-    let out = kd_ok(&[
-        "stream",
-        "table",
-        "--topic",
-        topic,
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
-    out.lines()
-        .map(|line| {
-            let row: serde_json::Value = serde_json::from_str(line).expect("a JSON row");
-            let value: serde_json::Value =
-                serde_json::from_str(row["value"].as_str().expect("a value")).expect("JSON");
-            (
-                row["key"].as_str().expect("a key").to_string(),
-                value["count"].as_i64().expect("a count"),
-            )
-        })
-        .collect()
 }
 
 /// Runs a count over a steady input, applies `fault` once the count is
@@ -191,7 +127,7 @@ fn count_through(scenario: &'static str, fault: impl FnOnce(&str, &str, &str) ->
             "all",
         ],
     );
-    let mut feed = Input::start(stdin);
+    let mut feed = feed(stdin);
     // While the broker stays frozen, every request that meets it waits out
     // --timeout (5 s) before going elsewhere, and a fenced flush then
     // rejoins and restores through it: a minute and more of recovery seen
@@ -239,7 +175,8 @@ fn count_through(scenario: &'static str, fault: impl FnOnce(&str, &str, &str) ->
             count.stderr()
         )
     });
-    feed.finish();
+    feed.stop();
+    let _ = feed.join();
     let produced = producer.wait(Duration::from_secs(60));
     assert_eq!(
         produced.map(|(c, _)| c),
@@ -263,10 +200,10 @@ fn count_through(scenario: &'static str, fault: impl FnOnce(&str, &str, &str) ->
     // the transaction coordinator aborts it (its 10 s timeout, checked
     // every 10 s), so wait for that, bounded.
     let got = poll(Duration::from_secs(60), || {
-        let got = table(&output);
+        let got = table_with(kd, &[], &output);
         (got == expected).then_some(got)
     })
-    .unwrap_or_else(|| table(&output));
+    .unwrap_or_else(|| table_with(kd, &[], &output));
     let over: Vec<String> = got
         .iter()
         .filter(|(k, n)| expected.get(*k).is_none_or(|e| *n > e))
