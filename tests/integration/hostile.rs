@@ -48,11 +48,12 @@ const TOPIC: &str = "hostile";
 
 /// The versions the fake broker lists: record batches (Fetch v4+: the
 /// modern data path), non-flexible answers the cases can craft by hand.
-const VERSIONS: [(i16, i16, i16); 7] = [
+const VERSIONS: [(i16, i16, i16); 8] = [
     (0, 3, 8),  // Produce
     (1, 4, 11), // Fetch
     (2, 1, 5),  // ListOffsets
     (3, 1, 8),  // Metadata
+    (16, 0, 2), // ListGroups
     (17, 0, 1), // SaslHandshake
     (18, 0, 3), // ApiVersions
     (36, 0, 1), // SaslAuthenticate
@@ -569,6 +570,24 @@ fn array_counts_of_2_pow_31_are_refused_before_any_allocation() {
         ),
         1,
         "sent a malformed Produce answer: an array of 2147483647 items where 0 bytes are left",
+    );
+}
+
+#[test]
+fn a_group_answer_with_2_pow_31_groups_is_refused_before_any_allocation() {
+    // ListGroups v2 (`group list`): throttle, error code, then 2^31-1
+    // groups. Walked from Kafka's schemas like every answer kafkademo
+    // decodes, not only the data path's.
+    let mut groups = vec![0u8; 6];
+    groups.extend_from_slice(&i32::MAX.to_be_bytes());
+    let addr = broker(move |r| match r.key {
+        16 => Answer::Body(groups.clone()),
+        _ => Answer::Sane,
+    });
+    assert_fails(
+        &run_against(&addr, &["group", "list"], ""),
+        1,
+        "sent a malformed ListGroups answer: an array of 2147483647 items where 0 bytes are left",
     );
 }
 
