@@ -11,7 +11,10 @@
 #[rustfmt::skip]
 mod answer_schema;
 
-use answer_schema::{Kind, Message, Versions, F, MESSAGES};
+use answer_schema::{
+    Kind, Message, Versions, CONSUMER_PROTOCOL_ASSIGNMENT_DATA,
+    CONSUMER_PROTOCOL_SUBSCRIPTION_DATA, F, MESSAGES,
+};
 
 /// Why an answer is refused.
 pub type Refusal = String;
@@ -25,6 +28,18 @@ pub fn check(key: i16, version: i16, body: &[u8]) -> Step {
         Some(message) => walk(message, version, body).map(drop),
         None => Ok(()),
     }
+}
+
+/// Checks a member's subscription (after its version) as the consumer
+/// protocol lays it out at `version`; bytes after it are a later version's
+/// and left alone, as Kafka's consumer leaves them.
+pub fn check_subscription(version: i16, body: &[u8]) -> Step {
+    walk(&CONSUMER_PROTOCOL_SUBSCRIPTION_DATA, version, body).map(drop)
+}
+
+/// Checks a member's assignment (after its version), as `check_subscription`.
+pub fn check_assignment(version: i16, body: &[u8]) -> Step {
+    walk(&CONSUMER_PROTOCOL_ASSIGNMENT_DATA, version, body).map(drop)
 }
 
 /// Walks `body` as `message` at `version`; what follows the answer is left.

@@ -117,6 +117,12 @@ pub static MESSAGES: &[Message] = &[
     Message { key: 28, versions: (0, 6), flexible_from: 3, fields: &TXN_OFFSET_COMMIT },
 ];
 
+/// ConsumerProtocolAssignment (common/message/ConsumerProtocolAssignment.json), no API key of its own.
+pub static CONSUMER_PROTOCOL_ASSIGNMENT_DATA: Message = Message { key: -1, versions: (0, 3), flexible_from: NEVER, fields: &CONSUMER_PROTOCOL_ASSIGNMENT };
+
+/// ConsumerProtocolSubscription (common/message/ConsumerProtocolSubscription.json), no API key of its own.
+pub static CONSUMER_PROTOCOL_SUBSCRIPTION_DATA: Message = Message { key: -1, versions: (0, 3), flexible_from: NEVER, fields: &CONSUMER_PROTOCOL_SUBSCRIPTION };
+
 static ADD_OFFSETS_TO_TXN: [F; 2] = [
     F { kind: Kind::Fixed(4), versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // ThrottleTimeMs
     F { kind: Kind::Fixed(2), versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // ErrorCode
@@ -743,4 +749,27 @@ static TXN_OFFSET_COMMIT_TXN_OFFSET_COMMIT_RESPONSE_TOPIC: [F; 3] = [
 static TXN_OFFSET_COMMIT: [F; 2] = [
     F { kind: Kind::Fixed(4), versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // ThrottleTimeMs
     F { kind: Kind::Array(&Kind::Struct(&TXN_OFFSET_COMMIT_TXN_OFFSET_COMMIT_RESPONSE_TOPIC)), versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // Topics
+];
+
+static CONSUMER_PROTOCOL_ASSIGNMENT_TOPIC_PARTITION: [F; 2] = [
+    F { kind: Kind::String, versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // Topic
+    F { kind: Kind::Array(&Kind::Fixed(4)), versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // Partitions
+];
+
+static CONSUMER_PROTOCOL_ASSIGNMENT: [F; 2] = [
+    F { kind: Kind::Array(&Kind::Struct(&CONSUMER_PROTOCOL_ASSIGNMENT_TOPIC_PARTITION)), versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // AssignedPartitions
+    F { kind: Kind::Bytes, versions: (0, MAX), nullable: (0, MAX), tag: -1, tagged: NONE }, // UserData
+];
+
+static CONSUMER_PROTOCOL_SUBSCRIPTION_TOPIC_PARTITION: [F; 2] = [
+    F { kind: Kind::String, versions: (1, MAX), nullable: NONE, tag: -1, tagged: NONE }, // Topic
+    F { kind: Kind::Array(&Kind::Fixed(4)), versions: (1, MAX), nullable: NONE, tag: -1, tagged: NONE }, // Partitions
+];
+
+static CONSUMER_PROTOCOL_SUBSCRIPTION: [F; 5] = [
+    F { kind: Kind::Array(&Kind::String), versions: (0, MAX), nullable: NONE, tag: -1, tagged: NONE }, // Topics
+    F { kind: Kind::Bytes, versions: (0, MAX), nullable: (0, MAX), tag: -1, tagged: NONE }, // UserData
+    F { kind: Kind::Array(&Kind::Struct(&CONSUMER_PROTOCOL_SUBSCRIPTION_TOPIC_PARTITION)), versions: (1, MAX), nullable: NONE, tag: -1, tagged: NONE }, // OwnedPartitions
+    F { kind: Kind::Fixed(4), versions: (2, MAX), nullable: NONE, tag: -1, tagged: NONE }, // GenerationId
+    F { kind: Kind::String, versions: (3, MAX), nullable: (3, MAX), tag: -1, tagged: NONE }, // RackId
 ];

@@ -10,6 +10,8 @@ use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as As
 use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use crate::client::answer_check;
+
 use crate::client::connection::topic_name;
 
 /// The Java consumer's assignors. `range`: per topic, members in id order
@@ -93,6 +95,9 @@ pub fn decode_subscription(bytes: &Bytes) -> Result<Vec<String>, String> {
         ));
     }
     let version = b.get_i16().clamp(0, 3);
+    // Counts checked first: kafka-protocol reserves memory for each.
+    answer_check::check_subscription(version, &b)
+        .map_err(|e| format!("unreadable subscription: {e}"))?;
     ConsumerProtocolSubscription::decode(&mut b, version)
         .map(|s| s.topics.iter().map(|t| t.to_string()).collect())
         .map_err(|e| format!("unreadable subscription: {e}"))
@@ -122,6 +127,9 @@ pub fn decode_assignment(bytes: &Bytes) -> Result<Vec<(String, Vec<i32>)>, Strin
         ));
     }
     let version = b.get_i16().clamp(0, 3);
+    // Counts checked first: kafka-protocol reserves memory for each.
+    answer_check::check_assignment(version, &b)
+        .map_err(|e| format!("unreadable assignment: {e}"))?;
     ConsumerProtocolAssignment::decode(&mut b, version)
         .map(|a| {
             a.assigned_partitions
@@ -202,6 +210,46 @@ mod tests {
             vec![("orders".to_string(), vec![1, 3])]
         );
         assert!(decode_assignment(&Bytes::from_static(b"\x00")).is_err());
+    }
+
+    /// A member's bytes claiming 2^31-1 topics (a malicious member or
+    /// broker) are refused before kafka-protocol reserves for them; every
+    /// version kafka-protocol writes, filled in, passes the check.
+    #[test]
+    fn consumer_protocol_counts_are_checked_before_decoding() {
+        let mut lying = vec![0u8, 0];
+        lying.extend_from_slice(&i32::MAX.to_be_bytes());
+        let e = decode_subscription(&Bytes::from(lying.clone())).unwrap_err();
+        assert!(e.contains("2147483647"), "{e}");
+        let e = decode_assignment(&Bytes::from(lying)).unwrap_err();
+        assert!(e.contains("2147483647"), "{e}");
+        for v in 0..=3i16 {
+            let sub = ConsumerProtocolSubscription::default()
+                .with_topics(vec![StrBytes::from_static_str("a"), StrBytes::from_static_str("b")])
+                .with_user_data(Some(Bytes::from_static(b"u")))
+                .with_owned_partitions(vec![
+                    kafka_protocol::messages::consumer_protocol_subscription::TopicPartition::default()
+                        .with_topic(topic_name("a"))
+                        .with_partitions(vec![0, 1]),
+                ])
+                .with_generation_id(3)
+                .with_rack_id(Some(StrBytes::from_static_str("r1")));
+            let bytes = versioned(v, |b| sub.encode(b, v)).unwrap();
+            assert_eq!(decode_subscription(&bytes).unwrap(), ["a", "b"], "v{v}");
+            let mut topics = BTreeMap::new();
+            topics.insert("a".to_string(), vec![0, 2]);
+            let assignment = ConsumerProtocolAssignment::default().with_assigned_partitions(vec![
+                AssignedPartitions::default()
+                    .with_topic(topic_name("a"))
+                    .with_partitions(vec![0, 2]),
+            ]);
+            let bytes = versioned(v, |b| assignment.encode(b, v)).unwrap();
+            assert_eq!(
+                decode_assignment(&bytes).unwrap(),
+                [("a".to_string(), vec![0, 2])],
+                "v{v}"
+            );
+        }
         assert!(decode_assignment(&Bytes::from_static(b"\x00\x00\x00\x00\x00\x09ab")).is_err());
         assert!(decode_subscription(&Bytes::from_static(b"\x00\x00\xff")).is_err());
     }

@@ -145,14 +145,15 @@ pub fn start(
                         }
                         .serve(stream)
                     };
-                    let spawned = std::thread::Builder::new()
-                        .name("web-conn".into())
-                        .spawn(move || {
-                            serve(stream);
-                            for stream in next.iter() {
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("web-conn".into())
+                            .spawn(move || {
                                 serve(stream);
-                            }
-                        });
+                                for stream in next.iter() {
+                                    serve(stream);
+                                }
+                            });
                     match spawned {
                         Ok(_) => threads += 1,
                         Err(e) => log::warn!("cannot serve a connection: {e}"),
