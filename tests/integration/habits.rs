@@ -347,15 +347,15 @@ fn stamps(topic: &str) -> Vec<(i64, i64)> {
         .collect()
 }
 
-#[test]
-fn consume_until_time_stops_before_the_first_later_record() {
-    let t = Topic::new("until", 2);
+/// Writes a, b, c to partition 0, waits for the clock to pass c's
+/// timestamp, then writes d, e: returns c's and d's timestamps (d later).
+fn five_records_two_times(topic: &str) -> (i64, i64) {
     let produce = |lines: &str| {
         let r = run_with_input(
             &[
                 "produce",
                 "-t",
-                &t.name,
+                topic,
                 "--protocol",
                 "modern",
                 "--partition",
@@ -366,12 +366,19 @@ fn consume_until_time_stops_before_the_first_later_record() {
         assert_eq!(r.code, 0, "{r:?}");
     };
     produce("a\nb\nc\n");
-    let last = stamps(&t.name)[2].1;
+    let last = stamps(topic)[2].1;
     wait_until(Duration::from_secs(10), "the clock to move on", || {
         now_ms() > last
     });
     produce("d\ne\n");
-    let d = stamps(&t.name)[3].1;
+    let d = stamps(topic)[3].1;
+    (last, d)
+}
+
+#[test]
+fn consume_until_time_stops_before_the_first_later_record() {
+    let t = Topic::new("until", 2);
+    let (last, d) = five_records_two_times(&t.name);
     assert!(d > last);
     // Partition 1 has no record: it stops at once; partition 0 before d.
     // Without --exit-at-end: the command ends by itself.
@@ -456,28 +463,7 @@ fn consume_until_a_time_to_come_waits_for_it() {
 #[test]
 fn topic_offsets_shows_earliest_latest_and_the_offset_at_a_time() {
     let t = Topic::new("offsets", 2);
-    let produce = |lines: &str| {
-        let r = run_with_input(
-            &[
-                "produce",
-                "-t",
-                &t.name,
-                "--protocol",
-                "modern",
-                "--partition",
-                "0",
-            ],
-            lines,
-        );
-        assert_eq!(r.code, 0, "{r:?}");
-    };
-    produce("a\nb\nc\n");
-    let last = stamps(&t.name)[2].1;
-    wait_until(Duration::from_secs(10), "the clock to move on", || {
-        now_ms() > last
-    });
-    produce("d\ne\n");
-    let d = stamps(&t.name)[3].1;
+    let (_, d) = five_records_two_times(&t.name);
     ok(&[
         "topic",
         "truncate",

@@ -41,6 +41,27 @@ fn read(topic: &str, extra: &[&str]) -> Run {
     ok(&args)
 }
 
+/// A transactional producer whose stdin stays open (transactions of 1,000
+/// records): what is written to it stays in one open transaction.
+fn open_transaction(topic: &str, id: &str) -> (std::process::Child, std::process::ChildStdin) {
+    let mut child = kafkademo(&[
+        "produce",
+        "--topic",
+        topic,
+        "--transactional-id",
+        id,
+        "--transaction-size",
+        "1000",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("cannot run kafkademo");
+    let stdin = child.stdin.take().expect("stdin");
+    (child, stdin)
+}
+
 fn lines(range: std::ops::RangeInclusive<i64>) -> String {
     range.map(|i| format!("{i}\n")).collect()
 }
@@ -69,21 +90,7 @@ fn an_interrupted_transaction_is_never_visible_to_read_committed_readers() {
     assert_eq!(done.code, 0, "{done:?}");
 
     // The second producer keeps its stdin open: its transaction stays open.
-    let mut child = kafkademo(&[
-        "produce",
-        "--topic",
-        &t.name,
-        "--transactional-id",
-        &id,
-        "--transaction-size",
-        "1000",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("cannot run kafkademo");
-    let mut stdin = child.stdin.take().expect("stdin");
+    let (child, mut stdin) = open_transaction(&t.name, &id);
     stdin
         .write_all(lines(101..=150).as_bytes())
         .expect("write stdin");
@@ -228,21 +235,7 @@ fn transactions_list_and_describe_show_an_open_transaction_then_its_commit() {
     require_broker();
     let t = Topic::new("txn-admin", 2);
     let id = format!("{}-tx", t.name);
-    let mut child = kafkademo(&[
-        "produce",
-        "--topic",
-        &t.name,
-        "--transactional-id",
-        &id,
-        "--transaction-size",
-        "1000",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("cannot run kafkademo");
-    let mut stdin = child.stdin.take().expect("stdin");
+    let (child, mut stdin) = open_transaction(&t.name, &id);
     stdin
         .write_all(lines(1..=20).as_bytes())
         .expect("write stdin");
