@@ -50,7 +50,9 @@ if kafka_probe 3; then
   say "==> Kafka is already running at $KAFKA_BROKERS (brokers $KD_BROKERS); the demo leaves it running"
 else
   say "==> starting Kafka (ZooKeeper first, as in the docs)"
-  started_kafka=1
+  # A broker of this checkout that already runs (on another port, or in
+  # another mode: kafka-up then refuses) is not this run's to stop.
+  pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null || started_kafka=1
   scripts/kafka-up.sh
 fi
 

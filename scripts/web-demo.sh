@@ -42,7 +42,9 @@ if ! kafka_probe 3; then
   zk_ran=0
   if pid_alive "$KD_ZK_PID" "$KD_ZK_MAIN" >/dev/null; then zk_ran=1; fi
   say "==> no broker answers on $KD_HOST:$KD_KAFKA_PORT: starting Kafka ($mode mode)"
-  started_kafka=1
+  # A broker of this checkout that already runs (on another port, or in
+  # another mode: kafka-up then refuses) is not this run's to stop.
+  pid_alive "$KD_KAFKA_PID" "$KD_KAFKA_MAIN" >/dev/null || started_kafka=1
   if [[ $mode == zookeeper ]] && ((!zk_ran)); then started_zk=1; fi
   scripts/kafka-up.sh
 fi
