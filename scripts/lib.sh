@@ -26,6 +26,9 @@
 # runs every class and nothing is installed into .kafka/lib.
 
 KD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The scripts' kafkademo talks to the broker they start, never to a cluster
+# of the user's named profiles (`kafkademo profile use`): no profile at all.
+export KAFKADEMO_PROFILE=
 KD_DIR=$KD_ROOT/.kafka
 KD_LIBS=$KD_DIR/lib
 KD_RUN=$KD_DIR/run

@@ -75,9 +75,12 @@ pub fn validate_name(name: &str) -> Result<()> {
 }
 
 /// The profile to use: the one named (by --profile or KAFKADEMO_PROFILE),
-/// else the one `profile use` chose, else none.
+/// else the one `profile use` chose, else none. An empty name is none at
+/// all, whatever `profile use` chose (the make targets, which talk to the
+/// broker they start, run so).
 pub fn active(named: Option<&str>) -> Result<Option<Profile>> {
     let name = match named {
+        Some("") => return Ok(None),
         Some(name) => name.to_string(),
         None => {
             // No profile named and no config directory: no profile in use.

@@ -589,6 +589,17 @@ fn profiles_name_clusters_and_flags_still_win() {
     ] {
         assert!(r.stdout.lines().any(|l| l == t.name), "{r:?}");
     }
+    // An empty KAFKADEMO_PROFILE is no profile at all (the make targets run
+    // so): the default brokers, not the profile's 127.0.0.1:1.
+    let r = in_home(
+        h,
+        &["topic", "list", "--timeout", "1s"],
+        &[("KAFKADEMO_PROFILE", "")],
+    );
+    assert!(
+        r.code == 0 || (r.code == 69 && r.stderr.contains("127.0.0.1:9092")),
+        "{r:?}"
+    );
     let r = in_home(h, &["--profile", "gone", "topic", "list"], &[]);
     assert_eq!(r.code, 78, "{r:?}");
     assert!(r.stderr.contains("no profile 'gone'"), "{r:?}");
