@@ -83,14 +83,13 @@ cargo test --no-run "${build_args[@]}"
 # tests such as client::cluster::tests.)
 say "==> unit tests: cargo test --bins"
 cargo test "${build_args[@]}" --bins -- "${test_args[@]}"
+# What the tests drive besides Kafka (tmux, Chromium, GNU time): installed
+# here, once, never by a test.
+scripts/test-setup.sh
 # The hostile-broker suite plays a malicious broker itself: no Kafka, so it
 # runs here, once, and every phase below skips it (docs/hostile-input.md).
 say "==> hostile broker: cargo test --test integration -- hostile::"
 cargo test "${build_args[@]}" --test integration -- hostile:: "${test_args[@]}"
-
-# What the tests drive besides Kafka (tmux, Chromium): installed here, once,
-# never by a test.
-scripts/test-setup.sh
 scripts/kafka-install.sh
 if [[ " ${modes[*]} " == *" kafka4 "* || " ${modes[*]} " == *" cluster4 "* || " ${modes[*]} " == *" secure "* ]]; then
   KAFKA_VERSION=$kafka4_version scripts/kafka-install.sh

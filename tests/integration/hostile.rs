@@ -326,7 +326,7 @@ fn run_against(addr: &str, args: &[&str], stdin: &str) -> Seen {
     let time = PathBuf::from("/usr/bin/time");
     assert!(
         time.exists(),
-        "the hostile suite measures peak RSS with GNU time: install it (apt-get install time)"
+        "the hostile suite measures peak RSS with GNU time (/usr/bin/time): run scripts/test-setup.sh once, as make test does"
     );
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let report = std::env::temp_dir().join(format!(

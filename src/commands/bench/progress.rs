@@ -44,11 +44,10 @@ impl Progress {
                 Some(STEPS),
                 ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SECOND),
             );
-            bar.set_style(
-                ProgressStyle::with_template("[{bar:30}] {percent:>3}% {msg}")
-                    .expect("a valid template")
-                    .progress_chars("## "),
-            );
+            // A fixed template; were it refused, indicatif's default style.
+            if let Ok(style) = ProgressStyle::with_template("[{bar:30}] {percent:>3}% {msg}") {
+                bar.set_style(style.progress_chars("## "));
+            }
             bar
         });
         let fraction = if total > 0.0 {

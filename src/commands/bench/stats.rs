@@ -10,7 +10,9 @@ const SIGNIFICANT_DIGITS: u8 = 3;
 
 #[derive(Debug, Clone)]
 pub struct Histogram {
-    inner: hdrhistogram::Histogram<u64>,
+    /// None only if the crate refused `SIGNIFICANT_DIGITS` (it takes 0 to
+    /// 5): the quantiles then read 0 and the maximum stays exact.
+    inner: Option<hdrhistogram::Histogram<u64>>,
     /// The largest value as recorded (the crate's `max` is its bucket's top).
     max: u64,
 }
@@ -25,8 +27,7 @@ impl Histogram {
     pub fn new() -> Histogram {
         Histogram {
             // Grows its range as larger values come (auto-resize).
-            inner: hdrhistogram::Histogram::new(SIGNIFICANT_DIGITS)
-                .expect("3 significant digits are within hdrhistogram's 0 to 5"),
+            inner: hdrhistogram::Histogram::new(SIGNIFICANT_DIGITS).ok(),
             max: 0,
         }
     }
@@ -36,8 +37,10 @@ impl Histogram {
         self.max = self.max.max(v);
         // Auto-resize takes any u64 but the very top (beyond 2^63 µs, some
         // 290,000 years): saturate there rather than fail.
-        if self.inner.record(v).is_err() {
-            let _ = self.inner.record(self.inner.high());
+        if let Some(h) = &mut self.inner {
+            if h.record(v).is_err() {
+                let _ = h.record(h.high());
+            }
         }
     }
 
@@ -47,20 +50,22 @@ impl Histogram {
 
     pub fn merge(&mut self, other: &Histogram) {
         // Both auto-resize, so adding cannot run out of range.
-        let _ = self.inner.add(&other.inner);
+        if let (Some(h), Some(o)) = (&mut self.inner, &other.inner) {
+            let _ = h.add(o);
+        }
         self.max = self.max.max(other.max);
     }
 
     pub fn count(&self) -> u64 {
-        self.inner.len()
+        self.inner.as_ref().map_or(0, |h| h.len())
     }
 
     /// The value at quantile `q` (0 < q ≤ 1), in microseconds; 0 when empty.
     pub fn quantile_micros(&self, q: f64) -> u64 {
-        if self.inner.is_empty() {
-            return 0;
+        match &self.inner {
+            Some(h) if !h.is_empty() => h.value_at_quantile(q).min(self.max),
+            _ => 0,
         }
-        self.inner.value_at_quantile(q).min(self.max)
     }
 
     /// The quantile in milliseconds, for reports.
