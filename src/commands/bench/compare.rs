@@ -76,9 +76,14 @@ impl Bench<'_> {
     fn run(&mut self) -> Result<()> {
         let args = self.args;
         let clients: Vec<Client> = args.clients.iter().map(|&c| client(c)).collect();
+        if clients.contains(&Client::Java) && self.setup.java_runner.is_none() {
+            return Err(Error::Usage(
+                "the Java tools need --java-runner (scripts/kafka-class.sh)".into(),
+            ));
+        }
         let mut filled = Vec::new();
         if !args.console_only {
-            println!("Filling one topic per record size for the consumers");
+            say("Filling one topic per record size for the consumers")?;
             for size in SIZES {
                 let topic = self
                     .topics
@@ -90,13 +95,18 @@ impl Bench<'_> {
         if let Some(n) = args.warm {
             // Not timed: a broker just started runs its first requests
             // before the JIT compiled them.
-            println!("Warming the broker up ({n} records, not measured)");
+            say(&format!(
+                "Warming the broker up ({n} records, not measured)"
+            ))?;
             let topic = self.topics.create("warm", args.partitions)?;
             self.fill(&topic, n, 100)?;
             self.topics.drop(&topic);
         }
         for round in 1..=args.rounds {
-            println!("Kafka {}, round {round} of {}", args.kafka, args.rounds);
+            say(&format!(
+                "Kafka {}, round {round} of {}",
+                args.kafka, args.rounds
+            ))?;
             let order = rotate(&clients, round);
             for &(size, ref fill_topic) in &filled {
                 for acks in ["1", "all"] {
@@ -212,7 +222,10 @@ impl Bench<'_> {
         let usage = match measure::run(&mut cmd, input, &log, self.args.broker_pid) {
             Ok(u) => u,
             Err(e) => {
-                log::warn!("{what}: cannot run {:?}: {e}", cmd.get_program());
+                eprintln!(
+                    "bench compare: {what}: cannot run {:?}: {e}",
+                    cmd.get_program()
+                );
                 return interrupted();
             }
         };
@@ -221,8 +234,8 @@ impl Bench<'_> {
         let rate = match (usage.exit, rate) {
             (Some(0), Some(r)) => r,
             (Some(0), None) => {
-                log::warn!(
-                    "{what}: cannot read a rate from its output ({})",
+                eprintln!(
+                    "bench compare: {what}: cannot read a rate from its output ({})",
                     log.display()
                 );
                 return interrupted();
@@ -230,7 +243,7 @@ impl Bench<'_> {
             (exit, _) => {
                 let tail: Vec<&str> = output.lines().rev().take(20).collect();
                 let how = exit.map_or("a signal ended it".into(), |c| format!("exit code {c}"));
-                log::warn!("{what} failed ({how}); its output:");
+                eprintln!("bench compare: {what} failed ({how}); its output:");
                 for line in tail.iter().rev() {
                     eprintln!("{line}");
                 }
@@ -248,13 +261,13 @@ impl Bench<'_> {
             usage.peak_rss_kb,
             usage.cpu_s
         ))?;
-        println!(
+        say(&format!(
             "  {:<7} {size:>4} B acks={acks:<3} {:<10} {rate:>12.0} records/s  RSS {:>7} KB  cpu {:>6.2} s  broker cpu {broker:>6} s",
             op.name(),
             client.name(),
             usage.peak_rss_kb,
             usage.cpu_s
-        );
+        ))?;
         interrupted()
     }
 
@@ -309,6 +322,14 @@ fn client(c: BenchClient) -> Client {
         BenchClient::Java => Client::Java,
         BenchClient::Kcat => Client::Kcat,
     }
+}
+
+/// One line on stdout; a closed stdout ends the run (Error::Output).
+fn say(line: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)
 }
 
 fn interrupted() -> Result<()> {
