@@ -362,4 +362,45 @@ mod tests {
             .contains("--tls-brokers"));
         assert!(reads_stdin(&run(Op::Console, Client::Modern)));
     }
+
+    #[test]
+    fn tls_runs_go_to_the_ssl_listener_as_alice() {
+        let setup = Setup {
+            kafkademo: "kd".into(),
+            kafka: "3.9.2".into(),
+            brokers: "h:1".into(),
+            java_runner: None,
+            tls: Some(Tls {
+                brokers: "h:3".into(),
+                dir: "/s".into(),
+            }),
+        };
+        let run = |client| Run {
+            op: Op::Produce,
+            client,
+            size: 100,
+            acks: "1",
+            topic: "secure.a.t",
+            records: 5,
+            lines: Path::new("l"),
+        };
+        let args = |c: Command| {
+            c.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            args(command(&setup, &run(Client::ModernTls)).unwrap()),
+            "--brokers h:3 -X security.protocol=SSL -X ssl.truststore.location=/s/ca.pem \
+             -X ssl.certificate.location=/s/alice.pem -X ssl.key.location=/s/alice-key.pem \
+             -q bench produce --topic secure.a.t --records 5 --record-size 100 --acks 1 --format json"
+        );
+        assert_eq!(
+            args(command(&setup, &run(Client::KcatTls)).unwrap()),
+            "-P -b h:3 -X security.protocol=SSL -X ssl.ca.location=/s/ca.pem \
+             -X ssl.certificate.location=/s/alice.pem -X ssl.key.location=/s/alice-key.pem \
+             -t secure.a.t -X acks=1 -l l"
+        );
+    }
 }
