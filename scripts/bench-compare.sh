@@ -19,6 +19,12 @@
 # each peer. Writes the table, the raw results and one SVG plot per Kafka
 # line under OUT (target/bench-compare).
 #
+# This script installs, starts and stops the brokers; the measuring loop
+# (the rounds, the topics, each client spawned and measured: wall time,
+# peak RSS and CPU from wait4, the broker's CPU from /proc) is the hidden
+# `kafkademo bench compare` (src/commands/bench/compare.rs), called once per
+# Kafka line and once per stock broker.
+#
 # TLS rows (TLS=1, the default): each line's broker is the secured one
 # (KAFKA_SECURITY=1, docs/security.md), and kafkademo modern and kcat also
 # produce (acks=1) and consume through its SSL listener (KAFKA_PORT+2, mutual
@@ -91,9 +97,7 @@ TLS_ON=0
 # Topics alice may use (her ACLs cover the prefix secure.a); PLAINTEXT clients
 # are super users, so every topic of a secured line is named so.
 TOPIC_PREFIX=
-KD=$KD_ROOT/target/release/kafkademo
-TIME=/usr/bin/time
-SIZES=(100 1000)
+KD=${CARGO_TARGET_DIR:-$KD_ROOT/target}/release/kafkademo
 RUN_ID=$$
 WORK=$OUT/work
 mkdir -p "$OUT" "$WORK"
@@ -104,14 +108,6 @@ RESULTS=$OUT/results.tsv
 # The Kafka line being measured, and whether this script started its broker.
 LINE=
 STARTED_BROKER=0
-TOPICS=()
-drop_topics() {
-  local t
-  for t in "${TOPICS[@]}"; do
-    "$KD" --brokers "$BROKERS" -q topic delete "$t" --if-exists >/dev/null 2>&1 || true
-  done
-  TOPICS=()
-}
 stop_started_broker() {
   if ((STARTED_BROKER)); then
     say "Stopping the Kafka $LINE broker this script started"
@@ -130,28 +126,12 @@ stop_started_stock() {
   fi
 }
 cleanup() {
-  drop_topics
   stop_started_broker
   stop_started_stock
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# install_pkg CMD PACKAGE: apt-get install PACKAGE when CMD is missing.
-install_pkg() {
-  local cmd=$1 pkg=$2 answer
-  [[ -x $cmd ]] || command -v "$cmd" >/dev/null 2>&1 && return 0
-  if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then
-    die "$cmd is missing: install the '$pkg' package (e.g. sudo apt-get install -y $pkg) and run again"
-  fi
-  if [[ -t 0 ]]; then
-    read -r -p "$cmd is missing; install the '$pkg' package with apt-get? [Y/n] " answer
-    [[ -z $answer || $answer == [yY]* ]] || die "$cmd is needed; install '$pkg' and run again"
-  fi
-  say "Installing $pkg (apt-get)"
-  apt-get install -y "$pkg" >/dev/null || die "apt-get install $pkg failed"
-}
-install_pkg "$TIME" time
 # kcat is what the console producer is measured against: no run without it.
 command -v kcat >/dev/null 2>&1 || die "kcat is missing: install it (apt-get install kcat) and run again"
 
@@ -240,139 +220,23 @@ machine() {
 }
 machine | tee "$OUT/machine.txt"
 
-# ---- one measured run --------------------------------------------------------
-
-records_for() {
-  if [[ $1 == console ]]; then
-    echo "$RECORDS_CONSOLE"
-  elif (($2 == 100)); then
-    echo "$RECORDS_100"
-  else
-    echo "$RECORDS_1K"
-  fi
-}
-
-# kcat reads records from a file, one a line: SIZE random letters each.
-kcat_file() {
-  local size=$1 n=$2 file=$WORK/kcat-$1-$2.txt
-  if [[ ! -s $file ]]; then
-    # 1000 distinct lines of letters A to Z (as ProducerPerformance fills
-    # its records), repeated
-    awk -v n="$n" -v size="$size" 'BEGIN {
-      srand()
-      for (l = 0; l < 1000; l++) {
-        s = ""
-        for (i = 0; i < size; i++) s = s sprintf("%c", 65 + int(rand() * 26))
-        line[l] = s
-      }
-      for (i = 0; i < n; i++) print line[i % 1000]
-    }' >"$file"
-  fi
-  echo "$file"
-}
-
-# new_topic TAG: creates a topic and sets TOPIC to its name.
-new_topic() {
-  TOPIC=${TOPIC_PREFIX}kd-cmp-$RUN_ID-$1
-  "$KD" --brokers "$BROKERS" -q topic create "$TOPIC" --partitions "$PARTITIONS" >/dev/null
-  TOPICS+=("$TOPIC")
-}
-
-drop_topic() {
-  "$KD" --brokers "$BROKERS" -q topic delete "$1" --if-exists >/dev/null 2>&1 || true
-}
-
-# measure OP CLIENT SIZE ACKS TOPIC ROUND: runs one client under time -v and
-# appends a line to results.tsv. OP is produce, consume or console (stdin
-# lines); CLIENT is classic or modern (kafkademo on that data path), java or
-# kcat.
-measure() {
-  local op=$1 client=$2 size=$3 acks=$4 topic=$5 round=$6
-  local n log tv rps b0 b1 start_ms ms input=/dev/null
-  n=$(records_for "$op" "$size")
-  log=$WORK/${LINE// /-}-$op-$client-$size-$acks-$round.out
-  tv=$WORK/${LINE// /-}-$op-$client-$size-$acks-$round.time
-  local -a cmd
-  local -a kd_tls=(-X security.protocol=SSL -X "ssl.truststore.location=$KD_SECURE_DIR/ca.pem"
-    -X "ssl.certificate.location=$KD_SECURE_DIR/alice.pem" -X "ssl.key.location=$KD_SECURE_DIR/alice-key.pem")
-  local -a kcat_tls=(-X security.protocol=SSL -X "ssl.ca.location=$KD_SECURE_DIR/ca.pem"
-    -X "ssl.certificate.location=$KD_SECURE_DIR/alice.pem" -X "ssl.key.location=$KD_SECURE_DIR/alice-key.pem")
-  case $op/$client in
-  produce/modern-tls)
-    cmd=("$KD" --brokers "$TLS_BROKERS" "${kd_tls[@]}" -q bench produce --topic "$topic"
-      --records "$n" --record-size "$size" --acks "$acks" --format json) ;;
-  consume/modern-tls)
-    cmd=("$KD" --brokers "$TLS_BROKERS" "${kd_tls[@]}" -q bench consume --topic "$topic"
-      --records "$n" --format json) ;;
-  produce/kcat-tls)
-    cmd=(kcat -P -b "$TLS_BROKERS" "${kcat_tls[@]}" -t "$topic" -X "acks=$acks" -l "$(kcat_file "$size" "$n")") ;;
-  consume/kcat-tls)
-    cmd=(kcat -C -b "$TLS_BROKERS" "${kcat_tls[@]}" -t "$topic" -o beginning -c "$n" -q -f '') ;;
-  produce/classic | produce/modern)
-    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q bench produce --topic "$topic"
-      --records "$n" --record-size "$size" --acks "$acks" --format json) ;;
-  # The console producers with each tool's own defaults: ACKS only names them.
-  console/classic | console/modern)
-    input=$(kcat_file "$size" "$n")
-    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q produce --topic "$topic") ;;
-  console/kcat)
-    cmd=(kcat -P -b "$BROKERS" -t "$topic" -l "$(kcat_file "$size" "$n")") ;;
-  produce/java)
-    cmd=(env "KAFKA_VERSION=$LINE" "$KD_ROOT/scripts/kafka-class.sh" org.apache.kafka.tools.ProducerPerformance
-      --topic "$topic" --num-records "$n" --record-size "$size" --throughput -1
-      --producer-props "bootstrap.servers=$BROKERS" "acks=$acks") ;;
-  produce/kcat)
-    cmd=(kcat -P -b "$BROKERS" -t "$topic" -X "acks=$acks" -l "$(kcat_file "$size" "$n")") ;;
-  consume/classic | consume/modern)
-    cmd=("$KD" --brokers "$BROKERS" --protocol "$client" -q bench consume --topic "$topic"
-      --records "$n" --format json) ;;
-  consume/java)
-    cmd=(env "KAFKA_VERSION=$LINE" "$KD_ROOT/scripts/kafka-class.sh" org.apache.kafka.tools.ConsumerPerformance
-      --bootstrap-server "$BROKERS" --topic "$topic" --messages "$n" --timeout 60000) ;;
-  consume/kcat)
-    cmd=(kcat -C -b "$BROKERS" -t "$topic" -o beginning -c "$n" -q -f '') ;;
-  esac
-  b0=$(broker_ticks)
-  start_ms=$(now_ms)
-  if ! "$TIME" -v -o "$tv" "${cmd[@]}" <"$input" >"$log" 2>&1; then
-    warn "Kafka $LINE: $op with $client ($size B, acks=$acks) failed; its output:"
-    tail -n 20 "$log" >&2
-    return 1
-  fi
-  ms=$(($(now_ms) - start_ms))
-  b1=$(broker_ticks)
-  case $op/$client in
-  produce/classic | produce/modern | consume/classic | consume/modern | */modern-tls)
-    rps=$(sed -n 's/.*"records_per_sec":\([0-9.]*\).*/\1/p' "$log") ;;
-  produce/java) rps=$(sed -n 's/.* records sent, \([0-9.]*\) records\/sec .*ms 99.9th\.$/\1/p' "$log") ;;
-  # fetch.nMsg.sec: leaves out the group join, which kafkademo does not do
-  consume/java) rps=$(awk -F', ' 'NF >= 10 && $10 ~ /^[0-9.]+$/ {v = $10} END {print v}' "$log") ;;
-  # kcat reports no rate, nor does a console producer: records over the
-  # whole process's wall time
-  */kcat | */kcat-tls | console/*) rps=$(awk -v n="$n" -v ms="$ms" 'BEGIN {printf "%.1f", n * 1000 / ms}') ;;
-  esac
-  [[ -n $rps ]] || {
-    warn "cannot read a rate from $client's output ($log)"
-    return 1
-  }
-  local rss cpu broker
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tv")
-  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$tv")
-  broker=-1
-  if ((b0 >= 0 && b1 >= 0)); then
-    broker=$(awk -v d=$((b1 - b0)) -v t="$CLK_TCK" 'BEGIN {printf "%.2f", d / t}')
-  fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$LINE" "$op" "$size" "$acks" "$client" "$round" "$n" "$rps" "$rss" "$cpu" "$broker" >>"$RESULTS"
-  printf '  %-7s %4s B acks=%-3s %-8s %12.0f records/s  RSS %7d KB  cpu %6.2f s  broker cpu %6s s\n' \
-    "$op" "$size" "$acks" "$client" "$rps" "$rss" "$cpu" "$broker"
-}
-
 # ---- the runs ------------------------------------------------------------------
 
-printf 'kafka\top\tsize\tacks\tclient\tround\trecords\trecords_per_sec\tpeak_rss_kb\tclient_cpu_s\tbroker_cpu_s\n' >"$RESULTS"
-for size in "${SIZES[@]}"; do kcat_file "$size" "$(records_for produce "$size")" >/dev/null; done
-kcat_file 100 "$RECORDS_CONSOLE" >/dev/null
+rm -f "$RESULTS"
+
+# compare ARGS...: one Kafka line's (or stock broker's) rounds, appended to
+# results.tsv by kafkademo; CLIENTS in round 1's order.
+compare() {
+  local clients
+  clients=$(
+    IFS=,
+    echo "${CLIENTS[*]}"
+  )
+  "$KD" --brokers "$BROKERS" bench compare --kafka "$LINE" --results "$RESULTS" --work "$WORK" \
+    --clients "$clients" --rounds "$ROUNDS" --records-100 "$RECORDS_100" --records-1k "$RECORDS_1K" \
+    --records-console "$RECORDS_CONSOLE" --partitions "$PARTITIONS" --run-id "$RUN_ID" \
+    --java-runner "$KD_ROOT/scripts/kafka-class.sh" ${BROKER_PID:+--broker-pid "$BROKER_PID"} "$@"
+}
 
 # bench_line VERSION: every round on a Kafka VERSION broker.
 bench_line() {
@@ -381,78 +245,21 @@ bench_line() {
     say "Kafka $LINE: $(running_mode) mode, clients: ${CLIENTS[*]}"
     say "broker:    $(broker_background) busy with no bench running, at start"
   } | tee -a "$OUT/machine.txt"
-  say "Filling one topic per record size for the consumers"
-  local -A filled
-  local size round i client acks
-  for size in "${SIZES[@]}"; do
-    new_topic "fill-$size"
-    filled[$size]=$TOPIC
-    "$KD" --brokers "$BROKERS" -q bench produce --topic "$TOPIC" \
-      --records "$(records_for produce "$size")" --record-size "$size" >/dev/null
-  done
-  for ((round = 1; round <= ROUNDS; round++)); do
-    say "Kafka $LINE, round $round of $ROUNDS"
-    # rotate the clients so none always runs first (or last)
-    local -a order=() console=()
-    for ((i = 0; i < ${#CLIENTS[@]}; i++)); do
-      order+=("${CLIENTS[(i + round - 1) % ${#CLIENTS[@]}]}")
-    done
-    for size in "${SIZES[@]}"; do
-      for acks in 1 all; do
-        for client in "${order[@]}"; do
-          new_topic "p-$size-$acks-$client-$round"
-          measure produce "$client" "$size" "$acks" "$TOPIC" "$round" || true
-          drop_topic "$TOPIC"
-        done
-      done
-      for client in "${order[@]}"; do
-        measure consume "$client" "$size" - "${filled[$size]}" "$round" || true
-      done
-      if ((TLS_ON)); then
-        # Over TLS, in the order of the round: the same work as the
-        # plaintext rows above (produce acks=1, consume from the start).
-        local -a tls_order=(modern-tls kcat-tls)
-        ((round % 2)) || tls_order=(kcat-tls modern-tls)
-        for client in "${tls_order[@]}"; do
-          new_topic "p-$size-1-$client-$round"
-          measure produce "$client" "$size" 1 "$TOPIC" "$round" || true
-          drop_topic "$TOPIC"
-        done
-        for client in "${tls_order[@]}"; do
-          measure consume "$client" "$size" - "${filled[$size]}" "$round" || true
-        done
-      fi
-    done
-    for client in "${order[@]}"; do
-      [[ $client == java ]] || console+=("$client")
-    done
-    console_round "$round" "${console[@]}"
-  done
+  local -a tls=()
+  if ((TLS_ON)); then
+    tls=(--tls-brokers "$TLS_BROKERS" --tls-dir "$KD_SECURE_DIR" --topic-prefix "$TOPIC_PREFIX")
+  fi
+  compare "${tls[@]}"
   say "broker:    $(broker_background) busy with no bench running, at the end of Kafka $LINE" |
     tee -a "$OUT/machine.txt"
-  drop_topics
   stop_started_broker
   if ((STOCK)); then stock_line "$1"; fi
-}
-
-# console_round ROUND CLIENT...: the console producers, one fresh topic
-# each, every tool with its own defaults (the acks column says which).
-console_round() {
-  local round=$1 client acks
-  shift
-  for client in "$@"; do
-    acks=1
-    if [[ $client == kcat ]]; then acks=all; fi
-    new_topic "c-$client-$round"
-    measure console "$client" 100 "$acks" "$TOPIC" "$round" || true
-    drop_topic "$TOPIC"
-  done
 }
 
 # stock_line VERSION: the console rows again, ROUNDS times, on a broker with
 # Kafka's shipped server.properties (KAFKA_STOCK=1) on STOCK_PORT.
 stock_line() {
-  local v=$1 round i client run_dir=$KD_DIR/run/stock
+  local v=$1 client run_dir=$KD_DIR/run/stock
   local -a stock_env=(KAFKA_STOCK=1 KAFKA_MODE=kraft "KAFKA_PORT=$STOCK_PORT" "KAFKA_VERSION=$v")
   if ! pid_alive "$run_dir/kafka.pid" "$KD_KAFKA_MAIN" >/dev/null; then
     say "Starting a stock Kafka $v broker (Kafka's shipped server.properties) on $KD_HOST:$STOCK_PORT"
@@ -465,29 +272,19 @@ stock_line() {
   LINE="$v stock"
   BROKERS=$KD_HOST:$STOCK_PORT
   BROKER_PID=$(pid_alive "$run_dir/kafka.pid" "$KD_KAFKA_MAIN" || true)
-  local prefix=$TOPIC_PREFIX
-  TOPIC_PREFIX=
   say "broker:    $(broker_background) busy with no bench running, stock Kafka $v on $BROKERS" |
     tee -a "$OUT/machine.txt"
-  # Not timed: a broker just started runs its first requests before the
-  # JIT compiled them, as the project's broker does while the consumers'
-  # topics are filled.
-  say "Warming the stock broker up ($RECORDS_CONSOLE records, not measured)"
-  new_topic stock-warm
-  "$KD" --brokers "$BROKERS" -q bench produce --topic "$TOPIC" --records "$RECORDS_CONSOLE" \
-    --record-size 100 >/dev/null
-  drop_topic "$TOPIC"
-  for ((round = 1; round <= ROUNDS; round++)); do
-    say "Kafka $LINE, round $round of $ROUNDS (console producers)"
-    local -a console=()
-    for ((i = 0; i < ${#CLIENTS[@]}; i++)); do
-      client=${CLIENTS[(i + round - 1) % ${#CLIENTS[@]}]}
-      [[ $client == java ]] || console+=("$client")
-    done
-    console_round "$round" "${console[@]}"
+  # The console producers only; the broker is warmed up first (not timed:
+  # a broker just started runs its first requests before the JIT compiled
+  # them, as the project's broker does while the consumers' topics are
+  # filled).
+  local -a clients=("${CLIENTS[@]}")
+  CLIENTS=()
+  for client in "${clients[@]}"; do
+    [[ $client == java ]] || CLIENTS+=("$client")
   done
-  drop_topics
-  TOPIC_PREFIX=$prefix
+  compare --console-only --warm "$RECORDS_CONSOLE"
+  CLIENTS=("${clients[@]}")
   BROKERS=$KD_HOST:$KD_KAFKA_PORT
   stop_started_stock
 }

@@ -838,6 +838,10 @@ pub enum BenchCommand {
     /// Feed a running stream processor at a steady rate and time each record
     /// until its window count is in the output (docs/performance.md)
     StreamE2e(BenchStreamE2e),
+    /// Run and measure the clients scripts/bench-compare.sh compares, on one
+    /// Kafka line, appending to its results.tsv
+    #[command(hide = true)]
+    Compare(BenchCompare),
     /// Draw scripts/bench-compare.sh's throughput chart (SVG) from its results.tsv
     #[command(hide = true)]
     Plot(BenchPlot),
@@ -875,6 +879,72 @@ pub struct BenchStreamTable {
     pub spans: String,
     #[arg(long)]
     pub grace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCompare {
+    /// The Kafka line measured (results.tsv's first column), e.g. 3.9.2 or "3.9.2 stock"
+    #[arg(long)]
+    pub kafka: String,
+    /// The results.tsv to append to (its header is written when it is new)
+    #[arg(long)]
+    pub results: std::path::PathBuf,
+    /// Where each run's output and the record files go
+    #[arg(long)]
+    pub work: std::path::PathBuf,
+    /// The clients, in round 1's order (later rounds rotate it)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "classic,modern,java,kcat"
+    )]
+    pub clients: Vec<BenchClient>,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    #[arg(long, default_value_t = 3_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub records_100: u64,
+    #[arg(long, default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub records_1k: u64,
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub records_console: u64,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
+    /// The broker's pid, for its CPU time (/proc/PID/stat); without it broker CPU reads -1
+    #[arg(long)]
+    pub broker_pid: Option<u32>,
+    /// scripts/kafka-class.sh, which runs the Java perf tools of --kafka's version
+    #[arg(long)]
+    pub java_runner: Option<std::path::PathBuf>,
+    /// Prefix of every topic's name (secure.a. on a secured broker)
+    #[arg(long, default_value = "")]
+    pub topic_prefix: String,
+    /// Part of every topic's name, to tell runs apart
+    #[arg(long, default_value_t = std::process::id())]
+    pub run_id: u32,
+    /// The SSL listener: adds the modern-tls and kcat-tls rows
+    #[arg(long, requires = "tls_dir")]
+    pub tls_brokers: Option<String>,
+    /// Where ca.pem, alice.pem and alice-key.pem are
+    #[arg(long, requires = "tls_brokers")]
+    pub tls_dir: Option<std::path::PathBuf>,
+    /// Only the console producers (the stock broker's rows)
+    #[arg(long)]
+    pub console_only: bool,
+    /// Produce this many records of 100 B first, not measured (a broker just started)
+    #[arg(long)]
+    pub warm: Option<u64>,
+}
+
+/// A client `bench compare` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchClient {
+    /// kafkademo on the kafka crate's data path (Kafka 3.x only)
+    Classic,
+    /// kafkademo on record batches over kafka-protocol
+    Modern,
+    /// Kafka's ProducerPerformance and ConsumerPerformance
+    Java,
+    Kcat,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! the next, so the throughput modes spread the work over several
 //! connections, one thread each (docs/performance.md says why and how much).
 
+mod compare;
 mod plot;
 mod progress;
 mod results;
@@ -37,6 +38,7 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
         BenchCommand::Consume(args) => consume(brokers, &args, quiet),
         BenchCommand::E2e(args) => e2e(brokers, &args, quiet),
         BenchCommand::StreamE2e(args) => stream_e2e(brokers, &args),
+        BenchCommand::Compare(args) => compare::execute(brokers, &args),
         BenchCommand::Plot(args) => plot::execute(&args),
         BenchCommand::Table(args) => table::execute(&args),
         BenchCommand::StreamTable(args) => stream_table::execute(&args),

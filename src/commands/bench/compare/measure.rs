@@ -1,0 +1,129 @@
+//! One measured run of one client: the process is spawned and reaped with
+//! wait4, whose rusage gives its peak RSS and CPU time (what GNU time -v
+//! reports, without depending on it), with its wall time and the broker's
+//! CPU ticks (/proc/PID/stat) around it.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one run cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    pub wall: Duration,
+    /// ru_maxrss: KB on Linux.
+    pub peak_rss_kb: u64,
+    /// User plus system time.
+    pub cpu_s: f64,
+    /// The broker's CPU seconds meanwhile; None when unknown.
+    pub broker_cpu_s: Option<f64>,
+    /// The exit code, or None when a signal ended it.
+    pub exit: Option<i32>,
+}
+
+/// Runs `cmd` with stdin from `input` (or nothing) and stdout and stderr to
+/// `log`, and waits for it.
+pub fn run(
+    cmd: &mut Command,
+    input: Option<&Path>,
+    log: &Path,
+    broker_pid: Option<u32>,
+) -> std::io::Result<Usage> {
+    let out = File::create(log)?;
+    let stdin = match input {
+        Some(path) => Stdio::from(File::open(path)?),
+        None => Stdio::null(),
+    };
+    cmd.stdin(stdin).stdout(out.try_clone()?).stderr(out);
+    let b0 = broker_pid.and_then(broker_ticks);
+    let start = Instant::now();
+    let child = cmd.spawn()?;
+    let (status, rusage) = wait4(child.id() as libc::pid_t)?;
+    let wall = start.elapsed();
+    let b1 = broker_pid.and_then(broker_ticks);
+    let broker_cpu_s = match (b0, b1) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / clock_ticks()),
+        _ => None,
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Usage {
+        wall,
+        peak_rss_kb: rusage.ru_maxrss.max(0) as u64,
+        cpu_s: secs(rusage.ru_utime) + secs(rusage.ru_stime),
+        broker_cpu_s,
+        exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+    })
+}
+
+/// Reaps `pid` (a child of ours, not yet waited for), retrying on EINTR.
+fn wait4(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data, for which all zeroes is a valid value.
+    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers point to live locals of the types wait4 writes.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut rusage) };
+        if r == pid {
+            return Ok((status, rusage));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// utime + stime of a process, in clock ticks; None when it cannot be read.
+pub fn broker_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_ticks(&stat)
+}
+
+/// Fields 14 and 15 of /proc/PID/stat, counted after the command name
+/// (field 2, in parentheses, may itself hold spaces and parentheses).
+fn stat_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_ticks_skip_a_command_name_with_spaces() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 40 0";
+        assert_eq!(stat_ticks(stat), Some(300));
+        assert_eq!(stat_ticks("4242 (java) S 1"), None);
+    }
+
+    #[test]
+    fn a_child_is_measured_and_its_exit_code_kept() {
+        let dir = std::env::temp_dir().join(format!("kd-measure-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("out");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo done; exit 3"]);
+        let u = run(&mut cmd, None, &log, Some(std::process::id())).unwrap();
+        assert_eq!(u.exit, Some(3));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "done\n");
+        assert!(u.peak_rss_kb > 0, "{u:?}");
+        assert!(u.broker_cpu_s.is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
