@@ -174,6 +174,15 @@ impl Snapshot {
     }
 }
 
+/// Why a broker's part of a snapshot is missing.
+enum Failure {
+    /// No answer (refused, cut, timed out): the broker shows unreachable,
+    /// and is left alone for `BACK_OFF`.
+    NoAnswer(String),
+    /// An answer with an error code: the broker is up.
+    Refused(String),
+}
+
 /// (topic, partition) → offset.
 type Offsets = BTreeMap<(String, i32), i64>;
 
@@ -187,7 +196,8 @@ pub struct Observer {
     config: BrokerConfig,
     cluster: Option<Cluster>,
     conns: HashMap<i32, Connection>,
-    failed_at: HashMap<i32, Instant>,
+    /// Brokers that did not answer: when, and why.
+    failed_at: HashMap<i32, (Instant, String)>,
     /// Every broker seen so far: id → (addr, rack).
     seen: BTreeMap<i32, (String, Option<String>)>,
 }
@@ -277,10 +287,14 @@ impl Observer {
             }
             match self.groups_on(id, &addrs, &topics) {
                 Ok(found) => groups.extend(found),
-                Err(why) => {
+                Err(Failure::NoAnswer(why)) => {
                     unreachable.insert(id);
                     problems.push(format!("broker {id}: {why}"));
                 }
+                // It answered, with an error (a coordinator still loading
+                // its partitions after a restart): up, its groups missing
+                // from this snapshot only.
+                Err(Failure::Refused(why)) => problems.push(format!("broker {id}: {why}")),
             }
         }
         groups.sort_by(|a, b| a.name.cmp(&b.name));
@@ -329,9 +343,9 @@ impl Observer {
             self.conns.remove(&id);
         }
         if !self.conns.contains_key(&id) {
-            if let Some(at) = self.failed_at.get(&id) {
+            if let Some((at, why)) = self.failed_at.get(&id) {
                 if at.elapsed() < BACK_OFF {
-                    return Err(format!("{addr} did not answer a moment ago"));
+                    return Err(format!("{addr} did not answer a moment ago ({why})"));
                 }
             }
             let deadline = Deadline::after(self.config.timeout.min(Duration::from_secs(3)));
@@ -341,8 +355,9 @@ impl Observer {
                     self.conns.insert(id, c);
                 }
                 Err(e) => {
-                    self.failed_at.insert(id, Instant::now());
-                    return Err(e.to_string());
+                    let why = e.to_string();
+                    self.failed_at.insert(id, (Instant::now(), why.clone()));
+                    return Err(why);
                 }
             }
         }
@@ -351,10 +366,11 @@ impl Observer {
             .ok_or_else(|| "no connection".into())
     }
 
-    /// A request to broker `id` failed: forget the connection and back off.
-    fn failed(&mut self, id: i32) {
+    /// A request to broker `id` got no answer: forget the connection and
+    /// back off.
+    fn failed(&mut self, id: i32, why: &str) {
         self.conns.remove(&id);
-        self.failed_at.insert(id, Instant::now());
+        self.failed_at.insert(id, (Instant::now(), why.to_string()));
     }
 
     fn log_ends(
@@ -398,8 +414,9 @@ impl Observer {
         let response = match conn.call(&request) {
             Ok(r) => r,
             Err(e) => {
-                self.failed(leader);
-                return Err(e.to_string());
+                let why = e.to_string();
+                self.failed(leader, &why);
+                return Err(why);
             }
         };
         let mut out = Offsets::new();
@@ -421,10 +438,10 @@ impl Observer {
         id: i32,
         addrs: &BTreeMap<i32, (String, Option<String>)>,
         topics: &[TopicState],
-    ) -> std::result::Result<Vec<GroupState>, String> {
+    ) -> std::result::Result<Vec<GroupState>, Failure> {
         let result = self.groups_on_conn(id, addrs, topics);
-        if result.is_err() {
-            self.failed(id);
+        if let Err(Failure::NoAnswer(why)) = &result {
+            self.failed(id, why);
         }
         result
     }
@@ -434,15 +451,15 @@ impl Observer {
         id: i32,
         addrs: &BTreeMap<i32, (String, Option<String>)>,
         topics: &[TopicState],
-    ) -> std::result::Result<Vec<GroupState>, String> {
-        let conn = self.conn(id, addrs)?;
-        let err = |e: crate::error::Error| e.to_string();
+    ) -> std::result::Result<Vec<GroupState>, Failure> {
+        let conn = self.conn(id, addrs).map_err(Failure::NoAnswer)?;
+        let err = |e: crate::error::Error| Failure::NoAnswer(e.to_string());
         let listed = conn.call(&ListGroupsRequest::default()).map_err(err)?;
         if listed.error_code != 0 {
-            return Err(format!(
+            return Err(Failure::Refused(format!(
                 "ListGroups answered {}",
                 codes::name(listed.error_code)
-            ));
+            )));
         }
         let names: Vec<String> = listed
             .groups
