@@ -2,8 +2,10 @@
 //! `.properties` file (`--command-config`, or `KAFKADEMO_COMMAND_CONFIG`)
 //! with `-X key=value` overrides on top, as kcat takes them. The file is read
 //! as `java.util.Properties.load` reads it (ISO-8859-1, `\uXXXX`), so a file
-//! means here what it means to Kafka's own tools. This module
-//! only reads text into keys and values; client::security gives them meaning.
+//! means here what it means to Kafka's own tools, and written as
+//! `Properties.store` writes it (`kafkademo profile add`). This module only
+//! turns text into keys and values and back; client::security gives them
+//! meaning.
 
 use std::collections::BTreeMap;
 
@@ -197,9 +199,71 @@ fn unescape(s: &[char]) -> std::result::Result<String, String> {
         .collect())
 }
 
+/// `key=value` lines as `java.util.Properties.store` writes them: pure
+/// ASCII (anything else as `\uXXXX` UTF-16 units), so that `load` here and
+/// Java's `load` read back exactly these keys and values.
+pub fn store<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        store_convert(k, true, &mut out);
+        out.push('=');
+        store_convert(v, false, &mut out);
+        out.push('\n');
+    }
+    out
+}
+
+/// Java's saveConvert: every blank of a key escaped, a value's leading one;
+/// the separators and comment marks escaped everywhere.
+fn store_convert(s: &str, key: bool, out: &mut String) {
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            ' ' if key || i == 0 => out.push_str("\\ "),
+            '\\' | '=' | ':' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            c => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04X}"));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_store_writes_parse_reads_back() {
+        let pairs = [
+            ("plain", "value"),
+            ("sp ace key", " lead and trail "),
+            ("k=e:y#!", "a=b:c#d!e"),
+            ("back\\slash", "C:\\path"),
+            ("lines", "one\ntwo\r\tthree\u{c}"),
+            ("latin", "caf\u{e9} \u{ff}"),
+            ("wide", "\u{1f600} \u{4e2d}"),
+            ("", "empty key"),
+            ("empty", ""),
+        ];
+        let text = store(pairs);
+        assert!(text.is_ascii(), "{text}");
+        let back = parse(&latin1(text.as_bytes())).unwrap();
+        for (k, v) in pairs {
+            assert_eq!(back.get(k).map(String::as_str), Some(v), "{k:?} in {text}");
+        }
+        assert_eq!(back.len(), pairs.len());
+        assert!(text.contains("wide=\\uD83D\\uDE00 \\u4E2D\n"), "{text}");
+    }
 
     /// Each key and value as `java.util.Properties` printed them (the
     /// expected texts below are a Java 17 program's output for these bytes).
