@@ -296,6 +296,16 @@ fn run_transactional(
     let lines = console::spawn_stdin_reader();
     let result = (|| -> Result<()> {
         while let Some((batch, _)) = next_batch(&lines)? {
+            // The open transaction is aborted: none of it becomes visible.
+            if let Some(line) = batch.iter().find(|l| l.too_long) {
+                return Err(match console::too_long() {
+                    Error::Data { message, hint } => Error::Data {
+                        message: format!("line {}: {message}", line.number),
+                        hint,
+                    },
+                    other => other,
+                });
+            }
             let mut records: Vec<OutRecord> = batch
                 .into_iter()
                 .filter(|l| !l.bytes.is_empty())

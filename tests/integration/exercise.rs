@@ -616,6 +616,130 @@ fn an_oversize_record_fails_and_keeps_what_came_before() {
     assert_eq!(c.stdout.lines().collect::<Vec<_>>(), want);
 }
 
+/// Runs `kafkademo ARGS` under GNU time with `input` then `long` bytes of
+/// 'x' then `tail` on stdin (written as it is read, never held whole): the
+/// run and its peak RSS in kB.
+fn produce_with_a_long_line(args: &[&str], input: &str, long: usize, tail: &str) -> (Run, u64) {
+    let time = std::path::Path::new("/usr/bin/time");
+    assert!(
+        time.exists(),
+        "this test measures peak RSS with GNU time (/usr/bin/time): run scripts/test-setup.sh once, as make test does"
+    );
+    let report = std::env::temp_dir().join(format!(
+        "kafkademo-long-line-{}-{long}.rss",
+        std::process::id()
+    ));
+    let inner = kafkademo(args);
+    let mut cmd = std::process::Command::new(time);
+    cmd.env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run kafkademo under /usr/bin/time");
+    let mut stdin = child.stdin.take().unwrap();
+    let (input, tail) = (input.to_string(), tail.to_string());
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        let mut left = long;
+        let mut go = stdin.write_all(input.as_bytes()).is_ok();
+        while go && left > 0 {
+            let n = left.min(chunk.len());
+            go = stdin.write_all(&chunk[..n]).is_ok();
+            left -= n;
+        }
+        // kafkademo may stop reading at the long line: a closed pipe is fine.
+        let _ = go && stdin.write_all(tail.as_bytes()).is_ok();
+    });
+    let run = wait_bounded(child, Duration::from_secs(120));
+    writer.join().unwrap();
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    let _ = std::fs::remove_file(&report);
+    let peak_kb = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no peak RSS from GNU time: {text:?}\n{run:?}"));
+    eprintln!("peak RSS {peak_kb} kB: kafkademo {args:?}");
+    (run, peak_kb)
+}
+
+#[test]
+fn a_stdin_line_past_64_mib_is_refused_in_bounded_memory_and_keeps_what_came_before() {
+    require_broker();
+    let name = unique_topic("long-line");
+    ok(&["topic", "create", &name]);
+    let _t = Topic { name: name.clone() };
+    let before: String = (0..100).map(|i| format!("small {i}\n")).collect();
+    // 200 MiB without a newline: kept whole, it would take 200 MiB and more.
+    let (r, peak_kb) = produce_with_a_long_line(
+        &["produce", "--topic", &name],
+        &before,
+        200 << 20,
+        "\nafter\n",
+    );
+    assert_eq!(r.code, 65, "{r:?}");
+    assert!(
+        r.stderr.starts_with(
+            "kafkademo: error: line 101: longer than 64 MiB, the most one stdin line can be here"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("the 100 records before it were written"),
+        "{r:?}"
+    );
+    assert_eq!(r.stderr.lines().count(), 2, "the error and its hint: {r:?}");
+    // The line is dropped as it comes: at most the cap is ever held (and
+    // a copy while its buffer grows), never the line.
+    assert!(peak_kb < 160 * 1024, "peak RSS {peak_kb} kB");
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    let want: Vec<String> = (0..100).map(|i| format!("small {i}")).collect();
+    assert_eq!(c.stdout.lines().collect::<Vec<_>>(), want);
+
+    // --keep-going: the long line is skipped and named, the next one sent.
+    let (r, _) = produce_with_a_long_line(
+        &["produce", "--topic", &name, "--keep-going"],
+        "",
+        65 << 20,
+        "\nafter\n",
+    );
+    assert!(
+        r.stderr.starts_with(
+            "kafkademo: line 1 not sent: longer than 64 MiB, the most one stdin line can be here"
+        ),
+        "{r:?}"
+    );
+    assert_ne!(r.code, 0, "{r:?}");
+    let c = ok(&[
+        "consume",
+        "--topic",
+        &name,
+        "--from-beginning",
+        "--exit-at-end",
+    ]);
+    assert_eq!(c.stdout.lines().last(), Some("after"), "{c:?}");
+    assert_eq!(c.stdout.lines().count(), 101, "{c:?}");
+}
+
 /// key -> partition, from `consume --format json` output.
 fn partitions_by_key(topic: &str) -> BTreeMap<String, i64> {
     let c = ok(&[

@@ -32,10 +32,29 @@ const PIECES_AHEAD: usize = 16;
 /// How often a blocked hand-over looks at Ctrl-C and at the other senders.
 const TICK: Duration = Duration::from_millis(50);
 
+/// The longest stdin line read: longer than any record a broker takes at
+/// its defaults (1 MiB) by far, and a bound on what one line can cost. A
+/// longer line is not kept: it reads as `too_long`, and what came before
+/// and after it is read as usual.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
 /// One stdin line, numbered from 1.
 pub struct Line {
     pub number: u64,
     pub bytes: Vec<u8>,
+    /// Longer than `MAX_LINE_BYTES`: its bytes were dropped as they came.
+    pub too_long: bool,
+}
+
+/// The error of a line too long to send (the caller names the line).
+pub fn too_long() -> Error {
+    Error::Data {
+        message: format!(
+            "longer than {} MiB, the most one stdin line can be here",
+            MAX_LINE_BYTES >> 20
+        ),
+        hint: Some("split it, or put big payloads elsewhere and send a reference to them".into()),
+    }
 }
 
 /// Reads stdin on its own thread, in chunks: whatever complete lines one
@@ -45,17 +64,30 @@ pub fn spawn_stdin_reader() -> Receiver<std::io::Result<Vec<Line>>> {
     let (tx, rx) = bounded(CHUNKS_AHEAD);
     std::thread::spawn(move || {
         let stdin = std::io::stdin().lock();
-        read_lines(std::io::BufReader::with_capacity(READ_BYTES, stdin), &tx);
+        read_lines(
+            std::io::BufReader::with_capacity(READ_BYTES, stdin),
+            &tx,
+            MAX_LINE_BYTES,
+        );
     });
     rx
 }
 
-fn read_lines(mut input: impl BufRead, tx: &Sender<std::io::Result<Vec<Line>>>) {
+fn read_lines(mut input: impl BufRead, tx: &Sender<std::io::Result<Vec<Line>>>, max_line: usize) {
     let mut number = 0;
     // A line longer than what one read brought, gathered across reads.
     let mut partial: Vec<u8> = Vec::new();
-    let mut line = |bytes: &[u8], partial: &mut Vec<u8>| {
+    // The line under way is past `max_line`: its bytes are dropped.
+    let mut overlong = false;
+    let mut line = |bytes: &[u8], partial: &mut Vec<u8>, overlong: &mut bool| {
         number += 1;
+        if std::mem::take(overlong) {
+            return Line {
+                number,
+                bytes: Vec::new(),
+                too_long: true,
+            };
+        }
         let mut bytes = if partial.is_empty() {
             bytes.to_vec()
         } else {
@@ -65,7 +97,16 @@ fn read_lines(mut input: impl BufRead, tx: &Sender<std::io::Result<Vec<Line>>>) 
         if bytes.last() == Some(&b'\r') {
             bytes.pop();
         }
-        Line { number, bytes }
+        // `\r\n` ends a line: the `\r` is not a byte of it.
+        let too_long = bytes.len() > max_line;
+        if too_long {
+            bytes = Vec::new();
+        }
+        Line {
+            number,
+            bytes,
+            too_long,
+        }
     };
     loop {
         let buf = match input.fill_buf() {
@@ -77,8 +118,8 @@ fn read_lines(mut input: impl BufRead, tx: &Sender<std::io::Result<Vec<Line>>>) 
             }
         };
         if buf.is_empty() {
-            if !partial.is_empty() {
-                let last = line(&[], &mut partial);
+            if !partial.is_empty() || overlong {
+                let last = line(&[], &mut partial, &mut overlong);
                 let _ = tx.send(Ok(vec![last]));
             }
             return;
@@ -90,10 +131,17 @@ fn read_lines(mut input: impl BufRead, tx: &Sender<std::io::Result<Vec<Line>>>) 
             // skip_until finds the newline with the standard library's
             // memchr; reading a slice cannot fail, and takes at least a byte.
             let n = rest.skip_until(b'\n').unwrap_or(start.len()).max(1);
-            if start[n - 1] == b'\n' {
-                chunk.push(line(&start[..n - 1], &mut partial));
-            } else {
-                partial.extend_from_slice(&start[..n]);
+            let ended = start[n - 1] == b'\n';
+            let piece = &start[..n - usize::from(ended)];
+            // One byte of slack for the `\r` of a `\r\n`.
+            if !overlong && partial.len() + piece.len() > max_line + 1 {
+                overlong = true;
+                partial = Vec::new();
+            }
+            if ended {
+                chunk.push(line(piece, &mut partial, &mut overlong));
+            } else if !overlong {
+                partial.extend_from_slice(piece);
             }
         }
         let read = buf.len();
@@ -241,6 +289,22 @@ pub fn run(
             };
             let mut pieces: Vec<Vec<Item>> = (0..lanes).map(|_| Vec::new()).collect();
             for line in chunk {
+                if line.too_long {
+                    let error = too_long();
+                    if plan.keep_going {
+                        shared.skipped.fetch_add(1, Ordering::SeqCst);
+                        report_skipped(&[line.number], 0, &error);
+                        continue;
+                    }
+                    // As a record the broker refused: the lines before it
+                    // are still sent, none after it.
+                    shared.fail(Failure {
+                        number: Some(line.number),
+                        seq: Some(seq),
+                        error,
+                    });
+                    break;
+                }
                 if line.bytes.is_empty() {
                     continue;
                 }
@@ -536,6 +600,18 @@ pub fn stdin_error(e: std::io::Error) -> Error {
 /// Drains a reader of what it holds, for tests.
 #[cfg(test)]
 fn lines_of(input: &[u8], read: usize) -> Vec<(u64, Vec<u8>)> {
+    lines_capped(input, read, MAX_LINE_BYTES)
+        .into_iter()
+        .map(|(n, bytes, too_long)| {
+            assert!(!too_long);
+            (n, bytes)
+        })
+        .collect()
+}
+
+/// The same with lines longer than `max_line` bytes: (number, bytes, too long).
+#[cfg(test)]
+fn lines_capped(input: &[u8], read: usize, max_line: usize) -> Vec<(u64, Vec<u8>, bool)> {
     use std::io::Read;
     struct Slow<'a>(&'a [u8], usize);
     impl Read for Slow<'_> {
@@ -547,11 +623,15 @@ fn lines_of(input: &[u8], read: usize) -> Vec<(u64, Vec<u8>)> {
         }
     }
     let (tx, rx) = bounded(1024);
-    read_lines(std::io::BufReader::with_capacity(8, Slow(input, read)), &tx);
+    read_lines(
+        std::io::BufReader::with_capacity(8, Slow(input, read)),
+        &tx,
+        max_line,
+    );
     drop(tx);
     rx.iter()
         .flat_map(|c| c.unwrap())
-        .map(|l| (l.number, l.bytes))
+        .map(|l| (l.number, l.bytes, l.too_long))
         .collect()
 }
 
@@ -574,6 +654,33 @@ mod tests {
         }
         assert!(lines_of(b"", 4).is_empty());
         assert_eq!(lines_of(b"\n", 4), vec![(1, Vec::new())]);
+    }
+
+    #[test]
+    fn a_line_past_the_cap_is_dropped_as_it_comes_and_the_others_stay() {
+        let ok = |n: u64, b: &[u8]| (n, b.to_vec(), false);
+        let long = |n: u64| (n, Vec::new(), true);
+        let input = b"abcd\nabcde\nabcd\r\nabcdefghijkl\nab\nabcdefghijkl";
+        for read in [1, 3, 5, 100] {
+            assert_eq!(
+                lines_capped(input, read, 4),
+                vec![
+                    ok(1, b"abcd"),
+                    long(2),
+                    ok(3, b"abcd"),
+                    long(4),
+                    ok(5, b"ab"),
+                    long(6)
+                ],
+                "reads of {read} bytes"
+            );
+        }
+        let e = too_long();
+        assert!(
+            e.to_string()
+                .starts_with("longer than 64 MiB, the most one stdin line can be here"),
+            "{e}"
+        );
     }
 
     #[test]
