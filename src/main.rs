@@ -8,6 +8,7 @@ mod commands;
 mod delivery;
 mod error;
 mod escape;
+mod lines;
 mod observe;
 mod profiles;
 mod properties;

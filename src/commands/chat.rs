@@ -6,7 +6,7 @@
 //! Design and timings: docs/chat.md.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,6 +26,7 @@ use crate::client::list_offsets::{epoch_millis, offset_for_time};
 use crate::client::produce::{Acks, OutRecord, Producer};
 use crate::client::retry::RETRY_FOR;
 use crate::error::{Error, Result};
+use crate::lines::{Capped, MAX_LINE_BYTES};
 use crate::render::{escape, Consumed};
 use crate::signal::interrupted;
 
@@ -43,6 +44,8 @@ enum Source {
 
 enum Event {
     Line(String),
+    /// A line past `MAX_LINE_BYTES`, dropped as it came: not sent.
+    LineTooLong,
     StdinEnd,
     StdinFailed(std::io::Error),
     Records {
@@ -272,26 +275,19 @@ fn spawn_stdin(tx: Sender<Event>, erase_echo: bool) -> Result<()> {
     spawn("stdin", move || {
         let mut stdin = std::io::stdin().lock();
         loop {
-            let mut bytes = Vec::new();
-            let event = match stdin.read_until(b'\n', &mut bytes) {
-                Ok(0) => Event::StdinEnd,
-                Ok(_) => {
-                    if bytes.last() == Some(&b'\n') {
-                        bytes.pop();
-                    }
-                    if bytes.last() == Some(&b'\r') {
-                        bytes.pop();
-                    }
+            let event = match crate::lines::read_capped(&mut stdin, MAX_LINE_BYTES) {
+                Ok(Capped::End) => Event::StdinEnd,
+                Ok(Capped::Line(bytes)) => {
                     let line = String::from_utf8_lossy(&bytes).into_owned();
                     if erase_echo && matches!(parse_input(&line), Input::Message(_)) {
                         erase_typed_line(&line);
                     }
                     Event::Line(line)
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Ok(Capped::TooLong) => Event::LineTooLong,
                 Err(e) => Event::StdinFailed(e),
             };
-            let last = !matches!(event, Event::Line(_));
+            let last = !matches!(event, Event::Line(_) | Event::LineTooLong);
             if tx.send(event).is_err() || last {
                 return;
             }
@@ -414,6 +410,13 @@ impl Session {
                     }
                     Input::Nothing => {}
                 },
+                Ok(Event::LineTooLong) => Error::report(&Error::Data {
+                    message: format!(
+                        "message not sent: longer than {} MiB, the most one stdin line can be here",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                    hint: Some("send a shorter message; the chat goes on".into()),
+                }),
                 Ok(Event::StdinEnd) => return Ok(Ending::Quit),
                 Ok(Event::StdinFailed(e)) => {
                     return Err(Error::Data {
@@ -495,7 +498,7 @@ impl Session {
                     Err(e) => Err(e),
                 }
             }
-            Event::Line(_) | Event::StdinEnd | Event::StdinFailed(_) => Ok(()),
+            Event::Line(_) | Event::LineTooLong | Event::StdinEnd | Event::StdinFailed(_) => Ok(()),
         }
     }
 

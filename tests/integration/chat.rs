@@ -409,6 +409,24 @@ fn an_oversize_message_is_refused_and_the_chat_goes_on() {
 }
 
 #[test]
+fn a_line_past_64_mib_is_refused_and_the_chat_goes_on() {
+    let room = Room::new("longline");
+    let mut alice = room.join("alice", &[]);
+    alice.expect("* alice joined");
+    alice.say(&"x".repeat(65 << 20));
+    alice.say("after");
+    alice.expect("alice: after");
+    let a = alice.finish();
+    assert_eq!(a.code, 0, "{a:?}");
+    assert!(!a.stdout.contains("xxxxx"), "{a:?}");
+    assert_eq!(
+        a.stderr.lines().next(),
+        Some("kafkademo: error: message not sent: longer than 64 MiB, the most one stdin line can be here"),
+        "{a:?}"
+    );
+}
+
+#[test]
 fn ctrl_c_sends_the_leave_notice_and_exits_130() {
     let room = Room::new("ctrlc");
     let mut alice = room.join("alice", &[]);

@@ -32,17 +32,11 @@ const PIECES_AHEAD: usize = 16;
 /// How often a blocked hand-over looks at Ctrl-C and at the other senders.
 const TICK: Duration = Duration::from_millis(50);
 
-/// The longest stdin line read: longer than any record a broker takes at
-/// its defaults (1 MiB) by far, and a bound on what one line can cost. A
-/// longer line is not kept: it reads as `too_long`, and what came before
-/// and after it is read as usual.
-pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
-
 /// One stdin line, numbered from 1.
 pub struct Line {
     pub number: u64,
     pub bytes: Vec<u8>,
-    /// Longer than `MAX_LINE_BYTES`: its bytes were dropped as they came.
+    /// Longer than `lines::crate::lines::MAX_LINE_BYTES`: its bytes were dropped as they came.
     pub too_long: bool,
 }
 
@@ -51,7 +45,7 @@ pub fn too_long() -> Error {
     Error::Data {
         message: format!(
             "longer than {} MiB, the most one stdin line can be here",
-            MAX_LINE_BYTES >> 20
+            crate::lines::MAX_LINE_BYTES >> 20
         ),
         hint: Some("split it, or put big payloads elsewhere and send a reference to them".into()),
     }
@@ -67,7 +61,7 @@ pub fn spawn_stdin_reader() -> Receiver<std::io::Result<Vec<Line>>> {
         read_lines(
             std::io::BufReader::with_capacity(READ_BYTES, stdin),
             &tx,
-            MAX_LINE_BYTES,
+            crate::lines::MAX_LINE_BYTES,
         );
     });
     rx
@@ -600,7 +594,7 @@ pub fn stdin_error(e: std::io::Error) -> Error {
 /// Drains a reader of what it holds, for tests.
 #[cfg(test)]
 fn lines_of(input: &[u8], read: usize) -> Vec<(u64, Vec<u8>)> {
-    lines_capped(input, read, MAX_LINE_BYTES)
+    lines_capped(input, read, crate::lines::MAX_LINE_BYTES)
         .into_iter()
         .map(|(n, bytes, too_long)| {
             assert!(!too_long);
