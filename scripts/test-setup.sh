@@ -10,6 +10,7 @@
 #   python3-prometheus-client   the independent /metrics parser (tests/integration/metrics.rs)
 #   postgresql                  Debezium's source database (scripts/pg-up.sh)
 #   time                        GNU time: peak RSS of the hostile-broker cases (tests/integration/hostile.rs)
+#   zsh, fish                   the zsh and fish completion scripts, run as those shells run them (tests/integration/habits.rs)
 #
 #   scripts/test-setup.sh           all of them
 #   scripts/test-setup.sh browser   Chromium and chromedriver only
@@ -44,9 +45,9 @@ die() {
 
 # command -> the Debian package that provides it
 declare -A package=([tmux]=tmux [gdb]=gdb [chromium]=chromium [chromedriver]=chromium-driver
-  [initdb]=postgresql [prometheus_client]=python3-prometheus-client [gnu-time]=time)
+  [initdb]=postgresql [prometheus_client]=python3-prometheus-client [gnu-time]=time [zsh]=zsh [fish]=fish)
 case ${1:-all} in
-  all) commands=(tmux gdb chromium chromedriver initdb prometheus_client gnu-time) ;;
+  all) commands=(tmux gdb chromium chromedriver initdb prometheus_client gnu-time zsh fish) ;;
   browser) commands=(chromium chromedriver) ;;
   *) die "usage: test-setup.sh [all|browser]" ;;
 esac

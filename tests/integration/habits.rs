@@ -116,6 +116,105 @@ fn bash_completes_live_group_names() {
     );
 }
 
+/// What fish offers for `line` after `kafkademo completions fish | source`:
+/// its own `complete -C`, which completes a command line without a
+/// terminal. Descriptions (after a tab) are cut off.
+fn fish_completes(line: &str) -> Vec<String> {
+    let script = format!(
+        "kafkademo completions fish | source; or exit 3\ncomplete -C {}",
+        shell_quote(line)
+    );
+    let out = shell("fish", &["--no-config", "-c", &script]);
+    out.iter()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// What zsh offers for the last word of `words` after
+/// `source <(kafkademo completions zsh)`: the script's completer run with
+/// zsh's `words` and `CURRENT` set as the line editor sets them, and
+/// `_describe` (compsys' display) printing the candidates it is given.
+fn zsh_completes(words: &[&str]) -> Vec<String> {
+    let script = format!(
+        "compdef() {{ :; }}; _describe() {{ print -rl -- \"${{(@P)3}}\"; }}\n\
+         source <(kafkademo completions zsh) || exit 3\n\
+         words=({}); CURRENT={}\n\
+         _clap_dynamic_completer_kafkademo",
+        words
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+        words.len()
+    );
+    let out = shell("zsh", &["-f", "-c", &script]);
+    out.iter()
+        .map(|l| l.split(':').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Runs a shell (installed by scripts/test-setup.sh) with kafkademo on PATH.
+fn shell(name: &str, args: &[&str]) -> Vec<String> {
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(name)
+        .args(args)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", std::env::temp_dir())
+        .env("KAFKA_BROKERS", brokers())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {name} ({e}): run scripts/test-setup.sh once, as make test does")
+        });
+    let run = Run::from(out);
+    assert_eq!(run.code, 0, "{name} completion failed:\n{run:?}");
+    run.stdout
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn zsh_and_fish_complete_subcommands_and_live_topic_names() {
+    let a = Topic::new("complete-zf", 1);
+    let prefix = a.name.clone();
+    let b_name = format!("{prefix}-b");
+    ok(&["topic", "create", &b_name]);
+    let _b = Topic {
+        name: b_name.clone(),
+    };
+    let both = vec![prefix.clone(), b_name.clone()];
+
+    assert_eq!(fish_completes("kafkademo compl"), ["completions"]);
+    assert_eq!(
+        fish_completes(&format!("kafkademo consume --topic {prefix}")),
+        both
+    );
+    assert_eq!(
+        fish_completes(&format!("kafkademo topic describe {prefix}-")),
+        both[1..]
+    );
+
+    assert_eq!(zsh_completes(&["kafkademo", "compl"]), ["completions"]);
+    assert_eq!(
+        zsh_completes(&["kafkademo", "consume", "--topic", &prefix]),
+        both
+    );
+    assert_eq!(
+        zsh_completes(&["kafkademo", "topic", "describe", &format!("{prefix}-")]),
+        [b_name]
+    );
+}
+
 #[test]
 fn completion_without_a_broker_offers_nothing_and_says_nothing() {
     let out = Command::new(env!("CARGO_BIN_EXE_kafkademo"))
