@@ -11,6 +11,7 @@
 #[rustfmt::skip]
 mod answer_schema;
 
+use crate::client::modern::batch::varint::{self, Malformed};
 use answer_schema::{
     Kind, Message, Versions, CONSUMER_PROTOCOL_ASSIGNMENT_DATA,
     CONSUMER_PROTOCOL_SUBSCRIPTION_DATA, F, MESSAGES,
@@ -99,16 +100,11 @@ impl Walk<'_> {
     }
 
     fn uvarint(&mut self) -> Result<u32, Refusal> {
-        let mut v = 0u32;
-        for i in 0..5 {
-            let &b = self.buf.get(i).ok_or("cut short inside a varint")?;
-            v |= u32::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                self.buf = &self.buf[i + 1..];
-                return Ok(v);
-            }
+        match varint::read_unsigned(&mut self.buf, 5) {
+            Ok(v) => Ok(v as u32),
+            Err(Malformed::CutShort) => Err("cut short inside a varint".into()),
+            Err(Malformed::TooLong) => Err("a varint longer than 5 bytes".into()),
         }
-        Err("a varint longer than 5 bytes".into())
     }
 
     /// A length: -1 (or compact 0) is null, other negatives are refused.
@@ -334,12 +330,8 @@ mod tests {
     /// each array, a short string or bytes in each nullable, each tagged
     /// field the version has, and one tag no schema knows.
     fn populated(fields: &[F], v: i16, flexible: bool, out: &mut Vec<u8>) {
-        fn varint(mut n: u32, out: &mut Vec<u8>) {
-            while n >= 0x80 {
-                out.push((n as u8) | 0x80);
-                n >>= 7;
-            }
-            out.push(n as u8);
+        fn varint(n: u32, out: &mut Vec<u8>) {
+            crate::client::modern::batch::varint::put_unsigned(out, u64::from(n));
         }
         fn value(kind: &Kind, nullable: bool, v: i16, flexible: bool, out: &mut Vec<u8>) {
             let length = |n: usize, classic: usize, out: &mut Vec<u8>| {
