@@ -620,33 +620,11 @@ fn an_oversize_record_fails_and_keeps_what_came_before() {
 /// 'x' then `tail` on stdin (written as it is read, never held whole): the
 /// run and its peak RSS in kB.
 fn produce_with_a_long_line(args: &[&str], input: &str, long: usize, tail: &str) -> (Run, u64) {
-    let time = std::path::Path::new("/usr/bin/time");
-    assert!(
-        time.exists(),
-        "this test measures peak RSS with GNU time (/usr/bin/time): run scripts/test-setup.sh once, as make test does"
-    );
     let report = std::env::temp_dir().join(format!(
         "kafkademo-long-line-{}-{long}.rss",
         std::process::id()
     ));
-    let inner = kafkademo(args);
-    let mut cmd = std::process::Command::new(time);
-    cmd.env_clear();
-    for (k, v) in inner.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    let mut child = cmd
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&report)
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut child = under_gnu_time(&kafkademo(args), &report)
         .spawn()
         .expect("cannot run kafkademo under /usr/bin/time");
     let mut stdin = child.stdin.take().unwrap();
@@ -665,13 +643,7 @@ fn produce_with_a_long_line(args: &[&str], input: &str, long: usize, tail: &str)
     });
     let run = wait_bounded(child, Duration::from_secs(120));
     writer.join().unwrap();
-    let text = std::fs::read_to_string(&report).unwrap_or_default();
-    let _ = std::fs::remove_file(&report);
-    let peak_kb = text
-        .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .next_back()
-        .unwrap_or_else(|| panic!("no peak RSS from GNU time: {text:?}\n{run:?}"));
+    let peak_kb = peak_kb(&report, &run);
     eprintln!("peak RSS {peak_kb} kB: kafkademo {args:?}");
     (run, peak_kb)
 }

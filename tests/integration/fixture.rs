@@ -503,3 +503,42 @@ impl Drop for Tmux {
             .output();
     }
 }
+
+/// `inner` (a scrubbed kafkademo command) run by GNU time, which writes
+/// the peak RSS in kB (its `%M`) to `report`; `peak_kb` reads it back.
+/// GNU time comes from scripts/test-setup.sh.
+pub fn under_gnu_time(inner: &Command, report: &std::path::Path) -> Command {
+    let time = std::path::Path::new("/usr/bin/time");
+    assert!(
+        time.exists(),
+        "peak RSS is measured with GNU time (/usr/bin/time): run scripts/test-setup.sh once, as make test does"
+    );
+    let mut cmd = Command::new(time);
+    cmd.env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(report)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The peak RSS GNU time wrote to `report` (then removed), for `run`.
+pub fn peak_kb(report: &std::path::Path, run: &Run) -> u64 {
+    let text = std::fs::read_to_string(report).unwrap_or_default();
+    let _ = std::fs::remove_file(report);
+    // GNU time writes "Command exited with non-zero status N" before %M.
+    text.lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no peak RSS from GNU time: {text:?}\n{run:?}"))
+}

@@ -33,11 +33,6 @@ fn bin_dir() -> &'static Path {
 /// What bash offers for the last word of `words` after
 /// `source <(kafkademo completions bash)`, as a user pressing Tab gets it.
 fn bash_completes(words: &[&str]) -> Vec<String> {
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let script = format!(
         "source <(kafkademo completions bash) || exit 3\n\
          COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_TYPE=9\n\
@@ -52,20 +47,7 @@ fn bash_completes(words: &[&str]) -> Vec<String> {
         last = words[words.len() - 1],
         prev = words[words.len() - 2],
     );
-    let out = Command::new("bash")
-        .args(["--norc", "--noprofile", "-c", &script])
-        .env_clear()
-        .env("PATH", path)
-        .env("KAFKA_BROKERS", brokers())
-        .output()
-        .expect("cannot run bash");
-    let run = Run::from(out);
-    assert_eq!(run.code, 0, "bash completion failed:\n{run:?}");
-    run.stdout
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    shell("bash", &["--norc", "--noprofile", "-c", &script])
 }
 
 #[test]

@@ -11,8 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
 
-use crate::fixture::{kafkademo, poll, Run};
+use crate::fixture::{kafkademo, peak_kb, poll, under_gnu_time, Run};
 
 /// Every case's peak RSS stays under this (kB). A healthy `consume` peaks
 /// near 10 MB; the compression bombs unpack to at most 16 MiB (twice that
@@ -323,11 +322,6 @@ struct Seen {
 /// Runs kafkademo (the fixture's scrubbed command) against `addr` under GNU
 /// time, which reports the peak RSS (its `%M`) to a file of its own.
 fn run_against(addr: &str, args: &[&str], stdin: &str) -> Seen {
-    let time = PathBuf::from("/usr/bin/time");
-    assert!(
-        time.exists(),
-        "the hostile suite measures peak RSS with GNU time (/usr/bin/time): run scripts/test-setup.sh once, as make test does"
-    );
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let report = std::env::temp_dir().join(format!(
         "kafkademo-hostile-{}-{}.rss",
@@ -336,23 +330,7 @@ fn run_against(addr: &str, args: &[&str], stdin: &str) -> Seen {
     ));
     let mut all = vec!["--brokers", addr, "--timeout", TIMEOUT];
     all.extend_from_slice(args);
-    let inner = kafkademo(&all);
-    let mut cmd = Command::new(&time);
-    cmd.env_clear();
-    for (k, v) in inner.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    cmd.arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&report)
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = under_gnu_time(&kafkademo(&all), &report);
     // A process group of its own: past the bound, kafkademo is killed
     // with GNU time (killing time alone would leave it holding the pipes).
     cmd.process_group(0);
@@ -381,14 +359,7 @@ fn run_against(addr: &str, args: &[&str], stdin: &str) -> Seen {
         ended.is_some(),
         "kafkademo did not end within {BOUND:?}:\n{run:?}"
     );
-    let text = std::fs::read_to_string(&report).unwrap_or_default();
-    let _ = std::fs::remove_file(&report);
-    // GNU time writes "Command exited with non-zero status N" before %M.
-    let peak_kb = text
-        .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .next_back()
-        .unwrap_or_else(|| panic!("no peak RSS from GNU time: {text:?}\n{run:?}"));
+    let peak_kb = peak_kb(&report, &run);
     eprintln!(
         "peak RSS {peak_kb} kB, exit {}: kafkademo {args:?}: {}",
         run.code,
