@@ -1,5 +1,6 @@
 //! Changing a running cluster: more partitions (CreatePartitions), topic
-//! settings (IncrementalAlterConfigs, DescribeConfigs with synonyms),
+//! settings (IncrementalAlterConfigs, DescribeConfigs with synonyms), a
+//! broker's log levels at runtime (IncrementalAlterConfigs on BROKER_LOGGER),
 //! deleting old records (DeleteRecords), preferred leader elections
 //! (ElectLeaders), replica moves (AlterPartitionReassignments and
 //! ListPartitionReassignments), and what the cluster is (DescribeCluster).
@@ -35,6 +36,7 @@ use crate::client::connection::topic_name;
 use crate::error::{Error, Result};
 
 const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER_LOGGER: i8 = 8;
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 const ELECTION_PREFERRED: i8 = 0;
@@ -153,6 +155,44 @@ pub fn alter_configs(
                 },
                 e => e,
             });
+        }
+    }
+    Ok(())
+}
+
+/// Sets one of a broker's log4j loggers (e.g. kafka.request.logger) to
+/// `level` (DEBUG, INFO, WARN, …) while it runs (KIP-412, Kafka 2.4+): the
+/// request goes to that broker itself, and the level lasts until it
+/// restarts.
+pub fn set_broker_logger(
+    cluster: &mut Cluster,
+    broker: i32,
+    logger: &str,
+    level: &str,
+) -> Result<()> {
+    let metadata = cluster.bootstrap().metadata(Some(&[]))?;
+    let mut conn = cluster.connection_to(&metadata, broker)?;
+    let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(RESOURCE_BROKER_LOGGER)
+            .with_resource_name(s(&broker.to_string()))
+            .with_configs(vec![AlterableConfig::default()
+                .with_name(s(logger))
+                .with_config_operation(OP_SET)
+                .with_value(Some(s(level)))]),
+    ]);
+    let response = conn.call(&request)?;
+    for r in response.responses {
+        if r.error_code != 0 {
+            let why = r
+                .error_message
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| codes::name(r.error_code));
+            return Err(Error::broker(format!(
+                "broker {} ({}) cannot set logger {logger} to {level}: {why}",
+                broker,
+                conn.addr()
+            )));
         }
     }
     Ok(())
