@@ -97,9 +97,17 @@ pub fn execute(brokers: &BrokerConfig, args: &BenchTopCost) -> Result<()> {
     say("")?;
     say(&format!(
         "Written to {} (raw outputs in {}/)",
-        args.out.display(),
-        args.work.display()
+        shown(&args.out).display(),
+        shown(&args.work).display()
     ))
+}
+
+/// A path as relative to the working directory when it is below it.
+fn shown(path: &Path) -> &Path {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .unwrap_or(path)
 }
 
 struct Cost<'a> {
@@ -529,14 +537,13 @@ impl Cost<'_> {
 
 /// kafka.request.logger at DEBUG on the broker measured, until `off` (or
 /// the end of the run, whichever way it ends) sets it back to WARN.
-struct RequestLogging<'a> {
-    config: &'a BrokerConfig,
-    broker: i32,
+struct RequestLogging {
+    loggers: manage::BrokerLoggers,
     on: bool,
 }
 
-impl<'a> RequestLogging<'a> {
-    fn on(config: &'a BrokerConfig) -> Result<RequestLogging<'a>> {
+impl RequestLogging {
+    fn on(config: &BrokerConfig) -> Result<RequestLogging> {
         let mut cluster = Cluster::connect(config)?;
         let info = manage::describe_cluster(&mut cluster)?;
         // The broker of --brokers: the only one, or the one of its address.
@@ -554,12 +561,9 @@ impl<'a> RequestLogging<'a> {
                     ))
                 })?,
         };
-        manage::set_broker_logger(&mut cluster, broker, REQUEST_LOGGER, "DEBUG")?;
-        Ok(RequestLogging {
-            config,
-            broker,
-            on: true,
-        })
+        let mut loggers = manage::BrokerLoggers::open(&mut cluster, broker)?;
+        loggers.set(REQUEST_LOGGER, "DEBUG")?;
+        Ok(RequestLogging { loggers, on: true })
     }
 
     fn off(mut self) {
@@ -570,16 +574,13 @@ impl<'a> RequestLogging<'a> {
         if !std::mem::take(&mut self.on) {
             return;
         }
-        let back = Cluster::connect(self.config).and_then(|mut cluster| {
-            manage::set_broker_logger(&mut cluster, self.broker, REQUEST_LOGGER, "WARN")
-        });
-        if let Err(e) = back {
+        if let Err(e) = self.loggers.set(REQUEST_LOGGER, "WARN") {
             warn(&format!("could not set {REQUEST_LOGGER} back to WARN: {e}"));
         }
     }
 }
 
-impl Drop for RequestLogging<'_> {
+impl Drop for RequestLogging {
     fn drop(&mut self) {
         self.set_warn();
     }

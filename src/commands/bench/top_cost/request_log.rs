@@ -34,13 +34,24 @@ pub struct Requests {
 }
 
 impl Requests {
-    /// Reads the request log lines of `client_id` among `log`'s lines.
+    /// Reads the request log lines of `client_id` among `log`'s lines,
+    /// but for the connection that switched the log on and off (the one
+    /// that sent IncrementalAlterConfigs).
     pub fn parse(log: &str, client_id: &str) -> Requests {
         let mut out = Requests::default();
         let mut start = None;
         let ours = format!("\"clientId\":\"{client_id}\"");
-        for line in log.lines() {
-            if !line.contains("Completed request") || !line.contains(&ours) {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("Completed request") && l.contains(&ours))
+            .collect();
+        let switching: Vec<&str> = lines
+            .iter()
+            .filter(|l| number_after(l, "\"requestApiKey\":") == Some(INCREMENTAL_ALTER_CONFIGS))
+            .filter_map(|l| connection(l))
+            .collect();
+        for line in lines {
+            if connection(line).is_some_and(|c| switching.contains(&c)) {
                 continue;
             }
             let Some(c) = completed(line) else { continue };
@@ -82,6 +93,14 @@ impl Requests {
 
 const OFFSET_FETCH: i16 = 9;
 const METADATA: i16 = 3;
+const INCREMENTAL_ALTER_CONFIGS: &str = "44";
+
+/// The connection a request came on: `"connection":"BROKER-CLIENT-N"`.
+fn connection(line: &str) -> Option<&str> {
+    let key = "\"connection\":\"";
+    let rest = &line[line.find(key)? + key.len()..];
+    rest.split('"').next()
+}
 
 fn completed(line: &str) -> Option<Completed> {
     // "[2026-12-06 15:45:49,089] DEBUG Completed request:{…}"
@@ -122,6 +141,7 @@ pub fn api_name(key: i16) -> String {
         16 => "ListGroups",
         17 => "SaslHandshake",
         18 => "ApiVersions",
+        44 => "IncrementalAlterConfigs",
         _ => return format!("api{key}"),
     }
     .to_string()
@@ -167,8 +187,12 @@ mod tests {
     use super::*;
 
     fn line(time: &str, key: i16, client: &str, request: &str, total: &str) -> String {
+        on(time, key, client, request, total, "42502-79")
+    }
+
+    fn on(time: &str, key: i16, client: &str, request: &str, total: &str, conn: &str) -> String {
         format!(
-            "[2026-12-06 {time}] DEBUG Completed request:{{\"isForwarded\":false,\"requestHeader\":{{\"requestApiKey\":{key},\"requestApiVersion\":3,\"correlationId\":1,\"clientId\":\"{client}\"}},\"request\":{request},\"response\":{{\"apiKey\":9}},\"totalTimeMs\":{total},\"requestQueueTimeMs\":0.1}} (kafka.request.logger)"
+            "[2026-12-06 {time}] DEBUG Completed request:{{\"isForwarded\":false,\"requestHeader\":{{\"requestApiKey\":{key},\"requestApiVersion\":3,\"correlationId\":1,\"clientId\":\"{client}\"}},\"request\":{request},\"response\":{{\"apiKey\":9}},\"connection\":\"127.0.0.1:9092-127.0.0.1:{conn}\",\"totalTimeMs\":{total},\"requestQueueTimeMs\":0.1}} (kafka.request.logger)"
         )
     }
 
@@ -188,6 +212,9 @@ mod tests {
         };
         let mut lines = vec![
             "[2026-12-06 15:45:48,000] INFO something else (kafka.server.KafkaServer)".to_string(),
+            // the request that switched the log on, and one more of its connection
+            on("15:45:48,500", 44, "kafkademo", "{}", "3", "40000-70"),
+            on("15:45:48,600", 3, "kafkademo", all, "1", "40000-70"),
             line("15:45:49,086", 18, "kafkademo", "{}", "0.3"),
             line("15:45:49,089", 3, "kafkademo", none, "1.524"),
             line("15:45:49,090", 1, "other", "{}", "500"),
