@@ -623,7 +623,7 @@ fn min_median_max(v: &[f64]) -> Option<String> {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     let (min, max) = (v.first()?, v.last()?);
-    let median = v[(v.len() + 1) / 2 - 1];
+    let median = v[v.len().div_ceil(2) - 1];
     Some(format!("{min:.0} / {median:.0} / {max:.0}"))
 }
 
