@@ -33,27 +33,24 @@
 
 mod objects;
 mod request_log;
+mod rows;
 mod web;
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::cli::BenchTopCost;
-use crate::client::cluster::{BrokerConfig, Cluster};
-use crate::client::manage;
+use crate::client::cluster::BrokerConfig;
 use crate::error::{Error, Result};
 
 use super::harness::{interrupted, io_error, pause, pause_until, say};
 use super::measure::{self, Usage};
 use objects::{topic_name, CostObjects, PREFIX};
-use request_log::Requests;
+use request_log::{RequestLogging, Requests};
+use rows::{min_median_max, percent_of_core, table, Rows};
 use web::Web;
 
-/// The broker's logger of every request, DEBUG while counted.
-const REQUEST_LOGGER: &str = "kafka.request.logger";
 /// The client id the request log names kafkademo's requests by.
 const CLIENT_ID: &str = "kafkademo";
 
@@ -535,57 +532,6 @@ impl Cost<'_> {
     }
 }
 
-/// kafka.request.logger at DEBUG on the broker measured, until `off` (or
-/// the end of the run, whichever way it ends) sets it back to WARN.
-struct RequestLogging {
-    loggers: manage::BrokerLoggers,
-    on: bool,
-}
-
-impl RequestLogging {
-    fn on(config: &BrokerConfig) -> Result<RequestLogging> {
-        let mut cluster = Cluster::connect(config)?;
-        let info = manage::describe_cluster(&mut cluster)?;
-        // The broker of --brokers: the only one, or the one of its address.
-        let broker = match &info.brokers[..] {
-            [one] => one.id,
-            all => all
-                .iter()
-                .find(|b| config.brokers.contains(&b.address))
-                .map(|b| b.id)
-                .ok_or_else(|| {
-                    Error::broker(format!(
-                        "{} brokers, none at {}: which one's log to read?",
-                        all.len(),
-                        config.display()
-                    ))
-                })?,
-        };
-        let mut loggers = manage::BrokerLoggers::open(&mut cluster, broker)?;
-        loggers.set(REQUEST_LOGGER, "DEBUG")?;
-        Ok(RequestLogging { loggers, on: true })
-    }
-
-    fn off(mut self) {
-        self.set_warn();
-    }
-
-    fn set_warn(&mut self) {
-        if !std::mem::take(&mut self.on) {
-            return;
-        }
-        if let Err(e) = self.loggers.set(REQUEST_LOGGER, "WARN") {
-            warn(&format!("could not set {REQUEST_LOGGER} back to WARN: {e}"));
-        }
-    }
-}
-
-impl Drop for RequestLogging {
-    fn drop(&mut self) {
-        self.set_warn();
-    }
-}
-
 fn web_ticks(web: &Web) -> Result<u64> {
     measure::cpu_ticks(web.pid()).ok_or_else(|| Error::Data {
         message: format!(
@@ -612,21 +558,6 @@ fn warn(message: &str) {
     eprintln!("bench top-cost: {message}");
 }
 
-/// CPU seconds over a stretch of seconds as a percentage of one core.
-fn percent_of_core(cpu_s: f64, over_s: f64) -> f64 {
-    cpu_s / over_s * 100.0
-}
-
-/// `min / median / max` of `v`, rounded to whole numbers; the median of
-/// an even count is the lower middle one. None for no value.
-fn min_median_max(v: &[f64]) -> Option<String> {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let (min, max) = (v.first()?, v.last()?);
-    let median = v[v.len().div_ceil(2) - 1];
-    Some(format!("{min:.0} / {median:.0} / {max:.0}"))
-}
-
 /// The kd-cost- partitions and groups a `top --once --format json` saw.
 fn seen(json: &str) -> (u64, u64) {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
@@ -648,97 +579,10 @@ fn seen(json: &str) -> (u64, u64) {
     (partitions, list("groups").len() as u64)
 }
 
-/// OUT: a header, then one row per measurement, written as it is made (an
-/// interrupted run keeps what it measured).
-struct Rows {
-    path: PathBuf,
-    file: File,
-}
-
-impl Rows {
-    fn create(path: &Path) -> Result<Rows> {
-        let file = File::create(path).map_err(|e| io_error(path, e))?;
-        let mut rows = Rows {
-            path: path.to_path_buf(),
-            file,
-        };
-        rows.line("metric\tvalue\tunit\thow")?;
-        Ok(rows)
-    }
-
-    fn row(&mut self, metric: &str, value: &str, unit: &str, how: &str) -> Result<()> {
-        self.line(&format!("{metric}\t{value}\t{unit}\t{how}"))?;
-        interrupted()
-    }
-
-    fn line(&mut self, line: &str) -> Result<()> {
-        writeln!(self.file, "{line}").map_err(|e| io_error(&self.path, e))
-    }
-}
-
-/// Tab-separated lines as aligned columns two spaces apart (as `column -t`
-/// printed them), the last column unpadded; empty fields are kept.
-fn table(tsv: &str) -> String {
-    let rows: Vec<Vec<&str>> = tsv.lines().map(|l| l.split('\t').collect()).collect();
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let width = |c: usize| {
-        rows.iter()
-            .filter_map(|r| r.get(c))
-            .map(|f| unicode_width::UnicodeWidthStr::width(*f))
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..columns).map(width).collect();
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (c, field) in row.iter().enumerate() {
-            line.push_str(field);
-            if c + 1 < row.len() {
-                let pad = widths[c] - unicode_width::UnicodeWidthStr::width(*field) + 2;
-                line.push_str(&" ".repeat(pad));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::objects::group_name;
     use super::*;
-
-    #[test]
-    fn rows_print_as_columns_with_empty_fields_kept() {
-        let tsv = "metric\tvalue\tunit\thow\n\
-            web peak RSS\t9604\tKB\tmeasured: VmHWM\n\
-            /metrics size\t18443 bytes, 225 series\t\tmeasured: the last scrape\n";
-        assert_eq!(
-            table(tsv),
-            "metric         value                    unit  how\n\
-             web peak RSS   9604                     KB    measured: VmHWM\n\
-             /metrics size  18443 bytes, 225 series        measured: the last scrape\n"
-        );
-    }
-
-    #[test]
-    fn min_median_max_takes_the_lower_middle() {
-        assert_eq!(
-            min_median_max(&[30.4, 5.2, 10.0, 7.0]).as_deref(),
-            Some("5 / 7 / 30")
-        );
-        assert_eq!(min_median_max(&[9.6]).as_deref(), Some("10 / 10 / 10"));
-        assert_eq!(min_median_max(&[]), None);
-    }
-
-    #[test]
-    fn the_broker_cpu_added_is_per_second_of_each_stretch() {
-        // 2.05 s over a 60.1 s top run against 0.91 s over 60 s idle
-        let added = percent_of_core(2.05, 60.1) - percent_of_core(0.91, 60.0);
-        assert_eq!(format!("{added:.1}"), "1.9");
-    }
 
     #[test]
     fn only_kd_cost_partitions_and_groups_are_counted() {

@@ -1,12 +1,19 @@
 //! Reading kafkademo's requests back from the broker's own request log
 //! (kafka.request.logger at DEBUG: one `Completed request:{…}` line per
 //! request, JSON after the prefix), so that `bench top-cost`'s requests/s
-//! is counted by the broker rather than computed from the code. Pure logic
-//! but for reading the log and finding it.
+//! is counted by the broker rather than computed from the code; and
+//! switching that logger on and off. Pure logic but for those and for
+//! reading the log and finding it.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::manage;
+use crate::error::{Error, Result};
+
+use super::warn;
 
 /// What the broker logged of one request of ours.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +187,60 @@ pub fn read_since(path: &Path, from: u64) -> std::io::Result<String> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The broker's logger of every request, DEBUG while counted.
+const REQUEST_LOGGER: &str = "kafka.request.logger";
+
+/// kafka.request.logger at DEBUG on the broker measured, until `off` (or
+/// the end of the run, whichever way it ends) sets it back to WARN.
+pub struct RequestLogging {
+    loggers: manage::BrokerLoggers,
+    on: bool,
+}
+
+impl RequestLogging {
+    pub fn on(config: &BrokerConfig) -> Result<RequestLogging> {
+        let mut cluster = Cluster::connect(config)?;
+        let info = manage::describe_cluster(&mut cluster)?;
+        // The broker of --brokers: the only one, or the one of its address.
+        let broker = match &info.brokers[..] {
+            [one] => one.id,
+            all => all
+                .iter()
+                .find(|b| config.brokers.contains(&b.address))
+                .map(|b| b.id)
+                .ok_or_else(|| {
+                    Error::broker(format!(
+                        "{} brokers, none at {}: which one's log to read?",
+                        all.len(),
+                        config.display()
+                    ))
+                })?,
+        };
+        let mut loggers = manage::BrokerLoggers::open(&mut cluster, broker)?;
+        loggers.set(REQUEST_LOGGER, "DEBUG")?;
+        Ok(RequestLogging { loggers, on: true })
+    }
+
+    pub fn off(mut self) {
+        self.set_warn();
+    }
+
+    fn set_warn(&mut self) {
+        if !std::mem::take(&mut self.on) {
+            return;
+        }
+        if let Err(e) = self.loggers.set(REQUEST_LOGGER, "WARN") {
+            warn(&format!("could not set {REQUEST_LOGGER} back to WARN: {e}"));
+        }
+    }
+}
+
+impl Drop for RequestLogging {
+    fn drop(&mut self) {
+        self.set_warn();
+    }
 }
 
 #[cfg(test)]
