@@ -842,6 +842,9 @@ pub enum BenchCommand {
     /// Kafka line, appending to its results.tsv
     #[command(hide = true)]
     Compare(BenchCompare),
+    /// Measure what watching a cluster costs (top, web's /metrics), for scripts/top-cost.sh
+    #[command(hide = true)]
+    TopCost(BenchTopCost),
     /// Draw scripts/bench-compare.sh's throughput chart (SVG) from its results.tsv
     #[command(hide = true)]
     Plot(BenchPlot),
@@ -963,6 +966,43 @@ pub struct BenchPlot {
     /// Write the SVG here [default: stdout]
     #[arg(long, short = 'o')]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// `bench top-cost`: the sizes and durations of scripts/top-cost.sh.
+#[derive(Debug, Args)]
+pub struct BenchTopCost {
+    /// Topics kd-cost-NNNN to make (and consumer groups, one per topic)
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub topics: u32,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=10_000))]
+    pub partitions: i32,
+    /// Records per topic
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub records: u64,
+    /// Seconds of each measured stretch (idle, top --collect, web unscraped, scraped)
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..))]
+    pub duration: u64,
+    /// How many times `top --once` is run
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Seconds of `top --collect` whose requests the broker's request log counts
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub verify: u64,
+    /// The broker's JVM, for its CPU time (/proc/PID/stat) and its log directory
+    #[arg(long)]
+    pub broker_pid: u32,
+    /// The broker's server.log, when its command line names no kafka.logs.dir
+    #[arg(long)]
+    pub server_log: Option<std::path::PathBuf>,
+    /// The broker's Kafka version, for the machine lines
+    #[arg(long, default_value = "?")]
+    pub kafka: String,
+    /// The table (metric, value, unit, how)
+    #[arg(long, default_value = "target/top-cost.tsv")]
+    pub out: std::path::PathBuf,
+    /// Where the raw outputs go
+    #[arg(long, default_value = "target/top-cost")]
+    pub work: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

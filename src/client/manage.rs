@@ -1,5 +1,6 @@
 //! Changing a running cluster: more partitions (CreatePartitions), topic
-//! settings (IncrementalAlterConfigs, DescribeConfigs with synonyms),
+//! settings (IncrementalAlterConfigs, DescribeConfigs with synonyms), a
+//! broker's log levels at runtime (IncrementalAlterConfigs on BROKER_LOGGER),
 //! deleting old records (DeleteRecords), preferred leader elections
 //! (ElectLeaders), replica moves (AlterPartitionReassignments and
 //! ListPartitionReassignments), and what the cluster is (DescribeCluster).
@@ -31,10 +32,11 @@ use kafka_protocol::protocol::StrBytes;
 use crate::client::admin::{self, describe_topic, timeout_ms, topic_error, with_controller};
 use crate::client::cluster::{join_host_port, Cluster};
 use crate::client::codes;
-use crate::client::connection::topic_name;
+use crate::client::connection::{topic_name, Connection};
 use crate::error::{Error, Result};
 
 const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER_LOGGER: i8 = 8;
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 const ELECTION_PREFERRED: i8 = 0;
@@ -156,6 +158,52 @@ pub fn alter_configs(
         }
     }
     Ok(())
+}
+
+/// A broker's log4j loggers (e.g. kafka.request.logger), set to a level
+/// while it runs (IncrementalAlterConfigs on BROKER_LOGGER, KIP-412, Kafka
+/// 2.4+); a level lasts until the broker restarts. Every change goes to
+/// that broker itself on one connection, kept open, so that in a request
+/// log the changes switch on and off they show on that connection alone.
+pub struct BrokerLoggers {
+    conn: Connection,
+    broker: i32,
+}
+
+impl BrokerLoggers {
+    pub fn open(cluster: &mut Cluster, broker: i32) -> Result<BrokerLoggers> {
+        let metadata = cluster.bootstrap().metadata(Some(&[]))?;
+        let conn = cluster.connection_to(&metadata, broker)?;
+        Ok(BrokerLoggers { conn, broker })
+    }
+
+    /// Sets `logger` to `level` (DEBUG, INFO, WARN, …).
+    pub fn set(&mut self, logger: &str, level: &str) -> Result<()> {
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(RESOURCE_BROKER_LOGGER)
+                .with_resource_name(s(&self.broker.to_string()))
+                .with_configs(vec![AlterableConfig::default()
+                    .with_name(s(logger))
+                    .with_config_operation(OP_SET)
+                    .with_value(Some(s(level)))]),
+        ]);
+        let response = self.conn.call(&request)?;
+        for r in response.responses {
+            if r.error_code != 0 {
+                let why = r
+                    .error_message
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| codes::name(r.error_code));
+                return Err(Error::broker(format!(
+                    "broker {} ({}) cannot set logger {logger} to {level}: {why}",
+                    self.broker,
+                    self.conn.addr()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where a setting's value comes from, as DescribeConfigs says.

@@ -7,7 +7,6 @@
 //! producers; each run is a process of its own, measured (measure.rs) and
 //! appended as one row to the results.tsv `bench table` and `bench plot` read.
 
-mod measure;
 mod tools;
 
 use std::fs::{File, OpenOptions};
@@ -19,8 +18,9 @@ use crate::cli::{BenchClient, BenchCompare};
 use crate::client::admin::{self, NewTopic};
 use crate::client::cluster::{BrokerConfig, Cluster};
 use crate::error::{Error, Result};
-use crate::signal;
 
+use super::harness::{interrupted, io_error, say};
+use super::measure;
 use tools::{Client, Op, Run, Setup, Tls};
 
 /// results.tsv's header; `bench table` finds its columns by these names.
@@ -321,29 +321,6 @@ fn client(c: BenchClient) -> Client {
         BenchClient::Modern => Client::Modern,
         BenchClient::Java => Client::Java,
         BenchClient::Kcat => Client::Kcat,
-    }
-}
-
-/// One line on stdout; a closed stdout ends the run (Error::Output).
-fn say(line: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(Error::Output)
-}
-
-fn interrupted() -> Result<()> {
-    if signal::interrupted() {
-        Err(Error::Interrupted)
-    } else {
-        Ok(())
-    }
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Data {
-        message: format!("{}: {e}", path.display()),
-        hint: None,
     }
 }
 

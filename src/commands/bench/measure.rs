@@ -1,7 +1,9 @@
-//! One measured run of one client: the process is spawned and reaped with
-//! wait4, whose rusage gives its peak RSS and CPU time (what GNU time -v
-//! reports, without depending on it), with its wall time and the broker's
-//! CPU ticks (/proc/PID/stat) around it.
+//! What the measuring subcommands (`bench compare`, `bench top-cost`) read
+//! of processes: one run of a client, spawned and reaped with wait4, whose
+//! rusage gives its peak RSS and CPU time (what GNU time -v reports, without
+//! depending on it), with its wall time and the broker's CPU ticks
+//! (/proc/PID/stat) around it; and, for a process that keeps running (the
+//! broker, `kafkademo web`), its CPU ticks and peak RSS from /proc.
 
 use std::fs::File;
 use std::path::Path;
@@ -36,14 +38,33 @@ pub fn run(
         None => Stdio::null(),
     };
     cmd.stdin(stdin).stdout(out.try_clone()?).stderr(out);
-    let b0 = broker_pid.and_then(broker_ticks);
+    measured(cmd, broker_pid)
+}
+
+/// Runs `cmd` with no stdin, stdout to `out` and stderr to `err` (output
+/// to be parsed, kept clean of warnings), and waits for it.
+pub fn run_split(
+    cmd: &mut Command,
+    out: &Path,
+    err: &Path,
+    broker_pid: Option<u32>,
+) -> std::io::Result<Usage> {
+    cmd.stdin(Stdio::null())
+        .stdout(File::create(out)?)
+        .stderr(File::create(err)?);
+    measured(cmd, broker_pid)
+}
+
+/// Spawns `cmd` (its stdio set) and reaps it, measured.
+fn measured(cmd: &mut Command, broker_pid: Option<u32>) -> std::io::Result<Usage> {
+    let b0 = broker_pid.and_then(cpu_ticks);
     let start = Instant::now();
     let child = cmd.spawn()?;
     let (status, rusage) = wait4(child.id() as libc::pid_t)?;
     let wall = start.elapsed();
-    let b1 = broker_pid.and_then(broker_ticks);
+    let b1 = broker_pid.and_then(cpu_ticks);
     let broker_cpu_s = match (b0, b1) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / clock_ticks()),
+        (Some(a), Some(b)) => Some(ticks_to_secs(b.saturating_sub(a))),
         _ => None,
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
@@ -75,7 +96,7 @@ fn wait4(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
 }
 
 /// utime + stime of a process, in clock ticks; None when it cannot be read.
-pub fn broker_ticks(pid: u32) -> Option<u64> {
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat_ticks(&stat)
 }
@@ -89,6 +110,29 @@ fn stat_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = f.get(11)?.parse().ok()?;
     let stime: u64 = f.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// Clock ticks (of /proc/PID/stat) as seconds.
+pub fn ticks_to_secs(ticks: u64) -> f64 {
+    ticks as f64 / clock_ticks()
+}
+
+/// The peak resident set size of a running process (VmHWM), in KB; None
+/// when it cannot be read.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    vm_hwm_kb(&status)
+}
+
+/// The `VmHWM:   1234 kB` line of /proc/PID/status.
+fn vm_hwm_kb(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn clock_ticks() -> f64 {
@@ -110,6 +154,15 @@ mod tests {
         let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 40 0";
         assert_eq!(stat_ticks(stat), Some(300));
         assert_eq!(stat_ticks("4242 (java) S 1"), None);
+    }
+
+    #[test]
+    fn vm_hwm_is_read_from_proc_status() {
+        let status =
+            "Name:\tkafkademo\nVmPeak:\t  900 kB\nVmHWM:\t   32712 kB\nVmRSS:\t 30000 kB\n";
+        assert_eq!(vm_hwm_kb(status), Some(32712));
+        assert_eq!(vm_hwm_kb("Name:\tkthreadd\n"), None);
+        assert!(peak_rss_kb(std::process::id()).is_some_and(|kb| kb > 0));
     }
 
     #[test]
