@@ -994,6 +994,64 @@ mod tests {
         assert_eq!(read_config(&p).unwrap()["topic"], "caf\u{e9}");
     }
 
+    fn status(task: (&str, &str, Option<&str>)) -> Status {
+        let state = |(state, worker, trace): (&str, &str, Option<&str>)| State {
+            state: state.into(),
+            worker: worker.into(),
+            trace: trace.map(str::to_string),
+        };
+        Status {
+            name: "c".into(),
+            kind: "sink".into(),
+            connector: state(("RUNNING", "w1", None)),
+            tasks: vec![crate::client::connect::TaskStatus {
+                id: 0,
+                status: state(task),
+            }],
+        }
+    }
+
+    #[test]
+    fn only_a_record_other_than_the_one_from_before_counts_as_restarted() {
+        let old = status(("FAILED", "w1", Some("x.Y: boom")));
+        let mut fresh = Fresh::new("c", Some(&old));
+        fresh.asked();
+        // The worker's copy not caught up yet, or the same failure again.
+        fresh.see(&old);
+        assert!(!fresh.moved.contains(&Some(0)));
+        assert!(matches!(fresh.failure(Some(0)), Failure::Unchanged(_)));
+        // A FAILED on another worker is a new record.
+        fresh.see(&status(("FAILED", "w2", Some("x.Y: boom"))));
+        assert!(fresh.settled(Some(0)));
+        assert_eq!(fresh.failure(Some(0)), Failure::Again);
+        // RESTARTING, then the old failure: that one is the outcome.
+        let mut fresh = Fresh::new("c", Some(&old));
+        fresh.see(&status(("RESTARTING", "w1", None)));
+        fresh.see(&old);
+        assert!(fresh.settled(Some(0)));
+        assert_eq!(fresh.failure(Some(0)), Failure::Again);
+        // What the plan says the leader saw counts as from before too.
+        let mut fresh = Fresh::new("c", Some(&status(("RUNNING", "w1", None))));
+        fresh.also_before(Some(0), old.tasks[0].status.clone());
+        fresh.see(&old);
+        assert!(!fresh.moved.contains(&Some(0)));
+        // A connector seen for the first time has nothing to be told from.
+        let mut fresh = Fresh::new("c", None);
+        fresh.see(&old);
+        assert!(fresh.settled(None) && fresh.settled(Some(0)));
+        assert_eq!(fresh.failure(Some(0)), Failure::New);
+    }
+
+    #[test]
+    fn failures_say_what_was_seen_of_the_restart() {
+        assert_eq!(Failure::New.words(Some("w:1")), "FAILED on w:1");
+        assert_eq!(Failure::Again.words(None), "FAILED again");
+        assert_eq!(
+            Failure::Unchanged(Duration::from_millis(5300)).words(Some("w:1")),
+            "is still FAILED on w:1, 5s after the restart (no new state seen)"
+        );
+    }
+
     #[test]
     fn secrets_are_masked_but_provider_references_are_not() {
         assert!(masked("database.password", "pw"));

@@ -438,11 +438,9 @@ fn database_changes_arrive_as_readable_change_lines() {
 fn a_missing_table_fails_the_task_while_the_connector_runs_and_list_says_why_in_one_line() {
     let url = connect_url();
     let name = unique_name("notable");
-    let (_c, r) = Connector::create(
-        &url,
-        &name,
-        &debezium(&name, "no_such_table", &pg("PGPASSWORD")),
-    );
+    // A table of its own: one left by a failed run would not be missing.
+    let table = format!("{name}_table");
+    let (_c, r) = Connector::create(&url, &name, &debezium(&name, &table, &pg("PGPASSWORD")));
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stdout.contains(&format!("created connector {name}")),
@@ -493,7 +491,7 @@ fn a_missing_table_fails_the_task_while_the_connector_runs_and_list_says_why_in_
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(r.stdout, format!("restarting task 0 of {name}\n"), "{r:?}");
     assert!(failed_again(&r, &failing, &why), "{r:?}");
-    psql("CREATE TABLE IF NOT EXISTS no_such_table (id int PRIMARY KEY)");
+    psql(&format!("CREATE TABLE {table} (id int PRIMARY KEY)"));
     let r = connect_run(&url, &["restart", &name, "--failed-only"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
@@ -507,7 +505,7 @@ fn a_missing_table_fails_the_task_while_the_connector_runs_and_list_says_why_in_
         format!("{name}: nothing failed, nothing restarted\n"),
         "{r:?}"
     );
-    psql("DROP TABLE no_such_table");
+    psql(&format!("DROP TABLE {table}"));
 }
 
 /// Whether `r` failed as a restarted task 0 that failed again: seen to
