@@ -216,8 +216,10 @@ for mode in "${modes[@]}"; do
     report=$KD_ROOT/target/faults.tsv
     [[ -e $report ]] || : >"$report"
     from=$(wc -l <"$report")
-    connect_env=(KAFKA_BROKERS="$KD_HOST:$KD_KAFKA_PORT" KAFKADEMO_CONNECT_URL="http://$KD_HOST:8083"
-      KAFKADEMO_CONNECT_URL2="http://$KD_HOST:8084" PGHOST="$KD_HOST" PGPORT=5433 PGUSER=kafkademo
+    # The ports connect-up.sh used (CONNECT_PORT, PG_PORT; the Makefile exports them).
+    rest=${CONNECT_PORT:-8083}
+    connect_env=(KAFKA_BROKERS="$KD_HOST:$KD_KAFKA_PORT" KAFKADEMO_CONNECT_URL="http://$KD_HOST:$rest"
+      KAFKADEMO_CONNECT_URL2="http://$KD_HOST:$((rest + 1))" PGHOST="$KD_HOST" PGPORT="${PG_PORT:-5433}" PGUSER=kafkademo
       PGPASSWORD=kafkademo PGDATABASE=kafkademo KAFKADEMO_FAULT_REPORT="$report")
     say "==> connect: cargo test ${build_args[*]} -- connect:: ${test_args[*]}, then connect_outages:: --test-threads=1"
     if env "${connect_env[@]}" cargo test "${build_args[@]}" --test integration -- connect:: "${test_args[@]}" &&

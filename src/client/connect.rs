@@ -257,8 +257,10 @@ impl Connect {
     }
 
     /// `POST /connectors/{name}/restart?includeTasks=true&onlyFailed=…`
-    /// (KIP-745): the status with what restarts marked RESTARTING, or None
-    /// when nothing was to be restarted.
+    /// (KIP-745): the leader's plan, the status as it sees it with what
+    /// restarts marked RESTARTING (None on an empty answer). Connect
+    /// restarts after answering; the plan is built after the request went
+    /// out to the workers, so one quick to act may already show through.
     pub fn restart(&self, name: &str, only_failed: bool) -> Result<Option<Status>> {
         let v = self.connector_call(
             "POST",

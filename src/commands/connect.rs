@@ -5,6 +5,7 @@
 //! field, and `create`, `pause`, `resume`, `stop` and `restart` wait (up to
 //! --timeout) until the worker did what was asked, and say what came of it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,13 +13,21 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cli::{Connect as Args, ConnectCommand, Format};
-use crate::client::connect::{reason, text, Config, Connect, Status};
+use crate::client::connect::{reason, text, Config, Connect, State, Status};
 use crate::client::deadline;
 use crate::error::{Error, Result};
 use crate::render::Escaped;
 
-/// How often a wait for a state change asks for the status.
-const POLL: Duration = Duration::from_millis(200);
+/// How often a wait for a state change asks for the status: often enough to
+/// see a task's RESTARTING, which lasts as long as the task takes to start
+/// (about 0.7 s for Debezium's PostgreSQL task on an idle machine).
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long a restarted connector or task may go on showing exactly the
+/// record it had before the restart (while nothing else in its connector's
+/// status changes) before that record is taken for the restart's outcome;
+/// see `Fresh`. docs/connect.md tells users.
+const RESTART_GRACE: Duration = Duration::from_secs(5);
 
 pub fn execute(args: Args, timeout: Duration, verbose: bool) -> Result<()> {
     let connect = Connect::new(&args.connect_url, timeout)?;
@@ -252,6 +261,15 @@ fn create(
     }
     config.insert("name".into(), name.clone().into());
     refuse_invalid(connect, &config, path)?;
+    // A connector of that name deleted a moment ago may still have a status
+    // in this worker's copy of the status topic: not this one's outcome.
+    let before = match connect.status(&name) {
+        Ok(s) => Some(s),
+        Err(Error::Connect {
+            status: Some(404), ..
+        }) => None,
+        Err(e) => return Err(e),
+    };
     match connect.create(&name, &config) {
         Ok(_) => {}
         Err(Error::Connect {
@@ -279,32 +297,37 @@ fn create(
     .map_err(Error::Output)?;
     // Its tasks start after the call returns: wait to say how that went,
     // so that a connector that fails at once does not pass for a good one.
+    let mut fresh = Fresh::new(&name, before.as_ref());
     let left = timeout.saturating_sub(started.elapsed());
     let status = wait_for(connect, &name, left, |s| {
-        s.connector.state == "FAILED"
-            || s.failed_tasks().count() > 0
-            || (s.connector.state == "RUNNING"
-                && !s.tasks.is_empty()
-                && s.tasks.iter().all(|t| t.status.state == "RUNNING"))
+        fresh.see(s);
+        records(s).all(|(item, _)| fresh.settled(item))
+            && (s.connector.state == "FAILED"
+                || s.failed_tasks().count() > 0
+                || (s.connector.state == "RUNNING"
+                    && !s.tasks.is_empty()
+                    && s.tasks.iter().all(|t| t.status.state == "RUNNING")))
     })?;
-    report_outcome(connect, &name, &status, "started", out)
+    report_outcome(connect, &name, &status, "started", |_| Failure::New, out)
 }
 
-/// Prints where a connector ended up; a failure is an error (exit 1).
+/// Prints where a connector ended up; a failure is an error (exit 1),
+/// worded as `failure` says for the connector (None) or a task.
 fn report_outcome(
     connect: &Connect,
     name: &str,
     s: &Status,
     what: &str,
+    failure: impl Fn(Item) -> Failure,
     out: &mut impl Write,
 ) -> Result<()> {
     let failed: Vec<String> = s
         .failed_tasks()
         .map(|t| {
             format!(
-                "task {} FAILED on {}: {}",
+                "task {} {}: {}",
                 t.id,
-                t.status.worker,
+                failure(Some(t.id)).words(Some(&t.status.worker)),
                 reason(t.status.trace.as_deref().unwrap_or_default())
             )
         })
@@ -314,7 +337,8 @@ fn report_outcome(
             url: connect.url().to_string(),
             status: None,
             message: format!(
-                "connector {name} FAILED: {}",
+                "connector {name} {}: {}",
+                failure(None).words(None),
                 reason(s.connector.trace.as_deref().unwrap_or_default())
             ),
             hint: Some(format!(
@@ -524,7 +548,7 @@ fn wait_for(
     connect: &Connect,
     name: &str,
     within: Duration,
-    done: impl Fn(&Status) -> bool,
+    mut done: impl FnMut(&Status) -> bool,
 ) -> Result<Status> {
     let until = Instant::now() + within;
     loop {
@@ -549,6 +573,161 @@ fn wait_for(
     }
 }
 
+/// A record of a connector's status: the connector's own (None) or a task's.
+type Item = Option<i64>;
+
+/// Each record of a status, the connector's first.
+fn records(s: &Status) -> impl Iterator<Item = (Item, &State)> {
+    std::iter::once((None, &s.connector)).chain(s.tasks.iter().map(|t| (Some(t.id), &t.status)))
+}
+
+/// Tells the records a request brought about from those that were there
+/// before it.
+///
+/// Kafka Connect restarts after it has answered (KIP-745): the leader
+/// writes the request to the config topic and answers 202 with its plan;
+/// the worker running each connector and task then restarts it, writing
+/// RESTARTING, then RUNNING or FAILED, to the status topic. Every worker
+/// answers `GET …/status` from its own copy of that topic, so for a while
+/// after the 202 the status still shows the record from before: the old
+/// failure, trace, worker and all. A connector or task therefore counts as
+/// restarted once its record differs from every record it had before the
+/// request (RESTARTING, UNASSIGNED, RUNNING, or a FAILED with another trace
+/// or on another worker). A task that fails again the same way ends with a
+/// record equal to the old one, and its RESTARTING may come and go between
+/// two polls: a record still equal to the old one is taken for the outcome
+/// once nothing in the connector's status has changed for RESTART_GRACE
+/// (or --timeout ends the wait first).
+///
+/// The per-task `POST …/tasks/{id}/restart` answers only once the task's
+/// worker has restarted it, but it writes no RESTARTING: a task failing the
+/// same way again goes from one FAILED to an identical one, so nothing tells
+/// it from the old record, and the task's own start (a database login, for
+/// Debezium) lies inside the window where nothing can be told. KIP-745's
+/// RESTARTING marks the restart for as long as the start takes.
+struct Fresh {
+    name: String,
+    /// What each record was before the request (the worker's status, and
+    /// what the restart plan says the leader saw).
+    before: BTreeMap<Item, Vec<State>>,
+    /// Records seen to differ from all of theirs before the request.
+    moved: BTreeSet<Item>,
+    /// The status as last seen, and when it last changed.
+    last: Vec<(Item, State)>,
+    changed: Instant,
+    asked: Instant,
+}
+
+/// What kafkademo knows of a FAILED record it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// A failure with nothing earlier to tell it from.
+    New,
+    /// Seen to restart after a failure, and failed again.
+    Again,
+    /// Still the failure from before the restart, this long after it was
+    /// asked: it failed again the same way, or had not restarted yet.
+    Unchanged(Duration),
+}
+
+impl Failure {
+    /// "FAILED on W", "FAILED again on W", "is still FAILED on W, 5s after
+    /// the restart (no new state seen)": what follows a task's or the
+    /// connector's name (`worker` None: the connector's).
+    fn words(self, worker: Option<&str>) -> String {
+        let on = worker.map(|w| format!(" on {w}")).unwrap_or_default();
+        match self {
+            Failure::New => format!("FAILED{on}"),
+            Failure::Again => format!("FAILED again{on}"),
+            Failure::Unchanged(d) => format!(
+                "is still FAILED{on}, {} after the restart (no new state seen)",
+                humantime::format_duration(Duration::from_secs(d.as_secs().max(1)))
+            ),
+        }
+    }
+}
+
+impl Fresh {
+    /// `before`: the status the worker showed just before the request, if
+    /// the connector had one.
+    fn new(name: &str, before: Option<&Status>) -> Fresh {
+        let last: Vec<(Item, State)> = before
+            .map(|s| records(s).map(|(i, st)| (i, st.clone())).collect())
+            .unwrap_or_default();
+        let mut before = BTreeMap::<Item, Vec<State>>::new();
+        for (item, st) in &last {
+            before.entry(*item).or_default().push(st.clone());
+        }
+        Fresh {
+            name: name.to_string(),
+            before,
+            moved: BTreeSet::new(),
+            last,
+            changed: Instant::now(),
+            asked: Instant::now(),
+        }
+    }
+
+    /// Another record `item` may still show from before the request.
+    fn also_before(&mut self, item: Item, st: State) {
+        let old = self.before.entry(item).or_default();
+        if !old.contains(&st) {
+            old.push(st);
+        }
+    }
+
+    /// The request was answered: the grace runs from now.
+    fn asked(&mut self) {
+        self.asked = Instant::now();
+        self.changed = self.asked;
+    }
+
+    fn see(&mut self, s: &Status) {
+        let now: Vec<(Item, State)> = records(s).map(|(i, st)| (i, st.clone())).collect();
+        if now != self.last {
+            self.changed = Instant::now();
+        }
+        for (item, st) in &now {
+            let old = self.before.get(item).is_some_and(|b| b.contains(st));
+            if !old && self.moved.insert(*item) {
+                log::info!(
+                    "connector {}: {} {} on {} after {:?}",
+                    self.name,
+                    item.map_or("the connector".to_string(), |id| format!("task {id}")),
+                    st.state,
+                    st.worker,
+                    self.asked.elapsed()
+                );
+            }
+        }
+        self.last = now;
+    }
+
+    /// Whether `item`'s record can be taken for what came of the request.
+    fn settled(&self, item: Item) -> bool {
+        self.moved.contains(&item) || self.changed.elapsed() >= RESTART_GRACE
+    }
+
+    fn failure(&self, item: Item) -> Failure {
+        let before = self
+            .before
+            .get(&item)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if self.moved.contains(&item) {
+            if before.iter().any(|st| st.state == "FAILED") {
+                Failure::Again
+            } else {
+                Failure::New
+            }
+        } else if before.is_empty() {
+            Failure::New
+        } else {
+            Failure::Unchanged(self.asked.elapsed())
+        }
+    }
+}
+
 fn change(
     connect: &Connect,
     name: &str,
@@ -561,20 +740,43 @@ fn change(
     connect
         .set_state(name, verb)
         .map_err(|e| not_found(e, name))?;
+    // The state asked for is itself the sign that the worker acted (a
+    // record from before cannot show it, unless the connector was there
+    // already and nothing was to change), so these waits need no `Fresh`.
+    // A failed task stays FAILED through a pause or a resume (only a
+    // restart starts it again): it is waited beside its connector, never on
+    // its own, as its old record shows before the worker has acted. A
+    // failed connector stays FAILED unless stopped: that ends a pause or a
+    // resume at once, as nothing the worker does would change it.
     let s = wait_for(
         connect,
         name,
         timeout.saturating_sub(started.elapsed()),
         |s| {
-            // Tasks come back a moment after their connector resumes:
-            // wait for them too (or for one to fail).
-            s.failed_tasks().count() > 0
-                || (s.connector.state == target
-                    && (target == "STOPPED"
-                        || (!s.tasks.is_empty()
-                            && s.tasks.iter().all(|t| t.status.state == target))))
+            if s.connector.state == "FAILED" {
+                return target != "STOPPED";
+            }
+            s.connector.state == target
+                && match target {
+                    // Stopping a connector removes its tasks.
+                    "STOPPED" => s.tasks.is_empty(),
+                    // They come back a moment after it resumes.
+                    "RUNNING" => {
+                        !s.tasks.is_empty()
+                            && s.tasks
+                                .iter()
+                                .all(|t| t.status.state == target || t.status.state == "FAILED")
+                    }
+                    _ => s
+                        .tasks
+                        .iter()
+                        .all(|t| t.status.state == target || t.status.state == "FAILED"),
+                }
         },
     )?;
+    if s.connector.state == "FAILED" || (target == "RUNNING" && s.connector.state == target) {
+        return report_outcome(connect, name, &s, "running", |_| Failure::New, out);
+    }
     if s.connector.state != target {
         return Err(Error::Connect {
             url: connect.url().to_string(),
@@ -589,9 +791,6 @@ fn change(
             )),
         });
     }
-    if target == "RUNNING" {
-        return report_outcome(connect, name, &s, "running", out);
-    }
     writeln!(out, "{name}: {}", summary(&s)).map_err(Error::Output)
 }
 
@@ -603,39 +802,76 @@ fn restart(
     out: &mut impl Write,
 ) -> Result<()> {
     let started = Instant::now();
-    let Some(planned) = connect
+    let before = connect.status(name).map_err(|e| not_found(e, name))?;
+    let planned = connect
         .restart(name, failed_only)
-        .map_err(|e| not_found(e, name))?
-    else {
-        return writeln!(out, "{name}: nothing failed, nothing restarted").map_err(Error::Output);
-    };
-    let restarting: Vec<String> = std::iter::once(&planned.connector)
-        .filter(|c| c.state == "RESTARTING")
-        .map(|_| "the connector".to_string())
-        .chain(
-            planned
-                .tasks
-                .iter()
-                .filter(|t| t.status.state == "RESTARTING")
-                .map(|t| format!("task {}", t.id)),
-        )
+        .map_err(|e| not_found(e, name))?;
+    let mut fresh = Fresh::new(name, Some(&before));
+    fresh.asked();
+    // What restarts: what the plan marks RESTARTING, and what the status
+    // showed just before (all of it, or what had FAILED with
+    // --failed-only). The leader builds its plan after writing the
+    // request, and a worker quick to act may have restarted a task by
+    // then, which the plan then shows as it came back (RUNNING, say).
+    let mut restarting: BTreeSet<Item> = records(&before)
+        .filter(|(_, st)| !failed_only || st.state == "FAILED")
+        .map(|(item, _)| item)
         .collect();
+    // The plan keeps the worker and trace of what it marks; a trace means
+    // the leader saw it FAILED (all that --failed-only restarts).
+    for (item, st) in planned
+        .iter()
+        .flat_map(records)
+        .filter(|(_, st)| st.state == "RESTARTING")
+    {
+        restarting.insert(item);
+        if failed_only || st.trace.is_some() {
+            fresh.also_before(
+                item,
+                State {
+                    state: "FAILED".into(),
+                    worker: st.worker.clone(),
+                    trace: st.trace.clone(),
+                },
+            );
+        }
+    }
     if restarting.is_empty() {
         return writeln!(out, "{name}: nothing failed, nothing restarted").map_err(Error::Output);
     }
-    writeln!(out, "restarting {} of {name}", restarting.join(", ")).map_err(Error::Output)?;
+    let named: Vec<String> = restarting
+        .iter()
+        .map(|item| item.map_or("the connector".to_string(), |id| format!("task {id}")))
+        .collect();
+    writeln!(out, "restarting {} of {name}", named.join(", ")).map_err(Error::Output)?;
     let s = wait_for(
         connect,
         name,
         timeout.saturating_sub(started.elapsed()),
         |s| {
-            let settled = |st: &str| st != "RESTARTING" && st != "UNASSIGNED";
-            settled(&s.connector.state)
+            fresh.see(s);
+            let done = |item: Item, st: &State| {
+                st.state != "RESTARTING"
+                    && st.state != "UNASSIGNED"
+                    && (!restarting.contains(&item) || fresh.settled(item))
+            };
+            // A connector that failed has no tasks to wait for.
+            if s.connector.state == "FAILED" && done(None, &s.connector) {
+                return true;
+            }
+            done(None, &s.connector)
                 && !s.tasks.is_empty()
-                && s.tasks.iter().all(|t| settled(&t.status.state))
+                && s.tasks.iter().all(|t| done(Some(t.id), &t.status))
         },
     )?;
-    report_outcome(connect, name, &s, "running", out)
+    report_outcome(
+        connect,
+        name,
+        &s,
+        "running",
+        |item| fresh.failure(item),
+        out,
+    )
 }
 
 fn offsets(
@@ -756,6 +992,64 @@ mod tests {
             "{\"connector.class\":\"C\",\"topic\":\"caf\u{e9}\"}",
         );
         assert_eq!(read_config(&p).unwrap()["topic"], "caf\u{e9}");
+    }
+
+    fn status(task: (&str, &str, Option<&str>)) -> Status {
+        let state = |(state, worker, trace): (&str, &str, Option<&str>)| State {
+            state: state.into(),
+            worker: worker.into(),
+            trace: trace.map(str::to_string),
+        };
+        Status {
+            name: "c".into(),
+            kind: "sink".into(),
+            connector: state(("RUNNING", "w1", None)),
+            tasks: vec![crate::client::connect::TaskStatus {
+                id: 0,
+                status: state(task),
+            }],
+        }
+    }
+
+    #[test]
+    fn only_a_record_other_than_the_one_from_before_counts_as_restarted() {
+        let old = status(("FAILED", "w1", Some("x.Y: boom")));
+        let mut fresh = Fresh::new("c", Some(&old));
+        fresh.asked();
+        // The worker's copy not caught up yet, or the same failure again.
+        fresh.see(&old);
+        assert!(!fresh.moved.contains(&Some(0)));
+        assert!(matches!(fresh.failure(Some(0)), Failure::Unchanged(_)));
+        // A FAILED on another worker is a new record.
+        fresh.see(&status(("FAILED", "w2", Some("x.Y: boom"))));
+        assert!(fresh.settled(Some(0)));
+        assert_eq!(fresh.failure(Some(0)), Failure::Again);
+        // RESTARTING, then the old failure: that one is the outcome.
+        let mut fresh = Fresh::new("c", Some(&old));
+        fresh.see(&status(("RESTARTING", "w1", None)));
+        fresh.see(&old);
+        assert!(fresh.settled(Some(0)));
+        assert_eq!(fresh.failure(Some(0)), Failure::Again);
+        // What the plan says the leader saw counts as from before too.
+        let mut fresh = Fresh::new("c", Some(&status(("RUNNING", "w1", None))));
+        fresh.also_before(Some(0), old.tasks[0].status.clone());
+        fresh.see(&old);
+        assert!(!fresh.moved.contains(&Some(0)));
+        // A connector seen for the first time has nothing to be told from.
+        let mut fresh = Fresh::new("c", None);
+        fresh.see(&old);
+        assert!(fresh.settled(None) && fresh.settled(Some(0)));
+        assert_eq!(fresh.failure(Some(0)), Failure::New);
+    }
+
+    #[test]
+    fn failures_say_what_was_seen_of_the_restart() {
+        assert_eq!(Failure::New.words(Some("w:1")), "FAILED on w:1");
+        assert_eq!(Failure::Again.words(None), "FAILED again");
+        assert_eq!(
+            Failure::Unchanged(Duration::from_millis(5300)).words(Some("w:1")),
+            "is still FAILED on w:1, 5s after the restart (no new state seen)"
+        );
     }
 
     #[test]

@@ -49,10 +49,25 @@ fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The ports the scripts must start worker 1 and PostgreSQL on: those the
+/// tests were given (KAFKADEMO_CONNECT_URL, PGPORT), not the defaults.
+fn ports() -> [(&'static str, String); 2] {
+    // Not connect_url(): worker 1 may be the one down.
+    let url = std::env::var("KAFKADEMO_CONNECT_URL").unwrap_or_default();
+    let port = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    [("CONNECT_PORT", port), ("PG_PORT", pg("PGPORT"))]
+}
+
 /// Runs one of the project's scripts (the same ones `make` runs).
 fn script(name: &str, env: &[(&str, &str)]) {
     let out = Command::new(repo_root().join("scripts").join(name))
         .current_dir(repo_root())
+        .envs(ports())
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -72,6 +87,7 @@ impl Drop for Restore {
     fn drop(&mut self) {
         let _ = Command::new(repo_root().join("scripts/connect-up.sh"))
             .current_dir(repo_root())
+            .envs(ports())
             .env("CONNECT_WORKERS", "2")
             .output();
     }
