@@ -39,8 +39,38 @@ cluster_config() {
   fi
 }
 
-# cluster_pid ID: prints the pid of broker ID if it runs (see pid_alive).
-cluster_pid() { pid_alive "$(cluster_pidfile "$1")" "$KD_CLUSTER_MAIN"; }
+# cluster_pid ID: prints the pid of broker ID if it runs: its pid file's
+# (see pid_alive), or else, when that file is missing or stale while the
+# broker runs, the JVM whose log dir is broker ID's (found in /proc; the pid
+# file is written again, with a warning). A kill or stop then never misses a
+# running broker for want of its pid file.
+cluster_pid() {
+  local file pid
+  file=$(cluster_pidfile "$1")
+  if pid_alive "$file" "$KD_CLUSTER_MAIN" 2>/dev/null; then return 0; fi
+  pid=$(cluster_find_pid "$1") || return 1
+  warn "broker $1 runs as pid $pid, which its pid file did not say: pid file written again"
+  printf '%s\n' "$pid" >"$file"
+  printf '%s\n' "$pid"
+}
+
+# cluster_find_pid ID: the pid of the JVM running broker ID of this checkout
+# (its -Dkafka.logs.dir is broker ID's log dir), from /proc, without forking.
+cluster_find_pid() {
+  local want p args joined
+  want="-Dkafka.logs.dir=$(cluster_logdir "$1")"
+  for p in /proc/[0-9]*; do
+    [[ -r $p/cmdline ]] || continue
+    args=()
+    mapfile -d '' -t args <"$p/cmdline" 2>/dev/null || continue
+    joined=" ${args[*]} "
+    if [[ $joined == *" $want "* && $joined == *"$KD_CLUSTER_MAIN"* ]]; then
+      printf '%s\n' "${p#/proc/}"
+      return 0
+    fi
+  done
+  return 1
+}
 
 # cluster_running: prints the ids of the brokers that run, one a line.
 cluster_running() {
@@ -83,9 +113,10 @@ cluster_settings() {
     rm -f "$KD_CLUSTER_ENV"
     return 0
   fi
-  local mode port cport key value
+  local mode port cport version= key value
   while IFS='=' read -r key value; do
     case $key in
+    version) version=$value ;;
     mode) mode=$value ;;
     port) port=$value ;;
     controller_port) cport=$value ;;
@@ -101,14 +132,21 @@ cluster_settings() {
       [[ -n ${CLUSTER_CONTROLLER_PORT:-} && $mode == kraft && $KD_CLUSTER_CPORT != "$cport" ]]; then
       die "the cluster runs on ports $port-$((port + KD_CLUSTER_SIZE - 1)); stop it first (make cluster-down) to use CLUSTER_PORT=$KD_CLUSTER_PORT"
     fi
+    if [[ -n $version && -n ${KAFKA_VERSION:-} && -z ${KAFKA_HOME:-} && $KD_VERSION != "$version" ]]; then
+      die "the cluster runs Kafka $version; stop it first (make cluster-down) to start Kafka $KD_VERSION"
+    fi
   fi
   KD_CLUSTER_MODE=$mode KD_CLUSTER_PORT=$port KD_CLUSTER_CPORT=$cport
+  # A broker started again runs the version its cluster runs.
+  if [[ -n $version && -z ${KAFKA_HOME:-} && $KD_VERSION != "$version" ]]; then
+    use_kafka_version "$version"
+  fi
 }
 
 cluster_save_settings() {
   mkdir -p "$KD_RUN"
-  printf 'mode=%s\nport=%s\ncontroller_port=%s\n' \
-    "$KD_CLUSTER_MODE" "$KD_CLUSTER_PORT" "$KD_CLUSTER_CPORT" >"$KD_CLUSTER_ENV"
+  printf 'mode=%s\nport=%s\ncontroller_port=%s\nversion=%s\n' \
+    "$KD_CLUSTER_MODE" "$KD_CLUSTER_PORT" "$KD_CLUSTER_CPORT" "$KD_VERSION" >"$KD_CLUSTER_ENV"
 }
 
 cluster_bootstrap() {

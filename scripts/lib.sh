@@ -194,13 +194,18 @@ if [[ -n ${KAFKA_HOME:-} ]] && KD_VERSION=$(kafka_home_version); then
 else
   KD_VERSION=${KAFKA_VERSION:-$(pom_kafka_version)}
 fi
-if [[ ! $KD_VERSION =~ ^([34])\.[0-9]+\.[0-9]+$ ]]; then
-  die "KAFKA_VERSION must be a Kafka release 3.x.y or 4.x.y (e.g. 4.4.0), not '$KD_VERSION'"
-fi
-KD_MAJOR=${BASH_REMATCH[1]}
-KD_POM=$KD_POM3
-if ((KD_MAJOR >= 4)); then KD_POM=$KD_POM4; fi
-KD_LIB=$KD_LIBS/$KD_VERSION
+# use_kafka_version V: run Kafka V (sets KD_VERSION, KD_MAJOR, KD_POM, KD_LIB).
+use_kafka_version() {
+  KD_VERSION=$1
+  if [[ ! $KD_VERSION =~ ^([34])\.[0-9]+\.[0-9]+$ ]]; then
+    die "KAFKA_VERSION must be a Kafka release 3.x.y or 4.x.y (e.g. 4.4.0), not '$KD_VERSION'"
+  fi
+  KD_MAJOR=${BASH_REMATCH[1]}
+  KD_POM=$KD_POM3
+  if ((KD_MAJOR >= 4)); then KD_POM=$KD_POM4; fi
+  KD_LIB=$KD_LIBS/$KD_VERSION
+}
+use_kafka_version "$KD_VERSION"
 if [[ ! $KD_KAFKA_PORT =~ ^[0-9]+$ ]] || ((KD_KAFKA_PORT < 1024 || KD_KAFKA_PORT > 65534)); then
   die "KAFKA_PORT must be a port number from 1024 to 65534, not '$KD_KAFKA_PORT'"
 fi
