@@ -5,10 +5,13 @@
 //! connections, one thread each (docs/performance.md says why and how much).
 
 mod compare;
+mod harness;
+mod measure;
 mod plot;
 mod progress;
 mod results;
 mod stats;
+mod stream_compare;
 mod stream_e2e;
 mod stream_table;
 mod table;
@@ -39,6 +42,7 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
         BenchCommand::E2e(args) => e2e(brokers, &args, quiet),
         BenchCommand::StreamE2e(args) => stream_e2e(brokers, &args),
         BenchCommand::Compare(args) => compare::execute(brokers, &args),
+        BenchCommand::StreamCompare(args) => stream_compare::execute(brokers, &args),
         BenchCommand::Plot(args) => plot::execute(&args),
         BenchCommand::Table(args) => table::execute(&args),
         BenchCommand::StreamTable(args) => stream_table::execute(&args),

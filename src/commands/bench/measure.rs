@@ -1,11 +1,12 @@
-//! One measured run of one client: the process is spawned and reaped with
-//! wait4, whose rusage gives its peak RSS and CPU time (what GNU time -v
-//! reports, without depending on it), with its wall time and the broker's
-//! CPU ticks (/proc/PID/stat) around it.
+//! One measured process, for the hidden measuring subcommands (`bench
+//! compare`, `bench stream-compare`): it is spawned and reaped with wait4,
+//! whose rusage gives its peak RSS and CPU time (what GNU time -v reports,
+//! without depending on it), with its wall time and the broker's CPU ticks
+//! (/proc/PID/stat) around it.
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What one run cost.
@@ -36,24 +37,85 @@ pub fn run(
         None => Stdio::null(),
     };
     cmd.stdin(stdin).stdout(out.try_clone()?).stderr(out);
-    let b0 = broker_pid.and_then(broker_ticks);
-    let start = Instant::now();
+    spawn(cmd, broker_pid)?.wait()
+}
+
+/// A measured process that runs: its stdio as `cmd` set it up (piped
+/// streams are in `child`), reaped by `wait`.
+pub struct Measured {
+    pub child: Child,
+    pub started: Instant,
+    broker_pid: Option<u32>,
+    broker_ticks: Option<u64>,
+}
+
+/// Starts `cmd` (its stdio as set up) for measuring.
+pub fn spawn(cmd: &mut Command, broker_pid: Option<u32>) -> std::io::Result<Measured> {
+    let broker_ticks = broker_pid.and_then(broker_ticks);
+    let started = Instant::now();
     let child = cmd.spawn()?;
-    let (status, rusage) = wait4(child.id() as libc::pid_t)?;
-    let wall = start.elapsed();
-    let b1 = broker_pid.and_then(broker_ticks);
-    let broker_cpu_s = match (b0, b1) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / clock_ticks()),
-        _ => None,
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok(Usage {
-        wall,
-        peak_rss_kb: rusage.ru_maxrss.max(0) as u64,
-        cpu_s: secs(rusage.ru_utime) + secs(rusage.ru_stime),
-        broker_cpu_s,
-        exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+    Ok(Measured {
+        child,
+        started,
+        broker_pid,
+        broker_ticks,
     })
+}
+
+impl Measured {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it still runs (it is not reaped: wait still measures it).
+    pub fn alive(&self) -> bool {
+        let mut info: libc::siginfo_t = empty_siginfo();
+        // SAFETY: info points to a live siginfo_t; WNOWAIT leaves the child
+        // to be reaped by wait4.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.pid() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: si_pid is set (or left 0) by waitid on success.
+        r == 0 && unsafe { info.si_pid() } == 0
+    }
+
+    /// Sends `signal` (a libc::SIG* number) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill only sends a signal; the pid is our unreaped child,
+        // so it cannot have been recycled.
+        unsafe {
+            libc::kill(self.pid() as libc::pid_t, signal);
+        }
+    }
+
+    /// Waits for it to end and says what it cost.
+    pub fn wait(self) -> std::io::Result<Usage> {
+        let (status, rusage) = wait4(self.child.id() as libc::pid_t)?;
+        let wall = self.started.elapsed();
+        let b1 = self.broker_pid.and_then(broker_ticks);
+        let broker_cpu_s = match (self.broker_ticks, b1) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / clock_ticks()),
+            _ => None,
+        };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Ok(Usage {
+            wall,
+            peak_rss_kb: rusage.ru_maxrss.max(0) as u64,
+            cpu_s: secs(rusage.ru_utime) + secs(rusage.ru_stime),
+            broker_cpu_s,
+            exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        })
+    }
+}
+
+fn empty_siginfo() -> libc::siginfo_t {
+    // SAFETY: siginfo_t is plain old data, for which all zeroes is valid.
+    unsafe { std::mem::zeroed() }
 }
 
 /// Reaps `pid` (a child of ours, not yet waited for), retrying on EINTR.
@@ -110,6 +172,20 @@ mod tests {
         let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 40 0";
         assert_eq!(stat_ticks(stat), Some(300));
         assert_eq!(stat_ticks("4242 (java) S 1"), None);
+    }
+
+    #[test]
+    fn a_running_child_is_seen_alive_until_a_signal_ends_it() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let m = spawn(&mut cmd, None).unwrap();
+        assert!(m.alive());
+        m.signal(libc::SIGTERM);
+        while m.alive() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let u = m.wait().unwrap();
+        assert_eq!(u.exit, None, "a signal ended it");
     }
 
     #[test]
