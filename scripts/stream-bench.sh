@@ -17,10 +17,10 @@
 #               with its default 10 MB record cache). Records/s from the
 #               group's committed offsets, polled every ~100 ms: (N - c0) /
 #               (t1 - t0), t0 the first poll that sees progress (c0), t1 the
-#               first that sees all N. Peak RSS by /usr/bin/time -v (for Kafka
-#               Streams: the JVM). ROUNDS rounds, the processors in turn (each
-#               round starts one further along), a fresh application id each
-#               time; medians.
+#               first that sees all N. Peak RSS: ru_maxrss from wait4, what
+#               /usr/bin/time -v reports (for Kafka Streams: the JVM). ROUNDS
+#               rounds, the processors in turn (each round starts one further
+#               along), a fresh application id each time; medians.
 #   latency     `kafkademo bench stream-e2e` (it reads the output
 #               read_committed: a count counts once a read_committed reader
 #               sees it) at E2E_RATE records/s for E2E_DURATION (E2E_WARMUP

@@ -427,14 +427,7 @@ impl Bench<'_> {
         } else {
             args.extend(["--cache-bytes".into(), "10485760".into()]);
         }
-        let launch = Launch {
-            processor: p,
-            app: &app,
-            input,
-            output: &out,
-            args: &args,
-            kd_flags: &[],
-        };
+        let launch = Launch::new(p, &app, input, &out, &args);
         let mut inst = self.start(&launch, &tag)?;
         let polls = self.wait_committed(&app, n, 600, &inst)?;
         let usage = inst.stop_cleanly();
@@ -507,14 +500,7 @@ impl Bench<'_> {
             // no record cache: every update is written
             args.extend(["--cache-bytes".into(), "0".into()]);
         }
-        let launch = Launch {
-            processor: p,
-            app: &app,
-            input: &input,
-            output: &out,
-            args: &args,
-            kd_flags: &[],
-        };
+        let launch = Launch::new(p, &app, &input, &out, &args);
         let mut inst = self.start(&launch, &name)?;
         if let Err(e) = self.ready(&inst, 120) {
             inst.kill();

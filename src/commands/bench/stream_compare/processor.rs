@@ -112,6 +112,26 @@ pub struct Launch<'a> {
     pub kd_flags: &'a [&'a str],
 }
 
+impl<'a> Launch<'a> {
+    /// With no global flags for kafkademo.
+    pub fn new(
+        processor: Processor,
+        app: &'a str,
+        input: &'a str,
+        output: &'a str,
+        args: &'a [String],
+    ) -> Launch<'a> {
+        Launch {
+            processor,
+            app,
+            input,
+            output,
+            args,
+            kd_flags: &[],
+        }
+    }
+}
+
 /// The command line: both with a 6 s session timeout, so that a stopped
 /// Kafka Streams instance (which does not leave its group) is gone from
 /// the group soon; Kafka Streams commits every 100 ms.
@@ -350,6 +370,12 @@ impl Instance {
         for h in std::mem::take(&mut self.stampers) {
             let _ = h.join();
         }
+        if let Some(u) = &usage {
+            let path = self.paths[0].with_extension("time");
+            if let Err(e) = std::fs::write(&path, time_report(u)) {
+                super::warn(&format!("{}: {e}", path.display()));
+            }
+        }
         usage
     }
 
@@ -361,6 +387,21 @@ impl Instance {
         let s = self.processor.stop_signal();
         self.stop(s)
     }
+}
+
+/// WORK/NAME.time: what wait4 reported, under GNU time -v's names (the
+/// script ran each processor under it).
+fn time_report(u: &Usage) -> String {
+    let exit = match u.exit {
+        Some(code) => format!("\tExit status: {code}\n"),
+        None => "\tCommand terminated by a signal\n".to_string(),
+    };
+    format!(
+        "\tUser + system time (seconds): {:.2}\n\tElapsed (wall clock) time (seconds): {:.3}\n\tMaximum resident set size (kbytes): {}\n{exit}",
+        u.cpu_s,
+        u.wall.as_secs_f64(),
+        u.peak_rss_kb
+    )
 }
 
 impl Drop for Instance {
@@ -377,6 +418,23 @@ impl Drop for Instance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_report_names_the_peak_rss_as_gnu_time_does() {
+        let u = Usage {
+            wall: Duration::from_millis(1500),
+            peak_rss_kb: 11860,
+            cpu_s: 0.5,
+            broker_cpu_s: None,
+            exit: None,
+        };
+        let r = time_report(&u);
+        assert!(
+            r.contains("\tMaximum resident set size (kbytes): 11860\n"),
+            "{r}"
+        );
+        assert!(r.contains("terminated by a signal"), "{r}");
+    }
 
     #[test]
     fn processor_lists_are_words_in_their_order() {

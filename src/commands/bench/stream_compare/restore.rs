@@ -189,14 +189,7 @@ impl Bench<'_> {
         if p.is_kd() {
             build_args.push("--exit-at-end".into());
         }
-        let build = Launch {
-            processor: p,
-            app: &app,
-            input,
-            output: &out,
-            args: &build_args,
-            kd_flags: &[],
-        };
+        let build = Launch::new(p, &app, input, &out, &build_args);
         let mut inst = self.start(&build, &format!("{name}-build"))?;
         if let Err(e) = self.wait_committed(&app, self.args.restore_records, 900, &inst) {
             inst.kill();
@@ -277,14 +270,7 @@ impl Bench<'_> {
             // a minute ago: a wall-clock idle flush would close every window).
             args.extend(["--idle-flush".into(), "24h".into()]);
         }
-        let launch = Launch {
-            processor: p,
-            app: &app,
-            input: &input,
-            output: &out,
-            args: &args,
-            kd_flags: &[],
-        };
+        let launch = Launch::new(p, &app, &input, &out, &args);
         let started = processor::now_ms();
         let build_name = format!("{name}-build");
         let mut inst = self.start(&launch, &build_name)?;
