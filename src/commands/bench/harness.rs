@@ -95,6 +95,9 @@ impl Topics {
         configs: &[(String, String)],
     ) -> Result<String> {
         let name = format!("{}{tag}", self.prefix);
+        // Listed first: a creation cut short (Ctrl-C while waiting for its
+        // leaders) may still leave the topic.
+        self.names.push(name.clone());
         let mut cluster = Cluster::connect(&self.brokers)?;
         admin::create_topic(
             &mut cluster,
@@ -105,7 +108,6 @@ impl Topics {
                 configs,
             },
         )?;
-        self.names.push(name.clone());
         Ok(name)
     }
 
@@ -117,6 +119,11 @@ impl Topics {
         if let Err(e) = deleted {
             log::warn!("cannot delete topic '{name}': {e}");
         }
+    }
+
+    /// The topics not deleted yet, which this no longer deletes.
+    pub fn forget_all(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.names)
     }
 
     pub fn drop_all(&mut self) {

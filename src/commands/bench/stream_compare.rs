@@ -351,9 +351,15 @@ impl Bench<'_> {
     /// does): whether it worked.
     fn reset(&self, app: &str) -> bool {
         self.wait_left(app);
+        self.kafkademo(&["stream", "reset", "--application-id", app])
+    }
+
+    /// Runs `kafkademo -q ARGS` against the broker, quietly: whether it
+    /// succeeded.
+    fn kafkademo(&self, args: &[&str]) -> bool {
         Command::new(&self.setup.kafkademo)
-            .args(["--brokers", &self.setup.brokers, "-q", "stream", "reset"])
-            .args(["--application-id", app])
+            .args(["--brokers", &self.setup.brokers, "-q"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -599,10 +605,35 @@ fn json_number(v: &serde_json::Value, key: &str) -> Option<String> {
 impl Drop for Bench<'_> {
     /// The applications not reset yet (a failure, Ctrl-C), and the state
     /// directory; the topics go with `topics`.
+    ///
+    /// After Ctrl-C this process's own broker requests give up within a
+    /// grace of 600 ms (client::deadline), so the clean-up then goes through
+    /// fresh kafkademo processes, as the script's did: `stream reset` again
+    /// every half second while the group still has a member (a killed
+    /// instance stays until its 6 s session ends), up to 30 s, then `topic
+    /// delete`. A second Ctrl-C stops them all.
     fn drop(&mut self) {
+        let interrupted = crate::signal::interrupted();
         for app in std::mem::take(&mut self.apps) {
-            if !self.reset(&app) {
+            let reset = if interrupted {
+                (0..60).any(|i| {
+                    if i > 0 {
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                    self.kafkademo(&["stream", "reset", "--application-id", &app])
+                })
+            } else {
+                self.reset(&app)
+            };
+            if !reset {
                 warn(&format!("could not reset application {app}"));
+            }
+        }
+        if interrupted {
+            for topic in self.topics.forget_all() {
+                if !self.kafkademo(&["topic", "delete", &topic, "--if-exists"]) {
+                    warn(&format!("could not delete topic {topic}"));
+                }
             }
         }
         let _ = std::fs::remove_dir_all(&self.setup.state);
