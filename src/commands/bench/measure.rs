@@ -118,6 +118,15 @@ fn empty_siginfo() -> libc::siginfo_t {
     unsafe { std::mem::zeroed() }
 }
 
+/// A command's arguments as one line: what the tests of command lines compare.
+#[cfg(test)]
+pub fn arguments(c: &Command) -> String {
+    c.get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Reaps `pid` (a child of ours, not yet waited for), retrying on EINTR.
 fn wait4(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
     let mut status: libc::c_int = 0;

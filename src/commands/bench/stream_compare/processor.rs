@@ -478,12 +478,7 @@ mod tests {
             args: &args,
             kd_flags: &["-v"],
         };
-        let show = |c: Command| {
-            c.get_args()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let show = |c: Command| measure::arguments(&c);
         assert_eq!(
             show(command(&setup, &launch(Processor::KafkademoUnfenced))),
             "--brokers h:1 -v stream count --input i --output o --application-id a --time-field t --session-timeout 6s --guarantee unfenced --window 1s"
