@@ -190,9 +190,14 @@ mod tests {
         let m = spawn(&mut cmd, None).unwrap();
         assert!(m.alive());
         m.signal(libc::SIGTERM);
-        while m.alive() {
+        // until it is seen gone, or 10 s at most rather than a hung test
+        for _ in 0..1000 {
+            if !m.alive() {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
+        assert!(!m.alive(), "still alive after SIGTERM");
         let u = m.wait().unwrap();
         assert_eq!(u.exit, None, "a signal ended it");
     }

@@ -442,6 +442,7 @@ mod tests {
             parse_list(" kstreams-eos  kafkademo-eos ").unwrap(),
             [Processor::KstreamsEos, Processor::KafkademoEos]
         );
+        assert!(parse_list("kafkademo").is_err(), "a prefix names none");
         let e = parse_list("kafkademo-eos flink").unwrap_err();
         assert!(
             e.starts_with("unknown processor 'flink' (kafkademo-eos "),
