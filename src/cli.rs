@@ -845,6 +845,10 @@ pub enum BenchCommand {
     /// Measure what watching a cluster costs (top, web's /metrics), for scripts/top-cost.sh
     #[command(hide = true)]
     TopCost(BenchTopCost),
+    /// Run and measure the stream processors scripts/stream-bench.sh compares,
+    /// writing its results.tsv
+    #[command(hide = true)]
+    StreamCompare(BenchStreamCompare),
     /// Draw scripts/bench-compare.sh's throughput chart (SVG) from its results.tsv
     #[command(hide = true)]
     Plot(BenchPlot),
@@ -936,6 +940,99 @@ pub struct BenchCompare {
     /// Produce this many records of 100 B first, not measured (a broker just started)
     #[arg(long)]
     pub warm: Option<u64>,
+}
+
+/// `bench stream-compare`'s options: scripts/stream-bench.sh's, which its
+/// header explains. Lists are blank-separated, as the script takes them.
+#[derive(Debug, Args)]
+pub struct BenchStreamCompare {
+    /// The results.tsv to write (a fresh one)
+    #[arg(long)]
+    pub results: std::path::PathBuf,
+    /// Where the processors' logs and Kafka Streams' state directory go
+    #[arg(long)]
+    pub work: std::path::PathBuf,
+    /// scripts/kstreams.sh, which runs the Kafka Streams peer
+    #[arg(long)]
+    pub kstreams: std::path::PathBuf,
+    #[arg(long, default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub records: u64,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keys: u32,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// E2E_RATE: records/s of the latency figure
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+    /// E2E_DURATION (Ns or Nms)
+    #[arg(long, default_value = "20s", value_parser = parse_bench_duration)]
+    pub duration: String,
+    /// E2E_WARMUP (Ns or Nms)
+    #[arg(long, default_value = "2s", value_parser = parse_bench_duration)]
+    pub warmup: String,
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub restore_records: u64,
+    #[arg(
+        long,
+        default_value = "kafkademo-eos kafkademo-unfenced kstreams-eos kstreams-alos"
+    )]
+    pub processors: String,
+    #[arg(long, default_value = "kafkademo-eos kstreams-eos")]
+    pub restore_processors: String,
+    /// Spans of event time: Ns, Nm, Nh or Nd each
+    #[arg(long, default_value = "1h 1d")]
+    pub spans: String,
+    /// Grace of the retention figure's windows (Ns or Nms)
+    #[arg(long, default_value = "300s", value_parser = parse_bench_duration)]
+    pub retention_grace: String,
+    #[arg(long, default_value = "kafkademo-eos kafkademo-unfenced kstreams-eos")]
+    pub retention_processors: String,
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_ticks: u32,
+    #[arg(long, default_value = "throughput latency restore retention")]
+    pub figures: String,
+    /// Part of every topic's and application's name, to tell runs apart
+    #[arg(long, default_value_t = std::process::id())]
+    pub run_id: u32,
+}
+
+/// A duration as the stream processors and `bench stream-e2e` take it.
+fn parse_bench_duration(s: &str) -> Result<String, String> {
+    let digits = s.strip_suffix("ms").or_else(|| s.strip_suffix('s'));
+    match digits {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Ok(s.to_string()),
+        _ => Err(format!("'{s}' is not a duration such as 20s or 500ms")),
+    }
+}
+
+#[cfg(test)]
+mod bench_stream_compare_tests {
+    use super::*;
+
+    #[test]
+    fn stream_compare_takes_the_scripts_durations_and_numbers() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["kafkademo", "bench", "stream-compare", "--results", "r"];
+            argv.extend(["--work", "w", "--kstreams", "k"]);
+            argv.extend(extra);
+            Cli::try_parse_from(argv)
+        };
+        let Command::Bench(BenchCommand::StreamCompare(a)) =
+            parse(&["--duration", "500ms", "--spans", "1h 1d"])
+                .unwrap()
+                .command
+        else {
+            panic!("not bench stream-compare")
+        };
+        assert_eq!((a.duration.as_str(), a.warmup.as_str()), ("500ms", "2s"));
+        assert_eq!(a.spans, "1h 1d");
+        for bad in ["20", "s", "1.5s", "2m", "ms"] {
+            assert!(parse(&["--warmup", bad]).is_err(), "{bad}");
+        }
+        assert!(parse(&["--records", "0"]).is_err());
+    }
 }
 
 /// A client `bench compare` measures.

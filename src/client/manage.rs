@@ -3,7 +3,8 @@
 //! broker's log levels at runtime (IncrementalAlterConfigs on BROKER_LOGGER),
 //! deleting old records (DeleteRecords), preferred leader elections
 //! (ElectLeaders), replica moves (AlterPartitionReassignments and
-//! ListPartitionReassignments), and what the cluster is (DescribeCluster).
+//! ListPartitionReassignments), what the cluster is (DescribeCluster), and
+//! how much disk a topic takes (DescribeLogDirs).
 //! Every request goes at the highest version both sides speak; Kafka 3.9
 //! and 4.4 take all of them.
 
@@ -17,6 +18,7 @@ use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
@@ -24,7 +26,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, CreatePartitionsRequest, DeleteRecordsRequest,
-    DescribeClusterRequest, DescribeConfigsRequest, ElectLeadersRequest,
+    DescribeClusterRequest, DescribeConfigsRequest, DescribeLogDirsRequest, ElectLeadersRequest,
     IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
 };
 use kafka_protocol::protocol::StrBytes;
@@ -460,6 +462,59 @@ pub fn describe_cluster(cluster: &mut Cluster) -> Result<ClusterInfo> {
         brokers,
         answered_by,
     })
+}
+
+/// The size on disk of every replica of `topic` (DescribeLogDirs to each
+/// broker holding one), in bytes, summed: what Kafka's LogDirsCommand
+/// reports, future replicas (a move between log dirs) left out.
+pub fn topic_log_bytes(cluster: &mut Cluster, topic: &str) -> Result<u64> {
+    let info = describe_topic(cluster, topic)?;
+    let partitions: Vec<i32> = info.partitions.iter().map(|p| p.partition).collect();
+    let mut holders: Vec<i32> = info
+        .partitions
+        .iter()
+        .flat_map(|p| p.replicas.iter().copied())
+        .collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let metadata = cluster.bootstrap().metadata(Some(&[]))?;
+    let request =
+        DescribeLogDirsRequest::default()
+            .with_topics(Some(vec![DescribableLogDirTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(partitions)]));
+    let mut bytes = 0u64;
+    for id in holders {
+        let mut conn = cluster.connection_to(&metadata, id)?;
+        let response = conn.call(&request)?;
+        if response.error_code != 0 {
+            return Err(topic_error(
+                response.error_code,
+                None,
+                topic,
+                "describe the log dirs of",
+            ));
+        }
+        for dir in response.results {
+            if dir.error_code != 0 {
+                return Err(Error::broker(format!(
+                    "broker {id} cannot describe its log dir {}: error {} ({})",
+                    dir.log_dir,
+                    dir.error_code,
+                    codes::name(dir.error_code)
+                )));
+            }
+            bytes += dir
+                .topics
+                .iter()
+                .filter(|t| t.name.0.as_str() == topic)
+                .flat_map(|t| t.partitions.iter())
+                .filter(|p| !p.is_future_key)
+                .map(|p| p.partition_size.max(0) as u64)
+                .sum::<u64>();
+        }
+    }
+    Ok(bytes)
 }
 
 /// One partition's preferred leader election.

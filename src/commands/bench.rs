@@ -11,6 +11,7 @@ mod plot;
 mod progress;
 mod results;
 mod stats;
+mod stream_compare;
 mod stream_e2e;
 mod stream_table;
 mod table;
@@ -43,6 +44,7 @@ pub fn execute(brokers: &BrokerConfig, cmd: BenchCommand, quiet: bool) -> Result
         BenchCommand::StreamE2e(args) => stream_e2e(brokers, &args),
         BenchCommand::Compare(args) => compare::execute(brokers, &args),
         BenchCommand::TopCost(args) => top_cost::execute(brokers, &args),
+        BenchCommand::StreamCompare(args) => stream_compare::execute(brokers, &args),
         BenchCommand::Plot(args) => plot::execute(&args),
         BenchCommand::Table(args) => table::execute(&args),
         BenchCommand::StreamTable(args) => stream_table::execute(&args),

@@ -9,18 +9,18 @@
 
 mod tools;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::cli::{BenchClient, BenchCompare};
-use crate::client::admin::{self, NewTopic};
-use crate::client::cluster::{BrokerConfig, Cluster};
+use crate::client::cluster::BrokerConfig;
 use crate::error::{Error, Result};
 
-use super::harness::{interrupted, io_error, say};
+use super::harness::{interrupted, io_error, say, Results, Topics};
 use super::measure;
+
 use tools::{Client, Op, Run, Setup, Tls};
 
 /// results.tsv's header; `bench table` finds its columns by these names.
@@ -55,12 +55,11 @@ pub fn execute(brokers: &BrokerConfig, args: &BenchCompare) -> Result<()> {
     let mut bench = Bench {
         setup: &setup,
         args,
-        results: Results::open(&args.results)?,
-        topics: Topics {
-            brokers: brokers.clone(),
-            prefix: format!("{}kd-cmp-{}-", args.topic_prefix, args.run_id),
-            names: Vec::new(),
-        },
+        results: Results::open(&args.results, HEADER)?,
+        topics: Topics::new(
+            brokers,
+            format!("{}kd-cmp-{}-", args.topic_prefix, args.run_id),
+        ),
     };
     bench.run()
 }
@@ -324,83 +323,6 @@ fn client(c: BenchClient) -> Client {
     }
 }
 
-/// results.tsv, appended to row by row so that an interrupted run keeps
-/// what it measured.
-struct Results {
-    path: PathBuf,
-    file: File,
-}
-
-impl Results {
-    fn open(path: &Path) -> Result<Results> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| io_error(path, e))?;
-        let empty = file.metadata().map_err(|e| io_error(path, e))?.len() == 0;
-        if empty {
-            writeln!(file, "{HEADER}").map_err(|e| io_error(path, e))?;
-        }
-        Ok(Results {
-            path: path.to_path_buf(),
-            file,
-        })
-    }
-
-    fn row(&mut self, line: &str) -> Result<()> {
-        writeln!(self.file, "{line}").map_err(|e| io_error(&self.path, e))
-    }
-}
-
-/// The topics of this run, created through the client layer and deleted
-/// when done with, or when the run ends whichever way it ends.
-struct Topics {
-    brokers: BrokerConfig,
-    prefix: String,
-    names: Vec<String>,
-}
-
-impl Topics {
-    fn create(&mut self, tag: &str, partitions: i32) -> Result<String> {
-        let name = format!("{}{tag}", self.prefix);
-        let mut cluster = Cluster::connect(&self.brokers)?;
-        admin::create_topic(
-            &mut cluster,
-            &NewTopic {
-                name: &name,
-                partitions,
-                replication_factor: 1,
-                configs: &[],
-            },
-        )?;
-        self.names.push(name.clone());
-        Ok(name)
-    }
-
-    /// Deletes a topic; a failure is only logged (the topic is left over).
-    fn drop(&mut self, name: &str) {
-        self.names.retain(|n| n != name);
-        let deleted = Cluster::connect(&self.brokers)
-            .and_then(|mut cluster| admin::delete_topic(&mut cluster, name));
-        if let Err(e) = deleted {
-            log::warn!("cannot delete topic '{name}': {e}");
-        }
-    }
-
-    fn drop_all(&mut self) {
-        for name in std::mem::take(&mut self.names) {
-            self.drop(&name);
-        }
-    }
-}
-
-impl Drop for Topics {
-    fn drop(&mut self) {
-        self.drop_all();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,8 +343,8 @@ mod tests {
         let path = std::env::temp_dir().join(format!("kd-compare-{}.tsv", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let row = "3.9.2\tproduce\t100\t1\tmodern\t1\t20000\t123.4\t5000\t0.50\t-1";
-        Results::open(&path).unwrap().row(row).unwrap();
-        Results::open(&path).unwrap().row(row).unwrap();
+        Results::open(&path, HEADER).unwrap().row(row).unwrap();
+        Results::open(&path, HEADER).unwrap().row(row).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().filter(|l| *l == HEADER).count(), 1);
         let rows = super::super::results::parse(&text).unwrap();

@@ -339,12 +339,7 @@ mod tests {
             records: 5,
             lines,
         };
-        let args = |c: Command| {
-            c.get_args()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let args = |c: Command| crate::commands::bench::measure::arguments(&c);
         let c = command(&setup, &run(Op::Produce, Client::Classic)).unwrap();
         assert_eq!(
             args(c),
@@ -384,12 +379,7 @@ mod tests {
             records: 5,
             lines: Path::new("l"),
         };
-        let args = |c: Command| {
-            c.get_args()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let args = |c: Command| crate::commands::bench::measure::arguments(&c);
         assert_eq!(
             args(command(&setup, &run(Client::ModernTls)).unwrap()),
             "--brokers h:3 -X security.protocol=SSL -X ssl.truststore.location=/s/ca.pem \
