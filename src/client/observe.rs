@@ -181,6 +181,18 @@ enum Failure {
     NoAnswer(String),
     /// An answer with an error code: the broker is up.
     Refused(String),
+    /// Not asked: it gave no answer within `BACK_OFF`. Unreachable still,
+    /// and the back-off is not renewed by it (it ends `BACK_OFF` after the
+    /// failure itself, whatever the snapshot interval).
+    BackingOff(String),
+}
+
+impl Failure {
+    fn text(self) -> String {
+        match self {
+            Failure::NoAnswer(why) | Failure::Refused(why) | Failure::BackingOff(why) => why,
+        }
+    }
 }
 
 /// (topic, partition) → offset.
@@ -287,7 +299,7 @@ impl Observer {
             }
             match self.groups_on(id, &addrs, &topics) {
                 Ok(found) => groups.extend(found),
-                Err(Failure::NoAnswer(why)) => {
+                Err(Failure::NoAnswer(why) | Failure::BackingOff(why)) => {
                     unreachable.insert(id);
                     problems.push(format!("broker {id}: {why}"));
                 }
@@ -333,8 +345,11 @@ impl Observer {
         &mut self,
         id: i32,
         addrs: &BTreeMap<i32, (String, Option<String>)>,
-    ) -> std::result::Result<&mut Connection, String> {
-        let addr = &addrs.get(&id).ok_or("not in the metadata")?.0;
+    ) -> std::result::Result<&mut Connection, Failure> {
+        let addr = &addrs
+            .get(&id)
+            .ok_or_else(|| Failure::NoAnswer("not in the metadata".into()))?
+            .0;
         if self
             .conns
             .get(&id)
@@ -345,7 +360,9 @@ impl Observer {
         if !self.conns.contains_key(&id) {
             if let Some((at, why)) = self.failed_at.get(&id) {
                 if at.elapsed() < BACK_OFF {
-                    return Err(format!("{addr} did not answer a moment ago ({why})"));
+                    return Err(Failure::BackingOff(format!(
+                        "{addr} did not answer a moment ago ({why})"
+                    )));
                 }
             }
             let deadline = Deadline::after(self.config.timeout.min(Duration::from_secs(3)));
@@ -357,13 +374,13 @@ impl Observer {
                 Err(e) => {
                     let why = e.to_string();
                     self.failed_at.insert(id, (Instant::now(), why.clone()));
-                    return Err(why);
+                    return Err(Failure::NoAnswer(why));
                 }
             }
         }
         self.conns
             .get_mut(&id)
-            .ok_or_else(|| "no connection".into())
+            .ok_or_else(|| Failure::NoAnswer("no connection".into()))
     }
 
     /// A request to broker `id` got no answer: forget the connection and
@@ -404,7 +421,7 @@ impl Observer {
                     })
                     .collect(),
             );
-        let conn = self.conn(leader, addrs)?;
+        let conn = self.conn(leader, addrs).map_err(Failure::text)?;
         let version = conn
             .version::<ListOffsetsRequest>()
             .map_err(|e| e.to_string())?;
@@ -452,7 +469,7 @@ impl Observer {
         addrs: &BTreeMap<i32, (String, Option<String>)>,
         topics: &[TopicState],
     ) -> std::result::Result<Vec<GroupState>, Failure> {
-        let conn = self.conn(id, addrs).map_err(Failure::NoAnswer)?;
+        let conn = self.conn(id, addrs)?;
         let err = |e: crate::error::Error| Failure::NoAnswer(e.to_string());
         let listed = conn.call(&ListGroupsRequest::default()).map_err(err)?;
         if listed.error_code != 0 {
@@ -647,6 +664,35 @@ mod tests {
             committed,
             log_end,
             owner: None,
+        }
+    }
+
+    #[test]
+    fn a_broker_that_did_not_answer_is_asked_again_after_the_back_off_not_never() {
+        // A port nobody listens on: connection refused.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .to_string();
+        let config = BrokerConfig::new(&addr, Duration::from_secs(1)).unwrap();
+        let mut observer = Observer::new(&config);
+        let addrs = BTreeMap::from([(2, (addr.clone(), None))]);
+        let failed = observer.groups_on(2, &addrs, &[]);
+        assert!(matches!(failed, Err(Failure::NoAnswer(_))));
+        let at = observer.failed_at[&2].0;
+        // Asked again within BACK_OFF (every snapshot, at 500 ms): not
+        // asked, said why, and the back-off still counts from the failure.
+        for _ in 0..3 {
+            match observer.groups_on(2, &addrs, &[]) {
+                Err(Failure::BackingOff(why)) => assert!(
+                    why.starts_with(&format!(
+                        "{addr} did not answer a moment ago (cannot reach Kafka at {addr}"
+                    )) && why.matches("a moment ago").count() == 1,
+                    "{why}"
+                ),
+                _ => panic!("not backing off"),
+            }
+            assert_eq!(observer.failed_at[&2].0, at, "the back-off was renewed");
         }
     }
 
