@@ -106,6 +106,7 @@ pub const NOT_CONTROLLER: i16 = 41;
 pub const POLICY_VIOLATION: i16 = 44;
 pub const TOPIC_DELETION_DISABLED: i16 = 73;
 pub const MEMBER_ID_REQUIRED: i16 = 79;
+pub const ELECTION_NOT_NEEDED: i16 = 84;
 pub const NON_EMPTY_GROUP: i16 = 68;
 pub const GROUP_ID_NOT_FOUND: i16 = 69;
 

@@ -42,7 +42,6 @@ const RESOURCE_BROKER_LOGGER: i8 = 8;
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 const ELECTION_PREFERRED: i8 = 0;
-const ELECTION_NOT_NEEDED: i16 = 84;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
@@ -564,7 +563,7 @@ pub fn elect_preferred(
         for p in t.partition_result {
             let outcome = match p.error_code {
                 0 => Elected::Done,
-                ELECTION_NOT_NEEDED => Elected::AlreadyPreferred,
+                codes::ELECTION_NOT_NEEDED => Elected::AlreadyPreferred,
                 code => Elected::Failed(
                     p.error_message
                         .map(|m| m.to_string())
