@@ -20,12 +20,10 @@ pub enum Capped {
     End,
 }
 
-/// The next line of `input`, holding at most `max` bytes of it. A `\r`
-/// before the `\n` (or ending the input) is not a byte of the line.
+/// The next line of `input`, holding at most `max` bytes of it.
 pub fn read_capped(input: &mut impl BufRead, max: usize) -> std::io::Result<Capped> {
     let mut line = Vec::new();
     let mut too_long = false;
-    let mut any = false;
     loop {
         let buf = match input.fill_buf() {
             Ok(buf) => buf,
@@ -33,15 +31,16 @@ pub fn read_capped(input: &mut impl BufRead, max: usize) -> std::io::Result<Capp
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
-            break;
+            return Ok(match (too_long, line.is_empty()) {
+                (true, _) => Capped::TooLong,
+                (false, true) => Capped::End,
+                (false, false) => Capped::Line(line),
+            });
         }
-        any = true;
-        // skip_until finds the newline with the standard library's memchr;
-        // reading a slice cannot fail.
-        let mut rest = buf;
-        let used = rest.skip_until(b'\n').unwrap_or(buf.len());
-        let newline = buf[used - 1] == b'\n';
-        let piece = &buf[..used - usize::from(newline)];
+        let (piece, ended) = match buf.iter().position(|&b| b == b'\n') {
+            Some(at) => (&buf[..at], Some(at + 1)),
+            None => (buf, None),
+        };
         // One byte of slack for the `\r` of a `\r\n`.
         if !too_long && line.len() + piece.len() > max.saturating_add(1) {
             too_long = true;
@@ -50,22 +49,19 @@ pub fn read_capped(input: &mut impl BufRead, max: usize) -> std::io::Result<Capp
         if !too_long {
             line.extend_from_slice(piece);
         }
+        let used = ended.unwrap_or(buf.len());
         input.consume(used);
-        if newline {
-            break;
+        if ended.is_some() {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(if too_long || line.len() > max {
+                Capped::TooLong
+            } else {
+                Capped::Line(line)
+            });
         }
     }
-    if !any {
-        return Ok(Capped::End);
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    Ok(if too_long || line.len() > max {
-        Capped::TooLong
-    } else {
-        Capped::Line(line)
-    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! sender, which sends its lines in stdin order: per-partition order holds.
 
 use std::collections::VecDeque;
-use std::io::{BufReader, Read};
+use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,7 +15,6 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, S
 
 use crate::client::produce::{murmur2_partition, OutRecord, Producer, SendError};
 use crate::error::{Error, Result};
-use crate::lines::Capped;
 use crate::signal::interrupted;
 
 /// Most senders a console producer runs: `bench produce`'s default number
@@ -68,40 +67,82 @@ pub fn spawn_stdin_reader() -> Receiver<std::io::Result<Vec<Line>>> {
     rx
 }
 
-fn read_lines<R: Read>(
-    mut input: BufReader<R>,
-    tx: &Sender<std::io::Result<Vec<Line>>>,
-    max_line: usize,
-) {
+fn read_lines(mut input: impl BufRead, tx: &Sender<std::io::Result<Vec<Line>>>, max_line: usize) {
     let mut number = 0;
-    let mut chunk = Vec::new();
+    // A line longer than what one read brought, gathered across reads.
+    let mut partial: Vec<u8> = Vec::new();
+    // The line under way is past `max_line`: its bytes are dropped.
+    let mut overlong = false;
+    let mut line = |bytes: &[u8], partial: &mut Vec<u8>, overlong: &mut bool| {
+        number += 1;
+        if std::mem::take(overlong) {
+            return Line {
+                number,
+                bytes: Vec::new(),
+                too_long: true,
+            };
+        }
+        let mut bytes = if partial.is_empty() {
+            bytes.to_vec()
+        } else {
+            partial.extend_from_slice(bytes);
+            std::mem::take(partial)
+        };
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        // `\r\n` ends a line: the `\r` is not a byte of it.
+        let too_long = bytes.len() > max_line;
+        if too_long {
+            bytes = Vec::new();
+        }
+        Line {
+            number,
+            bytes,
+            too_long,
+        }
+    };
     loop {
-        let (bytes, too_long) = match crate::lines::read_capped(&mut input, max_line) {
-            Ok(Capped::Line(bytes)) => (bytes, false),
-            Ok(Capped::TooLong) => (Vec::new(), true),
-            Ok(Capped::End) => break,
+        let buf = match input.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                if !chunk.is_empty() {
-                    let _ = tx.send(Ok(std::mem::take(&mut chunk)));
-                }
                 let _ = tx.send(Err(e));
                 return;
             }
         };
-        number += 1;
-        chunk.push(Line {
-            number,
-            bytes,
-            too_long,
-        });
-        // What one read brought goes on at once: the next line may take
-        // a read that waits (a line typed by hand).
-        if input.buffer().is_empty() && tx.send(Ok(std::mem::take(&mut chunk))).is_err() {
+        if buf.is_empty() {
+            if !partial.is_empty() || overlong {
+                let last = line(&[], &mut partial, &mut overlong);
+                let _ = tx.send(Ok(vec![last]));
+            }
             return;
         }
-    }
-    if !chunk.is_empty() {
-        let _ = tx.send(Ok(chunk));
+        let mut chunk = Vec::new();
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let start = rest;
+            // skip_until finds the newline with the standard library's
+            // memchr; reading a slice cannot fail, and takes at least a byte.
+            let n = rest.skip_until(b'\n').unwrap_or(start.len()).max(1);
+            let ended = start[n - 1] == b'\n';
+            let piece = &start[..n - usize::from(ended)];
+            // One byte of slack for the `\r` of a `\r\n`.
+            if !overlong && partial.len() + piece.len() > max_line + 1 {
+                overlong = true;
+                partial = Vec::new();
+            }
+            if ended {
+                chunk.push(line(piece, &mut partial, &mut overlong));
+            } else if !overlong {
+                partial.extend_from_slice(piece);
+            }
+        }
+        let read = buf.len();
+        input.consume(read);
+        if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+            return;
+        }
     }
 }
 
