@@ -5,7 +5,8 @@
 //! every failure one `Error` naming the worker. It never prints.
 //!
 //! Connect answers 409 while its workers rebalance (a worker joined, left or
-//! a connector was added): such calls are retried until the timeout, as
+//! a connector was added), and 500 with a RebalanceNeededException when one
+//! is due but not begun: such calls are retried until the timeout, as
 //! kcctl and Connect's own clients do.
 
 use std::time::{Duration, Instant};
@@ -20,7 +21,8 @@ use crate::error::{hints, Error, Result};
 const MAX_ANSWER: u64 = 16 * 1024 * 1024;
 /// How often a waiting call looks at the Ctrl-C flag.
 const TICK: Duration = Duration::from_millis(50);
-/// First pause before retrying a 409 (doubled up to a second).
+/// First pause before retrying a call refused for a rebalance (doubled up
+/// to a second).
 const REBALANCE_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A connector or task state as Connect reports it (`RUNNING`, `PAUSED`,
@@ -310,7 +312,7 @@ impl Connect {
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("HTTP {status}"));
-            let rebalancing = status == 409 && !message.contains("already exists");
+            let rebalancing = refused_for_rebalance(status, &message);
             if rebalancing && Instant::now() + backoff < deadline {
                 log::info!("Kafka Connect at {}: {message}; retrying", self.url);
                 sleep_unless_interrupted(backoff)?;
@@ -492,9 +494,33 @@ pub fn reason(trace: &str) -> String {
     }
 }
 
+/// A worker mid-rebalance answers 409 ("conflicting operation"), or 500
+/// when a rebalance it expects has not begun yet (RebalanceNeededException,
+/// "Request cannot be completed because a rebalance is expected"): both
+/// pass once the workers agree. A 409 for a name taken is final.
+fn refused_for_rebalance(status: u16, message: &str) -> bool {
+    (status == 409 && !message.contains("already exists"))
+        || (status == 500 && message.contains("rebalance is expected"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_answers_of_a_rebalancing_worker_are_retried() {
+        assert!(refused_for_rebalance(
+            409,
+            "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
+        ));
+        assert!(refused_for_rebalance(
+            500,
+            "Request cannot be completed because a rebalance is expected"
+        ));
+        assert!(!refused_for_rebalance(409, "Connector c already exists"));
+        assert!(!refused_for_rebalance(500, "Failed to start task"));
+        assert!(!refused_for_rebalance(404, "Connector c not found"));
+    }
 
     #[test]
     fn the_reason_is_the_innermost_cause_without_its_package() {

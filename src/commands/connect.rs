@@ -900,21 +900,33 @@ fn offsets(
     }
     };
     if reset {
-        if status.connector.state != "STOPPED" {
-            return Err(Error::Connect {
+        // The workers decide by the connector's target state (what `stop`
+        // wrote), not by its status: a stopped connector shows UNASSIGNED
+        // for a moment whenever the workers rebalance, and its reset is
+        // still allowed then. So the request goes out and a refusal is
+        // told with the status beside it.
+        return match connect.reset_offsets(name) {
+            Ok(message) => writeln!(out, "{name}: {message}").map_err(Error::Output),
+            Err(Error::Connect {
+                status: Some(400),
+                message,
+                ..
+            }) if message.contains("STOPPED") => Err(Error::Connect {
                 url: connect.url().to_string(),
                 status: None,
                 message: format!(
-                    "connector {name} is {}: its offsets can be reset only while it is STOPPED",
-                    status.connector.state
+                    "connector {name} is not STOPPED (its status: {}): its offsets can be reset only while it is STOPPED",
+                    connect
+                        .status(name)
+                        .map(|s| s.connector.state)
+                        .unwrap_or(status.connector.state)
                 ),
                 hint: Some(format!(
                     "`kafkademo connect stop {name}`, then `kafkademo connect offsets {name} --reset`, then `kafkademo connect resume {name}`"
                 )),
-            });
-        }
-        let message = connect.reset_offsets(name).map_err(unsupported)?;
-        return writeln!(out, "{name}: {message}").map_err(Error::Output);
+            }),
+            Err(e) => Err(unsupported(e)),
+        };
     }
     let v = connect.offsets(name).map_err(unsupported)?;
     if format == Format::Json {

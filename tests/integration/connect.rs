@@ -336,9 +336,10 @@ fn offsets_reset_only_when_stopped_and_the_source_then_reads_again() {
     let r = connect_run(&url, &["offsets", &name, "--reset"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains(&format!(
-            "connector {name} is RUNNING: its offsets can be reset only while it is STOPPED"
-        )),
+        r.stderr
+            .contains(&format!("connector {name} is not STOPPED (its status: "))
+            && r.stderr
+                .contains("): its offsets can be reset only while it is STOPPED"),
         "{r:?}"
     );
     assert!(r.stderr.contains("hint: `kafkademo connect stop"), "{r:?}");
@@ -662,11 +663,18 @@ fn pause_resume_and_stop_wait_for_the_connector_beside_a_failed_task() {
     assert!(failed(&r), "{r:?}");
     let r = connect_run(&url, &["pause", &name]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(
-        r.stdout,
-        format!("{name}: PAUSED, but 1 of 1 task FAILED\n"),
-        "{r:?}"
-    );
+    // Other tests' connectors come and go, and the workers rebalance: a
+    // task moved to the other worker while its connector is paused starts
+    // there PAUSED (a paused task waits before it opens its file), and
+    // `pause` then tells that, as `describe` does.
+    if r.stdout != format!("{name}: PAUSED, but 1 of 1 task FAILED\n") {
+        assert_eq!(r.stdout, format!("{name}: PAUSED\n"), "{r:?}");
+        wait_until(CDC_WAIT, "describe to show task 0 PAUSED", || {
+            connect_run(&url, &["describe", &name])
+                .stdout
+                .contains("  task 0  PAUSED  on ")
+        });
+    }
     let r = connect_run(&url, &["resume", &name]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(failed(&r), "{r:?}");
