@@ -69,6 +69,9 @@ pub fn leader_trouble(code: i16) -> bool {
             ResponseError::RequestTimedOut,
             ResponseError::NetworkException,
             ResponseError::UnknownTopicOrPartition,
+            // A leader elected a moment ago, its high watermark still
+            // behind its predecessor's (ListOffsets v2+).
+            ResponseError::OffsetNotAvailable,
         ],
     )
 }

@@ -254,11 +254,40 @@ impl Reader {
     }
 
     /// True once every assigned partition has been read to the high
-    /// watermark the broker last reported.
+    /// watermark the broker last reported. A cheap hint (is the reader
+    /// live?); before stopping for good, ask `at_end_confirmed`.
     pub fn at_end(&self) -> bool {
         self.fetch_at
             .iter()
             .all(|(p, at)| self.end.get(p).is_some_and(|end| at >= end))
+    }
+
+    /// `at_end`, with the end asked of each leader once it seems reached:
+    /// a fetch answer from a leader elected a moment ago can report a high
+    /// watermark behind what was acknowledged before (see
+    /// `list_offsets::log_ends`), and stopping there (`--exit-at-end`)
+    /// would leave acknowledged records unread. Where the leaders know a
+    /// farther end, reading goes on to it.
+    pub fn at_end_confirmed(&mut self) -> Result<bool> {
+        if !self.at_end() {
+            return Ok(false);
+        }
+        let mut cluster = Cluster::connect(&self.config)?;
+        let read_committed = self.isolation == Isolation::ReadCommitted;
+        let ends = list_offsets::log_ends(&mut cluster, &self.topic, read_committed)?;
+        for (p, end) in ends {
+            if self.fetch_at.contains_key(&p) {
+                let known = self.end.entry(p).or_insert(end);
+                if end > *known {
+                    log::info!(
+                        "topic '{}' partition {p}: its leader reported the end at {known}, ListOffsets at {end}; reading on",
+                        self.topic
+                    );
+                    *known = end;
+                }
+            }
+        }
+        Ok(self.at_end())
     }
 
     /// One fetch round over all assigned partitions; returns the records

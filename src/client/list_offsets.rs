@@ -132,7 +132,7 @@ impl At {
 /// an error (a partition without a leader, missing from the answer, or with
 /// an error code): never a made-up offset.
 pub fn offsets_at(cluster: &mut Cluster, topic: &str, at: At) -> Result<BTreeMap<i32, i64>> {
-    let found = ask_through_elections(cluster, topic, at.timestamp(), at.name())?;
+    let found = ask_through_elections(cluster, topic, at.timestamp(), at.name(), 0)?;
     let mut out = BTreeMap::new();
     let mut past_the_end = Vec::new();
     for (partition, offset) in found {
@@ -146,7 +146,7 @@ pub fn offsets_at(cluster: &mut Cluster, topic: &str, at: At) -> Result<BTreeMap
     if !past_the_end.is_empty() {
         // every record is older than the time: the log end
         let latest =
-            ask_through_elections(cluster, topic, At::Latest.timestamp(), At::Latest.name())?;
+            ask_through_elections(cluster, topic, At::Latest.timestamp(), At::Latest.name(), 0)?;
         for p in past_the_end {
             let end = latest.get(&p).copied().flatten().ok_or_else(|| {
                 let brokers = cluster.config.display();
@@ -159,6 +159,34 @@ pub fn offsets_at(cluster: &mut Cluster, topic: &str, at: At) -> Result<BTreeMap
     Ok(out)
 }
 
+/// Where each partition's log ends for a reader now: its high watermark,
+/// or with `read_committed` its last stable offset.
+///
+/// A fetch answer reports a high watermark too, but a leader elected a
+/// moment ago reports one that can lag what its predecessor had committed
+/// (it learns how far the followers are only as they fetch from it): a
+/// reader that stopped at that one would miss acknowledged records. Asked
+/// this way (ListOffsets v2+, with an isolation level), such a leader
+/// answers OFFSET_NOT_AVAILABLE instead, which is waited out as an
+/// election is. Every modern broker speaks v2 (Kafka 0.11+).
+pub fn log_ends(
+    cluster: &mut Cluster,
+    topic: &str,
+    read_committed: bool,
+) -> Result<BTreeMap<i32, i64>> {
+    let isolation = i8::from(read_committed);
+    let what = At::Latest.name();
+    let found = ask_through_elections(cluster, topic, At::Latest.timestamp(), what, isolation)?;
+    let brokers = cluster.config.display();
+    found
+        .into_iter()
+        .map(|(p, end)| {
+            end.map(|end| (p, end))
+                .ok_or_else(|| no_answer(topic, p, what, "no offset in its answer", &brokers))
+        })
+        .collect()
+}
+
 /// `ask`, again within the retry window while a leader is lost, frozen
 /// or being elected (a consumer starting or a stream task restoring then
 /// waits for the new leader instead of failing on the old one).
@@ -167,10 +195,11 @@ fn ask_through_elections(
     topic: &str,
     timestamp: i64,
     what: &str,
+    isolation: i8,
 ) -> Result<BTreeMap<i32, Option<i64>>> {
     let mut retry = Retry::within(RETRY_FOR);
     loop {
-        match ask(cluster, topic, timestamp, what) {
+        match ask(cluster, topic, timestamp, what, isolation) {
             Err(e) if retriable(&e) || is_election(&e) => {
                 if !retry.again(&e) {
                     return Err(if interrupted() { Error::Interrupted } else { e });
@@ -190,11 +219,15 @@ fn is_election(e: &Error) -> bool {
 
 /// One ListOffsets per leader for all of the topic's partitions at
 /// `timestamp`; None for a partition whose answer is "no such record".
+/// `isolation` 1 (read_committed) makes the latest offset the last stable
+/// one; sent from v2 on, it also makes a leader whose high watermark lags
+/// its election answer OFFSET_NOT_AVAILABLE (see `log_ends`).
 fn ask(
     cluster: &mut Cluster,
     topic: &str,
     timestamp: i64,
     what: &str,
+    isolation: i8,
 ) -> Result<BTreeMap<i32, Option<i64>>> {
     let brokers = cluster.config.display();
     let metadata = cluster.bootstrap().metadata(Some(&[topic]))?;
@@ -209,6 +242,7 @@ fn ask(
         }
         let request = ListOffsetsRequest::default()
             .with_replica_id(BrokerId(-1))
+            .with_isolation_level(isolation)
             .with_topics(vec![ListOffsetsTopic::default()
                 .with_name(topic_name(topic))
                 .with_partitions(

@@ -146,7 +146,7 @@ fn consume_loop(
         if let Some(g) = group.as_deref_mut() {
             g.tick(cluster, reader)?;
         }
-        if args.exit_at_end && reader.at_end() {
+        if args.exit_at_end && reader.at_end_confirmed()? {
             return Ok(());
         }
         if let Some(u) = until.as_deref_mut() {

@@ -411,7 +411,7 @@ impl App<'_> {
             if interrupted() {
                 return Err(Error::Interrupted);
             }
-            if reader.at_end() {
+            if reader.at_end_confirmed()? {
                 let behind: Vec<i32> = restorers
                     .iter()
                     .filter(|(p, r)| committed.get(p).is_some_and(|&c| r.position() + 1 < c))
@@ -546,7 +546,7 @@ impl App<'_> {
                         .iter()
                         .all(|(&p, &last)| reader.next_offset(p).is_none_or(|next| next > last))
                 });
-                if quiet && settled && copies_read && reader.at_end() {
+                if quiet && settled && copies_read && reader.at_end_confirmed()? {
                     return Ok(());
                 }
                 settled = quiet;
@@ -874,7 +874,8 @@ fn table(brokers: &BrokerConfig, args: &StreamTable) -> Result<()> {
             }
             rows.insert(key, value);
         })?;
-        if args.exit_at_end && reader.at_end() {
+        let done = args.exit_at_end && reader.at_end_confirmed()?;
+        if done {
             for (key, value) in &rows {
                 lines.push_str(&row_line(args.format, key, value));
             }
@@ -884,7 +885,7 @@ fn table(brokers: &BrokerConfig, args: &StreamTable) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(Error::Output(e)),
         }
-        if args.exit_at_end && reader.at_end() {
+        if done {
             return Ok(());
         }
     }

@@ -489,6 +489,43 @@ fn printed(lines: &[(Instant, String)]) -> Vec<Printed> {
         .collect()
 }
 
+/// Where lines missing from the read-back could have gone: the offsets it
+/// skipped in each partition (a gap means a record was in the log and not
+/// read, or truncated), and where the live consumer saw each missing line
+/// (if it did, the broker had written it).
+fn where_lost(lost: &[&str], read: &[Printed], live: &[Printed]) -> String {
+    let mut offsets: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for r in read {
+        offsets.entry(r.partition).or_default().push(r.offset);
+    }
+    let mut parts = Vec::new();
+    for (p, mut o) in offsets {
+        o.sort_unstable();
+        o.dedup();
+        let gaps: Vec<String> = o
+            .windows(2)
+            .filter(|w| w[1] > w[0] + 1)
+            .map(|w| format!("{}..{}", w[0] + 1, w[1] - 1))
+            .collect();
+        parts.push(format!(
+            "partition {p}: offsets {}..={} read, gaps [{}]",
+            o[0],
+            o[o.len() - 1],
+            gaps.join(", ")
+        ));
+    }
+    for l in lost {
+        match live.iter().find(|r| r.value == *l) {
+            Some(r) => parts.push(format!(
+                "{l}: the live consumer saw it at partition {} offset {}",
+                r.partition, r.offset
+            )),
+            None => parts.push(format!("{l}: the live consumer never saw it")),
+        }
+    }
+    parts.join("; ")
+}
+
 /// What the consumers printed between them, against what was acknowledged.
 struct Tally {
     acked: usize,
@@ -1170,10 +1207,11 @@ fn restart_during_produce(scenario: &'static str, path: &[&str]) {
     assert!(fed.len() > 200, "too few records to mean anything");
     assert!(
         lost.is_empty(),
-        "{} of {} acknowledged lines are not in the topic (first: {:?})",
+        "{} of {} acknowledged lines are not in the topic (first: {:?}); {}",
         lost.len(),
         fed.len(),
-        lost.first()
+        lost.first(),
+        where_lost(&lost, &records, &printed(&live.lines()))
     );
     assert!(
         flowing && live_running,

@@ -192,7 +192,7 @@ pub fn run(brokers: &BrokerConfig, args: &StreamFilter, quiet: bool) -> Result<(
                 commit(&mut member, &tasks)?;
                 last_commit = Instant::now();
             }
-            if args.exit_at_end && reader.at_end() {
+            if args.exit_at_end && reader.at_end_confirmed()? {
                 return Ok(());
             }
         }
@@ -300,7 +300,7 @@ fn transactional(
                 // Read but not written: read again from the committed offsets.
                 reader.assign(member.assignment(), &committed)?;
             }
-            if args.exit_at_end && reader.at_end() {
+            if args.exit_at_end && reader.at_end_confirmed()? {
                 return Ok(());
             }
         }
@@ -428,7 +428,7 @@ fn read_to_end(
         return Ok(());
     }
     let mut reader = Reader::new(cluster, topic, partitions, from, StartAt::Earliest)?;
-    while !reader.at_end() {
+    while !reader.at_end_confirmed()? {
         if interrupted() {
             return Err(Error::Interrupted);
         }
