@@ -612,6 +612,11 @@ struct Fresh {
     before: BTreeMap<Item, Vec<State>>,
     /// Records seen to differ from all of theirs before the request.
     moved: BTreeSet<Item>,
+    /// What this worker's status showed just before the request.
+    pre: BTreeMap<Item, State>,
+    /// Records this worker's status has shown changed since then, into
+    /// one the leader's plan had (see `failure`).
+    stirred: BTreeSet<Item>,
     /// The status as last seen, and when it last changed.
     last: Vec<(Item, State)>,
     changed: Instant,
@@ -662,6 +667,8 @@ impl Fresh {
             name: name.to_string(),
             before,
             moved: BTreeSet::new(),
+            pre: last.iter().cloned().collect(),
+            stirred: BTreeSet::new(),
             last,
             changed: Instant::now(),
             asked: Instant::now(),
@@ -688,6 +695,9 @@ impl Fresh {
             self.changed = Instant::now();
         }
         for (item, st) in &now {
+            if self.pre.get(item).is_some_and(|pre| pre != st) {
+                self.stirred.insert(*item);
+            }
             let old = self.before.get(item).is_some_and(|b| b.contains(st));
             if !old && self.moved.insert(*item) {
                 log::info!(
@@ -722,6 +732,16 @@ impl Fresh {
             }
         } else if before.is_empty() {
             Failure::New
+        } else if self.stirred.contains(&item) {
+            // This worker showed something else just before the request
+            // (it had seen the task start again, say), then this failure,
+            // which only the leader's plan had shown: the leader's copy of
+            // the statuses was behind, and the failure, the same as one
+            // before, came of the restart.
+            match self.pre.get(&item) {
+                Some(pre) if pre.state == "FAILED" => Failure::Again,
+                _ => Failure::New,
+            }
         } else {
             Failure::Unchanged(self.asked.elapsed())
         }
@@ -1047,6 +1067,15 @@ mod tests {
         fresh.also_before(Some(0), old.tasks[0].status.clone());
         fresh.see(&old);
         assert!(!fresh.moved.contains(&Some(0)));
+        // ...but this worker showed it RUNNING before the request and
+        // FAILED since: once the grace is over, a failure, not "still
+        // FAILED" (the leader's copy was behind; seen in a test run).
+        assert_eq!(fresh.failure(Some(0)), Failure::New);
+        // Unstirred, the same plan record is the old failure unchanged.
+        let mut fresh = Fresh::new("c", Some(&old));
+        fresh.also_before(Some(0), old.tasks[0].status.clone());
+        fresh.see(&old);
+        assert!(matches!(fresh.failure(Some(0)), Failure::Unchanged(_)));
         // A connector seen for the first time has nothing to be told from.
         let mut fresh = Fresh::new("c", None);
         fresh.see(&old);

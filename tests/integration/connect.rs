@@ -533,159 +533,169 @@ fn failed_again(r: &Run, head: &str, why: &str) -> bool {
             ))
 }
 
-/// A restart is reported by what the restarted task did: the worker's
-/// status still shows the record from before for a moment after Connect
-/// answered, and that is never taken for the outcome. A file sink opens its
-/// file as its task starts, so a missing directory fails the task at once
-/// and creating it lets the next start run; each round goes through every
-/// case, and an old record read as the outcome fails one of them (a
-/// restart before the fix did in 4 of 10 rounds here).
-#[test]
-fn a_restart_reports_what_the_restarted_task_did_not_the_state_before_it() {
-    let url = connect_url();
-    let t = Topic::new("connect-restart", 1);
-    let (c, r, dir, why) = failing_sink(&url, "restart_sink", &t.name);
-    let name = c.name.clone();
-    let head = format!(
-        "kafkademo: error: Kafka Connect at {url}: connector {name} is RUNNING, but its task 0"
-    );
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        on_a_worker(
-            r.stderr.lines().next().unwrap_or_default(),
-            &format!("{head} FAILED on "),
-            &format!(": {why}")
-        ),
-        "{r:?}"
-    );
-    for round in 1..=4 {
-        // No directory yet: the restarted task fails again.
-        let r = connect_run(&url, &["restart", &name, "--failed-only"]);
-        assert_eq!(r.code, 1, "round {round}: {r:?}");
-        assert_eq!(
-            r.stdout,
-            format!("restarting task 0 of {name}\n"),
-            "round {round}: {r:?}"
+/// Tests that follow one task through exact lifecycle steps. They run one
+/// at a time after the rest of connect:: (scripts/test.sh): another test's
+/// connector coming or going makes the workers rebalance, and a rebalance
+/// that moves a task restarts it, a step of its own (seen in a run: a task
+/// moved in the same 30 ms as a restart was asked for, and the test then
+/// took that start for the restart's).
+mod serial {
+    use super::*;
+
+    /// A restart is reported by what the restarted task did: the worker's
+    /// status still shows the record from before for a moment after Connect
+    /// answered, and that is never taken for the outcome. A file sink opens its
+    /// file as its task starts, so a missing directory fails the task at once
+    /// and creating it lets the next start run; each round goes through every
+    /// case, and an old record read as the outcome fails one of them (a
+    /// restart before the fix did in 4 of 10 rounds here).
+    #[test]
+    fn a_restart_reports_what_the_restarted_task_did_not_the_state_before_it() {
+        let url = connect_url();
+        let t = Topic::new("connect-restart", 1);
+        let (c, r, dir, why) = failing_sink(&url, "restart_sink", &t.name);
+        let name = c.name.clone();
+        let head = format!(
+            "kafkademo: error: Kafka Connect at {url}: connector {name} is RUNNING, but its task 0"
         );
-        assert!(failed_again(&r, &head, &why), "round {round}: {r:?}");
-        // With it, the restarted task runs; the worker showed its old
-        // failure for a moment after answering.
-        std::fs::create_dir_all(&dir).unwrap();
-        let r = connect_run(&url, &["restart", &name, "--failed-only"]);
-        assert_eq!(r.code, 0, "round {round}: {r:?}");
-        assert_eq!(
-            r.stdout,
-            format!("restarting task 0 of {name}\n{name}: RUNNING (1 of 1 task running)\n"),
-            "round {round}: {r:?}"
-        );
-        // The running task keeps its open file when the directory goes; a
-        // restart of it all fails it, where the worker showed RUNNING for a
-        // moment after answering.
-        std::fs::remove_dir_all(&dir).unwrap();
-        let r = connect_run(&url, &["restart", &name]);
-        assert_eq!(r.code, 1, "round {round}: {r:?}");
-        assert_eq!(
-            r.stdout,
-            format!("restarting the connector, task 0 of {name}\n"),
-            "round {round}: {r:?}"
-        );
+        assert_eq!(r.code, 1, "{r:?}");
         assert!(
             on_a_worker(
                 r.stderr.lines().next().unwrap_or_default(),
                 &format!("{head} FAILED on "),
                 &format!(": {why}")
             ),
-            "round {round}: {r:?}"
+            "{r:?}"
         );
+        for round in 1..=4 {
+            // No directory yet: the restarted task fails again.
+            let r = connect_run(&url, &["restart", &name, "--failed-only"]);
+            assert_eq!(r.code, 1, "round {round}: {r:?}");
+            assert_eq!(
+                r.stdout,
+                format!("restarting task 0 of {name}\n"),
+                "round {round}: {r:?}"
+            );
+            assert!(failed_again(&r, &head, &why), "round {round}: {r:?}");
+            // With it, the restarted task runs; the worker showed its old
+            // failure for a moment after answering.
+            std::fs::create_dir_all(&dir).unwrap();
+            let r = connect_run(&url, &["restart", &name, "--failed-only"]);
+            assert_eq!(r.code, 0, "round {round}: {r:?}");
+            assert_eq!(
+                r.stdout,
+                format!("restarting task 0 of {name}\n{name}: RUNNING (1 of 1 task running)\n"),
+                "round {round}: {r:?}"
+            );
+            // The running task keeps its open file when the directory goes; a
+            // restart of it all fails it, where the worker showed RUNNING for a
+            // moment after answering.
+            std::fs::remove_dir_all(&dir).unwrap();
+            let r = connect_run(&url, &["restart", &name]);
+            assert_eq!(r.code, 1, "round {round}: {r:?}");
+            assert_eq!(
+                r.stdout,
+                format!("restarting the connector, task 0 of {name}\n"),
+                "round {round}: {r:?}"
+            );
+            assert!(
+                on_a_worker(
+                    r.stderr.lines().next().unwrap_or_default(),
+                    &format!("{head} FAILED on "),
+                    &format!(": {why}")
+                ),
+                "round {round}: {r:?}"
+            );
+        }
+        // Nothing failed: nothing to restart, at once.
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = connect_run(&url, &["restart", &name, "--failed-only"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let r = connect_run(&url, &["restart", &name, "--failed-only"]);
+        assert_eq!(
+            r.stdout,
+            format!("{name}: nothing failed, nothing restarted\n"),
+            "{r:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    // Nothing failed: nothing to restart, at once.
-    std::fs::create_dir_all(&dir).unwrap();
-    let r = connect_run(&url, &["restart", &name, "--failed-only"]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let r = connect_run(&url, &["restart", &name, "--failed-only"]);
-    assert_eq!(
-        r.stdout,
-        format!("{name}: nothing failed, nothing restarted\n"),
-        "{r:?}"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
 
-/// A file sink on `topic` writing into a directory that does not exist: its
-/// task fails as it starts (it opens its file then). Returns the connector,
-/// `create`'s run and the failure's reason.
-fn failing_sink(url: &str, tag: &str, topic: &str) -> (Connector, Run, PathBuf, String) {
-    let name = unique_name(tag);
-    let dir = std::env::temp_dir().join(&name);
-    let file = dir.join("out.txt");
-    let _ = std::fs::remove_dir_all(&dir);
-    let (c, r) = Connector::create(
-        url,
-        &name,
-        &[
-            (
-                "connector.class",
-                "org.apache.kafka.connect.file.FileStreamSinkConnector".into(),
-            ),
-            ("tasks.max", "1".into()),
-            ("file", file.display().to_string()),
-            ("topics", topic.into()),
-        ],
-    );
-    (
-        c,
-        r,
-        dir,
-        format!("NoSuchFileException: {}", file.display()),
-    )
-}
-
-/// A failed task stays FAILED through a pause and a resume (only a restart
-/// starts it again): they wait for the connector's own new state beside
-/// it, never taking the failure for a sign that the worker has acted.
-#[test]
-fn pause_resume_and_stop_wait_for_the_connector_beside_a_failed_task() {
-    let url = connect_url();
-    let t = Topic::new("connect-pause-failed", 1);
-    let (c, r, _dir, why) = failing_sink(&url, "pause_failed", &t.name);
-    let name = c.name.clone();
-    let head = format!(
-        "kafkademo: error: Kafka Connect at {url}: connector {name} is RUNNING, but its task 0"
-    );
-    let failed = |r: &Run| {
-        on_a_worker(
-            r.stderr.lines().next().unwrap_or_default(),
-            &format!("{head} FAILED on "),
-            &format!(": {why}"),
+    /// A file sink on `topic` writing into a directory that does not exist: its
+    /// task fails as it starts (it opens its file then). Returns the connector,
+    /// `create`'s run and the failure's reason.
+    fn failing_sink(url: &str, tag: &str, topic: &str) -> (Connector, Run, PathBuf, String) {
+        let name = unique_name(tag);
+        let dir = std::env::temp_dir().join(&name);
+        let file = dir.join("out.txt");
+        let _ = std::fs::remove_dir_all(&dir);
+        let (c, r) = Connector::create(
+            url,
+            &name,
+            &[
+                (
+                    "connector.class",
+                    "org.apache.kafka.connect.file.FileStreamSinkConnector".into(),
+                ),
+                ("tasks.max", "1".into()),
+                ("file", file.display().to_string()),
+                ("topics", topic.into()),
+            ],
+        );
+        (
+            c,
+            r,
+            dir,
+            format!("NoSuchFileException: {}", file.display()),
         )
-    };
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(failed(&r), "{r:?}");
-    let r = connect_run(&url, &["pause", &name]);
-    assert_eq!(r.code, 0, "{r:?}");
-    // Other tests' connectors come and go, and the workers rebalance: a
-    // task moved to the other worker while its connector is paused starts
-    // there PAUSED (a paused task waits before it opens its file), and
-    // `pause` then tells that, as `describe` does.
-    if r.stdout != format!("{name}: PAUSED, but 1 of 1 task FAILED\n") {
-        assert_eq!(r.stdout, format!("{name}: PAUSED\n"), "{r:?}");
-        wait_until(CDC_WAIT, "describe to show task 0 PAUSED", || {
-            connect_run(&url, &["describe", &name])
-                .stdout
-                .contains("  task 0  PAUSED  on ")
-        });
     }
-    let r = connect_run(&url, &["resume", &name]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(failed(&r), "{r:?}");
-    // Stopping removes the tasks; resuming makes them again, and the new
-    // task fails as it starts.
-    let r = connect_run(&url, &["stop", &name]);
-    assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(r.stdout, format!("{name}: STOPPED\n"), "{r:?}");
-    let r = connect_run(&url, &["resume", &name]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(failed(&r), "{r:?}");
+
+    /// A failed task stays FAILED through a pause and a resume (only a restart
+    /// starts it again): they wait for the connector's own new state beside
+    /// it, never taking the failure for a sign that the worker has acted.
+    #[test]
+    fn pause_resume_and_stop_wait_for_the_connector_beside_a_failed_task() {
+        let url = connect_url();
+        let t = Topic::new("connect-pause-failed", 1);
+        let (c, r, _dir, why) = failing_sink(&url, "pause_failed", &t.name);
+        let name = c.name.clone();
+        let head = format!(
+            "kafkademo: error: Kafka Connect at {url}: connector {name} is RUNNING, but its task 0"
+        );
+        let failed = |r: &Run| {
+            on_a_worker(
+                r.stderr.lines().next().unwrap_or_default(),
+                &format!("{head} FAILED on "),
+                &format!(": {why}"),
+            )
+        };
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(failed(&r), "{r:?}");
+        let r = connect_run(&url, &["pause", &name]);
+        assert_eq!(r.code, 0, "{r:?}");
+        // A rebalance (a connector came or went) may move the task: moved to
+        // the other worker while its connector is paused, it starts there
+        // PAUSED (a paused task waits before it opens its file), and
+        // `pause` then tells that, as `describe` does.
+        if r.stdout != format!("{name}: PAUSED, but 1 of 1 task FAILED\n") {
+            assert_eq!(r.stdout, format!("{name}: PAUSED\n"), "{r:?}");
+            wait_until(CDC_WAIT, "describe to show task 0 PAUSED", || {
+                connect_run(&url, &["describe", &name])
+                    .stdout
+                    .contains("  task 0  PAUSED  on ")
+            });
+        }
+        let r = connect_run(&url, &["resume", &name]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(failed(&r), "{r:?}");
+        // Stopping removes the tasks; resuming makes them again, and the new
+        // task fails as it starts.
+        let r = connect_run(&url, &["stop", &name]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(r.stdout, format!("{name}: STOPPED\n"), "{r:?}");
+        let r = connect_run(&url, &["resume", &name]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(failed(&r), "{r:?}");
+    }
 }
 
 #[test]
