@@ -64,6 +64,9 @@ pub struct TxnProducer {
     buffer: BatchBuffer,
     /// How long a step rides out a lost coordinator or leader.
     retry_for: Duration,
+    /// How long a step waits out CONCURRENT_TRANSACTIONS (see
+    /// `CONCURRENT_WAIT`).
+    concurrent_for: Duration,
     /// Headers for every record.
     headers: Vec<(String, Vec<u8>)>,
     /// A step failed since the last init: what it wrote is unknown.
@@ -131,6 +134,7 @@ impl TxnProducer {
             groups: BTreeSet::new(),
             buffer: BatchBuffer::default(),
             retry_for: RETRY_FOR,
+            concurrent_for: CONCURRENT_WAIT,
             headers: Vec::new(),
             uncertain: false,
             written: HashMap::new(),
@@ -170,6 +174,7 @@ impl TxnProducer {
     /// Shortens how long a step rides out a lost broker (e.g. when ending).
     pub fn set_retry_for(&mut self, window: Duration) {
         self.retry_for = window;
+        self.concurrent_for = window;
     }
 
     fn init_producer_id(&mut self) -> Result<()> {
@@ -582,7 +587,7 @@ impl TxnProducer {
         code_of: impl Fn(&R::Response) -> i16,
     ) -> Result<R::Response> {
         let mut retry = Retry::within(self.retry_for);
-        let deadline = Deadline::after(self.retry_for);
+        let deadline = Deadline::after(self.concurrent_for.max(self.retry_for));
         loop {
             let attempt = self.locate().and_then(|conn| {
                 let version = conn.version::<R>()?.min(max_version);
@@ -702,6 +707,15 @@ impl TxnProducer {
 }
 
 const CONCURRENT_TRANSACTIONS: i16 = 51;
+/// How long CONCURRENT_TRANSACTIONS is waited out: the last transaction's
+/// markers are written to every partition it touched, and a partition
+/// leader frozen (not dead) holds them until the cluster replaces it: its
+/// session times out (18 s in ZooKeeper mode, 9 s in KRaft), and a
+/// transaction log it follows waits for it to drop out of the ISR
+/// (replica.lag.time.max.ms, 30 s). Over RETRY_FOR, then; seen in a fault
+/// test, where a stream gave up after 30 s with the leader of its changelog
+/// frozen. A minute, as the Java producer's max.block.ms.
+const CONCURRENT_WAIT: Duration = Duration::from_secs(60);
 const CONCURRENT_BACKOFF: Duration = Duration::from_millis(5);
 const OPERATION_NOT_ATTEMPTED: i16 = 55;
 
