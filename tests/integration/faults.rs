@@ -1418,21 +1418,24 @@ fn idempotent_produce_after_a_send_in_doubt() {
     );
 }
 
-/// 4d. A read-back (`consume --exit-at-end`) right after a failover, while
-///     the new leader's high watermark lags what was acknowledged. A topic
-///     with 3 replicas and `min.insync.replicas=3` takes 200 lines with
-///     acks=all (one batch); its leader is SIGKILLed the moment the producer
-///     exits. A follower learns the high watermark from its leader's fetch
-///     answers, which report it as it was before that fetch; the answer
-///     after the one that acknowledged the batch waits for new records up
-///     to replica.fetch.wait.max.ms (500 ms), so the kill lands first (it
-///     did with up to 450 ms added before it; 1.5 s was too late). The new
-///     leader then holds all 200 records with a high watermark of 0, and
-///     with 2 in-sync replicas of the 3 required Kafka does not move it
-///     until the old leader is back in sync. A read-back started meanwhile
-///     must wait (ListOffsets answers OFFSET_NOT_AVAILABLE) and print all
-///     200 once the old leader is restarted, not stop at the end the fetch
-///     answers report (seen: exit 0 with 0 of 200 printed). Should the kill
+/// 4d. A read-back (`consume --exit-at-end`) started the moment a leader
+///     dies, whose successor's high watermark lags what was acknowledged. A
+///     topic with 3 replicas and `min.insync.replicas=3` takes 200 lines
+///     with acks=all (one batch); its leader is SIGKILLed the moment the
+///     producer exits. A follower learns the high watermark from its
+///     leader's fetch answers, which report it as it was before that fetch;
+///     the answer after the one that acknowledged the batch waits for new
+///     records up to replica.fetch.wait.max.ms (500 ms), so the kill lands
+///     first (it did with up to 450 ms added before it; 1.5 s was too
+///     late). The new leader then holds all 200 records with a high
+///     watermark of 0, and with 2 in-sync replicas of the 3 required Kafka
+///     does not move it until the old leader is back in sync. The read-back
+///     must ride out the election (its first ListOffsets goes to the dead
+///     leader), then wait (ListOffsets answers OFFSET_NOT_AVAILABLE) and
+///     print all 200 once the old leader is restarted, not stop at the end
+///     the fetch answers report. Seen to fail both ways: exit 69 at once
+///     (`cannot reach Kafka`) with the start not retried, and exit 0 with 0
+///     of 200 printed with the end taken from fetch answers. Should the kill
 ///     come too late (nothing lagged, nothing shown), the scenario runs
 ///     again on a new topic; never arising in 3 attempts fails the test.
 #[test]
@@ -1462,20 +1465,9 @@ fn exit_at_end_right_after_a_failover() {
         // At once, without the script's start-up: the followers learn the
         // last high watermark within 500 ms.
         signal(pid, "KILL");
-        let killed = kill_broker(leader);
-        assert!(
-            produced.status.success(),
-            "the producer failed (exit {:?}):\n{}",
-            produced.status.code(),
-            String::from_utf8_lossy(&produced.stderr)
-        );
-        let successor = wait_for(
-            Duration::from_secs(60),
-            "another leader for partition 0",
-            || leader_of(&topic, 0).filter(|l| *l != leader),
-        );
-        let elected = killed.elapsed();
-
+        let killed = Instant::now();
+        // The read-back starts before the cluster has noticed the death, so
+        // it rides out the election too.
         let mut reader = Proc::spawn(
             "read-back",
             &[
@@ -1488,6 +1480,19 @@ fn exit_at_end_right_after_a_failover() {
                 "json",
             ],
         );
+        kill_broker(leader);
+        assert!(
+            produced.status.success(),
+            "the producer failed (exit {:?}):\n{}",
+            produced.status.code(),
+            String::from_utf8_lossy(&produced.stderr)
+        );
+        let successor = wait_for(
+            Duration::from_secs(60),
+            "another leader for partition 0",
+            || leader_of(&topic, 0).filter(|l| *l != leader),
+        );
+        let elected = killed.elapsed();
         // It stops, or it waits for the high watermark (warned after 1.5 s).
         let settled_first = settled(Duration::from_secs(30), || {
             !reader.running() || reader.stderr().contains("OffsetNotAvailable")
