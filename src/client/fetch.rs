@@ -197,7 +197,23 @@ impl Reader {
         let resets = if missing.is_empty() {
             HashMap::new()
         } else {
-            self.offsets(self.reset)?
+            // A partition without a leader (a failover under way) is left
+            // out of the answer: asked again on fresh metadata.
+            loop {
+                let found = self.offsets(self.reset)?;
+                match missing.iter().find(|p| !found.contains_key(p)) {
+                    None => break found,
+                    Some(p) => {
+                        let why = codes::partition_error(
+                            codes::LEADER_NOT_AVAILABLE,
+                            &self.topic,
+                            *p,
+                            &self.brokers,
+                        );
+                        self.reconnect(why)?;
+                    }
+                }
+            }
         };
         self.fetch_at.clear();
         self.end.clear();
@@ -217,8 +233,26 @@ impl Reader {
         Ok(())
     }
 
-    /// The earliest or latest offset of every partition of the topic.
+    /// The earliest or latest offset of every partition of the topic that
+    /// has a leader. A lost leader, or one the metadata names a moment
+    /// before it takes up the leadership, is ridden out as in a fetch
+    /// (`reconnect`, within RETRY_FOR): a reader started right after a
+    /// failover waits for the new leader instead of failing.
     pub fn offsets(&mut self, at: StartAt) -> Result<HashMap<i32, i64>> {
+        loop {
+            match self.ask_offsets(at)? {
+                Ok(found) => return Ok(found),
+                Err(why) => self.reconnect(why)?,
+            }
+        }
+    }
+
+    /// One ask of `offsets`: Ok(Err(why)) for trouble a leader change
+    /// explains.
+    fn ask_offsets(
+        &mut self,
+        at: StartAt,
+    ) -> Result<std::result::Result<HashMap<i32, i64>, Error>> {
         let deadline = self.deadline();
         let client = match &mut self.backend {
             Backend::Classic(client) => client,
@@ -229,8 +263,9 @@ impl Reader {
                     StartAt::Earliest => At::Earliest,
                     StartAt::Latest => At::Latest,
                 };
+                // (waits out elections itself)
                 let found = list_offsets::offsets_at(&mut cluster, &self.topic, which)?;
-                return Ok(found.into_iter().collect());
+                return Ok(Ok(found.into_iter().collect()));
             }
         };
         let which = match at {
@@ -238,14 +273,23 @@ impl Reader {
             StartAt::Latest => FetchOffset::Latest,
         };
         let topic = self.topic.clone();
-        let offsets = client
-            .run(deadline, move |c| c.fetch_offsets(&[topic.as_str()], which))
-            .map_err(|why| abandoned(why, &self.brokers, self.config.timeout))?
-            .map_err(|e| kafka_error(e, &self.brokers, &self.topic))?;
-        Ok(offsets
+        let answer = match client.run(deadline, move |c| c.fetch_offsets(&[topic.as_str()], which))
+        {
+            Ok(answer) => answer,
+            Err(why) => return Ok(Err(abandoned(why, &self.brokers, self.config.timeout))),
+        };
+        let offsets = match answer {
+            Ok(offsets) => offsets,
+            Err(e) => {
+                let change = leader_change(&e);
+                let e = kafka_error(e, &self.brokers, &self.topic);
+                return if change { Ok(Err(e)) } else { Err(e) };
+            }
+        };
+        Ok(Ok(offsets
             .get(&self.topic)
             .map(|ps| ps.iter().map(|p| (p.partition, p.offset)).collect())
-            .unwrap_or_default())
+            .unwrap_or_default()))
     }
 
     /// The next offset it fetches from `partition`, if assigned.
@@ -717,6 +761,19 @@ impl Reader {
                     .for_operation("read", "Read"),
             ),
         }
+    }
+}
+
+/// Whether a `kafka` crate error is one a leader change explains (a lost
+/// connection, or an answer such as NOT_LEADER_OR_FOLLOWER).
+fn leader_change(e: &KafkaError) -> bool {
+    match e {
+        KafkaError::Io(_) | KafkaError::NoHostReachable => true,
+        KafkaError::Kafka(code) => codes::leader_trouble(*code as i16),
+        KafkaError::TopicPartitionError { error_code, .. } => {
+            codes::leader_trouble(*error_code as i16)
+        }
+        _ => false,
     }
 }
 

@@ -161,6 +161,11 @@ impl Faults {
 
     /// A replicated topic (RF 3, min.insync.replicas=2) with every replica in sync.
     fn topic(&mut self, tag: &str, partitions: u32) -> String {
+        self.topic_min_isr(tag, partitions, 2)
+    }
+
+    /// `topic` with another min.insync.replicas.
+    fn topic_min_isr(&mut self, tag: &str, partitions: u32, min_isr: u32) -> String {
         let name = unique_topic(tag);
         kd_ok(&[
             "topic",
@@ -171,7 +176,7 @@ impl Faults {
             "--replication-factor",
             "3",
             "--config",
-            "min.insync.replicas=2",
+            &format!("min.insync.replicas={min_isr}"),
         ]);
         self.topics.push(name.clone());
         wait_for(Duration::from_secs(30), "every replica in sync", || {
@@ -1410,6 +1415,156 @@ fn idempotent_produce_after_a_send_in_doubt() {
         producer.exit.map(|e| e.0),
         Some(1),
         "--keep-going exits 1 when lines were not acknowledged:\n{stderr}"
+    );
+}
+
+/// 4d. A read-back (`consume --exit-at-end`) started the moment a leader
+///     dies, whose successor's high watermark lags what was acknowledged. A
+///     topic with 3 replicas and `min.insync.replicas=3` takes 200 lines
+///     with acks=all (one batch); its leader is SIGKILLed the moment the
+///     producer exits. A follower learns the high watermark from its
+///     leader's fetch answers, which report it as it was before that fetch;
+///     the answer after the one that acknowledged the batch waits for new
+///     records up to replica.fetch.wait.max.ms (500 ms), so the kill lands
+///     first (it did with up to 450 ms added before it; 1.5 s was too
+///     late). The new leader then holds all 200 records with a high
+///     watermark of 0, and with 2 in-sync replicas of the 3 required Kafka
+///     does not move it until the old leader is back in sync. The read-back
+///     must ride out the election (its first ListOffsets goes to the dead
+///     leader), then wait (ListOffsets answers OFFSET_NOT_AVAILABLE) and
+///     print all 200 once the old leader is restarted, not stop at the end
+///     the fetch answers report. Seen to fail both ways: exit 69 at once
+///     (`cannot reach Kafka`) with the start not retried, and exit 0 with 0
+///     of 200 printed with the end taken from fetch answers. Should the kill
+///     come too late (nothing lagged, nothing shown), the scenario runs
+///     again on a new topic; never arising in 3 attempts fails the test.
+#[test]
+fn exit_at_end_right_after_a_failover() {
+    const LINES: usize = 200;
+    const ATTEMPTS: usize = 3;
+    let mut row = Row::new("read-back (--exit-at-end) right after a failover, HW behind");
+    let mut faults = Faults::new();
+    for attempt in 1..=ATTEMPTS {
+        let topic = faults.topic_min_isr("f-hw", 1, 3);
+        let leader = leader_of(&topic, 0).expect("partition 0 has a leader");
+        let pid = broker_pid(leader).unwrap_or_else(|| panic!("broker {leader} has no pid file"));
+        let acked: Vec<String> = (0..LINES).map(|i| format!("hw-{i:06}")).collect();
+        let mut producer = kd(&["produce", "--topic", &topic, "--acks", "all"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run kafkademo");
+        producer
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{}\n", acked.join("\n")).as_bytes())
+            .expect("cannot feed the producer");
+        let produced = producer.wait_with_output().expect("producer");
+        // At once, without the script's start-up: the followers learn the
+        // last high watermark within 500 ms.
+        signal(pid, "KILL");
+        let killed = Instant::now();
+        // The read-back starts before the cluster has noticed the death, so
+        // it rides out the election too.
+        let mut reader = Proc::spawn(
+            "read-back",
+            &[
+                "consume",
+                "--topic",
+                &topic,
+                "--from-beginning",
+                "--exit-at-end",
+                "--format",
+                "json",
+            ],
+        );
+        kill_broker(leader);
+        assert!(
+            produced.status.success(),
+            "the producer failed (exit {:?}):\n{}",
+            produced.status.code(),
+            String::from_utf8_lossy(&produced.stderr)
+        );
+        let successor = wait_for(
+            Duration::from_secs(60),
+            "another leader for partition 0",
+            || leader_of(&topic, 0).filter(|l| *l != leader),
+        );
+        let elected = killed.elapsed();
+        // It stops, or it waits for the high watermark (warned after 1.5 s).
+        let settled_first = settled(Duration::from_secs(30), || {
+            !reader.running() || reader.stderr().contains("OffsetNotAvailable")
+        });
+        let waited = reader.running();
+        let printed_before = reader.lines().len();
+        start_broker(leader);
+        let in_sync = settled(Duration::from_secs(90), || all_in_sync(&topic));
+        let lagged = killed.elapsed();
+        let exit = reader.wait(Duration::from_secs(60));
+
+        let records = printed(&reader.lines());
+        let values: HashSet<&str> = records.iter().map(|r| r.value.as_str()).collect();
+        let lost: Vec<&str> = acked
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !values.contains(v))
+            .collect();
+        let stderr = all_stderr(&[&reader]);
+        if exit.is_some_and(|(code, _)| code == 0) && lost.is_empty() && !waited {
+            eprintln!(
+                "attempt {attempt}: broker {successor} knew the high watermark already (the kill came too late); again"
+            );
+            continue;
+        }
+        row.acked = LINES.to_string();
+        row.consumed = values.len().to_string();
+        row.lost = lost.len().to_string();
+        row.duplicated = (records.len() - values.len()).to_string();
+        row.recover = exit.map_or("-".into(), |(_, at)| secs(at - killed));
+        row.codes = format!("producer 0, read-back {}", reader.code());
+        row.stderr_of(&[&reader]);
+        row.note = format!(
+            "leader was broker {leader}, broker {successor} led after {}; {printed_before} printed before broker {leader} was restarted (the end its fetch answers report); HW behind for {} (kill to back in sync); attempt {attempt}",
+            secs(elected),
+            secs(lagged)
+        );
+        row.write();
+
+        assert!(
+            settled_first,
+            "the read-back neither stopped nor waited for the high watermark within 30 s:\n{stderr}"
+        );
+        assert!(
+            in_sync,
+            "broker {leader} did not rejoin the ISR within 90 s"
+        );
+        assert_eq!(
+            exit.map(|e| e.0),
+            Some(0),
+            "the read-back did not end with exit 0 once the ISR was whole:\n{stderr}"
+        );
+        assert!(
+            lost.is_empty(),
+            "the read-back printed {} of {LINES} acknowledged lines (first missing: {:?}); {}:\n{stderr}",
+            values.len(),
+            lost.first(),
+            if waited {
+                "it waited, then stopped short"
+            } else {
+                "it stopped at the new leader's stale high watermark instead of waiting"
+            }
+        );
+        assert_eq!(records.len(), LINES, "lines printed twice:\n{stderr}");
+        return;
+    }
+    row.note = format!(
+        "the kill never came before the followers knew the high watermark ({ATTEMPTS} attempts)"
+    );
+    row.write();
+    panic!(
+        "in {ATTEMPTS} attempts the new leader always knew the last high watermark already: the scenario did not arise"
     );
 }
 
