@@ -614,8 +614,8 @@ struct Fresh {
     moved: BTreeSet<Item>,
     /// What this worker's status showed just before the request.
     pre: BTreeMap<Item, State>,
-    /// Records this worker's status has shown changed since then, into
-    /// one the leader's plan had (see `failure`).
+    /// Records this worker's status has shown different from `pre` since
+    /// the request (see `failure`).
     stirred: BTreeSet<Item>,
     /// The status as last seen, and when it last changed.
     last: Vec<(Item, State)>,
@@ -1069,7 +1069,7 @@ mod tests {
         assert!(!fresh.moved.contains(&Some(0)));
         // ...but this worker showed it RUNNING before the request and
         // FAILED since: once the grace is over, a failure, not "still
-        // FAILED" (the leader's copy was behind; seen in a test run).
+        // FAILED" (the leader's copy of the statuses was behind).
         assert_eq!(fresh.failure(Some(0)), Failure::New);
         // Unstirred, the same plan record is the old failure unchanged.
         let mut fresh = Fresh::new("c", Some(&old));
