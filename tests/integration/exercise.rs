@@ -134,15 +134,7 @@ fn stdin_lines_keep_their_order_in_each_partition_across_senders() {
     );
     assert_eq!(p.code, 0, "{p:?}");
     assert_eq!(p.stderr, "");
-    let c = ok(&[
-        "consume",
-        "--topic",
-        &t.name,
-        "--from-beginning",
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
+    let c = ok(&read_back(&t.name));
     let mut last: HashMap<i64, i64> = HashMap::new();
     let mut keyless: HashMap<i64, usize> = HashMap::new();
     let mut seen = BTreeSet::new();
@@ -186,15 +178,7 @@ fn keyed_lines_and_json_output() {
         .unwrap();
     let p = wait_bounded(p, Duration::from_secs(30));
     assert_eq!(p.code, 0, "{p:?}");
-    let c = ok(&[
-        "consume",
-        "--topic",
-        &t.name,
-        "--from-beginning",
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
+    let c = ok(&read_back(&t.name));
     let objs: Vec<serde_json::Value> = c
         .stdout
         .lines()
@@ -322,18 +306,7 @@ fn a_killed_group_consumer_resumes_from_its_last_commit() {
     // those after the committed offsets: no more (--from-beginning applies
     // only where nothing is committed), no fewer.
     produce(1000, 1500);
-    let everything = records(
-        &ok(&[
-            "consume",
-            "--topic",
-            &t.name,
-            "--from-beginning",
-            "--exit-at-end",
-            "--format",
-            "json",
-        ])
-        .stdout,
-    );
+    let everything = records(&ok(&read_back(&t.name)).stdout);
     assert_eq!(everything.len(), 1500);
     let second = records(
         &ok(&[
@@ -714,15 +687,7 @@ fn a_stdin_line_past_64_mib_is_refused_in_bounded_memory_and_keeps_what_came_bef
 
 /// key -> partition, from `consume --format json` output.
 fn partitions_by_key(topic: &str) -> BTreeMap<String, i64> {
-    let c = ok(&[
-        "consume",
-        "--topic",
-        topic,
-        "--from-beginning",
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
+    let c = ok(&read_back(topic));
     c.stdout
         .lines()
         .map(|l| {

@@ -1156,15 +1156,7 @@ fn restart_during_produce(scenario: &'static str, path: &[&str]) {
         after.len() >= 50 && covered(&after, &[&live])
     });
     let fed = finish_producer(&mut feeder, &mut producer);
-    let (code, out, err) = kd_run(&[
-        "consume",
-        "--topic",
-        &topic,
-        "--from-beginning",
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
+    let (code, out, err) = kd_run(&read_back(&topic));
     let records = printed(
         &out.lines()
             .map(|l| (Instant::now(), l.to_string()))
@@ -1304,15 +1296,7 @@ fn idempotent_produce_after_a_send_in_doubt() {
         || (feeder.fed_after(settle).len() >= 400).then_some(()),
     );
     let fed = finish_producer(&mut feeder, &mut producer);
-    let (code, out, err) = kd_run(&[
-        "consume",
-        "--topic",
-        &topic,
-        "--from-beginning",
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
+    let (code, out, err) = kd_run(&read_back(&topic));
     let records = printed(
         &out.lines()
             .map(|l| (Instant::now(), l.to_string()))
@@ -1468,18 +1452,7 @@ fn exit_at_end_right_after_a_failover() {
         let killed = Instant::now();
         // The read-back starts before the cluster has noticed the death, so
         // it rides out the election too.
-        let mut reader = Proc::spawn(
-            "read-back",
-            &[
-                "consume",
-                "--topic",
-                &topic,
-                "--from-beginning",
-                "--exit-at-end",
-                "--format",
-                "json",
-            ],
-        );
+        let mut reader = Proc::spawn("read-back", &read_back(&topic));
         kill_broker(leader);
         assert!(
             produced.status.success(),

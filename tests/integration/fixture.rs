@@ -84,6 +84,20 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// The arguments that read a whole topic back to its end, one JSON object
+/// a record.
+pub fn read_back(topic: &str) -> [&str; 7] {
+    [
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--exit-at-end",
+        "--format",
+        "json",
+    ]
+}
+
 /// Runs with `input` on stdin (written whole, then closed), within 60 s.
 pub fn run_with_input(args: &[&str], input: &str) -> Run {
     let mut child = kafkademo(args)

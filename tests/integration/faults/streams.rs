@@ -45,15 +45,7 @@ fn progress(group: &str, topic: &str) -> Option<(i64, i64)> {
 
 /// Every window's count recomputed from the input topic, read committed.
 fn recount(topic: &str) -> BTreeMap<String, i64> {
-    let out = kd_ok(&[
-        "consume",
-        "--topic",
-        topic,
-        "--from-beginning",
-        "--exit-at-end",
-        "--format",
-        "json",
-    ]);
+    let out = kd_ok(&read_back(topic));
     let mut counts = BTreeMap::new();
     for (key, value) in json_rows(&out) {
         let t = value["t"].as_i64().expect("a time");
